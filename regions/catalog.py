@@ -1,0 +1,151 @@
+"""Table definitions: what a table is, independent of where its items live.
+
+A :class:`TableSpec` is stored as JSON in the store's ``gt_tables`` row.  The
+``table_id`` is shared by every replica of a global table (a replica is created
+with the id of the table it replicates), so an applier can tell "the same table"
+from "a table that happens to have the same name" after a delete and re-create.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from regions.errors import ValidationError
+from regions.keys import KeyAttr, KeySchema
+
+__all__ = [
+    "ACTIVE",
+    "DELETING",
+    "GLOBAL_TABLE_VERSION",
+    "Replica",
+    "TableSpec",
+    "new_table_id",
+    "validate_table_name",
+]
+
+ACTIVE = "ACTIVE"
+CREATING = "CREATING"
+UPDATING = "UPDATING"
+DELETING = "DELETING"
+GLOBAL_TABLE_VERSION = "2019.11.21"
+
+_NAME_RE = re.compile(r"^[a-zA-Z0-9_.-]+$")
+
+
+def validate_table_name(name: str, member: str = "tableName") -> None:
+    """DynamoDB's table-name rule, checked on the server because botocore lets
+    1-2 character names through (TableName also accepts ARNs there)."""
+    errors: list[str] = []
+    if len(name) < 3:
+        errors.append(
+            f"Value '{name}' at '{member}' failed to satisfy constraint: "
+            "Member must have length greater than or equal to 3"
+        )
+    if len(name) > 255:
+        errors.append(
+            f"Value '{name}' at '{member}' failed to satisfy constraint: "
+            "Member must have length less than or equal to 255"
+        )
+    if not _NAME_RE.match(name):
+        errors.append(
+            f"Value '{name}' at '{member}' failed to satisfy constraint: "
+            "Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+"
+        )
+    if errors:
+        n = len(errors)
+        raise ValidationError(
+            f"{n} validation error{'s' if n > 1 else ''} detected: " + "; ".join(errors)
+        )
+
+
+def new_table_id() -> str:
+    return str(uuid.uuid4())
+
+
+@dataclass(frozen=True)
+class Replica:
+    region: str
+    status: str = ACTIVE
+
+    def to_json(self) -> dict[str, Any]:
+        return {"region": self.region, "status": self.status}
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    name: str
+    table_id: str
+    key_schema: KeySchema
+    #: AttributeDefinitions as given (name -> S|N|B), key attributes only
+    attributes: dict[str, str]
+    created_at: float
+    #: partitions of this replica's store (fixed for the table's life; regions may differ)
+    partitions: int = 8
+    billing_mode: str = "PROVISIONED"
+    read_capacity: int = 0
+    write_capacity: int = 0
+    status: str = ACTIVE
+    #: regions holding a replica, this one included; empty = not a global table
+    replicas: tuple[Replica, ...] = field(default_factory=tuple)
+    tags: dict[str, str] = field(default_factory=dict)
+    deletion_protection: bool = False
+    table_class: str = "STANDARD"
+
+    @property
+    def is_global(self) -> bool:
+        return len(self.replicas) > 1
+
+    def replica_regions(self) -> tuple[str, ...]:
+        return tuple(r.region for r in self.replicas)
+
+    def with_replicas(self, replicas: tuple[Replica, ...]) -> TableSpec:
+        return replace(self, replicas=tuple(sorted(replicas, key=lambda r: r.region)))
+
+    def to_json(self) -> dict[str, Any]:
+        ks: dict[str, Any] = {"hash": [self.key_schema.hash.name, self.key_schema.hash.type]}
+        if self.key_schema.range is not None:
+            ks["range"] = [self.key_schema.range.name, self.key_schema.range.type]
+        return {
+            "name": self.name,
+            "table_id": self.table_id,
+            "key_schema": ks,
+            "attributes": self.attributes,
+            "created_at": self.created_at,
+            "partitions": self.partitions,
+            "billing_mode": self.billing_mode,
+            "read_capacity": self.read_capacity,
+            "write_capacity": self.write_capacity,
+            "status": self.status,
+            "replicas": [r.to_json() for r in self.replicas],
+            "tags": self.tags,
+            "deletion_protection": self.deletion_protection,
+            "table_class": self.table_class,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> TableSpec:
+        ks = data["key_schema"]
+        rng = ks.get("range")
+        schema = KeySchema(
+            hash=KeyAttr(ks["hash"][0], ks["hash"][1]),
+            range=KeyAttr(rng[0], rng[1]) if rng else None,
+        )
+        return cls(
+            name=data["name"],
+            table_id=data["table_id"],
+            key_schema=schema,
+            attributes=dict(data["attributes"]),
+            created_at=float(data["created_at"]),
+            partitions=int(data.get("partitions", 8)),
+            billing_mode=data.get("billing_mode", "PROVISIONED"),
+            read_capacity=int(data.get("read_capacity", 0)),
+            write_capacity=int(data.get("write_capacity", 0)),
+            status=data.get("status", ACTIVE),
+            replicas=tuple(Replica(r["region"], r.get("status", ACTIVE)) for r in data.get("replicas", [])),
+            tags=dict(data.get("tags", {})),
+            deletion_protection=bool(data.get("deletion_protection", False)),
+            table_class=data.get("table_class", "STANDARD"),
+        )

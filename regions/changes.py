@@ -1,0 +1,117 @@
+"""Change records: the outbox rows and the replication wire format.
+
+Every committed write appends one :class:`ChangeRecord` to the change log in the
+same store transaction as the item (invariant 1).  Local-origin records are what
+the publisher ships to Kafka; records applied from other regions are logged too,
+with their original version and origin (invariant 5), for the Streams API.
+
+Wire contract (``encode``/``decode``): a JSON object whose FIRST field is the
+schema version ``"v"``.  Fields are never renamed or reused; a reader that sees a
+``v`` it does not know refuses the record instead of guessing.  The golden test
+in ``tests/unit/test_changes.py`` pins the exact bytes.
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass, replace
+from typing import Any
+
+import orjson
+
+from regions.types import Item
+from regions.versions import Version
+
+__all__ = ["INSERT", "MODIFY", "REMOVE", "SCHEMA_VERSION", "ChangeRecord", "UnknownSchema"]
+
+SCHEMA_VERSION = 1
+INSERT = "INSERT"
+MODIFY = "MODIFY"
+REMOVE = "REMOVE"
+
+
+class UnknownSchema(ValueError):
+    """A record written by a newer (or corrupt) producer; never applied blindly."""
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeRecord:
+    table: str
+    table_id: str
+    event: str
+    keys: Item
+    #: the image after the write; None for REMOVE
+    new_image: Item | None
+    #: the image before the write in the region that logged it; not shipped
+    old_image: Item | None
+    version: Version
+    #: local change-log sequence (0 until stored); per region, never shipped
+    seq: int = 0
+    #: wall time the record was logged, ms since the epoch
+    created_ms: int = 0
+    #: encoded partition key (regions.keys), for the Kafka message key; local only
+    hash_key: bytes = b""
+
+    def encode(self) -> bytes:
+        """The replication message value.  Old images stay home: LWW ships whole
+        new images (invariant 6), and each region logs its own old image."""
+        body: dict[str, Any] = {
+            "v": SCHEMA_VERSION,
+            "table": self.table,
+            "table_id": self.table_id,
+            "event": self.event,
+            "keys": self.keys,
+            "new": self.new_image,
+            "hlc": self.version.hlc,
+            "origin": self.version.origin,
+        }
+        return orjson.dumps(body)
+
+    @classmethod
+    def decode(cls, data: bytes) -> ChangeRecord:
+        body = orjson.loads(data)
+        if not isinstance(body, dict) or body.get("v") != SCHEMA_VERSION:
+            raise UnknownSchema(f"unknown change record schema: {str(body)[:80]}")
+        return cls(
+            table=body["table"],
+            table_id=body["table_id"],
+            event=body["event"],
+            keys=body["keys"],
+            new_image=body["new"],
+            old_image=None,
+            version=Version(int(body["hlc"]), body["origin"]),
+        )
+
+    def message_key(self) -> bytes:
+        """Kafka key = table + encoded partition key, so every change of one item
+        lands in one Kafka partition and keeps its order."""
+        return self.table.encode() + b"\x00" + self.hash_key
+
+    def encode_stored(self) -> bytes:
+        """The change-log row: the wire fields plus what stays local (old image,
+        partition key).  Not a cross-region contract, but still versioned."""
+        body: dict[str, Any] = {
+            "v": SCHEMA_VERSION,
+            "table": self.table,
+            "table_id": self.table_id,
+            "event": self.event,
+            "keys": self.keys,
+            "new": self.new_image,
+            "old": self.old_image,
+            "hlc": self.version.hlc,
+            "origin": self.version.origin,
+            "hk": base64.b64encode(self.hash_key).decode(),
+        }
+        return orjson.dumps(body)
+
+    @classmethod
+    def decode_stored(cls, data: bytes, seq: int, created_ms: int) -> ChangeRecord:
+        body = orjson.loads(data)
+        rec = cls.decode(data)
+        return replace(
+            rec,
+            old_image=body.get("old"),
+            seq=seq,
+            created_ms=created_ms,
+            hash_key=base64.b64decode(body.get("hk", "")),
+        )

@@ -1,0 +1,86 @@
+"""Domain exceptions, worded as DynamoDB words them.
+
+These carry no HTTP knowledge: ``api/errors.py`` is the single table that maps each
+class to a wire ``__type`` and status.  Every exception raised on purpose by
+``regions/`` or ``replicator/`` derives from :class:`DynamoError`, so the edge can
+tell a deliberate 4xx from a bug (which becomes a 500).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "ConditionalCheckFailed",
+    "DynamoError",
+    "InternalError",
+    "LimitExceeded",
+    "ResourceInUse",
+    "ResourceNotFound",
+    "SerializationError",
+    "UnknownOperation",
+    "ValidationError",
+]
+
+
+class DynamoError(Exception):
+    """Base of every deliberate, client-visible failure."""
+
+    #: the DynamoDB exception name; ``api/errors.py`` adds namespace and status
+    code: str = "InternalServerError"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def extra(self) -> dict[str, Any]:
+        """Modelled members sent next to ``message`` (e.g. ``Item``)."""
+        return {}
+
+
+class ValidationError(DynamoError):
+    code = "ValidationException"
+
+
+class SerializationError(DynamoError):
+    """The body is not JSON, or a JSON value has the wrong JSON type."""
+
+    code = "SerializationException"
+
+
+class UnknownOperation(DynamoError):
+    code = "UnknownOperationException"
+
+
+class ResourceNotFound(DynamoError):
+    code = "ResourceNotFoundException"
+
+    def __init__(self, message: str = "Requested resource not found") -> None:
+        super().__init__(message)
+
+
+class ResourceInUse(DynamoError):
+    code = "ResourceInUseException"
+
+
+class LimitExceeded(DynamoError):
+    code = "LimitExceededException"
+
+
+class ConditionalCheckFailed(DynamoError):
+    code = "ConditionalCheckFailedException"
+
+    def __init__(
+        self,
+        message: str = "The conditional request failed",
+        item: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.item = item
+
+    def extra(self) -> dict[str, Any]:
+        return {"Item": self.item} if self.item is not None else {}
+
+
+class InternalError(DynamoError):
+    code = "InternalServerError"

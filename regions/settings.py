@@ -1,0 +1,46 @@
+"""A region's configuration: who it is, where its data lives, who its peers are."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+__all__ = ["RegionSettings", "parse_peer"]
+
+_REGION_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+
+
+def parse_peer(spec: str) -> tuple[str, str]:
+    """``eu-west-1=http://127.0.0.1:8001`` -> (name, endpoint)."""
+    name, sep, url = spec.partition("=")
+    if not sep or not name or not url.startswith(("http://", "https://")):
+        raise ValueError(f"peer must look like NAME=http://HOST:PORT, got {spec!r}")
+    return name.strip(), url.strip().rstrip("/")
+
+
+@dataclass(frozen=True)
+class RegionSettings:
+    name: str
+    store_url: str
+    #: partitions of each table created here (a table keeps its count for life)
+    partitions: int = 8
+    #: Kafka bootstrap servers; None runs the region without replication
+    kafka: str | None = None
+    #: peer region name -> HTTP endpoint
+    peers: dict[str, str] = field(default_factory=dict)
+    #: partitions of this region's change topic
+    topic_partitions: int = 4
+    account_id: str = "000000000000"
+    #: how long a delete's tombstone outlives it (invariant 4)
+    tombstone_horizon_s: int = 24 * 3600
+    #: how long change records are kept for the Streams API
+    change_retention_s: int = 24 * 3600
+    sqlite_synchronous: str = "FULL"
+
+    def __post_init__(self) -> None:
+        if not _REGION_RE.match(self.name):
+            raise ValueError(f"region name must be lowercase letters, digits and '-': {self.name!r}")
+        if not 1 <= self.partitions <= 1024:
+            raise ValueError("partitions must be between 1 and 1024")
+        if self.name in self.peers:
+            raise ValueError("a region cannot be its own peer")

@@ -1,0 +1,85 @@
+"""The store's relational schema, shared by the SQLite and PostgreSQL backends.
+
+Rows are keyed ``(tid, part, hk, rk)``: ``tid`` is the region-local table number,
+``part`` the partition (hash of the partition key), ``hk``/``rk`` the
+order-preserving encodings of the partition and sort key (``regions.keys``), so a
+Query is a primary-key range scan and a Scan walks partitions in key order.
+
+``data`` holds the canonical item encoding; NULL marks a tombstone (invariant 4):
+the row keeps the delete's version so that an older write arriving late loses.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+__all__ = ["changes", "items", "meta", "metadata", "tables"]
+
+metadata = MetaData()
+
+# SQLite only makes INTEGER PRIMARY KEY an alias of rowid (autoincrementing);
+# PostgreSQL gets a BIGINT identity.
+_SeqType = BigInteger().with_variant(Integer(), "sqlite")
+
+meta = Table(
+    "gt_meta",
+    metadata,
+    Column("key", String(200), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+tables = Table(
+    "gt_tables",
+    metadata,
+    Column("tid", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(255), nullable=False, unique=True),
+    Column("table_id", String(64), nullable=False),
+    Column("spec", Text, nullable=False),
+)
+
+items = Table(
+    "gt_items",
+    metadata,
+    Column("tid", Integer, primary_key=True, autoincrement=False),
+    Column("part", Integer, primary_key=True, autoincrement=False),
+    Column("hk", LargeBinary, primary_key=True),
+    Column("rk", LargeBinary, primary_key=True),
+    Column("hlc", BigInteger, nullable=False),
+    Column("origin", String(64), nullable=False),
+    Column("data", LargeBinary, nullable=True),
+    Column("size", Integer, nullable=False),
+    # when the tombstone was written (local wall ms), for horizon GC
+    Column("tomb_ms", BigInteger, nullable=True),
+    # clustered on the key in SQLite, so range scans read contiguous pages
+    sqlite_with_rowid=False,
+)
+
+changes = Table(
+    "gt_changes",
+    metadata,
+    Column("seq", _SeqType, primary_key=True, autoincrement=True),
+    Column("tid", Integer, nullable=False),
+    Column("part", Integer, nullable=False),
+    Column("event", String(8), nullable=False),
+    Column("hlc", BigInteger, nullable=False),
+    Column("origin", String(64), nullable=False),
+    Column("record", LargeBinary, nullable=False),
+    Column("created_ms", BigInteger, nullable=False),
+    # a local-origin change not yet acknowledged by Kafka
+    Column("pending", Boolean, nullable=False),
+)
+
+Index("ix_gt_changes_pending", changes.c.pending, changes.c.seq)
+Index("ix_gt_changes_shard", changes.c.tid, changes.c.part, changes.c.seq)
+Index("ix_gt_items_tomb", items.c.tomb_ms)

@@ -1,0 +1,323 @@
+"""The partitioned store over SQLAlchemy Core, shared by both backends.
+
+The dialect-specific parts (engine set-up, durability pragmas, partition locks,
+upsert) sit in ``sqlite.py`` and ``postgres.py``; everything else is one code path
+so that the same test suite proves both.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+from sqlalchemy import and_, delete, func, select, tuple_, update
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from regions.store import schema as s
+from regions.store.base import KeyRange, StoredChange, StoredRow
+from regions.versions import Version
+
+__all__ = ["ReadTx", "SqlStore", "WriteTx"]
+
+
+class _Dialect:
+    """Backend hooks; see sqlite.py and postgres.py."""
+
+    name = "base"
+
+    def make_engines(self, url: str) -> tuple[AsyncEngine, AsyncEngine]:
+        raise NotImplementedError
+
+    async def lock_partition(self, conn: AsyncConnection, tid: int, part: int) -> None:
+        raise NotImplementedError
+
+    def upsert_item(self, values: dict[str, Any]) -> Any:
+        raise NotImplementedError
+
+    def upsert_meta(self, key: str, value: str) -> Any:
+        raise NotImplementedError
+
+
+def _row(r: Any) -> StoredRow:
+    return StoredRow(
+        part=r.part, hk=r.hk, rk=r.rk, version=Version(r.hlc, r.origin), data=r.data, size=r.size
+    )
+
+
+class ReadTx:
+    """Reads on one connection (a consistent snapshot on PostgreSQL REPEATABLE READ
+    is not promised; each statement sees committed data)."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
+
+    async def get_row(self, tid: int, part: int, hk: bytes, rk: bytes) -> StoredRow | None:
+        i = s.items.c
+        res = await self.conn.execute(
+            select(s.items).where(i.tid == tid, i.part == part, i.hk == hk, i.rk == rk)
+        )
+        r = res.first()
+        return _row(r) if r is not None else None
+
+    async def query(
+        self,
+        tid: int,
+        part: int,
+        hk: bytes,
+        rng: KeyRange,
+        *,
+        forward: bool = True,
+        after_rk: bytes | None = None,
+        limit: int = 1000,
+    ) -> list[StoredRow]:
+        """Live items of one partition key in sort-key order: a PK range scan."""
+        i = s.items.c
+        conds = [i.tid == tid, i.part == part, i.hk == hk, i.data.is_not(None)]
+        if rng.low is not None:
+            conds.append(i.rk >= rng.low if rng.low_inclusive else i.rk > rng.low)
+        if rng.high is not None:
+            conds.append(i.rk <= rng.high if rng.high_inclusive else i.rk < rng.high)
+        if after_rk is not None:
+            conds.append(i.rk > after_rk if forward else i.rk < after_rk)
+        order = i.rk.asc() if forward else i.rk.desc()
+        res = await self.conn.execute(select(s.items).where(*conds).order_by(order).limit(limit))
+        return [_row(r) for r in res]
+
+    async def scan(
+        self,
+        tid: int,
+        *,
+        parts: Sequence[int] | None = None,
+        after: tuple[int, bytes, bytes] | None = None,
+        limit: int = 1000,
+    ) -> list[StoredRow]:
+        """Live items in (partition, hk, rk) order, resuming after a key."""
+        i = s.items.c
+        conds: list[Any] = [i.tid == tid, i.data.is_not(None)]
+        if parts is not None:
+            conds.append(i.part.in_(list(parts)))
+        if after is not None:
+            conds.append(tuple_(i.part, i.hk, i.rk) > tuple_(*after))
+        res = await self.conn.execute(
+            select(s.items).where(*conds).order_by(i.part, i.hk, i.rk).limit(limit)
+        )
+        return [_row(r) for r in res]
+
+    async def scan_all_rows(
+        self, tid: int, *, after: tuple[int, bytes, bytes] | None = None, limit: int = 1000
+    ) -> list[StoredRow]:
+        """Items AND tombstones, for verification and backfill."""
+        i = s.items.c
+        conds: list[Any] = [i.tid == tid]
+        if after is not None:
+            conds.append(tuple_(i.part, i.hk, i.rk) > tuple_(*after))
+        res = await self.conn.execute(
+            select(s.items).where(*conds).order_by(i.part, i.hk, i.rk).limit(limit)
+        )
+        return [_row(r) for r in res]
+
+    async def count_items(self, tid: int) -> tuple[int, int]:
+        i = s.items.c
+        res = await self.conn.execute(
+            select(func.count(), func.coalesce(func.sum(i.size), 0)).where(
+                i.tid == tid, i.data.is_not(None)
+            )
+        )
+        row = res.one()
+        return int(row[0]), int(row[1])
+
+    async def tables(self) -> list[tuple[int, str]]:
+        res = await self.conn.execute(select(s.tables.c.tid, s.tables.c.spec).order_by(s.tables.c.name))
+        return [(int(r.tid), str(r.spec)) for r in res]
+
+    async def table(self, name: str) -> tuple[int, str] | None:
+        res = await self.conn.execute(
+            select(s.tables.c.tid, s.tables.c.spec).where(s.tables.c.name == name)
+        )
+        r = res.first()
+        return (int(r.tid), str(r.spec)) if r is not None else None
+
+    async def get_meta(self, key: str) -> str | None:
+        res = await self.conn.execute(select(s.meta.c.value).where(s.meta.c.key == key))
+        v = res.scalar()
+        return str(v) if v is not None else None
+
+    async def pending_changes(self, limit: int) -> list[StoredChange]:
+        c = s.changes.c
+        res = await self.conn.execute(
+            select(c.seq, c.tid, c.part, c.record, c.created_ms)
+            .where(c.pending.is_(True))
+            .order_by(c.seq)
+            .limit(limit)
+        )
+        return [StoredChange(r.seq, r.tid, r.part, r.record, r.created_ms) for r in res]
+
+    async def changes_after(self, tid: int, part: int, after_seq: int, limit: int) -> list[StoredChange]:
+        c = s.changes.c
+        res = await self.conn.execute(
+            select(c.seq, c.tid, c.part, c.record, c.created_ms)
+            .where(c.tid == tid, c.part == part, c.seq > after_seq)
+            .order_by(c.seq)
+            .limit(limit)
+        )
+        return [StoredChange(r.seq, r.tid, r.part, r.record, r.created_ms) for r in res]
+
+    async def max_hlc(self) -> int:
+        res = await self.conn.execute(select(func.max(s.items.c.hlc)))
+        v = res.scalar()
+        return int(v) if v is not None else 0
+
+
+class WriteTx(ReadTx):
+    """One store transaction; commits when the ``write()`` block exits cleanly."""
+
+    def __init__(self, conn: AsyncConnection, dialect: _Dialect) -> None:
+        super().__init__(conn)
+        self._dialect = dialect
+
+    async def lock_partition(self, tid: int, part: int) -> None:
+        """Serialise writers of one partition across processes (the unit of locking)."""
+        await self._dialect.lock_partition(self.conn, tid, part)
+
+    async def put_row(
+        self,
+        tid: int,
+        part: int,
+        hk: bytes,
+        rk: bytes,
+        version: Version,
+        data: bytes | None,
+        size: int,
+        now_ms: int,
+    ) -> None:
+        values = {
+            "tid": tid,
+            "part": part,
+            "hk": hk,
+            "rk": rk,
+            "hlc": version.hlc,
+            "origin": version.origin,
+            "data": data,
+            "size": size,
+            "tomb_ms": now_ms if data is None else None,
+        }
+        await self.conn.execute(self._dialect.upsert_item(values))
+
+    async def append_change(
+        self, tid: int, part: int, event: str, version: Version, record: bytes, now_ms: int, pending: bool
+    ) -> int:
+        res = await self.conn.execute(
+            s.changes.insert()
+            .values(
+                tid=tid,
+                part=part,
+                event=event,
+                hlc=version.hlc,
+                origin=version.origin,
+                record=record,
+                created_ms=now_ms,
+                pending=pending,
+            )
+            .returning(s.changes.c.seq)
+        )
+        return int(res.scalar_one())
+
+    async def mark_published(self, seqs: Sequence[int]) -> None:
+        if seqs:
+            c = s.changes.c
+            await self.conn.execute(update(s.changes).where(c.seq.in_(list(seqs))).values(pending=False))
+
+    async def insert_table(self, name: str, table_id: str, spec: str) -> int:
+        res = await self.conn.execute(
+            s.tables.insert().values(name=name, table_id=table_id, spec=spec).returning(s.tables.c.tid)
+        )
+        return int(res.scalar_one())
+
+    async def update_table(self, tid: int, spec: str) -> None:
+        await self.conn.execute(update(s.tables).where(s.tables.c.tid == tid).values(spec=spec))
+
+    async def drop_table(self, tid: int) -> None:
+        await self.conn.execute(delete(s.items).where(s.items.c.tid == tid))
+        # pending changes of a dropped table still ship (the peers decide by table_id);
+        # published ones go with the table
+        await self.conn.execute(
+            delete(s.changes).where(s.changes.c.tid == tid, s.changes.c.pending.is_(False))
+        )
+        await self.conn.execute(delete(s.tables).where(s.tables.c.tid == tid))
+
+    async def set_meta(self, key: str, value: str) -> None:
+        await self.conn.execute(self._dialect.upsert_meta(key, value))
+
+    async def gc_tombstones(self, older_than_ms: int) -> int:
+        i = s.items.c
+        res = await self.conn.execute(
+            delete(s.items).where(and_(i.data.is_(None), i.tomb_ms < older_than_ms))
+        )
+        return int(res.rowcount or 0)
+
+    async def trim_changes(self, older_than_ms: int) -> int:
+        c = s.changes.c
+        res = await self.conn.execute(
+            delete(s.changes).where(c.pending.is_(False), c.created_ms < older_than_ms)
+        )
+        return int(res.rowcount or 0)
+
+
+class SqlStore:
+    """A region's store.  ``write()`` yields a transaction; ``read()`` a connection."""
+
+    def __init__(self, url: str, dialect: _Dialect) -> None:
+        self.url = url
+        self.dialect = dialect
+        self._writer: AsyncEngine | None = None
+        self._reader: AsyncEngine | None = None
+        # SQLite has one writer at a time anyway; queueing in-process avoids
+        # busy-wait retries on the file lock.  PostgreSQL writers run in parallel
+        # and serialise per partition with advisory locks instead.
+        self._write_lock: asyncio.Lock | None = asyncio.Lock() if dialect.name == "sqlite" else None
+
+    @property
+    def backend(self) -> str:
+        return self.dialect.name
+
+    def describe(self) -> str:
+        """The URL without its password, for logs and /healthz."""
+        return make_url(self.url).render_as_string(hide_password=True)
+
+    async def open(self) -> None:
+        self._writer, self._reader = self.dialect.make_engines(self.url)
+        async with self._writer.begin() as conn:
+            await conn.run_sync(s.metadata.create_all)
+
+    async def close(self) -> None:
+        for eng in (self._writer, self._reader):
+            if eng is not None:
+                await eng.dispose()
+        self._writer = self._reader = None
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[WriteTx]:
+        assert self._writer is not None, "store not open"
+        if self._write_lock is None:
+            async with self._writer.begin() as conn:
+                yield WriteTx(conn, self.dialect)
+            return
+        async with self._write_lock, self._writer.begin() as conn:
+            yield WriteTx(conn, self.dialect)
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[ReadTx]:
+        assert self._reader is not None, "store not open"
+        async with self._reader.connect() as conn:
+            yield ReadTx(conn)
+
+    async def ping(self) -> bool:
+        try:
+            async with self.read() as tx:
+                await tx.conn.execute(select(1))
+            return True
+        except Exception:
+            return False

@@ -1,0 +1,83 @@
+"""SQLite backend: the embedded default, no server to install.
+
+Durability (invariant 7): WAL journal with ``synchronous=FULL`` by default, so a
+commit is on disk when ``write()`` returns.  ``NORMAL`` is offered as a knob: it
+keeps the database consistent after a crash but may lose the last transactions
+on power loss, which would break "no acknowledged write is lost".
+
+Writers use ``BEGIN IMMEDIATE`` so that a read-modify-write transaction holds the
+write lock from its first statement; a deferred transaction that upgrades later
+can fail with SQLITE_BUSY when another process wrote in between.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from regions.store import schema as s
+from regions.store.sql import _Dialect
+
+__all__ = ["SqliteDialect"]
+
+SYNCHRONOUS_MODES = ("FULL", "NORMAL", "EXTRA")
+
+
+class SqliteDialect(_Dialect):
+    name = "sqlite"
+
+    def __init__(self, synchronous: str = "FULL", busy_timeout_ms: int = 30_000) -> None:
+        if synchronous.upper() not in SYNCHRONOUS_MODES:
+            raise ValueError(f"synchronous must be one of {SYNCHRONOUS_MODES}")
+        self.synchronous = synchronous.upper()
+        self.busy_timeout_ms = busy_timeout_ms
+
+    def _pragmas(self, dbapi_conn: Any) -> None:
+        # the driver must not issue its own BEGIN: we decide when and how to begin
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute(f"PRAGMA synchronous={self.synchronous}")
+        cur.execute(f"PRAGMA busy_timeout={self.busy_timeout_ms}")
+        cur.close()
+
+    def make_engines(self, url: str) -> tuple[AsyncEngine, AsyncEngine]:
+        writer = create_async_engine(url, pool_size=1, max_overflow=0)
+        reader = create_async_engine(url, pool_size=4, max_overflow=4)
+
+        @event.listens_for(writer.sync_engine, "connect")
+        def _w_connect(dbapi_conn: Any, _rec: Any) -> None:
+            self._pragmas(dbapi_conn)
+
+        @event.listens_for(writer.sync_engine, "begin")
+        def _w_begin(conn: Any) -> None:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+        @event.listens_for(reader.sync_engine, "connect")
+        def _r_connect(dbapi_conn: Any, _rec: Any) -> None:
+            self._pragmas(dbapi_conn)
+
+        @event.listens_for(reader.sync_engine, "begin")
+        def _r_begin(conn: Any) -> None:
+            # deferred: a read transaction takes no lock until it reads
+            conn.exec_driver_sql("BEGIN")
+
+        return writer, reader
+
+    async def lock_partition(self, conn: AsyncConnection, tid: int, part: int) -> None:
+        # BEGIN IMMEDIATE already holds the database write lock
+        return None
+
+    def upsert_item(self, values: dict[str, Any]) -> Any:
+        stmt = sqlite_insert(s.items).values(**values)
+        return stmt.on_conflict_do_update(
+            index_elements=["tid", "part", "hk", "rk"],
+            set_={k: stmt.excluded[k] for k in ("hlc", "origin", "data", "size", "tomb_ms")},
+        )
+
+    def upsert_meta(self, key: str, value: str) -> Any:
+        stmt = sqlite_insert(s.meta).values(key=key, value=value)
+        return stmt.on_conflict_do_update(index_elements=["key"], set_={"value": value})
