@@ -1,0 +1,730 @@
+"""Run a real single-node Apache Kafka broker (KRaft, no ZooKeeper) from Maven Central jars.
+
+Why this module exists: the replication tests and the demo must run against real Apache Kafka
+(idempotent producer, consumer groups, committed offsets, data that survives a restart), but
+our machines have no Docker engine and reach only package registries. No registry ships the
+Kafka release tarball, so we let Maven fetch the broker's runtime classpath once
+(``globaltables/kafka/pom.xml``) and start ``java -cp "<lib>/*" kafka.Kafka server.properties``
+as a detached background process. Everything a broker needs lives in one data directory:
+
+    <data_dir>/server.properties   rendered from kafka/server.properties.tmpl
+    <data_dir>/kraft/              Kafka's log and metadata (formatted once, kept on restart)
+    <data_dir>/broker.log          the JVM's stdout/stderr (broker.log.1: the previous run)
+    <data_dir>/broker.json         pid, ports and bootstrap address of the last start
+
+so several brokers can run side by side as long as each has its own directory and ports.
+POSIX only (process groups, ``fcntl`` locks, ``/proc`` or ``ps``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import concurrent.futures
+import contextlib
+import fcntl
+import functools
+import hashlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Coroutine, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+__all__ = [
+    "KAFKA_VERSION",
+    "BrokerInfo",
+    "KafkaBrokerError",
+    "PortInUseError",
+    "default_data_dir",
+    "ensure_jars",
+    "jar_dir",
+    "start",
+    "status",
+    "stop",
+    "wait_ready",
+]
+
+# Must match <kafka.version> in kafka/pom.xml; ensure_jars() checks that the fetched
+# kafka_2.13-<KAFKA_VERSION>.jar exists, so a mismatch fails loudly instead of running a
+# different broker than the one we claim.
+KAFKA_VERSION = "3.9.2"
+
+_PKG_DIR = Path(__file__).resolve().parent
+_RESOURCES = _PKG_DIR / "kafka"
+_POM = _RESOURCES / "pom.xml"
+_LOG4J = _RESOURCES / "log4j.properties"
+_TEMPLATE = _RESOURCES / "server.properties.tmpl"
+
+_MARKER = ".globaltables-complete"
+_RECORD = "broker.json"
+_LOG = "broker.log"
+_PROPS = "server.properties"
+_MAIN_CLASS = "kafka.Kafka"
+_STORAGE_TOOL = "kafka.tools.StorageTool"
+_HOST = "127.0.0.1"  # loopback only, and never "localhost" so ::1 is never tried
+
+# Always cap the heap: without -Xmx the JVM may take a quarter of the machine's RAM. Serial GC
+# because on a 2-core box the parallel/G1 collectors' extra threads compete with the broker's
+# own. ExitOnOutOfMemoryError so an exhausted broker dies visibly (and start()/status() notice)
+# instead of limping on.
+_JVM_FLAGS = (
+    "-Xms128m",
+    "-Xmx512m",
+    "-XX:+UseSerialGC",
+    "-XX:+ExitOnOutOfMemoryError",
+    "-Djava.awt.headless=true",
+)
+# Formatting is a short-lived JVM; it needs far less.
+_TOOL_JVM_FLAGS = (
+    "-Xmx256m",
+    "-XX:+UseSerialGC",
+    "-XX:TieredStopAtLevel=1",
+    "-Djava.awt.headless=true",
+)
+
+_T = TypeVar("_T")
+
+# Brokers started by this Python process. Kept so we can poll() them: a child that exits
+# stays a zombie until its parent reaps it, and a zombie still "exists" for os.kill(pid, 0).
+_CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
+
+
+class KafkaBrokerError(RuntimeError):
+    """The broker (or the tooling needed to run it: java, mvn, jars) failed."""
+
+
+class PortInUseError(KafkaBrokerError):
+    """A requested port on 127.0.0.1 is already taken; callers may retry with another."""
+
+
+@dataclass(frozen=True)
+class BrokerInfo:
+    """A running broker: where clients connect, its JVM pid, its data dir and client port."""
+
+    bootstrap: str
+    pid: int
+    data_dir: Path
+    port: int
+
+
+# --------------------------------------------------------------------------- locations
+
+
+def _repo_root() -> Path | None:
+    # A checkout has pyproject.toml next to the package dir; an installed wheel does not.
+    root = _PKG_DIR.parent
+    return root if (root / "pyproject.toml").is_file() else None
+
+
+def jar_dir() -> Path:
+    """Directory holding the broker's jars (a cache, never committed).
+
+    ``$GLOBALTABLES_KAFKA_LIB`` if set; else ``<repo>/.kafka/lib`` in a checkout (git-ignored);
+    else ``$XDG_CACHE_HOME`` (default ``~/.cache``) ``/globaltables/kafka-<version>/lib``.
+    """
+    override = os.environ.get("GLOBALTABLES_KAFKA_LIB")
+    if override:
+        return Path(override).expanduser().resolve()
+    root = _repo_root()
+    if root is not None:
+        return root / ".kafka" / "lib"
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return cache / "globaltables" / f"kafka-{KAFKA_VERSION}" / "lib"
+
+
+def default_data_dir() -> Path:
+    """Data dir the CLI uses when ``--data`` is not given.
+
+    ``<repo>/.data/kafka`` in a checkout (git-ignored); else ``$XDG_DATA_HOME`` (default
+    ``~/.local/share``) ``/globaltables/kafka``.
+    """
+    root = _repo_root()
+    if root is not None:
+        return root / ".data" / "kafka"
+    data = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    return data / "globaltables" / "kafka"
+
+
+# --------------------------------------------------------------------------- jars
+
+
+def _pom_digest() -> str:
+    return hashlib.sha256(_POM.read_bytes()).hexdigest()
+
+
+def _jars_complete(lib: Path) -> bool:
+    # The marker is written last, inside the directory that is then renamed into place, so
+    # its presence means the whole fetch succeeded. Recording the pom's digest makes an edited
+    # pom (e.g. a version bump) trigger a fresh fetch instead of silently reusing old jars.
+    try:
+        marker = json.loads((lib / _MARKER).read_text())
+    except (OSError, ValueError):
+        return False
+    return (
+        isinstance(marker, dict)
+        and marker.get("kafka_version") == KAFKA_VERSION
+        and marker.get("pom_sha256") == _pom_digest()
+        and (lib / f"kafka_2.13-{KAFKA_VERSION}.jar").is_file()
+    )
+
+
+def _which(tool: str, hint: str) -> str:
+    path = shutil.which(tool)
+    if path is None:
+        raise KafkaBrokerError(f"`{tool}` not found on PATH: {hint}")
+    return path
+
+
+def _java() -> str:
+    # Prefer $JAVA_HOME like Kafka's own scripts do, so a user can pick the JDK explicitly.
+    java_home = os.environ.get("JAVA_HOME")
+    if java_home:
+        candidate = Path(java_home) / "bin" / "java"
+        if os.access(candidate, os.X_OK):
+            return str(candidate)
+    return _which(
+        "java",
+        "the Kafka broker needs a Java 17+ runtime (e.g. `apt-get install openjdk-17-jre-headless`)",
+    )
+
+
+@contextlib.contextmanager
+def _file_lock(path: Path) -> Iterator[None]:
+    # Serialises concurrent fetches/starts across processes (pytest-xdist workers, a CLI run
+    # next to a test run); flock is released by the kernel even if we crash.
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _say(progress: bool, message: str) -> None:
+    # Progress goes to stderr so a CLI's stdout stays machine-readable.
+    if progress:
+        print(f"globaltables: {message}", file=sys.stderr, flush=True)
+
+
+def ensure_jars(progress: bool = True) -> Path:
+    """Make sure the broker's jars are in :func:`jar_dir` and return that directory.
+
+    The first call runs ``mvn -B -q dependency:copy-dependencies -DincludeScope=runtime`` on a
+    copy of ``kafka/pom.xml`` into a temp dir next to the target, then renames it into place,
+    so an interrupted fetch never leaves a half-filled directory that looks usable. Later calls
+    are no-ops (marker file). A ``$GLOBALTABLES_KAFKA_LIB`` that already holds
+    ``kafka_2.13-*.jar`` is trusted as is (e.g. the ``libs/`` of a Kafka release tarball).
+    """
+    lib = jar_dir()
+    if _jars_complete(lib):
+        return lib
+    if os.environ.get("GLOBALTABLES_KAFKA_LIB") and any(lib.glob("kafka_2.13-*.jar")):
+        return lib
+
+    mvn = _which("mvn", "fetching the Kafka jars needs Apache Maven (e.g. `apt-get install maven`)")
+    _java()  # Maven itself runs on Java; fail with our message rather than Maven's
+
+    lib.parent.mkdir(parents=True, exist_ok=True)
+    with _file_lock(lib.parent / f".{lib.name}.lock"):
+        if _jars_complete(lib):  # another process finished the fetch while we waited
+            return lib
+        _say(
+            progress,
+            f"fetching Apache Kafka {KAFKA_VERSION} jars from Maven Central into {lib} "
+            "(one-time, about 50 MB)...",
+        )
+        # Same parent dir as the target, so the final rename stays on one filesystem.
+        work = Path(tempfile.mkdtemp(prefix=f".{lib.name}.fetch-", dir=lib.parent))
+        try:
+            # Work on a copy so Maven never writes (target/, etc.) into the installed package.
+            pom = work / "pom.xml"
+            shutil.copyfile(_POM, pom)
+            out = work / "lib"
+            cmd = [
+                mvn,
+                "-B",
+                "-q",
+                "-f",
+                str(pom),
+                "dependency:copy-dependencies",
+                "-DincludeScope=runtime",
+                f"-DoutputDirectory={out}",
+            ]
+            started = time.monotonic()
+            proc = subprocess.run(
+                cmd, cwd=work, stdin=subprocess.DEVNULL, capture_output=True, text=True, check=False
+            )
+            if proc.returncode != 0:
+                output = (proc.stdout + proc.stderr).strip().splitlines()
+                raise KafkaBrokerError(
+                    f"Maven could not fetch the Kafka {KAFKA_VERSION} jars (exit {proc.returncode}); "
+                    "is Maven Central reachable?\n$ "
+                    + " ".join(cmd)
+                    + "\n"
+                    + "\n".join(output[-40:])
+                )
+            if not (out / f"kafka_2.13-{KAFKA_VERSION}.jar").is_file():
+                raise KafkaBrokerError(
+                    f"Maven succeeded but kafka_2.13-{KAFKA_VERSION}.jar is missing in {out}; "
+                    "is KAFKA_VERSION in kafka_broker.py in sync with kafka/pom.xml?"
+                )
+            (out / _MARKER).write_text(
+                json.dumps({"kafka_version": KAFKA_VERSION, "pom_sha256": _pom_digest()}) + "\n"
+            )
+            if lib.exists():
+                # A stale or partial directory: move it aside (rename over a non-empty dir is
+                # not allowed) and delete it with the work dir.
+                lib.rename(work / "old")
+            out.rename(lib)
+            jars = list(lib.glob("*.jar"))
+            size_mb = sum(j.stat().st_size for j in jars) / 1e6
+            _say(
+                progress,
+                f"fetched {len(jars)} jars ({size_mb:.0f} MB) in {time.monotonic() - started:.1f}s",
+            )
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+    return lib
+
+
+# --------------------------------------------------------------------------- processes
+
+
+def _proc_cmdline(pid: int) -> list[str] | None:
+    if Path("/proc/self/cmdline").exists():
+        try:
+            raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            return None
+        return [part.decode(errors="replace") for part in raw.split(b"\0") if part]
+    # No /proc (macOS): ps gives the joined command line, good enough for a substring check.
+    out = subprocess.run(
+        ["ps", "-ww", "-o", "args=", "-p", str(pid)], capture_output=True, text=True, check=False
+    )
+    return out.stdout.split() if out.returncode == 0 and out.stdout.strip() else None
+
+
+def _pid_running(pid: int) -> bool:
+    child = _CHILDREN.get(pid)
+    if child is not None:
+        return child.poll() is None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # exists but belongs to someone else; _is_our_broker() rejects it
+    # A zombie (dead, not yet reaped by its parent) still answers kill(0).
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return stat.rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
+
+
+def _is_our_broker(pid: int, data_dir: Path) -> bool:
+    # A pid from broker.json may have been reused by an unrelated process after a reboot or
+    # crash; only trust it if it is a Kafka JVM running *this* data dir's server.properties.
+    if pid <= 0 or not _pid_running(pid):
+        return False
+    child = _CHILDREN.get(pid)
+    if child is not None:
+        # Launched by this process, so it is ours; and right after Popen() returns,
+        # /proc/<pid>/cmdline can still read as empty while the kernel finishes the exec.
+        return True
+    cmdline = _proc_cmdline(pid)
+    if not cmdline:
+        return False
+    return _MAIN_CLASS in cmdline and str(data_dir / _PROPS) in cmdline
+
+
+def _read_record(data_dir: Path) -> dict[str, Any] | None:
+    try:
+        record = json.loads((data_dir / _RECORD).read_text())
+    except (OSError, ValueError):
+        return None
+    return record if isinstance(record, dict) else None
+
+
+def _write_record(data_dir: Path, record: dict[str, Any]) -> None:
+    # Write-then-rename so a concurrent status() never reads a half-written file.
+    tmp = data_dir / f".{_RECORD}.tmp"
+    tmp.write_text(json.dumps(record, indent=2) + "\n")
+    tmp.replace(data_dir / _RECORD)
+
+
+def status(data_dir: Path) -> BrokerInfo | None:
+    """The broker started from ``data_dir`` if its JVM is alive, else None.
+
+    This only checks the process (alive, and it is our ``kafka.Kafka`` JVM for this data dir);
+    use :func:`wait_ready` to know whether it answers requests yet.
+    """
+    data_dir = Path(data_dir).expanduser().resolve()
+    record = _read_record(data_dir)
+    if record is None:
+        return None
+    try:
+        pid = int(record["pid"])
+        port = int(record["port"])
+        bootstrap = str(record["bootstrap"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    if not _is_our_broker(pid, data_dir):
+        return None
+    return BrokerInfo(bootstrap=bootstrap, pid=pid, data_dir=data_dir, port=port)
+
+
+def _wait_exit(pid: int, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while _pid_running(pid):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.1)
+    return True
+
+
+def stop(data_dir: Path, timeout: float = 30.0) -> bool:
+    """Stop the broker running from ``data_dir``; False if none was running.
+
+    SIGTERM lets Kafka run its shutdown hook (controlled shutdown, flushed logs, clean
+    shutdown marker so the next start skips log recovery); SIGKILL only after ``timeout``.
+    """
+    info = status(data_dir)
+    if info is None:
+        return False
+    pid = info.pid
+    try:
+        os.kill(pid, signal.SIGTERM)
+        if not _wait_exit(pid, timeout):
+            os.kill(pid, signal.SIGKILL)
+            _wait_exit(pid, 10.0)
+    except ProcessLookupError:
+        pass  # it exited on its own between status() and kill()
+    _CHILDREN.pop(pid, None)
+    return True
+
+
+# --------------------------------------------------------------------------- ports
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        # The JVM binds with SO_REUSEADDR, so a port whose old connections sit in TIME_WAIT
+        # (e.g. right after restarting a broker) is usable; mimic that to avoid false alarms.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((_HOST, port))
+        except OSError:
+            return False
+    return True
+
+
+def _free_port(exclude: set[int]) -> int:
+    for _ in range(50):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.bind((_HOST, 0))
+            port = int(sock.getsockname()[1])
+        if port not in exclude:
+            return port
+    raise KafkaBrokerError("could not find a free port on 127.0.0.1")
+
+
+def _choose_controller_port(port: int, requested: int | None, previous: Any) -> int:
+    if requested is not None:
+        if requested == port:
+            raise KafkaBrokerError(f"controller port must differ from the client port {port}")
+        if not _port_free(requested):
+            raise PortInUseError(f"controller port {requested} on {_HOST} is already in use")
+        return requested
+    # Reuse the last run's controller port when possible: not required (static voters come
+    # from server.properties, not the metadata log) but it keeps broker.json/logs comparable.
+    if (
+        isinstance(previous, int)
+        and previous != port
+        and 0 < previous < 65536
+        and _port_free(previous)
+    ):
+        return previous
+    return _free_port(exclude={port})
+
+
+# --------------------------------------------------------------------------- readiness
+
+
+def _run_sync(factory: Callable[[], Coroutine[Any, Any, _T]]) -> _T:
+    # start()/wait_ready() are blocking APIs, but may be called from code that already runs an
+    # event loop (an async fixture, the service itself); asyncio.run() refuses to nest, so use
+    # a private loop in a worker thread in that case.
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(factory())
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(lambda: asyncio.run(factory())).result()
+
+
+async def _probe(bootstrap: str, timeout: float) -> None:
+    # A real Kafka request (Metadata via the admin client), not just a TCP connect: the KRaft
+    # broker binds its port before it has caught up with the metadata log and serves requests.
+    from aiokafka.admin import AIOKafkaAdminClient  # heavy import, only needed here
+
+    request_ms = max(1000, int(timeout * 1000))
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap,
+        client_id="globaltables-readiness-probe",
+        request_timeout_ms=request_ms,
+    )
+    try:
+        await asyncio.wait_for(admin.start(), timeout)
+        cluster = await asyncio.wait_for(admin.describe_cluster(), timeout)
+        if not cluster.get("brokers"):
+            raise KafkaBrokerError(f"{bootstrap} answered Metadata but lists no brokers yet")
+    finally:
+        with contextlib.suppress(Exception):
+            await admin.close()
+
+
+def _addresses(bootstrap: str) -> list[tuple[str, int]]:
+    addrs = []
+    for item in bootstrap.split(","):
+        host, _, port = item.strip().rpartition(":")
+        if not host or not port.isdigit():
+            raise ValueError(f"bad bootstrap address {item!r}; expected host:port")
+        addrs.append((host.strip("[]"), int(port)))
+    return addrs
+
+
+def _tcp_open(addrs: list[tuple[str, int]], timeout: float) -> bool:
+    for host, port in addrs:
+        try:
+            with socket.create_connection((host, port), timeout=timeout):
+                return True
+        except OSError:
+            continue
+    return False
+
+
+class _BrokerExited(Exception):
+    pass
+
+
+def _wait_ready(bootstrap: str, timeout: float, alive: Callable[[], bool] | None) -> None:
+    addrs = _addresses(bootstrap)
+    deadline = time.monotonic() + timeout
+    last: BaseException | None = None
+    while True:
+        if alive is not None and not alive():
+            raise _BrokerExited
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError(f"Kafka at {bootstrap} not ready after {timeout:.0f}s: {last!r}")
+        # Cheap TCP check first: while the JVM boots the port is closed, and letting aiokafka
+        # fail to bootstrap would log a connection ERROR every attempt.
+        if _tcp_open(addrs, min(1.0, remaining)):
+            try:
+                _run_sync(functools.partial(_probe, bootstrap, min(5.0, max(remaining, 1.0))))
+                return
+            except Exception as exc:  # not ready yet: connection refused/reset, timeouts
+                last = exc
+        else:
+            last = ConnectionRefusedError(f"nothing listening at {bootstrap}")
+        time.sleep(min(0.3, max(deadline - time.monotonic(), 0)))
+
+
+def wait_ready(bootstrap: str, timeout: float) -> None:
+    """Block until the Kafka at ``bootstrap`` answers a Metadata request listing a broker.
+
+    Raises TimeoutError after ``timeout`` seconds.
+    """
+    _wait_ready(bootstrap, timeout, alive=None)
+
+
+# --------------------------------------------------------------------------- start
+
+
+def _log_tail(path: Path, lines: int = 40) -> str:
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return "(no log)"
+    return "\n".join(text.splitlines()[-lines:]) or "(empty log)"
+
+
+def _render_properties(data_dir: Path, port: int, controller_port: int) -> Path:
+    # Properties-file escaping: a backslash would start an escape sequence in the value.
+    data = str(data_dir).replace("\\", "\\\\")
+    text = (
+        _TEMPLATE.read_text()
+        .replace("@PORT@", str(port))
+        .replace("@CONTROLLER_PORT@", str(controller_port))
+        .replace("@DATA_DIR@", data)
+    )
+    target = data_dir / _PROPS
+    target.write_text(text)
+    return target
+
+
+def _cluster_id() -> str:
+    # Kafka's own format: 16 random bytes, URL-safe base64 without padding (22 chars).
+    # Like Kafka's Uuid.randomUuid(), avoid a leading "-": the StorageTool's argument parser
+    # would read "-t -xyz" as an option.
+    while True:
+        cid = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cid.startswith("-"):
+            return cid
+
+
+def _format_storage(java: str, classpath: str, props: Path, data_dir: Path) -> None:
+    if (data_dir / "kraft" / "meta.properties").is_file():
+        return  # already formatted: keep the cluster id and every message
+    cmd = [
+        java,
+        *_TOOL_JVM_FLAGS,
+        f"-Dlog4j.configuration={_LOG4J.as_uri()}",
+        "-cp",
+        classpath,
+        _STORAGE_TOOL,
+        "format",
+        "-t",
+        _cluster_id(),
+        "-c",
+        str(props),
+    ]
+    proc = subprocess.run(
+        cmd, cwd=data_dir, stdin=subprocess.DEVNULL, capture_output=True, text=True, check=False
+    )
+    if proc.returncode != 0:
+        raise KafkaBrokerError(
+            f"formatting Kafka storage in {data_dir / 'kraft'} failed (exit {proc.returncode}):\n"
+            + (proc.stdout + proc.stderr).strip()
+        )
+
+
+def start(
+    data_dir: Path,
+    port: int = 9092,
+    controller_port: int | None = None,
+    timeout: float = 120.0,
+) -> BrokerInfo:
+    """Start a broker from ``data_dir`` in the background and return once it serves requests.
+
+    The directory is formatted on first use and reused afterwards, so a restart keeps topics,
+    messages and committed offsets. The JVM runs in its own session (Ctrl-C in the caller's
+    terminal does not reach it) with output in ``<data_dir>/broker.log``. If a broker from this
+    data dir is already running, its info is returned (after it answers requests) and the
+    ports asked for are ignored. ``controller_port=None`` picks a free port, so several brokers
+    can run side by side. Raises :class:`PortInUseError` if a port is taken, and
+    :class:`KafkaBrokerError` (with the tail of broker.log) if the broker dies or is not ready
+    within ``timeout`` seconds, in which case it is stopped.
+    """
+    data_dir = Path(data_dir).expanduser().resolve()
+    started = time.monotonic()
+
+    existing = status(data_dir)
+    if existing is not None:
+        _ready_or_raise(existing, data_dir, timeout, owned=False)
+        return existing
+
+    lib = ensure_jars()
+    java = _java()
+    data_dir.mkdir(parents=True, exist_ok=True)
+
+    # Held until the JVM is launched and broker.json written, so two concurrent start() calls
+    # on one data dir cannot both launch a JVM; the loser sees status() and just waits.
+    owned = False
+    with _file_lock(data_dir / ".broker.lock"):
+        existing = status(data_dir)
+        if existing is None:
+            owned = True
+            if not _port_free(port):
+                raise PortInUseError(
+                    f"port {port} on {_HOST} is already in use (another Kafka broker?)"
+                )
+            previous = (_read_record(data_dir) or {}).get("controller_port")
+            cport = _choose_controller_port(port, controller_port, previous)
+            props = _render_properties(data_dir, port, cport)
+            classpath = f"{lib}{os.sep}*"  # the JVM expands the wildcard to every jar in lib
+            _format_storage(java, classpath, props, data_dir)
+
+            log_path = data_dir / _LOG
+            if log_path.exists():
+                log_path.replace(data_dir / f"{_LOG}.1")  # keep one previous run for debugging
+            cmd = [
+                java,
+                *_JVM_FLAGS,
+                f"-Dlog4j.configuration={_LOG4J.as_uri()}",
+                "-cp",
+                classpath,
+                _MAIN_CLASS,
+                str(props),
+            ]
+            with log_path.open("ab") as log:
+                proc = subprocess.Popen(
+                    cmd,
+                    cwd=data_dir,
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    # Detached: the broker must outlive a CLI invocation and must not get the
+                    # terminal's SIGINT; stop() ends it explicitly.
+                    start_new_session=True,
+                    close_fds=True,
+                )
+            _CHILDREN[proc.pid] = proc
+            bootstrap = f"{_HOST}:{port}"
+            _write_record(
+                data_dir,
+                {
+                    "pid": proc.pid,
+                    "port": port,
+                    "controller_port": cport,
+                    "bootstrap": bootstrap,
+                    "kafka_version": KAFKA_VERSION,
+                    "data_dir": str(data_dir),
+                    "started_at": time.time(),
+                },
+            )
+            existing = BrokerInfo(bootstrap=bootstrap, pid=proc.pid, data_dir=data_dir, port=port)
+
+    remaining = max(timeout - (time.monotonic() - started), 1.0)
+    _ready_or_raise(existing, data_dir, remaining, owned=owned)
+    return existing
+
+
+def _ready_or_raise(info: BrokerInfo, data_dir: Path, timeout: float, *, owned: bool) -> None:
+    log_path = data_dir / _LOG
+    try:
+        _wait_ready(info.bootstrap, timeout, alive=lambda: _is_our_broker(info.pid, data_dir))
+    except _BrokerExited:
+        child = _CHILDREN.pop(info.pid, None)
+        code = f" with code {child.returncode}" if child is not None else ""
+        tail = _log_tail(log_path)
+        # A port grabbed by someone else between our free-port check and the JVM's bind:
+        # surface it as PortInUseError so callers that picked a random port can retry.
+        error = PortInUseError if "Address already in use" in tail else KafkaBrokerError
+        raise error(
+            f"Kafka broker (pid {info.pid}) exited{code} during start-up; "
+            f"last lines of {log_path}:\n{tail}"
+        ) from None
+    except BaseException as exc:
+        # Timed out or interrupted while starting it ourselves: don't leave a half-started JVM
+        # holding the ports. A broker someone else started is left alone.
+        if owned:
+            stop(data_dir, timeout=10.0)
+        if isinstance(exc, TimeoutError):
+            what = "broker stopped" if owned else "broker left running"
+            raise KafkaBrokerError(
+                f"{exc}; {what}. Last lines of {log_path}:\n{_log_tail(log_path)}"
+            ) from exc
+        raise

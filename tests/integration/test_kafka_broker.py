@@ -1,0 +1,220 @@
+"""Integration tests for globaltables.kafka_broker against a real Apache Kafka broker.
+
+No mocks: every test talks to a JVM started from the Maven Central jars. Brokers take a few
+seconds to start on a 2-core machine, so one module-scoped broker is shared where possible.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.structs import TopicPartition
+
+from globaltables import kafka_broker
+
+# Harmless if a root conftest registers the plugin too; pytest loads it once.
+
+pytestmark = pytest.mark.integration
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    # Imported at call time: importing the plugin module before pytest registers it (via
+    # pytest_plugins above) would stop pytest from assertion-rewriting it, with a warning.
+    from tests.fixtures.kafka import free_port as _free_port
+
+    return _free_port()
+
+
+def _topic() -> str:
+    return f"t-{uuid.uuid4().hex[:12]}"
+
+
+def _start(data_dir: Path) -> kafka_broker.BrokerInfo:
+    # free_port() may race with another process; start() says so with PortInUseError.
+    for attempt in range(3):
+        try:
+            return kafka_broker.start(data_dir, port=free_port())
+        except kafka_broker.PortInUseError:
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
+@pytest.fixture(scope="module")
+def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[kafka_broker.BrokerInfo]:
+    data_dir = tmp_path_factory.mktemp("broker-a")
+    info = _start(data_dir)
+    try:
+        yield info
+    finally:
+        kafka_broker.stop(data_dir)
+
+
+async def _produce(bootstrap: str, topic: str, values: list[bytes]) -> None:
+    # The producer configuration the replicator uses: idempotent, acks from all in-sync
+    # replicas. This needs InitProducerId, which Kafka emulators tend to lack.
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, enable_idempotence=True, acks="all", linger_ms=0
+    )
+    await producer.start()
+    try:
+        for value in values:
+            await producer.send_and_wait(topic, value, key=b"k")
+    finally:
+        await producer.stop()
+
+
+async def _consume(bootstrap: str, topic: str, group: str, count: int) -> list[bytes]:
+    """Read ``count`` messages as consumer group ``group`` and commit the offsets."""
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        group_id=group,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        isolation_level="read_committed",
+    )
+    await consumer.start()
+    got: list[bytes] = []
+    try:
+        while len(got) < count:
+            batches = await consumer.getmany(timeout_ms=10_000)
+            assert batches, f"no messages within 10s; got {len(got)} of {count}"
+            for records in batches.values():
+                got.extend(r.value for r in records if r.value is not None)
+        await consumer.commit()
+    finally:
+        await consumer.stop()
+    return got
+
+
+async def _committed(bootstrap: str, topic: str, group: str) -> int | None:
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group)
+    await consumer.start()
+    try:
+        offset: int | None = await consumer.committed(TopicPartition(topic, 0))
+        return offset
+    finally:
+        await consumer.stop()
+
+
+async def _topics(bootstrap: str) -> list[str]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        topics: list[str] = await admin.list_topics()
+        return topics
+    finally:
+        await admin.close()
+
+
+def test_status_reports_running(broker: kafka_broker.BrokerInfo) -> None:
+    assert broker.bootstrap == f"127.0.0.1:{broker.port}"
+    assert kafka_broker.status(broker.data_dir) == broker
+    record = (broker.data_dir / "broker.json").read_text()
+    assert f'"pid": {broker.pid}' in record
+    # started from Maven jars with a capped heap and the serial GC
+    cmdline = Path(f"/proc/{broker.pid}/cmdline").read_bytes().split(b"\0")
+    assert b"-Xmx512m" in cmdline and b"-XX:+UseSerialGC" in cmdline
+
+
+def test_start_again_returns_running_broker(broker: kafka_broker.BrokerInfo) -> None:
+    assert kafka_broker.start(broker.data_dir, port=broker.port) == broker
+
+
+async def test_idempotent_produce_and_group_consume(broker: kafka_broker.BrokerInfo) -> None:
+    topic, group = _topic(), f"g-{uuid.uuid4().hex[:8]}"
+    values = [f"m{i}".encode() for i in range(20)]
+    await _produce(broker.bootstrap, topic, values)
+
+    assert await _consume(broker.bootstrap, topic, group, len(values)) == values
+    assert await _committed(broker.bootstrap, topic, group) == len(values)
+
+    # The group resumes after its committed offset: only new messages are delivered.
+    await _produce(broker.bootstrap, topic, [b"late"])
+    assert await _consume(broker.bootstrap, topic, group, 1) == [b"late"]
+
+
+async def test_two_brokers_side_by_side(broker: kafka_broker.BrokerInfo, tmp_path: Path) -> None:
+    other = _start(tmp_path / "broker-b")
+    try:
+        assert other.port != broker.port and other.pid != broker.pid
+        assert kafka_broker.status(broker.data_dir) == broker
+        assert kafka_broker.status(other.data_dir) == other
+        # Independent clusters: a topic written to one does not exist on the other.
+        topic = _topic()
+        await _produce(other.bootstrap, topic, [b"only-on-b"])
+        assert topic in await _topics(other.bootstrap)
+        assert topic not in await _topics(broker.bootstrap)
+    finally:
+        assert kafka_broker.stop(other.data_dir)
+    assert kafka_broker.status(other.data_dir) is None
+    assert kafka_broker.status(broker.data_dir) == broker
+
+
+async def test_stop_and_restart_keeps_data(broker: kafka_broker.BrokerInfo) -> None:
+    # Last in the module: it restarts the shared broker (same data dir and port).
+    topic, group = _topic(), f"g-{uuid.uuid4().hex[:8]}"
+    values = [f"durable-{i}".encode() for i in range(5)]
+    await _produce(broker.bootstrap, topic, values)
+    assert await _consume(broker.bootstrap, topic, group, len(values)) == values  # commits
+
+    assert kafka_broker.stop(broker.data_dir)
+    assert kafka_broker.status(broker.data_dir) is None
+    assert not kafka_broker.stop(broker.data_dir)  # nothing left to stop
+
+    again = kafka_broker.start(broker.data_dir, port=broker.port)
+    assert again.pid != broker.pid and again.bootstrap == broker.bootstrap
+    # Messages and the group's committed offset survived the restart.
+    assert await _consume(again.bootstrap, topic, f"fresh-{group}", len(values)) == values
+    assert await _committed(again.bootstrap, topic, group) == len(values)
+
+
+async def test_session_fixture_broker_works(kafka_bootstrap: str) -> None:
+    topic = _topic()
+    await _produce(kafka_bootstrap, topic, [b"hello"])
+    assert await _consume(kafka_bootstrap, topic, "fixture-group", 1) == [b"hello"]
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "globaltables.cli_kafka", *args],
+        cwd=REPO_ROOT,
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+
+
+def test_cli_start_status_stop(tmp_path: Path) -> None:
+    data, port = tmp_path / "cli-broker", free_port()
+    try:
+        started = _cli("start", "--port", str(port), "--data", str(data))
+        assert started.returncode == 0, started.stderr
+        assert started.stdout.strip().splitlines()[-1] == f"127.0.0.1:{port}"
+
+        running = _cli("status", "--data", str(data))
+        assert running.returncode == 0, running.stderr
+        assert running.stdout.strip() == f"127.0.0.1:{port}"
+        # The broker outlives the CLI process that started it.
+        assert kafka_broker.status(data) is not None
+
+        stopped = _cli("stop", "--data", str(data))
+        assert stopped.returncode == 0, stopped.stderr
+        gone = _cli("status", "--data", str(data))
+        assert gone.returncode == 1
+        assert "no Kafka broker running" in gone.stderr
+    finally:
+        kafka_broker.stop(data)
