@@ -1,0 +1,80 @@
+"""create_app(): the FastAPI application of one region.
+
+Routes: ``POST /`` (DynamoDB JSON 1.0 protocol), ``/v1/...`` (plain REST API,
+documented at ``/docs``), ``/v1/internal/...`` (region-to-region control plane),
+``/healthz``.  The lifespan opens the region's store and starts its replicator.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from api import internal, rest
+from api.dynamodb.router import router as dynamodb_router
+from api.metrics import RequestStats
+from regions.region import Region
+from replicator.runner import Replicator
+
+__all__ = ["create_app"]
+
+log = logging.getLogger("globaltables.app")
+
+
+def create_app(region: Region, replicator: Replicator | None = None) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await region.open()
+        if replicator is not None:
+            await replicator.start()
+        log.info(
+            "region %s ready (store %s, kafka %s, peers %s)",
+            region.name,
+            region.store.describe(),
+            region.settings.kafka or "off",
+            ", ".join(f"{k}={v}" for k, v in region.settings.peers.items()) or "none",
+        )
+        try:
+            yield
+        finally:
+            if replicator is not None:
+                await replicator.stop()
+            await region.close()
+
+    app = FastAPI(
+        title=f"globaltables region {region.name}",
+        description="DynamoDB-compatible region of a self-hosted global table. "
+        "The DynamoDB API is `POST /` (point boto3's endpoint_url here); "
+        "the plain REST API is below.",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.state.region = region
+    app.state.replicator = replicator
+    app.state.metrics = RequestStats()
+    app.include_router(dynamodb_router)
+    app.include_router(rest.router)
+    app.include_router(internal.router)
+
+    @app.get("/healthz", tags=["operations"], summary="Store, Kafka and replication state")
+    async def healthz(request: Request) -> JSONResponse:
+        store_ok = await region.store.ping()
+        body: dict[str, Any] = {
+            "region": region.name,
+            "status": "ok" if store_ok else "degraded",
+            "store": {"backend": region.store.backend, "url": region.store.describe(), "ok": store_ok},
+            "peers": region.settings.peers,
+            "writes": region.counters.writes,
+        }
+        if replicator is not None:
+            body["replication"] = await replicator.status()
+        else:
+            body["replication"] = None
+        return JSONResponse(body, status_code=200 if store_ok else 503)
+
+    return app

@@ -1,0 +1,188 @@
+"""Single-item operations: PutItem, GetItem, DeleteItem, UpdateItem."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from api.dynamodb.shapes import Shape
+from regions import expressions as ex
+from regions.errors import ConditionalCheckFailed, ValidationError
+from regions.keys import KeySchema
+from regions.region import Region
+from regions.types import Item
+
+__all__ = ["OPERATIONS"]
+
+_RV_PUT_DELETE = ("NONE", "ALL_OLD")
+_RV_ALL = ("NONE", "ALL_OLD", "UPDATED_OLD", "ALL_NEW", "UPDATED_NEW")
+_RV_ENUM = ("ALL_NEW", "UPDATED_OLD", "ALL_OLD", "NONE", "UPDATED_NEW")
+_RVCCF = ("ALL_OLD", "NONE")
+_RCC = ("INDEXES", "TOTAL", "NONE")
+_RICM = ("SIZE", "NONE")
+
+
+def _context(shape: Shape, expressions: tuple[str | None, ...]) -> ex.ExpressionContext | None:
+    """The request's placeholders, or None when it uses no expression at all (the
+    common plain Put/Get/Delete pays nothing for the expression machinery)."""
+    names = shape.mapping("ExpressionAttributeNames")
+    values = shape.mapping("ExpressionAttributeValues")
+    if not any(e is not None for e in expressions):
+        if names is not None:
+            raise ValidationError(
+                "ExpressionAttributeNames can only be specified when using expressions"
+            )
+        if values is not None:
+            raise ValidationError(
+                "ExpressionAttributeValues can only be specified when using expressions"
+            )
+        return None
+    return ex.ExpressionContext(names, values)
+
+
+def _no_legacy(body: dict[str, Any], legacy: tuple[str, ...], modern: str) -> None:
+    """Legacy parameters (Expected, AttributesToGet, AttributeUpdates, ...)."""
+    used = [p for p in legacy if p in body]
+    if not used:
+        return
+    if modern in body:
+        raise ValidationError(
+            "Can not use both expression and non-expression parameters in the same request: "
+            f"Non-expression parameters: {{{', '.join(used)}}} Expression parameters: {{{modern}}}"
+        )
+    raise ValidationError(
+        f"The legacy parameter {used[0]} is not supported by this version; use {modern}"
+    )
+
+
+def _condition(
+    ctx: ex.ExpressionContext | None, expr: str | None
+) -> Callable[[Item | None], bool] | None:
+    if expr is None or ctx is None:
+        return None
+    cond = ex.parse_condition(expr, ctx, "ConditionExpression")
+    return lambda item: ex.evaluate_condition(cond, item)
+
+
+def _common_write(shape: Shape, rv_allowed: tuple[str, ...]) -> tuple[str, bool]:
+    rv = shape.string("ReturnValues", enum=_RV_ENUM) or "NONE"
+    rvccf = shape.string("ReturnValuesOnConditionCheckFailure", enum=_RVCCF) or "NONE"
+    shape.string("ReturnConsumedCapacity", enum=_RCC)
+    shape.string("ReturnItemCollectionMetrics", enum=_RICM)
+    shape.done()
+    if rv not in rv_allowed:
+        raise ValidationError(
+            "ReturnValues can only be ALL_OLD or NONE"
+            if rv_allowed == _RV_PUT_DELETE
+            else f"Unsupported ReturnValues: {rv}"
+        )
+    return rv, rvccf == "ALL_OLD"
+
+
+async def put_item(region: Region, body: dict[str, Any]) -> dict[str, Any]:
+    shape = Shape(body)
+    table = shape.table_name()
+    item = shape.mapping("Item", required=True)
+    cexpr = shape.string("ConditionExpression")
+    rv, rv_on_fail = _common_write(shape, _RV_PUT_DELETE)
+    _no_legacy(body, ("Expected", "ConditionalOperator"), "ConditionExpression")
+    ctx = _context(shape, (cexpr,))
+    condition = _condition(ctx, cexpr)
+    if ctx is not None:
+        ctx.check_all_used()
+    outcome = await region.put_item(
+        table, item, condition=condition, return_old_on_failure=rv_on_fail
+    )
+    if rv == "ALL_OLD" and outcome.old is not None:
+        return {"Attributes": outcome.old}
+    return {}
+
+
+async def delete_item(region: Region, body: dict[str, Any]) -> dict[str, Any]:
+    shape = Shape(body)
+    table = shape.table_name()
+    key = shape.mapping("Key", required=True)
+    cexpr = shape.string("ConditionExpression")
+    rv, rv_on_fail = _common_write(shape, _RV_PUT_DELETE)
+    _no_legacy(body, ("Expected", "ConditionalOperator"), "ConditionExpression")
+    ctx = _context(shape, (cexpr,))
+    condition = _condition(ctx, cexpr)
+    if ctx is not None:
+        ctx.check_all_used()
+    outcome = await region.delete_item(
+        table, key, condition=condition, return_old_on_failure=rv_on_fail
+    )
+    if rv == "ALL_OLD" and outcome.old is not None:
+        return {"Attributes": outcome.old}
+    return {}
+
+
+async def get_item(region: Region, body: dict[str, Any]) -> dict[str, Any]:
+    shape = Shape(body)
+    table = shape.table_name()
+    key = shape.mapping("Key", required=True)
+    shape.boolean("ConsistentRead")
+    pexpr = shape.string("ProjectionExpression")
+    shape.string("ReturnConsumedCapacity", enum=_RCC)
+    shape.done()
+    _no_legacy(body, ("AttributesToGet",), "ProjectionExpression")
+    ctx = _context(shape, (pexpr,))
+    paths = ex.parse_projection(pexpr, ctx) if pexpr is not None and ctx is not None else None
+    if ctx is not None:
+        ctx.check_all_used()
+    item = await region.get_item(table, key)
+    if item is None:
+        return {}
+    return {"Item": ex.project(item, paths) if paths is not None else item}
+
+
+async def update_item(region: Region, body: dict[str, Any]) -> dict[str, Any]:
+    shape = Shape(body)
+    table = shape.table_name()
+    key = shape.mapping("Key", required=True)
+    uexpr = shape.string("UpdateExpression")
+    cexpr = shape.string("ConditionExpression")
+    rv, rv_on_fail = _common_write(shape, _RV_ALL)
+    _no_legacy(body, ("Expected", "ConditionalOperator"), "ConditionExpression")
+    _no_legacy(body, ("AttributeUpdates",), "UpdateExpression")
+    ctx = _context(shape, (uexpr, cexpr))
+    update = ex.parse_update(uexpr, ctx) if uexpr is not None and ctx is not None else None
+    condition = _condition(ctx, cexpr)
+    if ctx is not None:
+        ctx.check_all_used()
+    touched: list[ex.Path] = []
+
+    def mutate(old: Item | None, valid_key: Item, schema: KeySchema) -> Item | None:
+        if condition is not None and not condition(old):
+            raise ConditionalCheckFailed(item=old if rv_on_fail else None)
+        base = old if old is not None else dict(valid_key)
+        if update is None:
+            # an UpdateItem without an update creates the bare key item (upsert)
+            return base
+        result = ex.apply_update(base, update, schema.names)
+        if old is None and result.touched_only_remove:
+            # a REMOVE-only update does not create the item
+            return None
+        touched[:] = result.updated_paths
+        return result.item
+
+    outcome = await region.update_item(table, key, mutate)
+    if rv == "ALL_OLD" and outcome.old is not None:
+        return {"Attributes": outcome.old}
+    if rv == "ALL_NEW" and outcome.new is not None:
+        return {"Attributes": outcome.new}
+    if rv == "UPDATED_OLD" and outcome.old is not None:
+        attrs = ex.updated_attributes(outcome.old, touched)
+        return {"Attributes": attrs} if attrs else {}
+    if rv == "UPDATED_NEW" and outcome.new is not None:
+        attrs = ex.updated_attributes(outcome.new, touched)
+        return {"Attributes": attrs} if attrs else {}
+    return {}
+
+
+OPERATIONS = {
+    "PutItem": put_item,
+    "GetItem": get_item,
+    "DeleteItem": delete_item,
+    "UpdateItem": update_item,
+}

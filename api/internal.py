@@ -1,0 +1,38 @@
+"""Region-to-region control plane (not part of the DynamoDB API).
+
+A region that adds a replica tells the new region, and every other replica, the
+table's spec and replica set through ``PUT /v1/internal/tables/{name}``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Request, Response
+
+from api.errors import error_body, rest_status
+from regions.catalog import TableSpec
+from regions.errors import DynamoError
+from regions.region import Region
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/v1/internal", include_in_schema=False)
+
+
+@router.put("/tables/{name}")
+async def put_replica(name: str, request: Request) -> Response:
+    region: Region = request.app.state.region
+    try:
+        data: Any = orjson.loads(await request.body())
+        spec = TableSpec.from_json(data)
+        if spec.name != name:
+            return Response(status_code=400, content=b'{"message":"name mismatch"}')
+        result = await region.accept_replica(spec)
+    except DynamoError as exc:
+        return Response(
+            status_code=rest_status(exc), content=orjson.dumps(error_body(exc)),
+            media_type="application/json",
+        )
+    return Response(content=orjson.dumps(result.to_json()), media_type="application/json")

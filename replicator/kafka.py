@@ -1,0 +1,87 @@
+"""Kafka naming and client construction, in one place.
+
+Topic ``globaltables.<region>.changes`` per source region; the applier of region D
+reads every other region's topic in consumer group ``globaltables.apply.<D>``.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+
+__all__ = [
+    "apply_group",
+    "change_topic",
+    "ensure_topics",
+    "make_consumer",
+    "make_producer",
+    "source_of_topic",
+]
+
+log = logging.getLogger("globaltables.kafka")
+
+_PREFIX = "globaltables."
+_SUFFIX = ".changes"
+
+
+def change_topic(region: str) -> str:
+    return f"{_PREFIX}{region}{_SUFFIX}"
+
+
+def source_of_topic(topic: str) -> str:
+    return topic[len(_PREFIX) : -len(_SUFFIX)]
+
+
+def apply_group(region: str) -> str:
+    return f"globaltables.apply.{region}"
+
+
+def make_producer(bootstrap: str, client_id: str) -> AIOKafkaProducer:
+    # idempotence + acks=all: a retried send never duplicates or reorders within a
+    # partition, and an acknowledged send survives a broker restart
+    return AIOKafkaProducer(
+        bootstrap_servers=bootstrap,
+        client_id=client_id,
+        enable_idempotence=True,
+        acks="all",
+        linger_ms=2,
+        max_batch_size=1 << 20,
+        request_timeout_ms=30_000,
+    )
+
+
+def make_consumer(bootstrap: str, region: str, topics: list[str]) -> AIOKafkaConsumer:
+    return AIOKafkaConsumer(
+        *topics,
+        bootstrap_servers=bootstrap,
+        group_id=apply_group(region),
+        client_id=f"globaltables-{region}-applier",
+        # offsets are committed only after the applied batch is durable (invariant 7)
+        enable_auto_commit=False,
+        # a new replica group starts at the beginning of what Kafka still holds
+        auto_offset_reset="earliest",
+        max_partition_fetch_bytes=4 << 20,
+        fetch_max_wait_ms=50,
+        metadata_max_age_ms=10_000,
+    )
+
+
+async def ensure_topics(bootstrap: str, topics: list[str], partitions: int) -> None:
+    """Create the change topics if missing, so consumers can subscribe before the
+    first change of a peer is produced."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="globaltables-admin")
+    await admin.start()
+    try:
+        for topic in topics:
+            try:
+                await admin.create_topics(
+                    [NewTopic(name=topic, num_partitions=partitions, replication_factor=1)]
+                )
+                log.info("created topic %s (%d partitions)", topic, partitions)
+            except TopicAlreadyExistsError:
+                pass
+    finally:
+        await admin.close()

@@ -1,0 +1,79 @@
+"""Replication lag per source -> destination pair.
+
+Lag is measured at apply time as ``now - physical part of the change's HLC``
+(DESIGN.md), so it includes queueing in the source's outbox, Kafka and the
+applier.  Clock skew between regions shows up in it; that is deliberate, it is
+what a user comparing timestamps would see.
+"""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass, field
+
+__all__ = ["BUCKETS_MS", "LagTracker", "PairLag"]
+
+#: histogram bucket upper bounds in ms (the last bucket is +Inf)
+BUCKETS_MS: tuple[float, ...] = (5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000)
+
+
+@dataclass
+class PairLag:
+    last_ms: float = 0.0
+    max_ms: float = 0.0
+    count: int = 0
+    sum_ms: float = 0.0
+    buckets: list[int] = field(default_factory=lambda: [0] * (len(BUCKETS_MS) + 1))
+    records_behind: int = 0
+    last_applied_at: float = 0.0
+
+    def quantile(self, q: float) -> float:
+        """Upper bound of the bucket holding quantile ``q`` (coarse, from the histogram)."""
+        if not self.count:
+            return 0.0
+        target = q * self.count
+        seen = 0
+        for i, n in enumerate(self.buckets):
+            seen += n
+            if seen >= target:
+                return BUCKETS_MS[i] if i < len(BUCKETS_MS) else self.max_ms
+        return self.max_ms
+
+
+class LagTracker:
+    def __init__(self, destination: str) -> None:
+        self.destination = destination
+        self.pairs: dict[str, PairLag] = {}
+
+    def pair(self, source: str) -> PairLag:
+        p = self.pairs.get(source)
+        if p is None:
+            p = self.pairs[source] = PairLag()
+        return p
+
+    def observe(self, source: str, lag_ms: float, now_s: float) -> None:
+        p = self.pair(source)
+        lag_ms = max(lag_ms, 0.0)
+        p.last_ms = lag_ms
+        p.max_ms = max(p.max_ms, lag_ms)
+        p.count += 1
+        p.sum_ms += lag_ms
+        p.buckets[bisect.bisect_left(BUCKETS_MS, lag_ms)] += 1
+        p.last_applied_at = now_s
+
+    def set_behind(self, source: str, behind: int) -> None:
+        self.pair(source).records_behind = behind
+
+    def snapshot(self) -> dict[str, dict[str, float]]:
+        return {
+            src: {
+                "last_ms": p.last_ms,
+                "p50_ms": p.quantile(0.5),
+                "p99_ms": p.quantile(0.99),
+                "max_ms": p.max_ms,
+                "applied": p.count,
+                "records_behind": p.records_behind,
+                "last_applied_at": p.last_applied_at,
+            }
+            for src, p in sorted(self.pairs.items())
+        }

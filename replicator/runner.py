@@ -1,0 +1,112 @@
+"""Replicator lifecycle: publisher and applier tasks with backoff restarts.
+
+Kafka being down never stops the region: its API keeps accepting writes (they
+queue in the outbox) and the tasks retry with capped exponential backoff,
+logging once per failure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from regions.region import Region
+from replicator.applier import Applier
+from replicator.kafka import change_topic, ensure_topics
+from replicator.lag import LagTracker
+from replicator.publisher import Publisher
+
+__all__ = ["Replicator"]
+
+log = logging.getLogger("globaltables.replicator")
+
+
+class Replicator:
+    def __init__(self, region: Region, bootstrap: str, sources: list[str]) -> None:
+        self.region = region
+        self.bootstrap = bootstrap
+        self.lag = LagTracker(region.name)
+        self.publisher = Publisher(region, bootstrap)
+        self.applier = Applier(region, bootstrap, sources, self.lag)
+        self.last_error: str | None = None
+        self.last_error_at: float | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def start(self) -> None:
+        self._tasks = [
+            asyncio.create_task(self._forever("publisher", self.publisher.run)),
+            asyncio.create_task(self._forever("applier", self.applier.run)),
+            asyncio.create_task(self._forever("housekeeping", self._housekeeping)),
+        ]
+
+    async def stop(self) -> None:
+        for t in self._tasks:
+            t.cancel()
+        for t in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await t
+        self._tasks = []
+
+    async def _forever(self, name: str, body: Callable[[], Awaitable[None]]) -> None:
+        delay = 0.5
+        topics_ready = False
+        while True:
+            try:
+                if not topics_ready and name != "housekeeping":
+                    topics = [change_topic(self.region.name)] + [
+                        change_topic(s) for s in self.applier.sources
+                    ]
+                    await ensure_topics(
+                        self.bootstrap, topics, self.region.settings.topic_partitions
+                    )
+                    topics_ready = True
+                started = time.monotonic()
+                await body()
+                if name == "applier" and not self.applier.sources:
+                    return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self.last_error = f"{name}: {exc.__class__.__name__}: {exc}"
+                self.last_error_at = time.time()
+                log.warning("%s failed (%s); retrying in %.1fs", name, self.last_error, delay)
+                if time.monotonic() - started > 30 if "started" in locals() else False:
+                    delay = 0.5
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
+
+    async def _housekeeping(self) -> None:
+        while True:
+            await asyncio.sleep(60)
+            tombs, trimmed = await self.region.housekeeping()
+            if tombs or trimmed:
+                log.info("housekeeping: %d tombstones and %d change records dropped", tombs, trimmed)
+
+    async def status(self) -> dict[str, Any]:
+        try:
+            backlog: int | None = await self.publisher.backlog()
+        except Exception:
+            backlog = None
+        return {
+            "kafka": self.bootstrap,
+            "publisher": {
+                "connected": self.publisher.connected,
+                "published": self.publisher.published,
+                "backlog": backlog,
+            },
+            "applier": {
+                "connected": self.applier.connected,
+                "sources": self.applier.sources,
+                "applied": self.applier.applied,
+                "lost_or_duplicate": self.applier.lost,
+                "skipped": self.applier.skipped,
+                "undecodable": self.applier.undecodable,
+            },
+            "lag": self.lag.snapshot(),
+            "last_error": self.last_error,
+            "last_error_at": self.last_error_at,
+        }

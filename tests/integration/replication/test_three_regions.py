@@ -1,0 +1,222 @@
+"""Three real region processes replicating through a real Kafka broker."""
+
+from __future__ import annotations
+
+import signal
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.fixtures.regions import RegionProcess, free_port
+
+pytestmark = pytest.mark.integration
+
+NAMES = ("us-east-1", "eu-west-1", "ap-southeast-2")
+
+
+@pytest.fixture(scope="module")
+def regions(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, RegionProcess]]:
+    d = tmp_path_factory.mktemp("three")
+    ports = {n: free_port() for n in NAMES}
+    procs = {
+        n: RegionProcess(
+            n,
+            ports[n],
+            f"sqlite:///{d}/{n}.db",
+            kafka=kafka_bootstrap,
+            peers={p: f"http://127.0.0.1:{ports[p]}" for p in NAMES if p != n},
+            log_dir=d,
+        )
+        for n in NAMES
+    }
+    for p in procs.values():
+        p.start()
+    yield procs
+    for p in procs.values():
+        p.stop()
+
+
+def eventually(check: Callable[[], bool], timeout: float = 30.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def make_global(regions: dict[str, RegionProcess], table: str) -> dict[str, Any]:
+    east = regions["us-east-1"].client()
+    east.create_table(  # type: ignore[attr-defined]
+        TableName=table,
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    for r in NAMES[1:]:
+        east.update_table(TableName=table, ReplicaUpdates=[{"Create": {"RegionName": r}}])  # type: ignore[attr-defined]
+    return {n: regions[n].client() for n in NAMES}
+
+
+def row_versions(proc: RegionProcess, table: str) -> dict[str, tuple[int, str, bytes | None]]:
+    """(hlc, origin, data) per item id, read straight from the region's SQLite file."""
+    path = proc.store.removeprefix("sqlite:///")
+    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
+        spec = db.execute("SELECT tid FROM gt_tables WHERE name = ?", (table,)).fetchone()
+        rows = db.execute("SELECT hk, hlc, origin, data FROM gt_items WHERE tid = ?", (spec[0],)).fetchall()
+    return {hk.decode(): (hlc, origin, data) for hk, hlc, origin, data in rows}
+
+
+def test_replica_set_is_visible_in_every_region(regions: dict[str, RegionProcess]) -> None:
+    clients = make_global(regions, "replicated")
+    for n in NAMES:
+        desc = clients[n].describe_table(TableName="replicated")["Table"]
+        assert desc["GlobalTableVersion"] == "2019.11.21"
+        assert sorted(r["RegionName"] for r in desc["Replicas"]) == sorted(NAMES)
+        assert desc["TableId"] == clients["us-east-1"].describe_table(TableName="replicated")["Table"]["TableId"]
+
+
+def test_write_in_one_region_appears_in_the_others(regions: dict[str, RegionProcess]) -> None:
+    clients = make_global(regions, "fanout")
+    for n in NAMES:
+        clients[n].put_item(TableName="fanout", Item={"id": {"S": f"from-{n}"}, "v": {"N": "1"}})
+    for n in NAMES:
+        for src in NAMES:
+            eventually(
+                lambda n=n, src=src: "Item" in clients[n].get_item(TableName="fanout", Key={"id": {"S": f"from-{src}"}}),
+                what=f"from-{src} in {n}",
+            )
+    health = regions["eu-west-1"].health()
+    lag = health["replication"]["lag"]  # type: ignore[index]
+    assert set(lag) == {"us-east-1", "ap-southeast-2"}
+
+
+def test_concurrent_writes_of_one_key_converge_on_the_highest_version(regions: dict[str, RegionProcess]) -> None:
+    clients = make_global(regions, "conflicts")
+    barrier = threading.Barrier(len(NAMES))
+
+    def writer(n: str) -> None:
+        barrier.wait()
+        for i in range(20):
+            clients[n].put_item(TableName="conflicts", Item={"id": {"S": "hot"}, "by": {"S": n}, "i": {"N": str(i)}})
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in NAMES]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+    def converged() -> bool:
+        vs = [row_versions(regions[n], "conflicts").get("hot") for n in NAMES]
+        return all(v is not None for v in vs) and len(set(vs)) == 1  # type: ignore[arg-type]
+
+    eventually(converged, what="convergence")
+    # the winner is the highest version any region issued for the key
+    highest = max(
+        (hlc, origin)
+        for n in NAMES
+        for hlc, origin in sqlite3.connect(regions[n].store.removeprefix("sqlite:///")).execute(
+            "SELECT hlc, origin FROM gt_changes WHERE origin = ?", (n,)
+        )
+    )
+    hlc, origin, _ = row_versions(regions["us-east-1"], "conflicts")["hot"]
+    assert (hlc, origin) == highest
+    items = [clients[n].get_item(TableName="conflicts", Key={"id": {"S": "hot"}})["Item"] for n in NAMES]
+    assert items[0] == items[1] == items[2]
+    assert items[0]["by"]["S"] == origin
+
+
+def test_delete_replicates_and_a_late_older_write_does_not_resurrect(
+    regions: dict[str, RegionProcess], kafka_bootstrap: str
+) -> None:
+    import asyncio
+
+    from aiokafka import AIOKafkaProducer
+
+    from regions.changes import ChangeRecord
+    from regions.versions import Version
+
+    clients = make_global(regions, "tombstones")
+    key = {"id": {"S": "doomed"}}
+    clients["us-east-1"].put_item(TableName="tombstones", Item={**key, "v": {"S": "first"}})
+    for n in NAMES:
+        eventually(lambda n=n: "Item" in clients[n].get_item(TableName="tombstones", Key=key), what=f"put in {n}")
+    first_version = row_versions(regions["us-east-1"], "tombstones")["doomed"]
+    clients["eu-west-1"].delete_item(TableName="tombstones", Key=key)
+    for n in NAMES:
+        eventually(lambda n=n: "Item" not in clients[n].get_item(TableName="tombstones", Key=key), what=f"delete in {n}")
+
+    # a write from ap-southeast-2 that is older than the delete arrives late
+    table_id = clients["us-east-1"].describe_table(TableName="tombstones")["Table"]["TableId"]
+    late = ChangeRecord(
+        table="tombstones",
+        table_id=table_id,
+        event="MODIFY",
+        keys=key,
+        new_image={**key, "v": {"S": "zombie"}},
+        old_image=None,
+        version=Version(first_version[0] + 1, "ap-southeast-2"),
+        hash_key=b"doomed",
+    )
+
+    async def produce() -> None:
+        producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, enable_idempotence=True, acks="all")
+        await producer.start()
+        try:
+            await producer.send_and_wait("globaltables.ap-southeast-2.changes", late.encode(), key=late.message_key())
+        finally:
+            await producer.stop()
+
+    asyncio.run(produce())
+    # a marker written after the late record proves the late one has been consumed
+    clients["ap-southeast-2"].put_item(TableName="tombstones", Item={"id": {"S": "marker"}})
+    for n in ("us-east-1", "eu-west-1"):
+        eventually(lambda n=n: "Item" in clients[n].get_item(TableName="tombstones", Key={"id": {"S": "marker"}}), what="marker")
+    for n in NAMES:
+        assert "Item" not in clients[n].get_item(TableName="tombstones", Key=key, ConsistentRead=True)
+        hlc, origin, data = row_versions(regions[n], "tombstones")["doomed"]
+        assert data is None and origin == "eu-west-1"
+
+
+def test_sigkilled_replicator_loses_nothing_and_applies_nothing_twice(regions: dict[str, RegionProcess]) -> None:
+    clients = make_global(regions, "crashy")
+    total = 300
+    stop = threading.Event()
+
+    def load() -> None:
+        for i in range(total):
+            clients["us-east-1"].put_item(TableName="crashy", Item={"id": {"S": f"k{i:04d}"}, "i": {"N": str(i)}})
+
+    t = threading.Thread(target=load)
+    t.start()
+    victim = regions["eu-west-1"]
+    # kill the receiving region (API + replicator) mid-stream, twice
+    for _ in range(2):
+        eventually(lambda: len(row_versions(victim, "crashy")) > 0, what="some items applied")
+        time.sleep(0.3)
+        victim.kill(signal.SIGKILL)
+        time.sleep(0.5)
+        victim.start()
+    t.join()
+    stop.set()
+    eventually(lambda: len(row_versions(victim, "crashy")) == total, timeout=60, what="all items in eu-west-1")
+    eventually(lambda: len(row_versions(regions["ap-southeast-2"], "crashy")) == total, timeout=60, what="all in ap")
+    # exactly one change record per applied version: redelivery had no effect
+    path = Path(victim.store.removeprefix("sqlite:///"))
+    with sqlite3.connect(path) as db:
+        dupes = db.execute(
+            "SELECT hlc, origin, COUNT(*) FROM gt_changes c JOIN gt_tables t ON c.tid = t.tid "
+            "WHERE t.name = 'crashy' GROUP BY hlc, origin HAVING COUNT(*) > 1"
+        ).fetchall()
+        logged = db.execute(
+            "SELECT COUNT(*) FROM gt_changes c JOIN gt_tables t ON c.tid = t.tid WHERE t.name = 'crashy'"
+        ).fetchone()[0]
+    assert dupes == []
+    assert logged == total
+    east = row_versions(regions["us-east-1"], "crashy")
+    assert row_versions(victim, "crashy") == east
