@@ -280,8 +280,8 @@ class Region:
         tid, spec = await self._table(name)
         if spec.deletion_protection:
             raise ValidationError(
-                f"Resource cannot be deleted as it is currently protected against deletion. "
-                f"Disable deletion protection first."
+                "Resource cannot be deleted as it is currently protected against deletion. "
+                "Disable deletion protection first."
             )
         async with self.store.write() as tx:
             await tx.drop_table(tid)

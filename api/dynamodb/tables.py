@@ -134,7 +134,7 @@ async def delete_table(region: Region, body: dict[str, Any]) -> dict[str, Any]:
     shape = Shape(body)
     name = shape.table_name()
     shape.done()
-    spec, count, size = await region.describe_table(name)
+    _, count, size = await region.describe_table(name)
     deleted = await region.delete_table(name)
     return {"TableDescription": describe(region, deleted, count, size)}
 

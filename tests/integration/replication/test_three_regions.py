@@ -179,7 +179,7 @@ def test_delete_replicates_and_a_late_older_write_does_not_resurrect(
         eventually(lambda n=n: "Item" in clients[n].get_item(TableName="tombstones", Key={"id": {"S": "marker"}}), what="marker")
     for n in NAMES:
         assert "Item" not in clients[n].get_item(TableName="tombstones", Key=key, ConsistentRead=True)
-        hlc, origin, data = row_versions(regions[n], "tombstones")["doomed"]
+        _, origin, data = row_versions(regions[n], "tombstones")["doomed"]
         assert data is None and origin == "eu-west-1"
 
 
