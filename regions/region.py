@@ -28,22 +28,32 @@ from typing import Any, Protocol
 
 import orjson
 
-from regions import catalog
+from regions import catalog, reads
 from regions.catalog import Replica, TableSpec
 from regions.changes import INSERT, MODIFY, REMOVE, ChangeRecord
 from regions.errors import (
     ConditionalCheckFailed,
+    DynamoError,
     ResourceInUse,
     ResourceNotFound,
     ValidationError,
 )
-from regions.keys import EncodedKey, KeyAttr, KeySchema, encode_key, item_key, validate_key
+from regions.keys import (
+    EncodedKey,
+    KeyAttr,
+    KeySchema,
+    encode_key,
+    encode_key_value,
+    item_key,
+    partition_of,
+    validate_key,
+)
 from regions.settings import RegionSettings
-from regions.store import SqlStore, WriteTx, open_store_url
+from regions.store import KeyRange, SqlStore, StoredRow, WriteTx, open_store_url
 from regions.types import Item, check_item_size, decode_item, encode_item, item_size, validate_item
 from regions.versions import HybridClock, Version, wall_ms
 
-__all__ = ["ApplyStats", "PeerLink", "Region", "WriteOutcome"]
+__all__ = ["ApplyStats", "PeerLink", "Region", "WriteOutcome", "WritesCancelled"]
 
 log = logging.getLogger("globaltables.region")
 
@@ -65,6 +75,19 @@ class ApplyStats:
     duplicates: int = 0
     #: tables this region does not replicate (or a different table of the same name)
     skipped: int = 0
+
+
+class WritesCancelled(DynamoError):
+    """An atomic multi-item write failed; nothing was written.  ``failures`` maps
+    the position of each failed write to its error (api/ builds
+    TransactionCanceledException's CancellationReasons from it)."""
+
+    code = "TransactionCanceledException"
+
+    def __init__(self, failures: dict[int, DynamoError], total: int) -> None:
+        super().__init__("Transaction cancelled")
+        self.failures = failures
+        self.total = total
 
 
 @dataclass(frozen=True)
@@ -160,7 +183,9 @@ class Region:
             count, size = await tx.count_items(tid)
         return spec, count, size
 
-    async def list_tables(self, limit: int = 100, start: str | None = None) -> tuple[list[str], str | None]:
+    async def list_tables(
+        self, limit: int = 100, start: str | None = None
+    ) -> tuple[list[str], str | None]:
         async with self.store.read() as tx:
             rows = await tx.tables()
         names = sorted(TableSpec.from_json(orjson.loads(raw)).name for _, raw in rows)
@@ -218,7 +243,9 @@ class Region:
         async with self.store.write() as tx:
             if await tx.table(spec.name) is not None:
                 raise ResourceInUse(f"Table already exists: {spec.name}")
-            tid = await tx.insert_table(spec.name, spec.table_id, orjson.dumps(spec.to_json()).decode())
+            tid = await tx.insert_table(
+                spec.name, spec.table_id, orjson.dumps(spec.to_json()).decode()
+            )
         self._tables[spec.name] = (tid, spec)
         return tid
 
@@ -436,31 +463,99 @@ class Region:
     async def _commit_write(
         self, tid: int, spec: TableSpec, key: Item, mutate: Mutation
     ) -> WriteOutcome:
-        enc = encode_key(key, spec.key_schema, spec.partitions)
+        outcome = (await self._write_many([(tid, spec, key, mutate)], atomic=True))[0]
+        assert isinstance(outcome, WriteOutcome)
+        return outcome
+
+    async def write_many(
+        self, requests: list[tuple[str, Any, Mutation]], *, atomic: bool
+    ) -> list[WriteOutcome | DynamoError]:
+        """Several single-item writes in ONE store transaction.
+
+        Each mutation sees the current local item and returns the new one (or
+        raises a DynamoError, e.g. ConditionalCheckFailed).  With ``atomic`` a
+        failure of any mutation writes nothing and raises :class:`WritesCancelled`
+        listing every failure by position (TransactWriteItems); without it the
+        others are written and the failures returned in place (BatchWriteItem).
+        Keys must not repeat (callers reject that with DynamoDB's message).
+        """
+        plan: list[tuple[int, TableSpec, Item, Mutation]] = []
+        for table, key, mutate in requests:
+            tid, spec = await self._table(table)
+            plan.append((tid, spec, validate_key(key, spec.key_schema), mutate))
+        return await self._write_many(plan, atomic=atomic)
+
+    async def _write_many(
+        self, plan: list[tuple[int, TableSpec, Item, Mutation]], *, atomic: bool
+    ) -> list[WriteOutcome | DynamoError]:
+        encs = [encode_key(key, spec.key_schema, spec.partitions) for _, spec, key, _ in plan]
         now = wall_ms()
+        results: list[WriteOutcome | DynamoError] = []
+        changed = 0
         async with self.store.write() as tx:
-            await tx.lock_partition(tid, enc.part)
-            row = await tx.get_row(tid, enc.part, enc.hk, enc.rk)
-            old = decode_item(row.data) if row is not None and row.data is not None else None
-            new = mutate(old)
-            # no-op writes change nothing and, as in DynamoDB Streams, emit no record
-            if new is None and old is None:
-                self.counters.noop_writes += 1
-                return WriteOutcome(None, None, changed=False)
-            data = encode_item(new) if new is not None else None
-            if row is not None and row.data is not None and data == row.data:
-                self.counters.noop_writes += 1
-                return WriteOutcome(old, new, changed=False)
-            version = Version(self.clock.tick(), self.name)
-            if row is not None and version <= row.version:
-                # another process sharing the store ran ahead of our clock
-                self.clock.observe(row.version.hlc)
+            # one global lock order, so concurrent multi-item writers cannot deadlock
+            for tid, part in sorted({(p[0], e.part) for p, e in zip(plan, encs, strict=True)}):
+                await tx.lock_partition(tid, part)
+            staged: list[tuple[StoredRow | None, Item | None, Item | None]] = []
+            failures: dict[int, DynamoError] = {}
+            for i, ((tid, _, _, mutate), enc) in enumerate(zip(plan, encs, strict=True)):
+                row = await tx.get_row(tid, enc.part, enc.hk, enc.rk)
+                old = decode_item(row.data) if row is not None and row.data is not None else None
+                try:
+                    staged.append((row, old, mutate(old)))
+                except DynamoError as exc:
+                    failures[i] = exc
+                    staged.append((row, old, old))
+            if failures and atomic:
+                if len(plan) == 1:
+                    raise failures[0]
+                # leaving the block by exception rolls the whole transaction back
+                raise WritesCancelled(failures, len(plan))
+            for i, ((tid, spec, key, _), enc, (row, old, new)) in enumerate(
+                zip(plan, encs, staged, strict=True)
+            ):
+                if i in failures:
+                    results.append(failures[i])
+                    continue
+                # no-op writes change nothing and, as in DynamoDB Streams, emit no record
+                data = encode_item(new) if new is not None else None
+                if (new is None and old is None) or (
+                    row is not None and row.data is not None and data == row.data
+                ):
+                    self.counters.noop_writes += 1
+                    results.append(WriteOutcome(old, new, changed=False))
+                    continue
                 version = Version(self.clock.tick(), self.name)
-            event = REMOVE if new is None else (INSERT if old is None else MODIFY)
-            await self._write_row(tx, tid, spec, enc, key, old, new, data, version, event, now, pending=True)
-        self.counters.writes += 1
-        self.changes_available.set()
-        return WriteOutcome(old, new, changed=True)
+                if row is not None and version <= row.version:
+                    # another process sharing the store ran ahead of our clock
+                    self.clock.observe(row.version.hlc)
+                    version = Version(self.clock.tick(), self.name)
+                event = REMOVE if new is None else (INSERT if old is None else MODIFY)
+                await self._write_row(
+                    tx, tid, spec, enc, key, old, new, data, version, event, now, pending=True
+                )
+                changed += 1
+                results.append(WriteOutcome(old, new, changed=True))
+        if changed:
+            self.counters.writes += changed
+            self.changes_available.set()
+        return results
+
+    async def get_many(self, keys: list[tuple[str, Any]]) -> list[Item | None]:
+        """Several items read on one connection (TransactGetItems, BatchGetItem)."""
+        plan = []
+        for table, key in keys:
+            tid, spec = await self._table(table)
+            k = validate_key(key, spec.key_schema)
+            plan.append((tid, encode_key(k, spec.key_schema, spec.partitions)))
+        out: list[Item | None] = []
+        async with self.store.read() as tx:
+            for tid, enc in plan:
+                row = await tx.get_row(tid, enc.part, enc.hk, enc.rk)
+                out.append(
+                    decode_item(row.data) if row is not None and row.data is not None else None
+                )
+        return out
 
     async def _write_row(
         self,
@@ -536,11 +631,11 @@ class Region:
                             stats.duplicates += 1
                         else:
                             stats.lost += 1
-                            log.debug(
-                                "LWW: %s %s lost to %s", spec.name, rec.keys, row.version
-                            )
+                            log.debug("LWW: %s %s lost to %s", spec.name, rec.keys, row.version)
                         continue
-                    old = decode_item(row.data) if row is not None and row.data is not None else None
+                    old = (
+                        decode_item(row.data) if row is not None and row.data is not None else None
+                    )
                     new = rec.new_image
                     data = encode_item(new) if new is not None else None
                     event = REMOVE if new is None else (INSERT if old is None else MODIFY)
@@ -548,8 +643,19 @@ class Region:
                     # (so an older write cannot resurrect it) but is no visible change
                     visible = not (new is None and old is None)
                     await self._write_row(
-                        tx, tid, spec, enc, rec.keys, old, new, data, rec.version, event, now,
-                        pending=False, log_change=visible,
+                        tx,
+                        tid,
+                        spec,
+                        enc,
+                        rec.keys,
+                        old,
+                        new,
+                        data,
+                        rec.version,
+                        event,
+                        now,
+                        pending=False,
+                        log_change=visible,
                     )
                     stats.applied += 1
         self.counters.applied += stats.applied
@@ -574,3 +680,88 @@ class Region:
             tombs = await tx.gc_tombstones(now - self.settings.tombstone_horizon_s * 1000)
             trimmed = await tx.trim_changes(now - self.settings.change_retention_s * 1000)
         return tombs, trimmed
+
+    # ------------------------------------------------------------------ reads
+
+    async def query(
+        self,
+        table: str,
+        *,
+        hash_value: dict[str, Any],
+        range_op: str | None,
+        range_values: tuple[dict[str, Any], ...],
+        forward: bool = True,
+        limit: int | None = None,
+        exclusive_start_key: Any = None,
+        keep: Callable[[Item], bool] | None = None,
+    ) -> reads.Page:
+        """Items of one partition key, sort-key range, in sort-key order."""
+        tid, spec = await self._table(table)
+        schema = spec.key_schema
+        hk = encode_key_value(hash_value, schema.hash.type)
+        part = partition_of(hk, spec.partitions)
+        rng = (
+            reads.key_range(range_op, range_values, schema.range.type)
+            if schema.range
+            else KeyRange()
+        )
+        after: bytes | None = None
+        if exclusive_start_key is not None:
+            _, start_enc = reads.start_key(exclusive_start_key, schema, spec.partitions)
+            if start_enc.hk != hk:
+                raise ValidationError(
+                    "The provided starting key is outside query boundaries based on provided conditions"
+                )
+            after = start_enc.rk
+        async with self.store.read() as tx:
+            cursor = after
+
+            async def rows(n: int) -> list[StoredRow]:
+                nonlocal cursor
+                if schema.range is None and cursor is not None:
+                    return []
+                got = await tx.query(tid, part, hk, rng, forward=forward, after_rk=cursor, limit=n)
+                if got:
+                    cursor = got[-1].rk
+                elif schema.range is None:
+                    cursor = b""
+                return got
+
+            return await reads.page_from_rows(rows, schema, limit=limit, keep=keep)
+
+    async def scan(
+        self,
+        table: str,
+        *,
+        limit: int | None = None,
+        exclusive_start_key: Any = None,
+        keep: Callable[[Item], bool] | None = None,
+        segment: int | None = None,
+        total_segments: int | None = None,
+    ) -> reads.Page:
+        """Every item, partition by partition, in key order within a partition."""
+        tid, spec = await self._table(table)
+        schema = spec.key_schema
+        parts: list[int] | None = None
+        row_ok: Callable[[StoredRow], bool] | None = None
+        if segment is not None and total_segments is not None:
+            parts, row_ok = reads.segment_filter(segment, total_segments, spec.partitions)
+        cursor: tuple[int, bytes, bytes] | None = None
+        if exclusive_start_key is not None:
+            _, start_enc = reads.start_key(exclusive_start_key, schema, spec.partitions)
+            if parts is not None and start_enc.part not in parts:
+                raise ValidationError(
+                    "The provided Exclusive start key does not map to the provided Segment and "
+                    "TotalSegments values."
+                )
+            cursor = (start_enc.part, start_enc.hk, start_enc.rk)
+        async with self.store.read() as tx:
+
+            async def rows(n: int) -> list[StoredRow]:
+                nonlocal cursor
+                got = await tx.scan(tid, parts=parts, after=cursor, limit=n)
+                if got:
+                    cursor = (got[-1].part, got[-1].hk, got[-1].rk)
+                return got
+
+            return await reads.page_from_rows(rows, schema, limit=limit, keep=keep, row_ok=row_ok)

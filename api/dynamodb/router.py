@@ -14,7 +14,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
-from api.dynamodb import items, tables
+from api.dynamodb import items, reads, tables
 from api.dynamodb.protocol import MAX_BODY, decode_body, encode_error, encode_response, parse_target
 from regions.errors import DynamoError, InternalError, UnknownOperation
 from regions.region import Region
@@ -27,7 +27,7 @@ Handler = Callable[[Region, dict[str, Any]], Awaitable[dict[str, Any] | None]]
 
 #: the operation registry; tests iterate it to prove every operation is covered
 OPERATIONS: dict[str, dict[str, Handler]] = {
-    "dynamodb": {**tables.OPERATIONS, **items.OPERATIONS},
+    "dynamodb": {**tables.OPERATIONS, **items.OPERATIONS, **reads.OPERATIONS},
     "streams": {},
 }
 

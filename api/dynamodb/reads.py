@@ -1,0 +1,184 @@
+"""Query and Scan."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from api.dynamodb.items import _context, _no_legacy
+from api.dynamodb.shapes import Shape
+from regions import expressions as ex
+from regions.errors import ValidationError
+from regions.keys import KeySchema
+from regions.reads import Page
+from regions.region import Region
+from regions.types import Item
+
+__all__ = ["OPERATIONS"]
+
+_SELECT = ("ALL_ATTRIBUTES", "ALL_PROJECTED_ATTRIBUTES", "SPECIFIC_ATTRIBUTES", "COUNT")
+_RCC = ("INDEXES", "TOTAL", "NONE")
+
+
+def _paths(node: object) -> Iterator[ex.Path]:
+    """Every document path an expression reads."""
+    if isinstance(node, ex.PathOperand):
+        yield node.path
+        return
+    if dataclasses.is_dataclass(node) and not isinstance(node, type):
+        for f in dataclasses.fields(node):
+            yield from _paths(getattr(node, f.name))
+    elif isinstance(node, tuple | list):
+        for child in node:
+            yield from _paths(child)
+
+
+def _select(shape: Shape, projection: str | None, index: str | None) -> str:
+    select = shape.string("Select", enum=_SELECT)
+    if select is None:
+        return "SPECIFIC_ATTRIBUTES" if projection is not None else "ALL_ATTRIBUTES"
+    if select == "SPECIFIC_ATTRIBUTES" and projection is None and "AttributesToGet" not in shape.body:
+        raise ValidationError(
+            "Must specify the AttributesToGet or ProjectionExpression when choosing to get "
+            "SPECIFIC_ATTRIBUTES"
+        )
+    if select != "SPECIFIC_ATTRIBUTES" and projection is not None:
+        raise ValidationError(
+            f"Cannot specify the ProjectionExpression when choosing to get {select}"
+        )
+    if select == "ALL_PROJECTED_ATTRIBUTES" and index is None:
+        raise ValidationError(
+            "ALL_PROJECTED_ATTRIBUTES can be used only when Querying using an IndexName"
+        )
+    return select
+
+
+def _filter(ctx: ex.ExpressionContext | None, expr: str | None) -> tuple[Any, Callable[[Item], bool] | None]:
+    if expr is None or ctx is None:
+        return None, None
+    cond = ex.parse_condition(expr, ctx, "FilterExpression")
+    return cond, lambda item: ex.evaluate_condition(cond, item)
+
+
+def _respond(page: Page, select: str, paths: list[ex.Path] | None) -> dict[str, Any]:
+    out: dict[str, Any] = {"Count": page.count, "ScannedCount": page.scanned_count}
+    if select != "COUNT":
+        out["Items"] = [ex.project(i, paths) for i in page.items] if paths is not None else page.items
+    if page.last_evaluated_key is not None:
+        out["LastEvaluatedKey"] = page.last_evaluated_key
+    return out
+
+
+def _no_index(index: str | None) -> None:
+    if index is not None:
+        raise ValidationError(
+            f"The table does not have the specified index: {index}"
+        )
+
+
+async def query(region: Region, body: dict[str, Any]) -> dict[str, Any]:
+    shape = Shape(body)
+    table = shape.table_name()
+    index = shape.string("IndexName", min_len=3, max_len=255)
+    kexpr = shape.string("KeyConditionExpression")
+    fexpr = shape.string("FilterExpression")
+    pexpr = shape.string("ProjectionExpression")
+    limit = shape.integer("Limit", min_value=1)
+    forward = shape.boolean("ScanIndexForward")
+    shape.boolean("ConsistentRead")
+    start = shape.mapping("ExclusiveStartKey")
+    shape.string("ReturnConsumedCapacity", enum=_RCC)
+    select = _select(shape, pexpr, index)
+    shape.done()
+    _no_legacy(body, ("KeyConditions",), "KeyConditionExpression")
+    _no_legacy(body, ("QueryFilter", "ConditionalOperator"), "FilterExpression")
+    _no_legacy(body, ("AttributesToGet",), "ProjectionExpression")
+    if kexpr is None:
+        raise ValidationError(
+            "Either the KeyConditions or KeyConditionExpression parameter must be specified in the request."
+        )
+    ctx = _context(shape, (kexpr, fexpr, pexpr))
+    assert ctx is not None
+    spec = await region.table_spec(table)
+    _no_index(index)
+    schema: KeySchema = spec.key_schema
+    kc = ex.parse_key_condition(
+        kexpr,
+        ctx,
+        schema.hash.name,
+        schema.hash.type,
+        schema.range.name if schema.range else None,
+        schema.range.type if schema.range else None,
+    )
+    cond, keep = _filter(ctx, fexpr)
+    paths = ex.parse_projection(pexpr, ctx) if pexpr is not None else None
+    ctx.check_all_used()
+    if cond is not None:
+        for path in _paths(cond):
+            if path[0] in schema.names:
+                raise ValidationError(
+                    "Filter Expression can only contain non-primary key attributes: "
+                    f"Primary key attribute: {path[0]}"
+                )
+    page = await region.query(
+        table,
+        hash_value=kc.hash_value,
+        range_op=kc.range_op,
+        range_values=kc.range_values,
+        forward=forward is not False,
+        limit=limit,
+        exclusive_start_key=start,
+        keep=keep,
+    )
+    return _respond(page, select, paths)
+
+
+async def scan(region: Region, body: dict[str, Any]) -> dict[str, Any]:
+    shape = Shape(body)
+    table = shape.table_name()
+    index = shape.string("IndexName", min_len=3, max_len=255)
+    fexpr = shape.string("FilterExpression")
+    pexpr = shape.string("ProjectionExpression")
+    limit = shape.integer("Limit", min_value=1)
+    segment = shape.integer("Segment", min_value=0, max_value=999999)
+    total = shape.integer("TotalSegments", min_value=1, max_value=1000000)
+    shape.boolean("ConsistentRead")
+    start = shape.mapping("ExclusiveStartKey")
+    shape.string("ReturnConsumedCapacity", enum=_RCC)
+    select = _select(shape, pexpr, index)
+    shape.done()
+    _no_legacy(body, ("ScanFilter", "ConditionalOperator"), "FilterExpression")
+    _no_legacy(body, ("AttributesToGet",), "ProjectionExpression")
+    if (segment is None) != (total is None):
+        raise ValidationError(
+            "The TotalSegments parameter is required but was not present in the request when "
+            "Segment parameter is present"
+            if total is None
+            else "The Segment parameter is required but was not present in the request when "
+            "parameter TotalSegments is present"
+        )
+    if segment is not None and total is not None and segment >= total:
+        raise ValidationError(
+            f"The Segment parameter is zero-based and must be less than parameter TotalSegments: "
+            f"Segment: {segment} is not less than TotalSegments: {total}"
+        )
+    ctx = _context(shape, (fexpr, pexpr))
+    await region.table_spec(table)
+    _no_index(index)
+    _, keep = _filter(ctx, fexpr)
+    paths = ex.parse_projection(pexpr, ctx) if pexpr is not None and ctx is not None else None
+    if ctx is not None:
+        ctx.check_all_used()
+    page = await region.scan(
+        table,
+        limit=limit,
+        exclusive_start_key=start,
+        keep=keep,
+        segment=segment,
+        total_segments=total,
+    )
+    return _respond(page, select, paths)
+
+
+OPERATIONS = {"Query": query, "Scan": scan}
