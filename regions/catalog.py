@@ -93,6 +93,10 @@ class TableSpec:
     tags: dict[str, str] = field(default_factory=dict)
     deletion_protection: bool = False
     table_class: str = "STANDARD"
+    #: TTL attribute name when Time to Live is enabled, else None
+    ttl_attribute: str | None = None
+    #: when the TTL setting last changed (DynamoDB allows one change per hour)
+    ttl_changed_at: float = 0.0
 
     @property
     def is_global(self) -> bool:
@@ -123,6 +127,8 @@ class TableSpec:
             "tags": self.tags,
             "deletion_protection": self.deletion_protection,
             "table_class": self.table_class,
+            "ttl_attribute": self.ttl_attribute,
+            "ttl_changed_at": self.ttl_changed_at,
         }
 
     @classmethod
@@ -148,4 +154,6 @@ class TableSpec:
             tags=dict(data.get("tags", {})),
             deletion_protection=bool(data.get("deletion_protection", False)),
             table_class=data.get("table_class", "STANDARD"),
+            ttl_attribute=data.get("ttl_attribute"),
+            ttl_changed_at=float(data.get("ttl_changed_at", 0.0)),
         )

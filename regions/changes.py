@@ -51,6 +51,9 @@ class ChangeRecord:
     created_ms: int = 0
     #: encoded partition key (regions.keys), for the Kafka message key; local only
     hash_key: bytes = b""
+    #: a delete made by the service itself (TTL), not by a user; local only, since
+    #: in DynamoDB only the region that expired the item shows the service identity
+    service: bool = False
 
     def encode(self) -> bytes:
         """The replication message value.  Old images stay home: LWW ships whole
@@ -102,6 +105,8 @@ class ChangeRecord:
             "origin": self.version.origin,
             "hk": base64.b64encode(self.hash_key).decode(),
         }
+        if self.service:
+            body["svc"] = True
         return orjson.dumps(body)
 
     @classmethod
@@ -114,4 +119,5 @@ class ChangeRecord:
             seq=seq,
             created_ms=created_ms,
             hash_key=base64.b64decode(body.get("hk", "")),
+            service=bool(body.get("svc", False)),
         )

@@ -376,6 +376,19 @@ class Region:
         await self._save_spec(tid, updated)
         return updated
 
+    async def update_spec(self, name: str, change: Callable[[TableSpec], TableSpec]) -> TableSpec:
+        """Apply a pure change to a table's spec and store it (settings such as TTL)."""
+        tid, spec = await self._table(name)
+        new = change(spec)
+        await self._save_spec(tid, new)
+        return new
+
+    async def tables(self) -> list[TableSpec]:
+        """Every table of this region (from the store: other processes may add some)."""
+        async with self.store.read() as tx:
+            rows = await tx.tables()
+        return [TableSpec.from_json(orjson.loads(raw)) for _, raw in rows]
+
     async def _save_spec(self, tid: int, spec: TableSpec) -> None:
         async with self.store.write() as tx:
             await tx.update_table(tid, orjson.dumps(spec.to_json()).decode())
@@ -409,7 +422,10 @@ class Region:
         *,
         condition: Callable[[Item | None], bool] | None = None,
         return_old_on_failure: bool = False,
+        service: bool = False,
     ) -> WriteOutcome:
+        """Delete one item.  ``service`` marks a delete made by the service itself
+        (TTL expiry): its change record carries that mark for the Streams API."""
         tid, spec = await self._table(table)
         k = validate_key(key, spec.key_schema)
 
@@ -417,7 +433,7 @@ class Region:
             self._check(condition, old, return_old_on_failure)
             return None
 
-        return await self._commit_write(tid, spec, k, mutate)
+        return await self._commit_write(tid, spec, k, mutate, service=service)
 
     async def update_item(
         self,
@@ -461,9 +477,11 @@ class Region:
             raise ConditionalCheckFailed(item=old if return_old else None)
 
     async def _commit_write(
-        self, tid: int, spec: TableSpec, key: Item, mutate: Mutation
+        self, tid: int, spec: TableSpec, key: Item, mutate: Mutation, *, service: bool = False
     ) -> WriteOutcome:
-        outcome = (await self._write_many([(tid, spec, key, mutate)], atomic=True))[0]
+        outcome = (
+            await self._write_many([(tid, spec, key, mutate)], atomic=True, service=service)
+        )[0]
         assert isinstance(outcome, WriteOutcome)
         return outcome
 
@@ -486,7 +504,11 @@ class Region:
         return await self._write_many(plan, atomic=atomic)
 
     async def _write_many(
-        self, plan: list[tuple[int, TableSpec, Item, Mutation]], *, atomic: bool
+        self,
+        plan: list[tuple[int, TableSpec, Item, Mutation]],
+        *,
+        atomic: bool,
+        service: bool = False,
     ) -> list[WriteOutcome | DynamoError]:
         encs = [encode_key(key, spec.key_schema, spec.partitions) for _, spec, key, _ in plan]
         now = wall_ms()
@@ -532,7 +554,19 @@ class Region:
                     version = Version(self.clock.tick(), self.name)
                 event = REMOVE if new is None else (INSERT if old is None else MODIFY)
                 await self._write_row(
-                    tx, tid, spec, enc, key, old, new, data, version, event, now, pending=True
+                    tx,
+                    tid,
+                    spec,
+                    enc,
+                    key,
+                    old,
+                    new,
+                    data,
+                    version,
+                    event,
+                    now,
+                    pending=True,
+                    service=service,
                 )
                 changed += 1
                 results.append(WriteOutcome(old, new, changed=True))
@@ -573,6 +607,7 @@ class Region:
         *,
         pending: bool,
         log_change: bool = True,
+        service: bool = False,
     ) -> None:
         size = item_size(new) if new is not None else 0
         await tx.put_row(tid, enc.part, enc.hk, enc.rk, version, data, size, now)
@@ -587,6 +622,7 @@ class Region:
             old_image=old,
             version=version,
             hash_key=enc.hk,
+            service=service,
         )
         await tx.append_change(tid, enc.part, event, version, record.encode_stored(), now, pending)
 

@@ -1,0 +1,104 @@
+"""ExpressionAttributeNames/Values of one request, shared by all its expressions."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Final
+
+from regions.errors import ValidationError
+from regions.expressions.ast import AttributeValue
+from regions.types import validate_value
+
+__all__ = ["ExpressionContext"]
+
+# The placeholder token rules of the expression lexer; DynamoDB parses each key with it.
+_NAME_KEY: Final = re.compile(r"#[A-Za-z0-9_]+", re.ASCII)
+_VALUE_KEY: Final = re.compile(r":[A-Za-z0-9_]+", re.ASCII)
+
+
+class ExpressionContext:
+    """Holds ExpressionAttributeNames/Values of ONE request and tracks which were used
+    across all its expressions.
+
+    Build one per request, parse every expression of the request with it, then call
+    :meth:`check_all_used`: DynamoDB rejects a placeholder that no expression uses, and
+    decides this from the parsed expressions (before any evaluation could short-circuit).
+
+    Raises ValidationError for a map given but empty, a key that is not a placeholder
+    token, or an invalid value (wrapped as DynamoDB words it:
+    ``ExpressionAttributeValues contains invalid value: <why> for key :v``).  Values are
+    kept in canonical form (numbers normalised, sets sorted).
+    """
+
+    def __init__(
+        self, names: dict[str, str] | None, values: dict[str, AttributeValue] | None
+    ) -> None:
+        # Order and wording from dynalite's validateExpressions (recorded from DynamoDB).
+        if names is not None:
+            if not names:
+                raise ValidationError("ExpressionAttributeNames must not be empty")
+            for key in names:
+                if not _NAME_KEY.fullmatch(key):
+                    raise ValidationError(
+                        f'ExpressionAttributeNames contains invalid key: Syntax error; key: "{key}"'
+                    )
+            for key, name in names.items():
+                if name == "":
+                    # Unverified wording: modelled on the values message below.
+                    raise ValidationError(
+                        "ExpressionAttributeNames contains invalid value: "
+                        f"Empty attribute name for key {key}"
+                    )
+        canonical: dict[str, AttributeValue] = {}
+        if values is not None:
+            if not values:
+                raise ValidationError("ExpressionAttributeValues must not be empty")
+            for key in values:
+                if not _VALUE_KEY.fullmatch(key):
+                    raise ValidationError(
+                        f'ExpressionAttributeValues contains invalid key: Syntax error; key: "{key}"'
+                    )
+            for key, value in values.items():
+                try:
+                    canonical[key] = validate_value(value)
+                except ValidationError as exc:
+                    raise ValidationError(
+                        f"ExpressionAttributeValues contains invalid value: {exc.message} "
+                        f"for key {key}"
+                    ) from None
+        self.names: dict[str, str] = dict(names or {})
+        self.values: dict[str, AttributeValue] = canonical
+        self._used_names: set[str] = set()
+        self._used_values: set[str] = set()
+
+    def name(self, ref: str) -> str | None:
+        """The attribute name behind ``#ref``, or None if undefined."""
+        return self.names.get(ref)
+
+    def value(self, ref: str) -> AttributeValue | None:
+        """The canonical value behind ``:ref``, or None if undefined."""
+        return self.values.get(ref)
+
+    def mark_used(self, names: Iterable[str], values: Iterable[str]) -> None:
+        """Record placeholders referenced by a successfully parsed expression."""
+        self._used_names.update(names)
+        self._used_values.update(values)
+
+    def check_all_used(self) -> None:
+        """Raise ValidationError if a provided placeholder was used by no expression.
+
+        Names are checked before values, as dynalite records DynamoDB doing.
+        """
+        unused_names = [k for k in self.names if k not in self._used_names]
+        if unused_names:
+            raise ValidationError(
+                "Value provided in ExpressionAttributeNames unused in expressions: "
+                f"keys: {{{', '.join(unused_names)}}}"
+            )
+        unused_values = [k for k in self.values if k not in self._used_values]
+        if unused_values:
+            raise ValidationError(
+                "Value provided in ExpressionAttributeValues unused in expressions: "
+                f"keys: {{{', '.join(unused_values)}}}"
+            )
