@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from regions.errors import ValidationError
+from regions.indexes import IndexSpec
 from regions.keys import KeyAttr, KeySchema
 
 __all__ = [
@@ -97,6 +98,14 @@ class TableSpec:
     ttl_attribute: str | None = None
     #: when the TTL setting last changed (DynamoDB allows one change per hour)
     ttl_changed_at: float = 0.0
+    #: secondary indexes, LSIs and GSIs, in creation order
+    indexes: tuple[IndexSpec, ...] = field(default_factory=tuple)
+
+    def index(self, name: str) -> IndexSpec | None:
+        return next((i for i in self.indexes if i.name == name), None)
+
+    def next_iid(self) -> int:
+        return max((i.iid for i in self.indexes), default=0) + 1
 
     @property
     def is_global(self) -> bool:
@@ -129,6 +138,7 @@ class TableSpec:
             "table_class": self.table_class,
             "ttl_attribute": self.ttl_attribute,
             "ttl_changed_at": self.ttl_changed_at,
+            "indexes": [i.to_json() for i in self.indexes],
         }
 
     @classmethod
@@ -150,10 +160,13 @@ class TableSpec:
             read_capacity=int(data.get("read_capacity", 0)),
             write_capacity=int(data.get("write_capacity", 0)),
             status=data.get("status", ACTIVE),
-            replicas=tuple(Replica(r["region"], r.get("status", ACTIVE)) for r in data.get("replicas", [])),
+            replicas=tuple(
+                Replica(r["region"], r.get("status", ACTIVE)) for r in data.get("replicas", [])
+            ),
             tags=dict(data.get("tags", {})),
             deletion_protection=bool(data.get("deletion_protection", False)),
             table_class=data.get("table_class", "STANDARD"),
             ttl_attribute=data.get("ttl_attribute"),
             ttl_changed_at=float(data.get("ttl_changed_at", 0.0)),
+            indexes=tuple(IndexSpec.from_json(i) for i in data.get("indexes", [])),
         )

@@ -9,7 +9,8 @@ Paging, as DynamoDB does it:
 * ``Count`` is the number of items after the filter, ``ScannedCount`` before it.
 
 Key conditions become bounds on the order-preserving sort-key encoding, so a
-Query is a primary-key range scan in the store, never a filter in Python.
+Query is a primary-key range scan in the store (of ``gt_items``, or of
+``gt_index`` for an index), never a filter in Python.
 """
 
 from __future__ import annotations
@@ -17,17 +18,29 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
+from regions.catalog import TableSpec
 from regions.errors import ValidationError
-from regions.keys import EncodedKey, KeySchema, encode_key, encode_key_value, validate_key
-from regions.store import KeyRange, StoredRow
+from regions.indexes import GSI, IndexSpec, table_key_bytes
+from regions.keys import (
+    EncodedKey,
+    KeySchema,
+    encode_key,
+    encode_key_value,
+    partition_of,
+    validate_key,
+)
+from regions.store import IndexRow, KeyRange, ReadTx, StoredRow
 from regions.types import Item, decode_item
 
-__all__ = ["PAGE_BYTES", "Page", "key_range", "segment_filter"]
+__all__ = ["PAGE_BYTES", "Page", "key_range", "query", "readable_index", "scan", "segment_filter"]
 
 #: the 1 MB page limit, measured on stored item sizes before filtering
 PAGE_BYTES = 1024 * 1024
 _CHUNK = 256
+
+Row = StoredRow | IndexRow
 
 
 @dataclass(frozen=True)
@@ -38,6 +51,19 @@ class Page:
     last_evaluated_key: Item | None
     #: bytes of items read (before filter/projection), for capacity accounting
     read_bytes: int
+
+
+def readable_index(spec: TableSpec, name: str | None, consistent: bool) -> IndexSpec | None:
+    if name is None:
+        return None
+    idx = spec.index(name)
+    if idx is None:
+        raise ValidationError(f"The table does not have the specified index: {name}")
+    if idx.status != "ACTIVE":
+        raise ValidationError(f"Cannot read from backfilling global secondary index: {name}")
+    if consistent and idx.kind == GSI:
+        raise ValidationError("Consistent reads are not supported on global secondary indexes")
+    return idx
 
 
 def _successor(prefix: bytes) -> bytes | None:
@@ -51,7 +77,7 @@ def _successor(prefix: bytes) -> bytes | None:
     return None
 
 
-def key_range(op: str | None, values: tuple[dict[str, object], ...], type_: str) -> KeyRange:
+def key_range(op: str | None, values: tuple[dict[str, Any], ...], type_: str) -> KeyRange:
     """Sort-key condition -> bounds on the encoded sort key."""
     if op is None:
         return KeyRange()
@@ -80,7 +106,7 @@ def _segment_hash(hk: bytes) -> int:
 
 def segment_filter(
     segment: int, total: int, partitions: int
-) -> tuple[list[int], Callable[[StoredRow], bool] | None]:
+) -> tuple[list[int], Callable[[Row], bool] | None]:
     """Which partitions a parallel-scan segment reads, and a row filter when several
     segments share one partition.  Every item belongs to exactly one segment."""
     if total <= partitions:
@@ -93,7 +119,7 @@ def segment_filter(
     return [part], lambda row: (_segment_hash(row.hk) >> 8) % width == slot
 
 
-def start_key(
+def _start_key(
     exclusive_start_key: object, schema: KeySchema, partitions: int
 ) -> tuple[Item, EncodedKey]:
     try:
@@ -103,25 +129,49 @@ def start_key(
     return key, encode_key(key, schema, partitions)
 
 
-def key_of(item: Item, schema: KeySchema) -> Item:
-    return {n: item[n] for n in schema.names}
+def _index_start(
+    exclusive_start_key: Any, spec: TableSpec, idx: IndexSpec
+) -> tuple[int, bytes, bytes, bytes]:
+    """ExclusiveStartKey of an index read -> (part, hk, rk, tk) of the entry."""
+    if not isinstance(exclusive_start_key, dict):
+        raise ValidationError("The provided starting key is invalid")
+    names = set(spec.key_schema.names) | set(idx.key_schema.names)
+    if set(exclusive_start_key) != names:
+        raise ValidationError(
+            "The provided starting key is invalid: The provided key element does not match the schema"
+        )
+    table_key = {n: exclusive_start_key[n] for n in spec.key_schema.names}
+    _, tenc = _start_key(table_key, spec.key_schema, spec.partitions)
+    try:
+        hk = encode_key_value(
+            exclusive_start_key[idx.key_schema.hash.name], idx.key_schema.hash.type
+        )
+        rk = (
+            encode_key_value(
+                exclusive_start_key[idx.key_schema.range.name], idx.key_schema.range.type
+            )
+            if idx.key_schema.range
+            else b""
+        )
+    except (KeyError, ValueError, TypeError):
+        raise ValidationError("The provided starting key is invalid") from None
+    part = tenc.part if idx.kind != GSI else partition_of(hk, spec.partitions)
+    return part, hk, rk, table_key_bytes(tenc.hk, tenc.rk)
 
 
-async def page_from_rows(
-    rows_iter: Callable[[int], Awaitable[list[StoredRow]]],
-    schema: KeySchema,
+async def _page(
+    rows_iter: Callable[[int], Awaitable[list[Row]]],
+    key_names: tuple[str, ...],
     *,
     limit: int | None,
     keep: Callable[[Item], bool] | None,
-    row_ok: Callable[[StoredRow], bool] | None = None,
+    row_ok: Callable[[Row], bool] | None = None,
+    expand: Callable[[Item], Awaitable[Item | None]] | None = None,
 ) -> Page:
-    """Drive a chunked row source until Limit, 1 MB or exhaustion.
-
-    ``rows_iter(n)`` returns the next up-to-``n`` rows (empty when exhausted)."""
+    """Drive a chunked row source until Limit, 1 MB or exhaustion."""
     items: list[Item] = []
     scanned = 0
     read_bytes = 0
-    last: Item | None = None
     while True:
         want = _CHUNK if limit is None else min(_CHUNK, limit - scanned)
         rows = await rows_iter(want)
@@ -134,8 +184,162 @@ async def page_from_rows(
             item = decode_item(row.data)
             scanned += 1
             read_bytes += row.size
-            last = item
+            last = {n: item[n] for n in key_names if n in item}
+            if expand is not None:
+                full = await expand(item)
+                item = full if full is not None else item
             if keep is None or keep(item):
                 items.append(item)
             if (limit is not None and scanned >= limit) or read_bytes >= PAGE_BYTES:
-                return Page(items, len(items), scanned, key_of(last, schema), read_bytes)
+                return Page(items, len(items), scanned, last, read_bytes)
+
+
+def _expander(
+    tx: ReadTx, tid: int, spec: TableSpec, idx: IndexSpec | None, full_items: bool
+) -> Callable[[Item], Awaitable[Item | None]] | None:
+    """For an LSI whose projection lacks attributes the read needs: fetch the item."""
+    if idx is None or not full_items or idx.projection == "ALL":
+        return None
+
+    async def fetch(entry: Item) -> Item | None:
+        key = {n: entry[n] for n in spec.key_schema.names}
+        enc = encode_key(key, spec.key_schema, spec.partitions)
+        row = await tx.get_row(tid, enc.part, enc.hk, enc.rk)
+        return decode_item(row.data) if row is not None and row.data is not None else None
+
+    return fetch
+
+
+async def query(
+    tx: ReadTx,
+    tid: int,
+    spec: TableSpec,
+    idx: IndexSpec | None,
+    *,
+    hash_value: dict[str, Any],
+    range_op: str | None,
+    range_values: tuple[dict[str, Any], ...],
+    forward: bool,
+    limit: int | None,
+    exclusive_start_key: Any,
+    keep: Callable[[Item], bool] | None,
+    full_items: bool = False,
+) -> Page:
+    schema = idx.key_schema if idx is not None else spec.key_schema
+    hk = encode_key_value(hash_value, schema.hash.type)
+    part = partition_of(hk, spec.partitions)
+    rng = reads_range(range_op, range_values, schema)
+    if idx is None:
+        after: bytes | None = None
+        if exclusive_start_key is not None:
+            _, start = _start_key(exclusive_start_key, schema, spec.partitions)
+            if start.hk != hk:
+                raise ValidationError(
+                    "The provided starting key is outside query boundaries based on provided conditions"
+                )
+            after = start.rk
+        done = False
+
+        async def table_rows(n: int) -> list[Row]:
+            nonlocal after, done
+            if done:
+                return []
+            got = await tx.query(tid, part, hk, rng, forward=forward, after_rk=after, limit=n)
+            if got:
+                after = got[-1].rk
+            if schema.range is None or len(got) < n:
+                done = True
+            return list(got)
+
+        return await _page(table_rows, spec.key_schema.names, limit=limit, keep=keep)
+
+    cursor: tuple[bytes, bytes] | None = None
+    if exclusive_start_key is not None:
+        spart, shk, srk, stk = _index_start(exclusive_start_key, spec, idx)
+        if shk != hk or spart != part:
+            raise ValidationError(
+                "The provided starting key is outside query boundaries based on provided conditions"
+            )
+        cursor = (srk, stk)
+    iid = idx.iid
+
+    async def index_rows(n: int) -> list[Row]:
+        nonlocal cursor
+        got = await tx.index_query(tid, iid, part, hk, rng, forward=forward, after=cursor, limit=n)
+        if got:
+            cursor = (got[-1].rk, got[-1].tk)
+        return list(got)
+
+    names = spec.key_schema.names + tuple(
+        n for n in idx.key_schema.names if n not in spec.key_schema.names
+    )
+    return await _page(
+        index_rows, names, limit=limit, keep=keep, expand=_expander(tx, tid, spec, idx, full_items)
+    )
+
+
+def reads_range(op: str | None, values: tuple[dict[str, Any], ...], schema: KeySchema) -> KeyRange:
+    return key_range(op, values, schema.range.type) if schema.range is not None else KeyRange()
+
+
+async def scan(
+    tx: ReadTx,
+    tid: int,
+    spec: TableSpec,
+    idx: IndexSpec | None,
+    *,
+    limit: int | None,
+    exclusive_start_key: Any,
+    keep: Callable[[Item], bool] | None,
+    segment: int | None,
+    total_segments: int | None,
+    full_items: bool = False,
+) -> Page:
+    parts: list[int] | None = None
+    row_ok: Callable[[Row], bool] | None = None
+    if segment is not None and total_segments is not None:
+        parts, row_ok = segment_filter(segment, total_segments, spec.partitions)
+    if idx is None:
+        cursor: tuple[int, bytes, bytes] | None = None
+        if exclusive_start_key is not None:
+            _, start = _start_key(exclusive_start_key, spec.key_schema, spec.partitions)
+            if parts is not None and start.part not in parts:
+                raise ValidationError(
+                    "The provided Exclusive start key does not map to the provided Segment and "
+                    "TotalSegments values."
+                )
+            cursor = (start.part, start.hk, start.rk)
+
+        async def table_rows(n: int) -> list[Row]:
+            nonlocal cursor
+            got = await tx.scan(tid, parts=parts, after=cursor, limit=n)
+            if got:
+                cursor = (got[-1].part, got[-1].hk, got[-1].rk)
+            return list(got)
+
+        return await _page(table_rows, spec.key_schema.names, limit=limit, keep=keep, row_ok=row_ok)
+
+    icursor: tuple[int, bytes, bytes, bytes] | None = None
+    if exclusive_start_key is not None:
+        icursor = _index_start(exclusive_start_key, spec, idx)
+    iid = idx.iid
+
+    async def index_rows(n: int) -> list[Row]:
+        nonlocal icursor
+        got = await tx.index_scan(tid, iid, parts=parts, after=icursor, limit=n)
+        if got:
+            last = got[-1]
+            icursor = (last.part, last.hk, last.rk, last.tk)
+        return list(got)
+
+    names = spec.key_schema.names + tuple(
+        n for n in idx.key_schema.names if n not in spec.key_schema.names
+    )
+    return await _page(
+        index_rows,
+        names,
+        limit=limit,
+        keep=keep,
+        row_ok=row_ok,
+        expand=_expander(tx, tid, spec, idx, full_items),
+    )

@@ -20,36 +20,35 @@ are enforced in one place:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 import orjson
 
-from regions import catalog, reads
+from regions import catalog, definitions, indexes, reads
 from regions.catalog import Replica, TableSpec
 from regions.changes import INSERT, MODIFY, REMOVE, ChangeRecord
 from regions.errors import (
     ConditionalCheckFailed,
     DynamoError,
+    LimitExceeded,
     ResourceInUse,
     ResourceNotFound,
     ValidationError,
 )
 from regions.keys import (
     EncodedKey,
-    KeyAttr,
     KeySchema,
     encode_key,
-    encode_key_value,
     item_key,
-    partition_of,
     validate_key,
 )
 from regions.settings import RegionSettings
-from regions.store import KeyRange, SqlStore, StoredRow, WriteTx, open_store_url
+from regions.store import IndexRow, SqlStore, StoredRow, WriteTx, open_store_url
 from regions.types import Item, check_item_size, decode_item, encode_item, item_size, validate_item
 from regions.versions import HybridClock, Version, wall_ms
 
@@ -140,6 +139,7 @@ class Region:
         self.changes_available = asyncio.Event()
         self.counters = _Counters()
         self._tables: dict[str, tuple[int, TableSpec]] = {}
+        self._background: set[asyncio.Task[None]] = set()
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -154,8 +154,31 @@ class Region:
         async with self.store.write() as wtx:
             await wtx.set_meta("region", self.name)
 
+        # an index build interrupted by a restart resumes
+        for _, spec in list(self._tables.values()):
+            for idx in spec.indexes:
+                if idx.status == catalog.CREATING:
+                    self._spawn(self._build_index(spec.name, idx.name))
+                elif idx.status == catalog.DELETING:
+                    self._spawn(self._drop_index(spec.name, idx.name))
+
     async def close(self) -> None:
+        for task in list(self._background):
+            task.cancel()
+        for task in list(self._background):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
         await self.store.close()
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def wait_background(self) -> None:
+        """Wait for index builds and drops started so far (tests, shutdown)."""
+        while self._background:
+            await asyncio.gather(*list(self._background), return_exceptions=True)
 
     # ------------------------------------------------------------------ catalog
 
@@ -183,6 +206,15 @@ class Region:
             count, size = await tx.count_items(tid)
         return spec, count, size
 
+    async def index_counts(self, name: str) -> dict[str, tuple[int, int]]:
+        """Entry count and size in bytes of each index of a table."""
+        tid, spec = await self._table(name)
+        out: dict[str, tuple[int, int]] = {}
+        async with self.store.read() as tx:
+            for idx in spec.indexes:
+                out[idx.name] = await tx.count_index(tid, idx.iid)
+        return out
+
     async def list_tables(
         self, limit: int = 100, start: str | None = None
     ) -> tuple[list[str], str | None]:
@@ -207,9 +239,14 @@ class Region:
         tags: dict[str, str] | None = None,
         deletion_protection: bool = False,
         table_class: str = "STANDARD",
+        local_indexes: list[dict[str, Any]] | None = None,
+        global_indexes: list[dict[str, Any]] | None = None,
     ) -> TableSpec:
         catalog.validate_table_name(name)
-        schema = self._key_schema(key_schema, attribute_definitions)
+        types = definitions.attribute_types(attribute_definitions)
+        schema = definitions.key_schema(key_schema, types)
+        indexes = definitions.index_specs(local_indexes or [], global_indexes or [], types, schema)
+        definitions.check_all_used(types, [schema, *(i.key_schema for i in indexes)])
         if billing_mode == "PROVISIONED":
             if read_capacity is None or write_capacity is None:
                 raise ValidationError(
@@ -234,6 +271,7 @@ class Region:
             tags=dict(tags or {}),
             deletion_protection=deletion_protection,
             table_class=table_class,
+            indexes=indexes,
         )
         await self._insert_spec(spec)
         log.info("created table %s (%s)", name, spec.table_id)
@@ -248,60 +286,6 @@ class Region:
             )
         self._tables[spec.name] = (tid, spec)
         return tid
-
-    @staticmethod
-    def _key_schema(key_schema: list[dict[str, str]], defs: list[dict[str, str]]) -> KeySchema:
-        types: dict[str, str] = {}
-        for d in defs:
-            an, at = d["AttributeName"], d["AttributeType"]
-            if at not in _KEY_TYPES:
-                raise ValidationError(
-                    f"1 validation error detected: Value '{at}' at "
-                    "'attributeDefinitions.1.member.attributeType' failed to satisfy constraint: "
-                    "Member must satisfy enum value set: [B, N, S]"
-                )
-            if an in types:
-                raise ValidationError(
-                    "Cannot have two attributes with the same name in AttributeDefinitions"
-                )
-            types[an] = at
-        if not key_schema or len(key_schema) > 2:
-            raise ValidationError(
-                "1 validation error detected: Value null at 'keySchema' failed to satisfy "
-                "constraint: Member must have length less than or equal to 2"
-                if key_schema
-                else "1 validation error detected: Value null at 'keySchema' failed to satisfy "
-                "constraint: Member must not be null"
-            )
-        kinds = [k["KeyType"] for k in key_schema]
-        if kinds[0] != "HASH" or (len(kinds) == 2 and kinds[1] != "RANGE"):
-            raise ValidationError(
-                "Invalid KeySchema: The first KeySchemaElement is not a HASH key type"
-                if kinds[0] != "HASH"
-                else "Invalid KeySchema: The second KeySchemaElement is not a RANGE key type"
-            )
-        names = [k["AttributeName"] for k in key_schema]
-        if len(names) == 2 and names[0] == names[1]:
-            raise ValidationError(
-                "Invalid KeySchema: Some index key attribute have no definition"
-                if names[0] not in types
-                else "Both the Hash Key and the Range Key element in the KeySchema have the same name"
-            )
-        for n in names:
-            if n not in types:
-                raise ValidationError(
-                    "One or more parameter values were invalid: Some index key attributes are "
-                    "not defined in AttributeDefinitions. Keys: "
-                    f"[{', '.join(names)}], AttributeDefinitions: [{', '.join(types)}]"
-                )
-        if len(types) != len(names):
-            raise ValidationError(
-                "One or more parameter values were invalid: Number of attributes in KeySchema "
-                "does not exactly match number of attributes defined in AttributeDefinitions"
-            )
-        hash_attr = KeyAttr(names[0], types[names[0]])
-        range_attr = KeyAttr(names[1], types[names[1]]) if len(names) == 2 else None
-        return KeySchema(hash=hash_attr, range=range_attr)
 
     async def delete_table(self, name: str) -> TableSpec:
         tid, spec = await self._table(name)
@@ -362,7 +346,15 @@ class Region:
             except ResourceNotFound:
                 local = None
         if local is None:
-            mine = replace(spec, partitions=self.settings.partitions, created_at=time.time())
+            # a new replica starts empty, so its indexes are complete from the start
+            mine = replace(
+                spec,
+                partitions=self.settings.partitions,
+                created_at=time.time(),
+                indexes=tuple(
+                    i.with_status("ACTIVE") for i in spec.indexes if i.status != catalog.DELETING
+                ),
+            )
             await self._insert_spec(mine)
             log.info("created replica of %s (%s)", spec.name, spec.table_id)
             return mine
@@ -372,9 +364,227 @@ class Region:
                 f"Table already exists: {spec.name} (a different table of that name exists "
                 f"in {self.name})"
             )
-        updated = existing.with_replicas(spec.replicas)
+        updated = replace(
+            existing.with_replicas(spec.replicas),
+            attributes={**existing.attributes, **spec.attributes},
+            ttl_attribute=spec.ttl_attribute,
+            ttl_changed_at=spec.ttl_changed_at,
+        )
+        # global secondary indexes are built in every region: reconcile ours
+        theirs = {i.name: i for i in spec.indexes if i.status != catalog.DELETING}
+        kept = tuple(i for i in updated.indexes if i.name in theirs or i.kind == indexes.LSI)
+        added: list[str] = []
+        for name, idx in theirs.items():
+            if updated.index(name) is None:
+                kept += (
+                    replace(
+                        idx,
+                        iid=replace(updated, indexes=kept).next_iid(),
+                        status=catalog.CREATING,
+                        backfilling=False,
+                        online=True,
+                    ),
+                )
+                added.append(name)
+        dropped = [i.name for i in updated.indexes if i not in kept]
+        updated = replace(
+            updated,
+            indexes=kept
+            + tuple(i.with_status(catalog.DELETING) for i in updated.indexes if i.name in dropped),
+        )
         await self._save_spec(tid, updated)
+        for name in added:
+            self._spawn(self._build_index(spec.name, name))
+        for name in dropped:
+            self._spawn(self._drop_index(spec.name, name))
         return updated
+
+    # ------------------------------------------------------------------ online indexes
+
+    async def create_global_index(
+        self, name: str, raw: dict[str, Any], attribute_definitions: list[dict[str, str]]
+    ) -> TableSpec:
+        """UpdateTable GlobalSecondaryIndexUpdates Create: add a GSI and backfill it."""
+        tid, spec = await self._table(name)
+        self._one_index_change(spec)
+        types = dict(spec.attributes)
+        for an, at in definitions.attribute_types(attribute_definitions).items():
+            if types.get(an, at) != at:
+                raise ValidationError(
+                    "One or more parameter values were invalid: Attribute "
+                    f"{an} is already defined with type {types[an]}"
+                )
+            types[an] = at
+        if spec.index(raw["IndexName"]) is not None:
+            raise ValidationError(
+                "One or more parameter values were invalid: Index with name: "
+                f"{raw['IndexName']} already exists"
+            )
+        if sum(1 for i in spec.indexes if i.kind == indexes.GSI) >= indexes.MAX_GSI:
+            raise LimitExceeded(
+                "Subscriber limit exceeded: The number of global secondary indexes exceeds "
+                f"the limit of {indexes.MAX_GSI}"
+            )
+        idx = definitions.index_spec(
+            raw, indexes.GSI, spec.next_iid(), types, spec.key_schema, online=True
+        )
+        definitions.check_projected_count((*spec.indexes, idx))
+        new = replace(spec, attributes=types, indexes=(*spec.indexes, idx))
+        await self._save_spec(tid, new)
+        self._spawn(self._build_index(name, idx.name))
+        await self._tell_replicas(new)
+        return new
+
+    async def delete_global_index(self, name: str, index_name: str) -> TableSpec:
+        tid, spec = await self._table(name)
+        idx = spec.index(index_name)
+        if idx is None or idx.kind != indexes.GSI:
+            raise ResourceNotFound(f"Requested resource not found: Index: {index_name} not found")
+        self._one_index_change(spec)
+        new = replace(
+            spec,
+            indexes=tuple(
+                i.with_status(catalog.DELETING) if i.name == index_name else i for i in spec.indexes
+            ),
+        )
+        await self._save_spec(tid, new)
+        self._spawn(self._drop_index(name, index_name))
+        await self._tell_replicas(new)
+        return new
+
+    async def update_settings(
+        self,
+        name: str,
+        *,
+        billing_mode: str | None,
+        read_capacity: int | None,
+        write_capacity: int | None,
+        deletion_protection: bool | None,
+        table_class: str | None,
+    ) -> TableSpec:
+        """UpdateTable's plain settings: billing mode, throughput, protection, class."""
+        tid, spec = await self._table(name)
+        mode = billing_mode or spec.billing_mode
+        if mode == "PAY_PER_REQUEST" and (read_capacity is not None or write_capacity is not None):
+            raise ValidationError(
+                "One or more parameter values were invalid: Neither ReadCapacityUnits nor "
+                "WriteCapacityUnits can be specified when BillingMode is PAY_PER_REQUEST"
+            )
+        if (
+            mode == "PROVISIONED"
+            and spec.billing_mode != "PROVISIONED"
+            and (read_capacity is None or write_capacity is None)
+        ):
+            raise ValidationError(
+                "One or more parameter values were invalid: ProvisionedThroughput must be "
+                "specified when BillingMode is PROVISIONED"
+            )
+        new = replace(
+            spec,
+            billing_mode=mode,
+            read_capacity=read_capacity
+            if read_capacity is not None
+            else (0 if mode == "PAY_PER_REQUEST" else spec.read_capacity),
+            write_capacity=write_capacity
+            if write_capacity is not None
+            else (0 if mode == "PAY_PER_REQUEST" else spec.write_capacity),
+            deletion_protection=spec.deletion_protection
+            if deletion_protection is None
+            else deletion_protection,
+            table_class=table_class or spec.table_class,
+        )
+        await self._save_spec(tid, new)
+        return new
+
+    @staticmethod
+    def _one_index_change(spec: TableSpec) -> None:
+        if any(i.status in (catalog.CREATING, catalog.DELETING) for i in spec.indexes):
+            raise LimitExceeded(
+                "Subscriber limit exceeded: Only 1 online index can be created or deleted "
+                "simultaneously per table"
+            )
+
+    async def _tell_replicas(self, spec: TableSpec) -> None:
+        """Settings changes of a global table reach every other replica."""
+        if self.peers is None:
+            return
+        for other in spec.replica_regions():
+            if other != self.name:
+                try:
+                    await self.peers.put_replica(other, spec)
+                except DynamoError as exc:
+                    # the change stands here; the peer catches up on the next change
+                    log.warning("could not tell %s about %s: %s", other, spec.name, exc.message)
+
+    async def _build_index(self, table: str, index_name: str) -> None:
+        """Backfill a new index from the items, partition by partition.
+
+        Each chunk is read and indexed in one write transaction holding the
+        partition lock, so a concurrent write (which maintains CREATING indexes
+        itself) cannot interleave with the copy of the same item."""
+        tid, spec = await self._table(table)
+        await self._set_index(table, index_name, catalog.CREATING, backfilling=True)
+        idx = spec.index(index_name)
+        if idx is None:
+            return
+        for part in range(spec.partitions):
+            cursor: tuple[int, bytes, bytes] | None = None
+            while True:
+                async with self.store.write() as tx:
+                    await tx.lock_partition(tid, part)
+                    rows = await tx.scan(tid, parts=[part], after=cursor, limit=500)
+                    for row in rows:
+                        assert row.data is not None
+                        entry = indexes.entry_for(
+                            decode_item(row.data),
+                            idx,
+                            spec.key_schema,
+                            row.hk,
+                            row.rk,
+                            row.part,
+                            spec.partitions,
+                        )
+                        if entry is not None:
+                            await tx.put_index_entry(
+                                tid,
+                                idx.iid,
+                                IndexRow(
+                                    entry.part, entry.hk, entry.rk, entry.tk, entry.data, entry.size
+                                ),
+                            )
+                if len(rows) < 500:
+                    break
+                cursor = (rows[-1].part, rows[-1].hk, rows[-1].rk)
+        await self._set_index(table, index_name, "ACTIVE", backfilling=False)
+        log.info("index %s of %s is ACTIVE", index_name, table)
+
+    async def _drop_index(self, table: str, index_name: str) -> None:
+        tid, spec = await self._table(table)
+        idx = spec.index(index_name)
+        if idx is None:
+            return
+        async with self.store.write() as tx:
+            await tx.drop_index(tid, idx.iid)
+        tid, spec = await self._table(table)
+        await self._save_spec(
+            tid, replace(spec, indexes=tuple(i for i in spec.indexes if i.name != index_name))
+        )
+        log.info("index %s of %s deleted", index_name, table)
+
+    async def _set_index(
+        self, table: str, index_name: str, status: str, *, backfilling: bool
+    ) -> None:
+        tid, spec = await self._table(table)
+        await self._save_spec(
+            tid,
+            replace(
+                spec,
+                indexes=tuple(
+                    i.with_status(status, backfilling) if i.name == index_name else i
+                    for i in spec.indexes
+                ),
+            ),
+        )
 
     async def update_spec(self, name: str, change: Callable[[TableSpec], TableSpec]) -> TableSpec:
         """Apply a pure change to a table's spec and store it (settings such as TTL)."""
@@ -524,7 +734,10 @@ class Region:
                 row = await tx.get_row(tid, enc.part, enc.hk, enc.rk)
                 old = decode_item(row.data) if row is not None and row.data is not None else None
                 try:
-                    staged.append((row, old, mutate(old)))
+                    new_item = mutate(old)
+                    if new_item is not None and plan[i][1].indexes:
+                        indexes.check_index_keys(new_item, plan[i][1].indexes)
+                    staged.append((row, old, new_item))
                 except DynamoError as exc:
                     failures[i] = exc
                     staged.append((row, old, old))
@@ -611,6 +824,7 @@ class Region:
     ) -> None:
         size = item_size(new) if new is not None else 0
         await tx.put_row(tid, enc.part, enc.hk, enc.rk, version, data, size, now)
+        await self._maintain_indexes(tx, tid, spec, enc, old, new)
         if not log_change:
             return
         record = ChangeRecord(
@@ -625,6 +839,36 @@ class Region:
             service=service,
         )
         await tx.append_change(tid, enc.part, event, version, record.encode_stored(), now, pending)
+
+    async def _maintain_indexes(
+        self,
+        tx: WriteTx,
+        tid: int,
+        spec: TableSpec,
+        enc: EncodedKey,
+        old: Item | None,
+        new: Item | None,
+    ) -> None:
+        """Index entries follow the item in the same transaction (invariant 1)."""
+        for index in spec.indexes:
+            if index.status == catalog.DELETING:
+                continue
+            args = (index, spec.key_schema, enc.hk, enc.rk, enc.part, spec.partitions)
+            before = indexes.entry_for(old, *args)
+            after = indexes.entry_for(new, *args)
+            if before is not None and (
+                after is None
+                or (before.part, before.hk, before.rk) != (after.part, after.hk, after.rk)
+            ):
+                await tx.delete_index_entry(
+                    tid, index.iid, before.part, before.hk, before.rk, before.tk
+                )
+            if after is not None and after != before:
+                await tx.put_index_entry(
+                    tid,
+                    index.iid,
+                    IndexRow(after.part, after.hk, after.rk, after.tk, after.data, after.size),
+                )
 
     # ------------------------------------------------------------------ replication
 
@@ -726,78 +970,62 @@ class Region:
         hash_value: dict[str, Any],
         range_op: str | None,
         range_values: tuple[dict[str, Any], ...],
+        index: str | None = None,
         forward: bool = True,
         limit: int | None = None,
         exclusive_start_key: Any = None,
         keep: Callable[[Item], bool] | None = None,
+        consistent: bool = False,
+        full_items: bool = False,
     ) -> reads.Page:
-        """Items of one partition key, sort-key range, in sort-key order."""
+        """Items of one partition key (of the table or an index), sort-key range, in
+        sort-key order.  ``full_items`` fetches unprojected attributes of an LSI
+        entry from the table, as DynamoDB does."""
         tid, spec = await self._table(table)
-        schema = spec.key_schema
-        hk = encode_key_value(hash_value, schema.hash.type)
-        part = partition_of(hk, spec.partitions)
-        rng = (
-            reads.key_range(range_op, range_values, schema.range.type)
-            if schema.range
-            else KeyRange()
-        )
-        after: bytes | None = None
-        if exclusive_start_key is not None:
-            _, start_enc = reads.start_key(exclusive_start_key, schema, spec.partitions)
-            if start_enc.hk != hk:
-                raise ValidationError(
-                    "The provided starting key is outside query boundaries based on provided conditions"
-                )
-            after = start_enc.rk
+        idx = reads.readable_index(spec, index, consistent)
         async with self.store.read() as tx:
-            cursor = after
-
-            async def rows(n: int) -> list[StoredRow]:
-                nonlocal cursor
-                if schema.range is None and cursor is not None:
-                    return []
-                got = await tx.query(tid, part, hk, rng, forward=forward, after_rk=cursor, limit=n)
-                if got:
-                    cursor = got[-1].rk
-                elif schema.range is None:
-                    cursor = b""
-                return got
-
-            return await reads.page_from_rows(rows, schema, limit=limit, keep=keep)
+            return await reads.query(
+                tx,
+                tid,
+                spec,
+                idx,
+                hash_value=hash_value,
+                range_op=range_op,
+                range_values=range_values,
+                forward=forward,
+                limit=limit,
+                exclusive_start_key=exclusive_start_key,
+                keep=keep,
+                full_items=full_items,
+            )
 
     async def scan(
         self,
         table: str,
         *,
+        index: str | None = None,
         limit: int | None = None,
         exclusive_start_key: Any = None,
         keep: Callable[[Item], bool] | None = None,
         segment: int | None = None,
         total_segments: int | None = None,
+        consistent: bool = False,
+        full_items: bool = False,
     ) -> reads.Page:
-        """Every item, partition by partition, in key order within a partition."""
+        """Every item (of the table or an index), partition by partition, in key
+        order within a partition."""
         tid, spec = await self._table(table)
-        schema = spec.key_schema
-        parts: list[int] | None = None
-        row_ok: Callable[[StoredRow], bool] | None = None
-        if segment is not None and total_segments is not None:
-            parts, row_ok = reads.segment_filter(segment, total_segments, spec.partitions)
-        cursor: tuple[int, bytes, bytes] | None = None
-        if exclusive_start_key is not None:
-            _, start_enc = reads.start_key(exclusive_start_key, schema, spec.partitions)
-            if parts is not None and start_enc.part not in parts:
-                raise ValidationError(
-                    "The provided Exclusive start key does not map to the provided Segment and "
-                    "TotalSegments values."
-                )
-            cursor = (start_enc.part, start_enc.hk, start_enc.rk)
+        idx = reads.readable_index(spec, index, consistent)
         async with self.store.read() as tx:
-
-            async def rows(n: int) -> list[StoredRow]:
-                nonlocal cursor
-                got = await tx.scan(tid, parts=parts, after=cursor, limit=n)
-                if got:
-                    cursor = (got[-1].part, got[-1].hk, got[-1].rk)
-                return got
-
-            return await reads.page_from_rows(rows, schema, limit=limit, keep=keep, row_ok=row_ok)
+            return await reads.scan(
+                tx,
+                tid,
+                spec,
+                idx,
+                limit=limit,
+                exclusive_start_key=exclusive_start_key,
+                keep=keep,
+                segment=segment,
+                total_segments=total_segments,
+                full_items=full_items,
+            )

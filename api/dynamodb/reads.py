@@ -9,7 +9,9 @@ from typing import Any
 from api.dynamodb.items import _context, _no_legacy
 from api.dynamodb.shapes import Shape
 from regions import expressions as ex
+from regions.catalog import TableSpec
 from regions.errors import ValidationError
+from regions.expressions.ast import PathOperand
 from regions.keys import KeySchema
 from regions.reads import Page
 from regions.region import Region
@@ -23,7 +25,7 @@ _RCC = ("INDEXES", "TOTAL", "NONE")
 
 def _paths(node: object) -> Iterator[ex.Path]:
     """Every document path an expression reads."""
-    if isinstance(node, ex.PathOperand):
+    if isinstance(node, PathOperand):
         yield node.path
         return
     if dataclasses.is_dataclass(node) and not isinstance(node, type):
@@ -37,8 +39,14 @@ def _paths(node: object) -> Iterator[ex.Path]:
 def _select(shape: Shape, projection: str | None, index: str | None) -> str:
     select = shape.string("Select", enum=_SELECT)
     if select is None:
-        return "SPECIFIC_ATTRIBUTES" if projection is not None else "ALL_ATTRIBUTES"
-    if select == "SPECIFIC_ATTRIBUTES" and projection is None and "AttributesToGet" not in shape.body:
+        if projection is not None:
+            return "SPECIFIC_ATTRIBUTES"
+        return "ALL_PROJECTED_ATTRIBUTES" if index is not None else "ALL_ATTRIBUTES"
+    if (
+        select == "SPECIFIC_ATTRIBUTES"
+        and projection is None
+        and "AttributesToGet" not in shape.body
+    ):
         raise ValidationError(
             "Must specify the AttributesToGet or ProjectionExpression when choosing to get "
             "SPECIFIC_ATTRIBUTES"
@@ -54,7 +62,9 @@ def _select(shape: Shape, projection: str | None, index: str | None) -> str:
     return select
 
 
-def _filter(ctx: ex.ExpressionContext | None, expr: str | None) -> tuple[Any, Callable[[Item], bool] | None]:
+def _filter(
+    ctx: ex.ExpressionContext | None, expr: str | None
+) -> tuple[Any, Callable[[Item], bool] | None]:
     if expr is None or ctx is None:
         return None, None
     cond = ex.parse_condition(expr, ctx, "FilterExpression")
@@ -64,17 +74,30 @@ def _filter(ctx: ex.ExpressionContext | None, expr: str | None) -> tuple[Any, Ca
 def _respond(page: Page, select: str, paths: list[ex.Path] | None) -> dict[str, Any]:
     out: dict[str, Any] = {"Count": page.count, "ScannedCount": page.scanned_count}
     if select != "COUNT":
-        out["Items"] = [ex.project(i, paths) for i in page.items] if paths is not None else page.items
+        out["Items"] = (
+            [ex.project(i, paths) for i in page.items] if paths is not None else page.items
+        )
     if page.last_evaluated_key is not None:
         out["LastEvaluatedKey"] = page.last_evaluated_key
     return out
 
 
-def _no_index(index: str | None) -> None:
-    if index is not None:
-        raise ValidationError(
-            f"The table does not have the specified index: {index}"
-        )
+def _full_items(
+    spec: TableSpec, index: str | None, select: str, paths: list[ex.Path] | None
+) -> bool:
+    """Whether an index read must return attributes beyond the index projection."""
+    idx = spec.index(index) if index is not None else None
+    if idx is None or idx.projection == "ALL":
+        return False
+    if select == "ALL_ATTRIBUTES":
+        if idx.kind == "GSI":
+            raise ValidationError(
+                "One or more parameter values were invalid: Select type ALL_ATTRIBUTES is not "
+                f"supported for global secondary index {idx.name} because its projection type is not ALL"
+            )
+        return True
+    # an LSI fetches unprojected attributes from the table; a GSI simply lacks them
+    return paths is not None and idx.kind == "LSI"
 
 
 async def query(region: Region, body: dict[str, Any]) -> dict[str, Any]:
@@ -86,7 +109,7 @@ async def query(region: Region, body: dict[str, Any]) -> dict[str, Any]:
     pexpr = shape.string("ProjectionExpression")
     limit = shape.integer("Limit", min_value=1)
     forward = shape.boolean("ScanIndexForward")
-    shape.boolean("ConsistentRead")
+    consistent = shape.boolean("ConsistentRead") or False
     start = shape.mapping("ExclusiveStartKey")
     shape.string("ReturnConsumedCapacity", enum=_RCC)
     select = _select(shape, pexpr, index)
@@ -101,8 +124,10 @@ async def query(region: Region, body: dict[str, Any]) -> dict[str, Any]:
     ctx = _context(shape, (kexpr, fexpr, pexpr))
     assert ctx is not None
     spec = await region.table_spec(table)
-    _no_index(index)
-    schema: KeySchema = spec.key_schema
+    idx = spec.index(index) if index is not None else None
+    if index is not None and idx is None:
+        raise ValidationError(f"The table does not have the specified index: {index}")
+    schema: KeySchema = idx.key_schema if idx is not None else spec.key_schema
     kc = ex.parse_key_condition(
         kexpr,
         ctx,
@@ -126,10 +151,13 @@ async def query(region: Region, body: dict[str, Any]) -> dict[str, Any]:
         hash_value=kc.hash_value,
         range_op=kc.range_op,
         range_values=kc.range_values,
+        index=index,
         forward=forward is not False,
         limit=limit,
         exclusive_start_key=start,
         keep=keep,
+        consistent=consistent,
+        full_items=_full_items(spec, index, select, paths),
     )
     return _respond(page, select, paths)
 
@@ -143,7 +171,7 @@ async def scan(region: Region, body: dict[str, Any]) -> dict[str, Any]:
     limit = shape.integer("Limit", min_value=1)
     segment = shape.integer("Segment", min_value=0, max_value=999999)
     total = shape.integer("TotalSegments", min_value=1, max_value=1000000)
-    shape.boolean("ConsistentRead")
+    consistent = shape.boolean("ConsistentRead") or False
     start = shape.mapping("ExclusiveStartKey")
     shape.string("ReturnConsumedCapacity", enum=_RCC)
     select = _select(shape, pexpr, index)
@@ -164,14 +192,16 @@ async def scan(region: Region, body: dict[str, Any]) -> dict[str, Any]:
             f"Segment: {segment} is not less than TotalSegments: {total}"
         )
     ctx = _context(shape, (fexpr, pexpr))
-    await region.table_spec(table)
-    _no_index(index)
+    spec = await region.table_spec(table)
     _, keep = _filter(ctx, fexpr)
     paths = ex.parse_projection(pexpr, ctx) if pexpr is not None and ctx is not None else None
     if ctx is not None:
         ctx.check_all_used()
     page = await region.scan(
         table,
+        index=index,
+        consistent=consistent,
+        full_items=_full_items(spec, index, select, paths) if index is not None else False,
         limit=limit,
         exclusive_start_key=start,
         keep=keep,

@@ -6,7 +6,7 @@ from typing import Any
 
 from api.dynamodb.shapes import Shape
 from regions.catalog import CREATING, GLOBAL_TABLE_VERSION, TableSpec
-from regions.errors import ValidationError
+from regions.errors import LimitExceeded, ValidationError
 from regions.region import Region
 
 __all__ = ["OPERATIONS"]
@@ -16,7 +16,12 @@ _TABLE_CLASSES = ("STANDARD", "STANDARD_INFREQUENT_ACCESS")
 
 
 def describe(
-    region: Region, spec: TableSpec, count: int = 0, size: int = 0, status: str | None = None
+    region: Region,
+    spec: TableSpec,
+    count: int = 0,
+    size: int = 0,
+    status: str | None = None,
+    index_counts: dict[str, tuple[int, int]] | None = None,
 ) -> dict[str, Any]:
     """A TableDescription as DescribeTable returns it; absent features are omitted."""
     ks: list[dict[str, str]] = [{"AttributeName": spec.key_schema.hash.name, "KeyType": "HASH"}]
@@ -48,12 +53,94 @@ def describe(
         }
     if spec.table_class != "STANDARD":
         desc["TableClassSummary"] = {"TableClass": spec.table_class}
+    desc.update(_describe_indexes(region, spec, index_counts or {}))
     if spec.replicas:
         desc["GlobalTableVersion"] = GLOBAL_TABLE_VERSION
         desc["Replicas"] = [
             {"RegionName": r.region, "ReplicaStatus": r.status} for r in spec.replicas
         ]
     return desc
+
+
+def _index_shapes(shape: Shape, member: str) -> list[dict[str, Any]]:
+    """Shape-check LocalSecondaryIndexes / GlobalSecondaryIndexes (or a GSI Create)."""
+    out: list[dict[str, Any]] = []
+    camel = member[0].lower() + member[1:]
+    for i, el in enumerate(shape.listing(member, min_len=1) or [], 1):
+        sub = shape.child(el, f"{camel}.{i}.member")
+        out.append(_index_shape(sub))
+    return out
+
+
+def _index_shape(sub: Shape) -> dict[str, Any]:
+    name = sub.string("IndexName", required=True, min_len=3, max_len=255)
+    ks: list[dict[str, str]] = []
+    for j, kel in enumerate(sub.listing("KeySchema", required=True, min_len=1, max_len=2) or [], 1):
+        ksub = sub.child(kel, f"keySchema.{j}.member")
+        ks.append(
+            {
+                "AttributeName": ksub.string("AttributeName", required=True, min_len=1, max_len=255)
+                or "",
+                "KeyType": ksub.string("KeyType", required=True, enum=("HASH", "RANGE")) or "",
+            }
+        )
+    proj = sub.struct("Projection", required=True)
+    projection: dict[str, Any] = {}
+    if proj is not None:
+        projection["ProjectionType"] = proj.string(
+            "ProjectionType", enum=("ALL", "KEYS_ONLY", "INCLUDE")
+        )
+        nka = proj.listing("NonKeyAttributes", min_len=1, max_len=20)
+        if nka is not None:
+            projection["NonKeyAttributes"] = [str(a) for a in nka]
+    throughput: dict[str, int] = {}
+    pt = sub.struct("ProvisionedThroughput")
+    if pt is not None:
+        throughput = {
+            "ReadCapacityUnits": pt.integer("ReadCapacityUnits", min_value=1) or 0,
+            "WriteCapacityUnits": pt.integer("WriteCapacityUnits", min_value=1) or 0,
+        }
+    return {
+        "IndexName": name or "",
+        "KeySchema": ks,
+        "Projection": projection,
+        "ProvisionedThroughput": throughput,
+    }
+
+
+def _describe_indexes(
+    region: Region, spec: TableSpec, counts: dict[str, tuple[int, int]]
+) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for idx in spec.indexes:
+        ks = [{"AttributeName": idx.key_schema.hash.name, "KeyType": "HASH"}]
+        if idx.key_schema.range is not None:
+            ks.append({"AttributeName": idx.key_schema.range.name, "KeyType": "RANGE"})
+        projection: dict[str, Any] = {"ProjectionType": idx.projection}
+        if idx.non_key_attributes:
+            projection["NonKeyAttributes"] = list(idx.non_key_attributes)
+        count, size = counts.get(idx.name, (0, 0))
+        entry: dict[str, Any] = {
+            "IndexName": idx.name,
+            "KeySchema": ks,
+            "Projection": projection,
+            "IndexSizeBytes": size,
+            "ItemCount": count,
+            "IndexArn": f"{region.arn(spec.name)}/index/{idx.name}",
+        }
+        if idx.kind == "GSI":
+            entry["IndexStatus"] = idx.status
+            if idx.online:
+                entry["Backfilling"] = idx.backfilling
+            entry["ProvisionedThroughput"] = {
+                "NumberOfDecreasesToday": 0,
+                "ReadCapacityUnits": idx.read_capacity,
+                "WriteCapacityUnits": idx.write_capacity,
+            }
+            out.setdefault("GlobalSecondaryIndexes", []).append(entry)
+        else:
+            out.setdefault("LocalSecondaryIndexes", []).append(entry)
+    return out
 
 
 async def create_table(region: Region, body: dict[str, Any]) -> dict[str, Any]:
@@ -83,7 +170,8 @@ async def create_table(region: Region, body: dict[str, Any]) -> dict[str, Any]:
     for i, el in enumerate(defs, 1):
         sub = shape.child(el, f"attributeDefinitions.{i}.member")
         an = sub.string("AttributeName", required=True, min_len=1, max_len=255)
-        at = sub.string("AttributeType", required=True, enum=("S", "N", "B"))
+        # listed as DynamoDB's message lists them: "enum value set: [B, N, S]"
+        at = sub.string("AttributeType", required=True, enum=("B", "N", "S"))
         defs_clean.append({"AttributeName": an or "", "AttributeType": at or ""})
     tags: dict[str, str] = {}
     for i, el in enumerate(shape.listing("Tags", max_len=50) or [], 1):
@@ -92,9 +180,8 @@ async def create_table(region: Region, body: dict[str, Any]) -> dict[str, Any]:
         v = sub.string("Value", required=True, min_len=0, max_len=256)
         if k is not None and v is not None:
             tags[k] = v
-    for unsupported in ("GlobalSecondaryIndexes", "LocalSecondaryIndexes"):
-        if body.get(unsupported):
-            raise ValidationError(f"{unsupported} are not supported by this version yet")
+    lsis = _index_shapes(shape, "LocalSecondaryIndexes")
+    gsis = _index_shapes(shape, "GlobalSecondaryIndexes")
     shape.done()
     spec = await region.create_table(
         name=name,
@@ -106,6 +193,8 @@ async def create_table(region: Region, body: dict[str, Any]) -> dict[str, Any]:
         tags=tags,
         deletion_protection=protection,
         table_class=table_class,
+        local_indexes=lsis,
+        global_indexes=gsis,
     )
     return {"TableDescription": describe(region, spec, status=CREATING)}
 
@@ -115,7 +204,9 @@ async def describe_table(region: Region, body: dict[str, Any]) -> dict[str, Any]
     name = shape.table_name()
     shape.done()
     spec, count, size = await region.describe_table(name)
-    return {"Table": describe(region, spec, count, size)}
+    return {
+        "Table": describe(region, spec, count, size, index_counts=await region.index_counts(name))
+    }
 
 
 async def list_tables(region: Region, body: dict[str, Any]) -> dict[str, Any]:
@@ -142,9 +233,8 @@ async def delete_table(region: Region, body: dict[str, Any]) -> dict[str, Any]:
 async def update_table(region: Region, body: dict[str, Any]) -> dict[str, Any]:
     shape = Shape(body)
     name = shape.table_name()
-    updates = shape.listing("ReplicaUpdates", min_len=1) or []
     creates: list[str] = []
-    for i, el in enumerate(updates, 1):
+    for i, el in enumerate(shape.listing("ReplicaUpdates", min_len=1) or [], 1):
         sub = shape.child(el, f"replicaUpdates.{i}.member")
         create = sub.struct("Create")
         if create is not None:
@@ -156,22 +246,120 @@ async def update_table(region: Region, body: dict[str, Any]) -> dict[str, Any]:
                 "Only ReplicaUpdates Create is supported by this version; "
                 "removing or updating replicas comes later"
             )
-    shape.done()
-    others = sorted(k for k in body if k not in ("TableName", "ReplicaUpdates"))
-    if others:
-        raise ValidationError(
-            f"UpdateTable supports only ReplicaUpdates in this version; got {', '.join(others)}"
+    index_updates: list[tuple[str, dict[str, Any]]] = []
+    for i, el in enumerate(shape.listing("GlobalSecondaryIndexUpdates", min_len=1) or [], 1):
+        sub = shape.child(el, f"globalSecondaryIndexUpdates.{i}.member")
+        create_gsi = sub.struct("Create")
+        delete_gsi = sub.struct("Delete")
+        update_gsi = sub.struct("Update")
+        if create_gsi is not None:
+            index_updates.append(("Create", _index_shape(create_gsi)))
+        if delete_gsi is not None:
+            index_updates.append(
+                (
+                    "Delete",
+                    {
+                        "IndexName": delete_gsi.string(
+                            "IndexName", required=True, min_len=3, max_len=255
+                        )
+                    },
+                )
+            )
+        if update_gsi is not None:
+            index_updates.append(
+                (
+                    "Update",
+                    {
+                        "IndexName": update_gsi.string(
+                            "IndexName", required=True, min_len=3, max_len=255
+                        )
+                    },
+                )
+            )
+    defs: list[dict[str, str]] = []
+    for i, el in enumerate(shape.listing("AttributeDefinitions") or [], 1):
+        sub = shape.child(el, f"attributeDefinitions.{i}.member")
+        defs.append(
+            {
+                "AttributeName": sub.string("AttributeName", required=True, min_len=1, max_len=255)
+                or "",
+                "AttributeType": sub.string("AttributeType", required=True, enum=("S", "N", "B"))
+                or "",
+            }
         )
-    if not creates:
+    billing = shape.string("BillingMode", enum=_BILLING)
+    table_class = shape.string("TableClass", enum=_TABLE_CLASSES)
+    protection = shape.boolean("DeletionProtectionEnabled")
+    pt = shape.struct("ProvisionedThroughput")
+    rcu = wcu = None
+    if pt is not None:
+        rcu = pt.integer("ReadCapacityUnits", min_value=1)
+        wcu = pt.integer("WriteCapacityUnits", min_value=1)
+    shape.done()
+    unsupported = sorted(
+        k
+        for k in (
+            "StreamSpecification",
+            "SSESpecification",
+            "ReplicaUpdates",
+            "OnDemandThroughput",
+            "MultiRegionConsistency",
+            "GlobalTableWitnessUpdates",
+            "WarmThroughput",
+        )
+        if k in body and not (k == "ReplicaUpdates" and creates)
+    )
+    if unsupported:
+        raise ValidationError(
+            f"UpdateTable does not support {', '.join(unsupported)} in this version"
+        )
+    settings = (
+        billing is not None or pt is not None or protection is not None or table_class is not None
+    )
+    if not (creates or index_updates or settings):
         raise ValidationError(
             "At least one of ProvisionedThroughput, BillingMode, UpdateStreamEnabled, "
             "GlobalSecondaryIndexUpdates or SSESpecification or ReplicaUpdates is required"
         )
     if len(creates) > 1:
         raise ValidationError("Only one replica can be created per UpdateTable call")
-    spec = await region.add_replica(name, creates[0])
+    if len(index_updates) > 1:
+        raise LimitExceeded(
+            "Subscriber limit exceeded: Only 1 online index can be created or deleted "
+            "simultaneously per table"
+        )
+    spec = await region.table_spec(name)
+    if settings:
+        spec = await region.update_settings(
+            name,
+            billing_mode=billing,
+            read_capacity=rcu,
+            write_capacity=wcu,
+            deletion_protection=protection,
+            table_class=table_class,
+        )
+    for action, raw in index_updates:
+        if action == "Create":
+            spec = await region.create_global_index(name, raw, defs)
+        elif action == "Delete":
+            spec = await region.delete_global_index(name, str(raw["IndexName"]))
+        else:
+            raise ValidationError(
+                "GlobalSecondaryIndexUpdates Update is not supported in this version"
+            )
+    if creates:
+        spec = await region.add_replica(name, creates[0])
     _, count, size = await region.describe_table(spec.name)
-    return {"TableDescription": describe(region, spec, count, size)}
+    return {
+        "TableDescription": describe(
+            region,
+            spec,
+            count,
+            size,
+            status="UPDATING",
+            index_counts=await region.index_counts(name),
+        )
+    }
 
 
 OPERATIONS = {

@@ -4,10 +4,19 @@ from __future__ import annotations
 
 from sqlalchemy.engine import make_url
 
-from regions.store.base import KeyRange, StoredChange, StoredRow
+from regions.store.base import IndexRow, KeyRange, StoredChange, StoredRow
 from regions.store.sql import ReadTx, SqlStore, WriteTx
 
-__all__ = ["KeyRange", "ReadTx", "SqlStore", "StoredChange", "StoredRow", "WriteTx", "open_store_url"]
+__all__ = [
+    "IndexRow",
+    "KeyRange",
+    "ReadTx",
+    "SqlStore",
+    "StoredChange",
+    "StoredRow",
+    "WriteTx",
+    "open_store_url",
+]
 
 
 def open_store_url(url: str, *, sqlite_synchronous: str = "FULL") -> SqlStore:

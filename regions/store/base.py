@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from regions.versions import Version
 
-__all__ = ["KeyRange", "StoredChange", "StoredRow"]
+__all__ = ["IndexRow", "KeyRange", "StoredChange", "StoredRow"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +31,18 @@ class StoredRow:
     @property
     def is_tombstone(self) -> bool:
         return self.data is None
+
+
+@dataclass(frozen=True, slots=True)
+class IndexRow:
+    """One secondary-index entry (regions.indexes)."""
+
+    part: int
+    hk: bytes
+    rk: bytes
+    tk: bytes
+    data: bytes
+    size: int
 
 
 @dataclass(frozen=True, slots=True)

@@ -52,3 +52,10 @@ class PostgresDialect(_Dialect):
     def upsert_meta(self, key: str, value: str) -> Any:
         stmt = pg_insert(s.meta).values(key=key, value=value)
         return stmt.on_conflict_do_update(index_elements=["key"], set_={"value": value})
+
+    def upsert_index(self, values: dict[str, Any]) -> Any:
+        stmt = pg_insert(s.index_entries).values(**values)
+        return stmt.on_conflict_do_update(
+            index_elements=["tid", "iid", "part", "hk", "rk", "tk"],
+            set_={"data": stmt.excluded.data, "size": stmt.excluded.size},
+        )

@@ -24,7 +24,7 @@ from sqlalchemy import (
     Text,
 )
 
-__all__ = ["changes", "items", "meta", "metadata", "tables"]
+__all__ = ["changes", "index_entries", "items", "meta", "metadata", "tables"]
 
 metadata = MetaData()
 
@@ -78,6 +78,21 @@ changes = Table(
     Column("created_ms", BigInteger, nullable=False),
     # a local-origin change not yet acknowledged by Kafka
     Column("pending", Boolean, nullable=False),
+)
+
+index_entries = Table(
+    "gt_index",
+    metadata,
+    Column("tid", Integer, primary_key=True, autoincrement=False),
+    Column("iid", Integer, primary_key=True, autoincrement=False),
+    Column("part", Integer, primary_key=True, autoincrement=False),
+    Column("hk", LargeBinary, primary_key=True),
+    Column("rk", LargeBinary, primary_key=True),
+    # the table key (regions.indexes.table_key_bytes): index keys need not be unique
+    Column("tk", LargeBinary, primary_key=True),
+    Column("data", LargeBinary, nullable=False),
+    Column("size", Integer, nullable=False),
+    sqlite_with_rowid=False,
 )
 
 Index("ix_gt_changes_pending", changes.c.pending, changes.c.seq)

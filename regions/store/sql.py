@@ -17,7 +17,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from regions.store import schema as s
-from regions.store.base import KeyRange, StoredChange, StoredRow
+from regions.store.base import IndexRow, KeyRange, StoredChange, StoredRow
 from regions.versions import Version
 
 __all__ = ["ReadTx", "SqlStore", "WriteTx"]
@@ -38,6 +38,9 @@ class _Dialect:
         raise NotImplementedError
 
     def upsert_meta(self, key: str, value: str) -> Any:
+        raise NotImplementedError
+
+    def upsert_index(self, values: dict[str, Any]) -> Any:
         raise NotImplementedError
 
 
@@ -129,8 +132,20 @@ class ReadTx:
         row = res.one()
         return int(row[0]), int(row[1])
 
+    async def count_index(self, tid: int, iid: int) -> tuple[int, int]:
+        x = s.index_entries.c
+        res = await self.conn.execute(
+            select(func.count(), func.coalesce(func.sum(x.size), 0)).where(
+                x.tid == tid, x.iid == iid
+            )
+        )
+        row = res.one()
+        return int(row[0]), int(row[1])
+
     async def tables(self) -> list[tuple[int, str]]:
-        res = await self.conn.execute(select(s.tables.c.tid, s.tables.c.spec).order_by(s.tables.c.name))
+        res = await self.conn.execute(
+            select(s.tables.c.tid, s.tables.c.spec).order_by(s.tables.c.name)
+        )
         return [(int(r.tid), str(r.spec)) for r in res]
 
     async def table(self, name: str) -> tuple[int, str] | None:
@@ -155,7 +170,9 @@ class ReadTx:
         )
         return [StoredChange(r.seq, r.tid, r.part, r.record, r.created_ms) for r in res]
 
-    async def changes_after(self, tid: int, part: int, after_seq: int, limit: int) -> list[StoredChange]:
+    async def changes_after(
+        self, tid: int, part: int, after_seq: int, limit: int
+    ) -> list[StoredChange]:
         c = s.changes.c
         res = await self.conn.execute(
             select(c.seq, c.tid, c.part, c.record, c.created_ms)
@@ -169,6 +186,54 @@ class ReadTx:
         res = await self.conn.execute(select(func.max(s.items.c.hlc)))
         v = res.scalar()
         return int(v) if v is not None else 0
+
+    async def index_query(
+        self,
+        tid: int,
+        iid: int,
+        part: int,
+        hk: bytes,
+        rng: KeyRange,
+        *,
+        forward: bool = True,
+        after: tuple[bytes, bytes] | None = None,
+        limit: int = 1000,
+    ) -> list[IndexRow]:
+        """Entries of one index partition key in (index sort key, table key) order."""
+        x = s.index_entries.c
+        conds: list[Any] = [x.tid == tid, x.iid == iid, x.part == part, x.hk == hk]
+        if rng.low is not None:
+            conds.append(x.rk >= rng.low if rng.low_inclusive else x.rk > rng.low)
+        if rng.high is not None:
+            conds.append(x.rk <= rng.high if rng.high_inclusive else x.rk < rng.high)
+        if after is not None:
+            pos = tuple_(x.rk, x.tk)
+            conds.append(pos > tuple_(*after) if forward else pos < tuple_(*after))
+        order = [x.rk.asc(), x.tk.asc()] if forward else [x.rk.desc(), x.tk.desc()]
+        res = await self.conn.execute(
+            select(s.index_entries).where(*conds).order_by(*order).limit(limit)
+        )
+        return [IndexRow(r.part, r.hk, r.rk, r.tk, r.data, r.size) for r in res]
+
+    async def index_scan(
+        self,
+        tid: int,
+        iid: int,
+        *,
+        parts: Sequence[int] | None = None,
+        after: tuple[int, bytes, bytes, bytes] | None = None,
+        limit: int = 1000,
+    ) -> list[IndexRow]:
+        x = s.index_entries.c
+        conds: list[Any] = [x.tid == tid, x.iid == iid]
+        if parts is not None:
+            conds.append(x.part.in_(list(parts)))
+        if after is not None:
+            conds.append(tuple_(x.part, x.hk, x.rk, x.tk) > tuple_(*after))
+        res = await self.conn.execute(
+            select(s.index_entries).where(*conds).order_by(x.part, x.hk, x.rk, x.tk).limit(limit)
+        )
+        return [IndexRow(r.part, r.hk, r.rk, r.tk, r.data, r.size) for r in res]
 
 
 class WriteTx(ReadTx):
@@ -206,8 +271,42 @@ class WriteTx(ReadTx):
         }
         await self.conn.execute(self._dialect.upsert_item(values))
 
+    async def put_index_entry(self, tid: int, iid: int, e: IndexRow) -> None:
+        values = {
+            "tid": tid,
+            "iid": iid,
+            "part": e.part,
+            "hk": e.hk,
+            "rk": e.rk,
+            "tk": e.tk,
+            "data": e.data,
+            "size": e.size,
+        }
+        await self.conn.execute(self._dialect.upsert_index(values))
+
+    async def delete_index_entry(
+        self, tid: int, iid: int, part: int, hk: bytes, rk: bytes, tk: bytes
+    ) -> None:
+        x = s.index_entries.c
+        await self.conn.execute(
+            delete(s.index_entries).where(
+                x.tid == tid, x.iid == iid, x.part == part, x.hk == hk, x.rk == rk, x.tk == tk
+            )
+        )
+
+    async def drop_index(self, tid: int, iid: int) -> None:
+        x = s.index_entries.c
+        await self.conn.execute(delete(s.index_entries).where(x.tid == tid, x.iid == iid))
+
     async def append_change(
-        self, tid: int, part: int, event: str, version: Version, record: bytes, now_ms: int, pending: bool
+        self,
+        tid: int,
+        part: int,
+        event: str,
+        version: Version,
+        record: bytes,
+        now_ms: int,
+        pending: bool,
     ) -> int:
         res = await self.conn.execute(
             s.changes.insert()
@@ -228,11 +327,15 @@ class WriteTx(ReadTx):
     async def mark_published(self, seqs: Sequence[int]) -> None:
         if seqs:
             c = s.changes.c
-            await self.conn.execute(update(s.changes).where(c.seq.in_(list(seqs))).values(pending=False))
+            await self.conn.execute(
+                update(s.changes).where(c.seq.in_(list(seqs))).values(pending=False)
+            )
 
     async def insert_table(self, name: str, table_id: str, spec: str) -> int:
         res = await self.conn.execute(
-            s.tables.insert().values(name=name, table_id=table_id, spec=spec).returning(s.tables.c.tid)
+            s.tables.insert()
+            .values(name=name, table_id=table_id, spec=spec)
+            .returning(s.tables.c.tid)
         )
         return int(res.scalar_one())
 
@@ -241,6 +344,7 @@ class WriteTx(ReadTx):
 
     async def drop_table(self, tid: int) -> None:
         await self.conn.execute(delete(s.items).where(s.items.c.tid == tid))
+        await self.conn.execute(delete(s.index_entries).where(s.index_entries.c.tid == tid))
         # pending changes of a dropped table still ship (the peers decide by table_id);
         # published ones go with the table
         await self.conn.execute(

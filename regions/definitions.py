@@ -1,0 +1,189 @@
+"""Validation of table definitions (CreateTable / UpdateTable): meaning, not shape.
+
+The API edge has checked JSON types, enums and lengths; here go the rules that
+relate members to each other: key schemas against AttributeDefinitions, index
+rules, limits.  Messages are DynamoDB's.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from regions.errors import LimitExceeded, ValidationError
+from regions.indexes import GSI, LSI, MAX_GSI, MAX_LSI, MAX_PROJECTED_ATTRIBUTES, IndexSpec
+from regions.keys import KeyAttr, KeySchema
+
+__all__ = ["attribute_types", "check_all_used", "index_spec", "index_specs", "key_schema"]
+
+_KEY_TYPES = ("S", "N", "B")
+
+
+def attribute_types(defs: list[dict[str, str]]) -> dict[str, str]:
+    types: dict[str, str] = {}
+    for d in defs:
+        an, at = d["AttributeName"], d["AttributeType"]
+        if at not in _KEY_TYPES:
+            raise ValidationError(
+                f"1 validation error detected: Value '{at}' at "
+                "'attributeDefinitions.1.member.attributeType' failed to satisfy constraint: "
+                "Member must satisfy enum value set: [B, N, S]"
+            )
+        if an in types:
+            raise ValidationError(
+                "Cannot have two attributes with the same name in AttributeDefinitions"
+            )
+        types[an] = at
+    return types
+
+
+def key_schema(
+    elements: list[dict[str, str]], types: dict[str, str], what: str = "KeySchema"
+) -> KeySchema:
+    if not elements:
+        raise ValidationError(
+            f"1 validation error detected: Value null at '{what[0].lower() + what[1:]}' failed to "
+            "satisfy constraint: Member must not be null"
+        )
+    if len(elements) > 2:
+        raise ValidationError(
+            f"1 validation error detected: Value '{elements}' at 'keySchema' failed to satisfy "
+            "constraint: Member must have length less than or equal to 2"
+        )
+    kinds = [k["KeyType"] for k in elements]
+    if kinds[0] != "HASH":
+        raise ValidationError(f"Invalid {what}: The first KeySchemaElement is not a HASH key type")
+    if len(kinds) == 2 and kinds[1] != "RANGE":
+        raise ValidationError(
+            f"Invalid {what}: The second KeySchemaElement is not a RANGE key type"
+        )
+    names = [k["AttributeName"] for k in elements]
+    if len(names) == 2 and names[0] == names[1]:
+        raise ValidationError(
+            f"Invalid {what}: Both the Hash Key and the Range Key element in the KeySchema have the same name"
+        )
+    for n in names:
+        if n not in types:
+            raise ValidationError(
+                "One or more parameter values were invalid: Some index key attributes are not "
+                f"defined in AttributeDefinitions. Keys: [{', '.join(names)}], "
+                f"AttributeDefinitions: [{', '.join(types)}]"
+            )
+    return KeySchema(
+        hash=KeyAttr(names[0], types[names[0]]),
+        range=KeyAttr(names[1], types[names[1]]) if len(names) == 2 else None,
+    )
+
+
+def index_spec(
+    raw: dict[str, Any],
+    kind: str,
+    iid: int,
+    types: dict[str, str],
+    table_schema: KeySchema,
+    *,
+    online: bool = False,
+) -> IndexSpec:
+    name = raw["IndexName"]
+    schema = key_schema(raw["KeySchema"], types)
+    if kind == LSI:
+        if table_schema.range is None:
+            raise ValidationError(
+                "One or more parameter values were invalid: Table KeySchema does not have a range "
+                "key, which is required when specifying a LocalSecondaryIndex"
+            )
+        if schema.hash.name != table_schema.hash.name:
+            raise ValidationError(
+                "One or more parameter values were invalid: Index KeySchema does not have the same "
+                f"leading hash key as table KeySchema for index: {name}. index hash key: "
+                f"{schema.hash.name}, table hash key: {table_schema.hash.name}"
+            )
+        if schema.range is None:
+            raise ValidationError(
+                "One or more parameter values were invalid: Index KeySchema must have a range key "
+                f"for index: {name}"
+            )
+    projection = raw.get("Projection") or {}
+    ptype = projection.get("ProjectionType")
+    non_key = tuple(projection.get("NonKeyAttributes") or ())
+    if ptype is None:
+        raise ValidationError(
+            "One or more parameter values were invalid: Unknown ProjectionType: null"
+        )
+    if ptype != "INCLUDE" and non_key:
+        raise ValidationError(
+            "One or more parameter values were invalid: ProjectionType is "
+            f"{ptype}, but NonKeyAttributes is specified"
+        )
+    if ptype == "INCLUDE" and not non_key:
+        raise ValidationError(
+            "One or more parameter values were invalid: NonKeyAttributes must not be empty"
+        )
+    throughput = raw.get("ProvisionedThroughput") or {}
+    return IndexSpec(
+        name=name,
+        kind=kind,
+        iid=iid,
+        key_schema=schema,
+        projection=ptype,
+        non_key_attributes=non_key,
+        status="CREATING" if online else "ACTIVE",
+        backfilling=False,
+        online=online,
+        read_capacity=int(throughput.get("ReadCapacityUnits", 0)),
+        write_capacity=int(throughput.get("WriteCapacityUnits", 0)),
+    )
+
+
+def index_specs(
+    lsis: list[dict[str, Any]],
+    gsis: list[dict[str, Any]],
+    types: dict[str, str],
+    table_schema: KeySchema,
+) -> tuple[IndexSpec, ...]:
+    if len(lsis) > MAX_LSI:
+        raise ValidationError(
+            "One or more parameter values were invalid: Number of LocalSecondaryIndexes exceeds "
+            f"per-table limit of {MAX_LSI}"
+        )
+    if len(gsis) > MAX_GSI:
+        raise LimitExceeded(
+            f"Subscriber limit exceeded: The number of global secondary indexes exceeds the limit of {MAX_GSI}"
+        )
+    specs: list[IndexSpec] = []
+    seen: set[str] = set()
+    iid = 1
+    for kind, raws in ((LSI, lsis), (GSI, gsis)):
+        for raw in raws:
+            if raw["IndexName"] in seen:
+                raise ValidationError(
+                    f"One or more parameter values were invalid: Duplicate index name: {raw['IndexName']}"
+                )
+            seen.add(raw["IndexName"])
+            specs.append(index_spec(raw, kind, iid, types, table_schema))
+            iid += 1
+    check_projected_count(specs)
+    return tuple(specs)
+
+
+def check_projected_count(specs: list[IndexSpec] | tuple[IndexSpec, ...]) -> None:
+    total = sum(len(s.non_key_attributes) for s in specs)
+    if total > MAX_PROJECTED_ATTRIBUTES:
+        raise ValidationError(
+            "One or more parameter values were invalid: Number of projected attributes in all "
+            f"indexes exceeds limit of {MAX_PROJECTED_ATTRIBUTES}, number of projected attributes: {total}"
+        )
+
+
+def check_all_used(types: dict[str, str], schemas: list[KeySchema]) -> None:
+    used = {n for s in schemas for n in s.names}
+    unused = [n for n in types if n not in used]
+    if unused and len(schemas) == 1:
+        raise ValidationError(
+            "One or more parameter values were invalid: Number of attributes in KeySchema does "
+            "not exactly match number of attributes defined in AttributeDefinitions"
+        )
+    if unused:
+        raise ValidationError(
+            "One or more parameter values were invalid: Some AttributeDefinitions are not used. "
+            f"AttributeDefinitions: [{', '.join(types)}], keys used: [{', '.join(sorted(used))}]"
+        )
