@@ -6,71 +6,14 @@ import signal
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from tests.fixtures.regions import RegionProcess, free_port
+from tests.fixtures.regions import RegionProcess
+from tests.integration.replication.helpers import NAMES, eventually, make_global, row_versions
 
 pytestmark = pytest.mark.integration
-
-NAMES = ("us-east-1", "eu-west-1", "ap-southeast-2")
-
-
-@pytest.fixture(scope="module")
-def regions(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, RegionProcess]]:
-    d = tmp_path_factory.mktemp("three")
-    ports = {n: free_port() for n in NAMES}
-    procs = {
-        n: RegionProcess(
-            n,
-            ports[n],
-            f"sqlite:///{d}/{n}.db",
-            kafka=kafka_bootstrap,
-            peers={p: f"http://127.0.0.1:{ports[p]}" for p in NAMES if p != n},
-            log_dir=d,
-        )
-        for n in NAMES
-    }
-    for p in procs.values():
-        p.start()
-    yield procs
-    for p in procs.values():
-        p.stop()
-
-
-def eventually(check: Callable[[], bool], timeout: float = 30.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def make_global(regions: dict[str, RegionProcess], table: str) -> dict[str, Any]:
-    east = regions["us-east-1"].client()
-    east.create_table(  # type: ignore[attr-defined]
-        TableName=table,
-        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    for r in NAMES[1:]:
-        east.update_table(TableName=table, ReplicaUpdates=[{"Create": {"RegionName": r}}])  # type: ignore[attr-defined]
-    return {n: regions[n].client() for n in NAMES}
-
-
-def row_versions(proc: RegionProcess, table: str) -> dict[str, tuple[int, str, bytes | None]]:
-    """(hlc, origin, data) per item id, read straight from the region's SQLite file."""
-    path = proc.store.removeprefix("sqlite:///")
-    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
-        spec = db.execute("SELECT tid FROM gt_tables WHERE name = ?", (table,)).fetchone()
-        rows = db.execute("SELECT hk, hlc, origin, data FROM gt_items WHERE tid = ?", (spec[0],)).fetchall()
-    return {hk.decode(): (hlc, origin, data) for hk, hlc, origin, data in rows}
-
 
 def test_replica_set_is_visible_in_every_region(regions: dict[str, RegionProcess]) -> None:
     clients = make_global(regions, "replicated")

@@ -1,0 +1,5 @@
+from __future__ import annotations
+
+from tests.integration.replication.helpers import regions
+
+__all__ = ["regions"]
