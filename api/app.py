@@ -2,11 +2,14 @@
 
 Routes: ``POST /`` (DynamoDB JSON 1.0 protocol), ``/v1/...`` (plain REST API,
 documented at ``/docs``), ``/v1/internal/...`` (region-to-region control plane),
-``/healthz``.  The lifespan opens the region's store and starts its replicator.
+``/healthz``.  The lifespan opens the region's store and starts its replicator
+and its TTL sweeper.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -18,6 +21,7 @@ from fastapi.responses import JSONResponse
 from api import internal, rest
 from api.dynamodb.router import router as dynamodb_router
 from api.metrics import RequestStats
+from regions import ttl
 from regions.region import Region
 from replicator.runner import Replicator
 
@@ -32,6 +36,8 @@ def create_app(region: Region, replicator: Replicator | None = None) -> FastAPI:
         await region.open()
         if replicator is not None:
             await replicator.start()
+        # expiry is the region's own job, with or without replication
+        sweeper = asyncio.create_task(ttl.run_sweeper(region, region.settings.ttl_interval_s))
         log.info(
             "region %s ready (store %s, kafka %s, peers %s)",
             region.name,
@@ -42,6 +48,9 @@ def create_app(region: Region, replicator: Replicator | None = None) -> FastAPI:
         try:
             yield
         finally:
+            sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeper
             if replicator is not None:
                 await replicator.stop()
             await region.close()

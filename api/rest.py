@@ -3,20 +3,28 @@
 Items are plain JSON objects (``{"id": "a", "n": 3, "tags": ["x"]}``); the key goes
 in the query string (``?id=a&ts=10``), typed by the table's key schema.  Plain
 values map to DynamoDB types as ``regions.types.from_plain`` documents.
+
+Numbers travel exactly both ways: request bodies are parsed with ``Decimal`` (not
+float, which would round ``0.1000000000000000000001``), and responses write each
+stored number's canonical text as the JSON literal.  Binary values (written through
+the DynamoDB API) come back as their base64 text, and sets as arrays.
 """
 
 from __future__ import annotations
 
+import json
+from decimal import Decimal
 from typing import Any
 
-from fastapi import APIRouter, Body, Request
+import orjson
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
 from api.errors import rest_status
-from regions.errors import DynamoError, ValidationError
+from regions.errors import DynamoError, SerializationError, ValidationError
 from regions.keys import KeySchema
 from regions.region import Region
-from regions.types import Item, from_plain, to_plain
+from regions.types import AttributeValue, Item, from_plain
 
 __all__ = ["router"]
 
@@ -41,8 +49,64 @@ def _key_from_query(schema: KeySchema, query: dict[str, str]) -> Item:
     return key
 
 
-def _plain_item(item: Item) -> dict[str, Any]:
-    return {name: to_plain(value) for name, value in item.items()}
+def _str(s: str) -> str:
+    return orjson.dumps(s).decode()
+
+
+def _plain_json(av: AttributeValue) -> str:
+    """JSON text of one stored (canonical) value.  Written by hand because no JSON
+    encoder emits a Decimal as an exact number literal, and a canonical N string
+    (no exponent, no leading zeros) already is one."""
+    tag, member = next(iter(av.items()))
+    if tag == "N":
+        return str(member)
+    if tag in ("S", "B"):
+        return _str(member)
+    if tag == "BOOL":
+        return "true" if member else "false"
+    if tag == "NULL":
+        return "null"
+    if tag == "NS":
+        return "[" + ",".join(member) + "]"
+    if tag in ("SS", "BS"):
+        return "[" + ",".join(_str(e) for e in member) + "]"
+    if tag == "L":
+        return "[" + ",".join(_plain_json(e) for e in member) + "]"
+    return "{" + ",".join(f"{_str(k)}:{_plain_json(e)}" for k, e in member.items()) + "}"
+
+
+def _item_response(item: Item) -> Response:
+    body = '{"item":{' + ",".join(f"{_str(k)}:{_plain_json(v)}" for k, v in item.items()) + "}}"
+    return Response(content=body.encode(), media_type="application/json")
+
+
+def _reject_constant(name: str) -> Any:
+    raise SerializationError(f"{name} is not a number DynamoDB can store")
+
+
+def _plain_body(raw: bytes) -> dict[str, Any]:
+    """The request body as plain values, numbers as Decimal (ints too: Python's
+    int() refuses more than 4300 digits, and such a number is a 400, not a 500)."""
+    try:
+        value = json.loads(raw, parse_float=Decimal, parse_int=Decimal, parse_constant=_reject_constant)
+    except (ValueError, RecursionError):
+        raise SerializationError("The request body is not valid JSON") from None
+    if not isinstance(value, dict):
+        raise SerializationError("The request body must be a JSON object (the item)")
+    return value
+
+
+_ITEM_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {"type": "object", "additionalProperties": True},
+                "example": {"id": "user-1", "name": "Ada", "visits": 3},
+            }
+        },
+    }
+}
 
 
 @router.get("/tables", summary="List tables")
@@ -68,27 +132,25 @@ async def get_item(table: str, request: Request) -> Any:
         return _error(exc)
     if item is None:
         return JSONResponse({"error": "NotFound", "message": "item not found"}, status_code=404)
-    return {"item": _plain_item(item)}
+    return _item_response(item)
 
 
 @router.put(
     "/tables/{table}/items",
     summary="Put (create or replace) one item",
     description="The body is the whole item as a plain JSON object, key attributes included.",
+    openapi_extra=_ITEM_BODY,
 )
-async def put_item(
-    table: str,
-    request: Request,
-    item: dict[str, Any] = Body(..., examples=[{"id": "user-1", "name": "Ada", "visits": 3}]),
-) -> Any:
+async def put_item(table: str, request: Request) -> Any:
     region: Region = request.app.state.region
     try:
+        item = _plain_body(await request.body())
         typed = {name: from_plain(value) for name, value in item.items()}
         outcome = await region.put_item(table, typed)
     except DynamoError as exc:
         return _error(exc)
     assert outcome.new is not None
-    return {"item": _plain_item(outcome.new)}
+    return _item_response(outcome.new)
 
 
 @router.delete(

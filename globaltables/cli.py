@@ -64,6 +64,8 @@ def main() -> None:
     help="SQLite durability: FULL loses nothing acknowledged; NORMAL may lose the last commits on power loss.",
 )
 @click.option("--tombstone-horizon", default=86400, show_default=True, type=int, help="Seconds a delete's tombstone is kept.")
+@click.option("--ttl-interval", default=30.0, show_default=True, type=float, help="Seconds between two sweeps for expired (TTL) items.")
+@click.option("--ttl-change-window", default=3600, show_default=True, type=int, help="Seconds UpdateTimeToLive waits between two changes of one table.")
 @click.option("--log-level", default="INFO", show_default=True, help="DEBUG, INFO, WARNING or ERROR.")
 def region(
     name: str,
@@ -76,6 +78,8 @@ def region(
     topic_partitions: int,
     sqlite_synchronous: str,
     tombstone_horizon: int,
+    ttl_interval: float,
+    ttl_change_window: int,
     log_level: str,
 ) -> None:
     """Run one region: the DynamoDB API, the REST API and the replicator."""
@@ -102,6 +106,8 @@ def region(
             topic_partitions=topic_partitions,
             tombstone_horizon_s=tombstone_horizon,
             sqlite_synchronous=sqlite_synchronous,
+            ttl_interval_s=ttl_interval,
+            ttl_change_window_s=ttl_change_window,
         )
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None

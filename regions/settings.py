@@ -36,11 +36,21 @@ class RegionSettings:
     #: how long change records are kept for the Streams API
     change_retention_s: int = 24 * 3600
     sqlite_synchronous: str = "FULL"
+    #: seconds between two TTL sweeps (expiry is best effort, as in DynamoDB)
+    ttl_interval_s: float = 30.0
+    #: UpdateTimeToLive allows one change per table per window (DynamoDB: an hour)
+    ttl_change_window_s: int = 3600
 
     def __post_init__(self) -> None:
         if not _REGION_RE.match(self.name):
-            raise ValueError(f"region name must be lowercase letters, digits and '-': {self.name!r}")
+            raise ValueError(
+                f"region name must be lowercase letters, digits and '-': {self.name!r}"
+            )
         if not 1 <= self.partitions <= 1024:
             raise ValueError("partitions must be between 1 and 1024")
         if self.name in self.peers:
             raise ValueError("a region cannot be its own peer")
+        if self.ttl_interval_s <= 0:
+            raise ValueError("the TTL sweep interval must be positive")
+        if self.ttl_change_window_s < 0:
+            raise ValueError("the TTL change window cannot be negative")

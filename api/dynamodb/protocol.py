@@ -23,6 +23,7 @@ __all__ = [
     "encode_error",
     "encode_response",
     "parse_target",
+    "plain_response",
 ]
 
 CONTENT_TYPE = "application/x-amz-json-1.0"
@@ -62,6 +63,11 @@ def _headers(body: bytes) -> dict[str, str]:
 def encode_response(payload: dict[str, Any] | None) -> Response:
     body = b"" if payload is None else orjson.dumps(payload)
     return Response(content=body, status_code=200, media_type=CONTENT_TYPE, headers=_headers(body))
+
+
+def plain_response(body: bytes, status: int = 200, media_type: str | None = None) -> Response:
+    """A non-JSON answer (health check, CORS preflight) with the same envelope headers."""
+    return Response(content=body, status_code=status, media_type=media_type, headers=_headers(body))
 
 
 def encode_error(exc: DynamoError) -> Response:

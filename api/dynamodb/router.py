@@ -3,6 +3,9 @@
 Handlers decode and shape-check a request, call the Region and encode the result;
 they decide nothing about data.  Every DynamoError becomes a DynamoDB-shaped error
 here and only here; anything else is logged and answered as InternalServerError.
+
+``GET /`` is DynamoDB's health check and ``OPTIONS /`` its CORS preflight
+(``api.dynamodb.transport``).
 """
 
 from __future__ import annotations
@@ -14,28 +17,53 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
-from api.dynamodb import items, reads, tables
-from api.dynamodb.protocol import MAX_BODY, decode_body, encode_error, encode_response, parse_target
+from api.dynamodb import endpoints, items, reads, tables, ttl
+from api.dynamodb.protocol import (
+    MAX_BODY,
+    decode_body,
+    encode_error,
+    encode_response,
+    parse_target,
+    plain_response,
+)
+from api.dynamodb.transport import (
+    RequestContext,
+    RequestTooLarge,
+    cors_headers,
+    decode_content,
+    health_body,
+)
 from regions.errors import DynamoError, InternalError, UnknownOperation
 from regions.region import Region
 
-__all__ = ["OPERATIONS", "router"]
+__all__ = ["CONTEXT_OPERATIONS", "OPERATIONS", "router"]
 
 log = logging.getLogger("globaltables.api")
 
 Handler = Callable[[Region, dict[str, Any]], Awaitable[dict[str, Any] | None]]
+#: a handler that also needs the HTTP request (e.g. its Host)
+ContextHandler = Callable[
+    [Region, dict[str, Any], RequestContext], Awaitable[dict[str, Any] | None]
+]
 
 #: the operation registry; tests iterate it to prove every operation is covered
 OPERATIONS: dict[str, dict[str, Handler]] = {
-    "dynamodb": {**tables.OPERATIONS, **items.OPERATIONS, **reads.OPERATIONS},
+    "dynamodb": {
+        **tables.OPERATIONS,
+        **items.OPERATIONS,
+        **reads.OPERATIONS,
+        **ttl.OPERATIONS,
+    },
+    "streams": {},
+}
+#: operations whose handlers take a RequestContext; kept apart so the plain
+#: handlers keep their two-argument signature
+CONTEXT_OPERATIONS: dict[str, dict[str, ContextHandler]] = {
+    "dynamodb": {**endpoints.OPERATIONS},
     "streams": {},
 }
 
 router = APIRouter()
-
-
-class _TooLarge(DynamoError):
-    code = "RequestEntityTooLarge"
 
 
 @router.post("/", include_in_schema=False)
@@ -46,21 +74,51 @@ async def dynamodb_endpoint(request: Request) -> Response:
     try:
         declared = request.headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > MAX_BODY:
-            raise _TooLarge("Request Entity Too Large")
+            raise RequestTooLarge()
         raw = await request.body()
         if len(raw) > MAX_BODY:
-            raise _TooLarge("Request Entity Too Large")
+            raise RequestTooLarge()
         service, op = parse_target(request.headers.get("x-amz-target"))
         handler = OPERATIONS[service].get(op)
-        if handler is None:
+        context_handler = CONTEXT_OPERATIONS[service].get(op)
+        if handler is None and context_handler is None:
             raise UnknownOperation("An unknown operation was requested.")
-        body = decode_body(raw)
-        result = await handler(region, body)
+        content = decode_content(raw, request.headers.get("content-encoding"), MAX_BODY)
+        body = decode_body(content)
+        if handler is not None:
+            result = await handler(region, body)
+        else:
+            assert context_handler is not None
+            result = await context_handler(region, body, _context(request))
         response = encode_response(result)
     except DynamoError as exc:
         response = encode_error(exc)
     except Exception:
         log.exception("internal error in %s", op)
         response = encode_error(InternalError("Internal server error"))
+    response.headers.update(cors_headers(request.headers, preflight=False))
     request.app.state.metrics.observe(op, response.status_code, time.perf_counter() - started)
+    return response
+
+
+def _context(request: Request) -> RequestContext:
+    # HTTP/1.1 always has a Host; the socket address is the fallback for HTTP/1.0
+    return RequestContext(host=request.headers.get("host") or request.url.netloc)
+
+
+@router.get("/", include_in_schema=False)
+async def health_check(request: Request) -> Response:
+    region: Region = request.app.state.region
+    response = plain_response(health_body(region.name))
+    response.headers.update(cors_headers(request.headers, preflight=False))
+    return response
+
+
+@router.options("/", include_in_schema=False)
+async def cors_preflight(request: Request) -> Response:
+    if not request.headers.get("origin"):
+        # not a preflight: DynamoDB answers an OPTIONS without Origin with 404
+        return plain_response(b"<UnknownOperationException/>\n", status=404)
+    response = plain_response(b"")
+    response.headers.update(cors_headers(request.headers, preflight=True))
     return response

@@ -9,11 +9,15 @@ as one ValidationException, ``N validation errors detected: ...; ...``.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from regions.errors import SerializationError, ValidationError
 
 __all__ = ["Shape"]
+
+_ARN_PREFIX = "arn:"
+_TABLE_NAME = re.compile(r"[a-zA-Z0-9_.-]+")
 
 
 def _json_kind(value: object) -> str:
@@ -96,9 +100,17 @@ class Shape:
         return value
 
     def table_name(self, name: str = "TableName") -> str:
-        # TableName also takes an ARN, hence 1..1024 here; the 3..255 name rule is
-        # checked by the catalog once the ARN is stripped
+        # TableName also takes an ARN (botocore allows 1..1024 for that reason), so a
+        # plain name gets DynamoDB's own 3..255 and pattern rule here: without it a
+        # 2-character name would reach the catalog and come back ResourceNotFound
         value = self.string(name, required=True, min_len=1, max_len=1024)
+        if value is not None and not value.startswith(_ARN_PREFIX):
+            if len(value) < 3:
+                self.fail(name, value, "Member must have length greater than or equal to 3")
+            if len(value) > 255:
+                self.fail(name, value, "Member must have length less than or equal to 255")
+            if _TABLE_NAME.fullmatch(value) is None:
+                self.fail(name, value, f"Member must satisfy regular expression pattern: {_TABLE_NAME.pattern}")
         return value or ""
 
     def boolean(self, name: str) -> bool | None:
@@ -152,7 +164,10 @@ class Shape:
         value = self.mapping(name, required=required)
         if value is None:
             return None
-        return Shape(value, prefix=f"{self._member(name)}.")
+        sub = Shape(value, prefix=f"{self._member(name)}.")
+        # one error list per request: a nested member's failure must reach done()
+        sub.errors = self.errors
+        return sub
 
     def child(self, value: object, path: str) -> Shape:
         """A nested structure (list element) sharing this shape's error list."""

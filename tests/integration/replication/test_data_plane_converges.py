@@ -63,7 +63,7 @@ def test_updates_and_indexes_converge(regions: dict[str, RegionProcess]) -> None
         assert [g["IndexName"] for g in desc["LocalSecondaryIndexes"]] == ["by_rank"]
 
     # every region writes its own items ...
-    for i, n in enumerate(NAMES):
+    for n in NAMES:
         for k in range(5):
             clients[n].put_item(
                 TableName="indexed-global",
