@@ -16,6 +16,7 @@ from typing import Any
 from regions.errors import ValidationError
 from regions.indexes import IndexSpec
 from regions.keys import KeyAttr, KeySchema
+from regions.streams import StreamSpec
 
 __all__ = [
     "ACTIVE",
@@ -100,6 +101,13 @@ class TableSpec:
     ttl_changed_at: float = 0.0
     #: secondary indexes, LSIs and GSIs, in creation order
     indexes: tuple[IndexSpec, ...] = field(default_factory=tuple)
+    #: every enabling of the stream, oldest first; the last is current if enabled
+    streams: tuple[StreamSpec, ...] = field(default_factory=tuple)
+
+    @property
+    def stream(self) -> StreamSpec | None:
+        """The enabled stream, if any."""
+        return self.streams[-1] if self.streams and self.streams[-1].enabled else None
 
     def index(self, name: str) -> IndexSpec | None:
         return next((i for i in self.indexes if i.name == name), None)
@@ -139,6 +147,7 @@ class TableSpec:
             "ttl_attribute": self.ttl_attribute,
             "ttl_changed_at": self.ttl_changed_at,
             "indexes": [i.to_json() for i in self.indexes],
+            "streams": [s.to_json() for s in self.streams],
         }
 
     @classmethod
@@ -169,4 +178,5 @@ class TableSpec:
             ttl_attribute=data.get("ttl_attribute"),
             ttl_changed_at=float(data.get("ttl_changed_at", 0.0)),
             indexes=tuple(IndexSpec.from_json(i) for i in data.get("indexes", [])),
+            streams=tuple(StreamSpec.from_json(s) for s in data.get("streams", [])),
         )

@@ -29,7 +29,7 @@ from typing import Any, Protocol
 
 import orjson
 
-from regions import catalog, definitions, indexes, reads
+from regions import catalog, definitions, indexes, reads, streams
 from regions.catalog import Replica, TableSpec
 from regions.changes import INSERT, MODIFY, REMOVE, ChangeRecord
 from regions.errors import (
@@ -199,6 +199,45 @@ class Region:
         self._tables[name] = (row[0], spec)
         return row[0], spec
 
+    async def table_ref(self, name_or_arn: str) -> tuple[int, TableSpec]:
+        """(local table number, spec) for modules that read the store directly
+        (streams).  Raises ResourceNotFound."""
+        return await self._table(name_or_arn)
+
+    async def set_stream(self, name: str, enabled: bool, view_type: str | None) -> TableSpec:
+        """StreamSpecification on CreateTable/UpdateTable: enable (a new stream, new
+        label) or disable the table's stream."""
+        tid, spec = await self._table(name)
+        current = spec.stream
+        now = wall_ms()
+        if enabled:
+            if current is not None:
+                raise ValidationError(
+                    f"Table already has an enabled stream: TableName: {spec.name}"
+                )
+            if view_type not in streams.VIEW_TYPES:
+                raise ValidationError(
+                    "One or more parameter values were invalid: StreamViewType is required when "
+                    "StreamEnabled is true"
+                    if view_type is None
+                    else f"One or more parameter values were invalid: Unknown StreamViewType: {view_type}"
+                )
+            # labels must differ even if enabled twice within one millisecond
+            last = spec.streams[-1].created_ms if spec.streams else 0
+            created = max(now, last + 1)
+            new_stream = streams.StreamSpec(streams.stream_label(created), view_type, created)
+            new = replace(spec, streams=(*spec.streams, new_stream))
+        else:
+            if current is None:
+                raise ValidationError(
+                    f"Table already has no enabled stream: TableName: {spec.name}"
+                )
+            closed = replace(current, disabled_ms=now)
+            new = replace(spec, streams=(*spec.streams[:-1], closed))
+        await self._save_spec(tid, new)
+        await self._tell_replicas(new)
+        return new
+
     async def describe_table(self, name: str) -> tuple[TableSpec, int, int]:
         """The spec plus live item count and size in bytes."""
         tid, spec = await self._table(name)
@@ -354,6 +393,15 @@ class Region:
                 indexes=tuple(
                     i.with_status("ACTIVE") for i in spec.indexes if i.status != catalog.DELETING
                 ),
+                streams=(
+                    (
+                        streams.StreamSpec(
+                            streams.stream_label(wall_ms()), spec.stream.view_type, wall_ms()
+                        ),
+                    )
+                    if spec.stream is not None
+                    else ()
+                ),
             )
             await self._insert_spec(mine)
             log.info("created replica of %s (%s)", spec.name, spec.table_id)
@@ -387,6 +435,23 @@ class Region:
                 )
                 added.append(name)
         dropped = [i.name for i in updated.indexes if i not in kept]
+        # the stream setting is kept identical; each region has its own stream (label)
+        theirs_stream = spec.stream
+        if theirs_stream is not None and updated.stream is None:
+            created = max(wall_ms(), (updated.streams[-1].created_ms + 1) if updated.streams else 0)
+            updated = replace(
+                updated,
+                streams=(
+                    *updated.streams,
+                    streams.StreamSpec(
+                        streams.stream_label(created), theirs_stream.view_type, created
+                    ),
+                ),
+            )
+        elif theirs_stream is None and updated.stream is not None:
+            ours = updated.streams[-1]
+            closed = streams.StreamSpec(ours.label, ours.view_type, ours.created_ms, wall_ms())
+            updated = replace(updated, streams=(*updated.streams[:-1], closed))
         updated = replace(
             updated,
             indexes=kept
@@ -591,6 +656,7 @@ class Region:
         tid, spec = await self._table(name)
         new = change(spec)
         await self._save_spec(tid, new)
+        await self._tell_replicas(new)
         return new
 
     async def tables(self) -> list[TableSpec]:

@@ -54,12 +54,34 @@ def describe(
     if spec.table_class != "STANDARD":
         desc["TableClassSummary"] = {"TableClass": spec.table_class}
     desc.update(_describe_indexes(region, spec, index_counts or {}))
+    if spec.streams:
+        latest = spec.streams[-1]
+        if latest.enabled:
+            desc["StreamSpecification"] = {
+                "StreamEnabled": True,
+                "StreamViewType": latest.view_type,
+            }
+        desc["LatestStreamLabel"] = latest.label
+        desc["LatestStreamArn"] = f"{region.arn(spec.name)}/stream/{latest.label}"
     if spec.replicas:
         desc["GlobalTableVersion"] = GLOBAL_TABLE_VERSION
         desc["Replicas"] = [
             {"RegionName": r.region, "ReplicaStatus": r.status} for r in spec.replicas
         ]
     return desc
+
+
+def _stream_shape(shape: Shape) -> tuple[bool, str | None] | None:
+    sub = shape.struct("StreamSpecification")
+    if sub is None:
+        return None
+    enabled = sub.boolean("StreamEnabled")
+    if enabled is None:
+        sub.fail("StreamEnabled", None, "Member must not be null")
+    view = sub.string(
+        "StreamViewType", enum=("NEW_IMAGE", "OLD_IMAGE", "NEW_AND_OLD_IMAGES", "KEYS_ONLY")
+    )
+    return bool(enabled), view
 
 
 def _index_shapes(shape: Shape, member: str) -> list[dict[str, Any]]:
@@ -180,6 +202,7 @@ async def create_table(region: Region, body: dict[str, Any]) -> dict[str, Any]:
         v = sub.string("Value", required=True, min_len=0, max_len=256)
         if k is not None and v is not None:
             tags[k] = v
+    stream = _stream_shape(shape)
     lsis = _index_shapes(shape, "LocalSecondaryIndexes")
     gsis = _index_shapes(shape, "GlobalSecondaryIndexes")
     shape.done()
@@ -196,6 +219,8 @@ async def create_table(region: Region, body: dict[str, Any]) -> dict[str, Any]:
         local_indexes=lsis,
         global_indexes=gsis,
     )
+    if stream is not None and stream[0]:
+        spec = await region.set_stream(spec.name, True, stream[1])
     return {"TableDescription": describe(region, spec, status=CREATING)}
 
 
@@ -295,11 +320,11 @@ async def update_table(region: Region, body: dict[str, Any]) -> dict[str, Any]:
     if pt is not None:
         rcu = pt.integer("ReadCapacityUnits", min_value=1)
         wcu = pt.integer("WriteCapacityUnits", min_value=1)
+    stream = _stream_shape(shape)
     shape.done()
     unsupported = sorted(
         k
         for k in (
-            "StreamSpecification",
             "SSESpecification",
             "ReplicaUpdates",
             "OnDemandThroughput",
@@ -316,7 +341,7 @@ async def update_table(region: Region, body: dict[str, Any]) -> dict[str, Any]:
     settings = (
         billing is not None or pt is not None or protection is not None or table_class is not None
     )
-    if not (creates or index_updates or settings):
+    if not (creates or index_updates or settings or stream is not None):
         raise ValidationError(
             "At least one of ProvisionedThroughput, BillingMode, UpdateStreamEnabled, "
             "GlobalSecondaryIndexUpdates or SSESpecification or ReplicaUpdates is required"
@@ -338,6 +363,8 @@ async def update_table(region: Region, body: dict[str, Any]) -> dict[str, Any]:
             deletion_protection=protection,
             table_class=table_class,
         )
+    if stream is not None:
+        spec = await region.set_stream(name, stream[0], stream[1])
     for action, raw in index_updates:
         if action == "Create":
             spec = await region.create_global_index(name, raw, defs)

@@ -182,6 +182,25 @@ class ReadTx:
         )
         return [StoredChange(r.seq, r.tid, r.part, r.record, r.created_ms) for r in res]
 
+    async def shard_range(self, tid: int, part: int, from_ms: int) -> tuple[int | None, int | None]:
+        """First and last change-log seq of one table partition since ``from_ms``."""
+        c = s.changes.c
+        res = await self.conn.execute(
+            select(func.min(c.seq), func.max(c.seq)).where(
+                c.tid == tid, c.part == part, c.created_ms >= from_ms
+            )
+        )
+        row = res.one()
+        return (
+            int(row[0]) if row[0] is not None else None,
+            int(row[1]) if row[1] is not None else None,
+        )
+
+    async def max_seq(self) -> int:
+        res = await self.conn.execute(select(func.max(s.changes.c.seq)))
+        v = res.scalar()
+        return int(v) if v is not None else 0
+
     async def max_hlc(self) -> int:
         res = await self.conn.execute(select(func.max(s.items.c.hlc)))
         v = res.scalar()

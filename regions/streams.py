@@ -1,0 +1,198 @@
+"""DynamoDB Streams over the change log.
+
+A stream is a window of a table's change log: the changes committed while the
+stream was enabled.  Shards are the table's partitions (one open shard each, no
+splits), sequence numbers are the change log's ``seq`` (increasing within a
+shard), so reading a shard is a primary-key range read of ``gt_changes``.
+
+Each change appears once (the outbox writes one record per committed write, and
+no-op writes write none), in per-item order.  Applied remote changes are in the
+stream too, with their original version (invariant 5), as in DynamoDB global
+tables.  Iterators are opaque, carry their issue time and expire after 15 min.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from regions.changes import ChangeRecord
+from regions.errors import DynamoError, ResourceNotFound, ValidationError
+from regions.types import item_size
+
+__all__ = [
+    "ITERATOR_TTL_S",
+    "VIEW_TYPES",
+    "ExpiredIterator",
+    "Iterator",
+    "StreamSpec",
+    "TrimmedDataAccess",
+    "decode_iterator",
+    "encode_iterator",
+    "parse_stream_arn",
+    "record_for",
+    "sequence_number",
+    "shard_id",
+    "shard_partition",
+    "stream_label",
+]
+
+VIEW_TYPES = ("KEYS_ONLY", "NEW_IMAGE", "OLD_IMAGE", "NEW_AND_OLD_IMAGES")
+ITERATOR_TTL_S = 15 * 60
+#: the identity DynamoDB puts on TTL deletes
+SERVICE_IDENTITY = {"PrincipalId": "dynamodb.amazonaws.com", "Type": "Service"}
+
+
+class ExpiredIterator(DynamoError):
+    code = "ExpiredIteratorException"
+
+
+class TrimmedDataAccess(DynamoError):
+    code = "TrimmedDataAccessException"
+
+
+@dataclass(frozen=True)
+class StreamSpec:
+    """One enabling of a table's stream.  Re-enabling creates a new one (new label
+    and ARN); a disabled one stays readable until its records age out."""
+
+    label: str
+    view_type: str
+    created_ms: int
+    disabled_ms: int | None = None
+
+    @property
+    def enabled(self) -> bool:
+        return self.disabled_ms is None
+
+    def covers(self, created_ms: int) -> bool:
+        return created_ms >= self.created_ms and (
+            self.disabled_ms is None or created_ms < self.disabled_ms
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "label": self.label,
+            "view_type": self.view_type,
+            "created_ms": self.created_ms,
+            "disabled_ms": self.disabled_ms,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> StreamSpec:
+        return cls(
+            label=data["label"],
+            view_type=data["view_type"],
+            created_ms=int(data["created_ms"]),
+            disabled_ms=int(data["disabled_ms"]) if data.get("disabled_ms") is not None else None,
+        )
+
+
+def stream_label(ms: int) -> str:
+    """ISO-8601 creation time with milliseconds, like ``2015-05-11T21:21:33.291``."""
+    t = time.gmtime(ms / 1000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", t) + f".{ms % 1000:03d}"
+
+
+def shard_id(stream: StreamSpec, part: int) -> str:
+    # 20 digits (the stream's creation ms) and 8 hex digits (the partition)
+    return f"shardId-{stream.created_ms:020d}-{part:08x}"
+
+
+def shard_partition(stream: StreamSpec, shard: str, partitions: int) -> int:
+    prefix = f"shardId-{stream.created_ms:020d}-"
+    if not shard.startswith(prefix):
+        raise ResourceNotFound(f"Requested resource not found: Shard does not exist: {shard}")
+    try:
+        part = int(shard[len(prefix) :], 16)
+    except ValueError:
+        raise ResourceNotFound(
+            f"Requested resource not found: Shard does not exist: {shard}"
+        ) from None
+    if not 0 <= part < partitions:
+        raise ResourceNotFound(f"Requested resource not found: Shard does not exist: {shard}")
+    return part
+
+
+def sequence_number(seq: int) -> str:
+    return f"{seq:021d}"
+
+
+def parse_stream_arn(arn: str) -> tuple[str, str]:
+    """``arn:aws:dynamodb:<r>:<a>:table/<t>/stream/<label>`` -> (table, label)."""
+    try:
+        head, label = arn.split("/stream/", 1)
+        table = head.split(":table/", 1)[1]
+    except (ValueError, IndexError):
+        raise ValidationError(f"Invalid StreamArn: {arn}") from None
+    if not table or not label or not head.startswith("arn:aws:dynamodb:"):
+        raise ValidationError(f"Invalid StreamArn: {arn}")
+    return table, label
+
+
+@dataclass(frozen=True)
+class Iterator:
+    arn: str
+    shard: str
+    #: the next record to return has a seq greater than this
+    after_seq: int
+    issued_ms: int
+
+
+def encode_iterator(it: Iterator) -> str:
+    body = orjson.dumps({"s": it.shard, "a": it.after_seq, "t": it.issued_ms})
+    return f"{it.arn}|1|{base64.urlsafe_b64encode(body).decode()}"
+
+
+def decode_iterator(token: str, now_ms: int) -> Iterator:
+    try:
+        arn, version, payload = token.rsplit("|", 2)
+        if version != "1":
+            raise ValueError(version)
+        body = orjson.loads(base64.urlsafe_b64decode(payload.encode()))
+        it = Iterator(
+            arn=arn, shard=str(body["s"]), after_seq=int(body["a"]), issued_ms=int(body["t"])
+        )
+    except (ValueError, KeyError, TypeError):
+        raise ValidationError("Invalid ShardIterator") from None
+    if now_ms - it.issued_ms > ITERATOR_TTL_S * 1000:
+        raise ExpiredIterator("Iterator expired. The iterator was created over 15 minutes ago.")
+    return it
+
+
+def record_for(
+    change: ChangeRecord, stream: StreamSpec, region: str, table_id: str
+) -> dict[str, Any]:
+    """A change as a stream record, with the images its view type allows."""
+    dyn: dict[str, Any] = {
+        "ApproximateCreationDateTime": change.created_ms // 1000,
+        "Keys": change.keys,
+        "SequenceNumber": sequence_number(change.seq),
+        "StreamViewType": stream.view_type,
+    }
+    size = item_size(change.keys)
+    if stream.view_type in ("NEW_IMAGE", "NEW_AND_OLD_IMAGES") and change.new_image is not None:
+        dyn["NewImage"] = change.new_image
+        size += item_size(change.new_image)
+    if stream.view_type in ("OLD_IMAGE", "NEW_AND_OLD_IMAGES") and change.old_image is not None:
+        dyn["OldImage"] = change.old_image
+        size += item_size(change.old_image)
+    dyn["SizeBytes"] = size
+    record: dict[str, Any] = {
+        "eventID": hashlib.md5(
+            f"{table_id}:{change.seq}".encode(), usedforsecurity=False
+        ).hexdigest(),
+        "eventName": change.event,
+        "eventVersion": "1.1",
+        "eventSource": "aws:dynamodb",
+        "awsRegion": region,
+        "dynamodb": dyn,
+    }
+    if change.service:
+        record["userIdentity"] = dict(SERVICE_IDENTITY)
+    return record
