@@ -15,6 +15,19 @@ __all__ = ["ExpressionContext"]
 # The placeholder token rules of the expression lexer; DynamoDB parses each key with it.
 _NAME_KEY: Final = re.compile(r"#[A-Za-z0-9_]+", re.ASCII)
 _VALUE_KEY: Final = re.compile(r":[A-Za-z0-9_]+", re.ASCII)
+_MAX_KEY_BYTES: Final = 255
+
+
+def _check_key(map_name: str, key: str, pattern: re.Pattern[str]) -> None:
+    # DynamoDB Local checks the length before parsing the key as a placeholder token.
+    size = len(key.encode("utf-8", "surrogatepass"))
+    if size > _MAX_KEY_BYTES:
+        raise ValidationError(
+            f"{map_name} contains invalid key: The expression attribute map contains a key "
+            f"that is too long; size of key: {size}"
+        )
+    if not pattern.fullmatch(key):
+        raise ValidationError(f'{map_name} contains invalid key: Syntax error; key: "{key}"')
 
 
 class ExpressionContext:
@@ -26,7 +39,7 @@ class ExpressionContext:
     decides this from the parsed expressions (before any evaluation could short-circuit).
 
     Raises ValidationError for a map given but empty, a key that is not a placeholder
-    token, or an invalid value (wrapped as DynamoDB words it:
+    token or is longer than 255 bytes, or an invalid value (wrapped as DynamoDB words it:
     ``ExpressionAttributeValues contains invalid value: <why> for key :v``).  Values are
     kept in canonical form (numbers normalised, sets sorted).
     """
@@ -39,10 +52,7 @@ class ExpressionContext:
             if not names:
                 raise ValidationError("ExpressionAttributeNames must not be empty")
             for key in names:
-                if not _NAME_KEY.fullmatch(key):
-                    raise ValidationError(
-                        f'ExpressionAttributeNames contains invalid key: Syntax error; key: "{key}"'
-                    )
+                _check_key("ExpressionAttributeNames", key, _NAME_KEY)
             for key, name in names.items():
                 if name == "":
                     # Unverified wording: modelled on the values message below.
@@ -55,10 +65,7 @@ class ExpressionContext:
             if not values:
                 raise ValidationError("ExpressionAttributeValues must not be empty")
             for key in values:
-                if not _VALUE_KEY.fullmatch(key):
-                    raise ValidationError(
-                        f'ExpressionAttributeValues contains invalid key: Syntax error; key: "{key}"'
-                    )
+                _check_key("ExpressionAttributeValues", key, _VALUE_KEY)
             for key, value in values.items():
                 try:
                     canonical[key] = validate_value(value)

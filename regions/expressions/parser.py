@@ -172,13 +172,6 @@ class Parser:
         index = self.sig[self.pos] if self.pos < len(self.sig) else len(self.tokens)
         raise _SyntaxFailure(index)
 
-    def _advance(self) -> Token:
-        token = self._peek()
-        if token is None:
-            self._fail()
-        self.pos += 1
-        return token
-
     def _expect_punct(self, char: str) -> None:
         token = self._peek()
         if token is None or not token.is_punct(char):
@@ -304,22 +297,20 @@ class Parser:
         if token.kind == TokenKind.NAME:
             following = self._peek(1)
             if following is not None and following.is_punct("("):
-                return self._function(), False
+                # A function call, parsed inline (not in a helper) so that nested calls
+                # cost one Python frame per level.
+                self._enter()
+                self.pos += 2
+                args = [self._operand()[0]]
+                while self._at_punct(","):
+                    self.pos += 1
+                    args.append(self._operand()[0])
+                self._expect_punct(")")
+                self._leave()
+                return FunctionCall(token.text, tuple(args)), False
         if token.kind in (TokenKind.NAME, TokenKind.NAME_REF):
             return self.path(), False
         self._fail()
-
-    def _function(self) -> FunctionCall:
-        name = self._advance().text
-        self._enter()
-        self._expect_punct("(")
-        args = [self.operand()]
-        while self._at_punct(","):
-            self.pos += 1
-            args.append(self.operand())
-        self._expect_punct(")")
-        self._leave()
-        return FunctionCall(name, tuple(args))
 
     # --- conditions -------------------------------------------------------------------
 
