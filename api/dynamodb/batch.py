@@ -1,0 +1,161 @@
+"""BatchGetItem and BatchWriteItem: shape checks and translation; regions/batch.py decides.
+
+Shape errors are worded as DynamoDB's Coral front end words them (dynalite's
+test/batchGetItem.js and test/batchWriteItem.js, recorded against the service).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Final
+
+from api.dynamodb.items import _context, _no_legacy
+from api.dynamodb.shapes import Shape
+from regions import batch
+from regions import expressions as ex
+from regions.errors import ValidationError
+from regions.region import Region
+
+__all__ = ["OPERATIONS"]
+
+_RCC: Final = ("INDEXES", "TOTAL", "NONE")
+_RICM: Final = ("SIZE", "NONE")
+_TABLE_NAME: Final = re.compile(r"[a-zA-Z0-9_.-]+")
+_MAP_KEYS: Final = (
+    "Map keys must satisfy constraint: [Member must have length less than or equal to 255, "
+    "Member must have length greater than or equal to 3, "
+    "Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+]"
+)
+_WRITE_LIST: Final = (
+    "Map value must satisfy constraint: [Member must have length less than or equal to "
+    f"{batch.MAX_BATCH_WRITE_REQUESTS}, Member must have length greater than or equal to 1]"
+)
+# dynalite records this odd text for a WriteRequest with neither (or both) requests set
+_NO_REQUEST: Final = (
+    "Supplied AttributeValue has more than one datatypes set, "
+    "must contain exactly one of the supported datatypes"
+)
+
+
+def _java(value: object) -> str:
+    """A value as Coral prints it in constraint messages (Java's toString)."""
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}={_java(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(_java(v) for v in value) + "]"
+    return str(value)
+
+
+def _valid_table_key(name: str) -> bool:
+    # RequestItems keys take a table name or, like TableName, a table ARN
+    if name.startswith("arn:"):
+        return len(name) <= 1024
+    return 3 <= len(name) <= 255 and _TABLE_NAME.fullmatch(name) is not None
+
+
+def _request_items(shape: Shape) -> dict[str, Any] | None:
+    items = shape.mapping("RequestItems", required=True)
+    if items is None:
+        return None
+    if not items:
+        shape.fail("RequestItems", "{}", "Member must have length greater than or equal to 1")
+    elif not all(_valid_table_key(k) for k in items):
+        shape.fail("RequestItems", _java(items), _MAP_KEYS)
+    return items
+
+
+# --------------------------------------------------------------------------- BatchGetItem
+
+
+async def batch_get_item(region: Region, body: dict[str, Any]) -> dict[str, Any]:
+    shape = Shape(body)
+    shape.string("ReturnConsumedCapacity", enum=_RCC)
+    items = _request_items(shape) or {}
+    tables: list[tuple[str, Shape, list[Any], str | None]] = []
+    for name, value in items.items():
+        sub = shape.child(value, f"requestItems.{name}.member")
+        keys = sub.listing("Keys", required=True)
+        if keys is not None and not 1 <= len(keys) <= batch.MAX_BATCH_GET_KEYS:
+            sub.fail(
+                "Keys",
+                _java(keys),
+                "Member must have length greater than or equal to 1"
+                if not keys
+                else f"Member must have length less than or equal to {batch.MAX_BATCH_GET_KEYS}",
+            )
+        sub.boolean("ConsistentRead")
+        sub.listing("AttributesToGet", min_len=1, max_len=255)
+        pexpr = sub.string("ProjectionExpression")
+        tables.append((name, sub, keys or [], pexpr))
+    shape.done()
+    projections: list[list[ex.Path] | None] = []
+    for _, sub, _, pexpr in tables:
+        _no_legacy(sub.body, ("AttributesToGet",), "ProjectionExpression")
+        ctx = _context(sub, (pexpr,))
+        projections.append(
+            ex.parse_projection(pexpr, ctx) if pexpr is not None and ctx is not None else None
+        )
+        if ctx is not None:
+            ctx.check_all_used()
+    result = await batch.batch_get(
+        region, [batch.TableGet(name, keys) for name, _, keys, _ in tables]
+    )
+    responses: dict[str, list[Any]] = {}
+    unprocessed: dict[str, Any] = {}
+    for (name, sub, _, _), paths, found, left in zip(
+        tables, projections, result.found, result.unprocessed, strict=True
+    ):
+        responses[name] = [ex.project(i, paths) for i in found] if paths is not None else found
+        if left:
+            # the caller resends UnprocessedKeys as is, so it keeps the table's options
+            entry = {k: v for k, v in sub.body.items() if k != "Keys"}
+            entry["Keys"] = left
+            unprocessed[name] = entry
+    return {"Responses": responses, "UnprocessedKeys": unprocessed}
+
+
+# --------------------------------------------------------------------------- BatchWriteItem
+
+
+async def batch_write_item(region: Region, body: dict[str, Any]) -> dict[str, Any]:
+    shape = Shape(body)
+    shape.string("ReturnConsumedCapacity", enum=_RCC)
+    shape.string("ReturnItemCollectionMetrics", enum=_RICM)
+    items = _request_items(shape) or {}
+    lists: list[tuple[str, list[Any]]] = []
+    for name, value in items.items():
+        # a JSON null is an absent list, which the length constraint below reports; any
+        # other non-list raises the getters' SerializationException
+        reqs = Shape({"v": value}).listing("v") or []
+        lists.append((name, reqs))
+    if any(not 1 <= len(reqs) <= batch.MAX_BATCH_WRITE_REQUESTS for _, reqs in lists):
+        shape.fail("RequestItems", _java(items), _WRITE_LIST)
+    tables: list[tuple[str, list[tuple[Any, Any, bool]]]] = []
+    for name, reqs in lists:
+        parsed: list[tuple[Any, Any, bool]] = []
+        for i, el in enumerate(reqs, 1):
+            sub = shape.child(el, f"requestItems.{name}.member.{i}.member")
+            delete = sub.struct("DeleteRequest")
+            put = sub.struct("PutRequest")
+            key = delete.mapping("Key", required=True) if delete is not None else None
+            item = put.mapping("Item", required=True) if put is not None else None
+            parsed.append((item, key, (put is None) == (delete is None)))
+        tables.append((name, parsed))
+    shape.done()
+    if any(bad for _, parsed in tables for _, _, bad in parsed):
+        raise ValidationError(_NO_REQUEST)
+    await batch.batch_write(
+        region,
+        [
+            batch.TableWrite(name, [batch.WriteRequest(item=i, key=k) for i, k, _ in parsed])
+            for name, parsed in tables
+        ],
+    )
+    # nothing is ever throttled here, but DynamoDB always sends the member (§12.6)
+    return {"UnprocessedItems": {}}
+
+
+OPERATIONS = {
+    "BatchGetItem": batch_get_item,
+    "BatchWriteItem": batch_write_item,
+}

@@ -1,0 +1,152 @@
+"""TransactWriteItems and TransactGetItems: shape checks, expression parsing, translation.
+
+Each action has its own ExpressionAttributeNames/Values, so its own
+ExpressionContext and its own unused-placeholder check; a bad expression rejects the
+whole request with a ValidationException (Alternator's test_transact.py, observed on
+DynamoDB).  Everything about meaning (item and key validation, the 4 MB payload,
+duplicates, cancellation reasons, ClientRequestToken) is regions/transactions.py's.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from api.dynamodb.items import _condition, _context
+from api.dynamodb.shapes import Shape
+from regions import expressions as ex
+from regions import transactions as tx
+from regions.errors import ValidationError
+from regions.keys import KeySchema
+from regions.region import Region
+from regions.types import Item, value_size
+
+__all__ = ["OPERATIONS"]
+
+MAX_ACTIONS: Final = 100
+_RCC: Final = ("INDEXES", "TOTAL", "NONE")
+_RICM: Final = ("SIZE", "NONE")
+_RVCCF: Final = ("ALL_OLD", "NONE")
+#: TransactWriteItem members, in the model's order
+_KINDS: Final = (tx.CHECK, tx.PUT, tx.DELETE, tx.UPDATE)
+# dynalite's validations/transactWriteItems.js (an entry with no action at all)
+_NO_ACTION: Final = (
+    "The action or operation requested is invalid. Verify that the action is typed correctly."
+)
+# Unverified wording for an entry with several actions; DynamoDB's model allows one.
+_SEVERAL_ACTIONS: Final = "TransactItems can only contain one of Check, Put, Update or Delete"
+
+
+def _updater(update: ex.Update) -> tx.UpdateFn:
+    """UpdateItem's read-modify-write (api/dynamodb/items.py), without the condition,
+    which regions/transactions.py checks first."""
+
+    def apply(old: Item | None, key: Item, schema: KeySchema) -> Item | None:
+        base = old if old is not None else dict(key)
+        result = ex.apply_update(base, update, schema.names)
+        if old is None and result.touched_only_remove:
+            return None  # a REMOVE-only update does not create the item
+        return result.item
+
+    return apply
+
+
+def _action(kind: str, a: Shape) -> tuple[tx.WriteAction, Shape, tuple[str | None, ...]]:
+    """Read one action's members (constraint failures collect in the shared list)."""
+    table = a.table_name()
+    item = a.mapping("Item", required=True) if kind == tx.PUT else None
+    key = a.mapping("Key", required=True) if kind != tx.PUT else None
+    cexpr = a.string("ConditionExpression", required=kind == tx.CHECK)
+    uexpr = a.string("UpdateExpression", required=True) if kind == tx.UPDATE else None
+    rvccf = a.string("ReturnValuesOnConditionCheckFailure", enum=_RVCCF)
+    action = tx.WriteAction(
+        kind=kind, table=table, item=item, key=key, return_old_on_failure=rvccf == "ALL_OLD"
+    )
+    return action, a, (cexpr, uexpr)
+
+
+def _with_expressions(
+    action: tx.WriteAction, a: Shape, exprs: tuple[str | None, ...]
+) -> tx.WriteAction:
+    cexpr, uexpr = exprs
+    ctx = _context(a, (cexpr, uexpr))
+    if ctx is None:
+        return action
+    update = ex.parse_update(uexpr, ctx) if uexpr is not None else None
+    condition = _condition(ctx, cexpr)
+    ctx.check_all_used()
+    return tx.WriteAction(
+        kind=action.kind,
+        table=action.table,
+        item=action.item,
+        key=action.key,
+        condition=condition,
+        update=_updater(update) if update is not None else None,
+        return_old_on_failure=action.return_old_on_failure,
+        values_size=sum(value_size(v) for v in ctx.values.values()),
+    )
+
+
+async def transact_write_items(region: Region, body: dict[str, Any]) -> dict[str, Any]:
+    shape = Shape(body)
+    entries = shape.listing("TransactItems", required=True, min_len=1, max_len=MAX_ACTIONS)
+    shape.string("ReturnConsumedCapacity", enum=_RCC)
+    shape.string("ReturnItemCollectionMetrics", enum=_RICM)
+    token = shape.string("ClientRequestToken", min_len=1, max_len=36)
+    read: list[tuple[tx.WriteAction, Shape, tuple[str | None, ...]] | None] = []
+    kinds_seen: list[int] = []
+    for i, el in enumerate(entries or [], 1):
+        sub = shape.child(el, f"transactItems.{i}.member")
+        kinds = [k for k in _KINDS if sub.body.get(k) is not None]
+        kinds_seen.append(len(kinds))
+        a = sub.struct(kinds[0]) if len(kinds) == 1 else None
+        read.append(_action(kinds[0], a) if a is not None else None)
+    shape.done()
+    if any(n == 0 for n in kinds_seen):
+        raise ValidationError(_NO_ACTION)
+    if any(n > 1 for n in kinds_seen):
+        raise ValidationError(_SEVERAL_ACTIONS)
+    actions = [_with_expressions(*r) for r in read if r is not None]
+    await tx.transact_write(
+        region,
+        actions,
+        token=token,
+        digest=tx.request_hash(body.get("TransactItems")) if token is not None else "",
+    )
+    return {}
+
+
+async def transact_get_items(region: Region, body: dict[str, Any]) -> dict[str, Any]:
+    shape = Shape(body)
+    entries = shape.listing("TransactItems", required=True, min_len=1, max_len=MAX_ACTIONS)
+    shape.string("ReturnConsumedCapacity", enum=_RCC)
+    gets: list[tuple[str, Any, Shape, str | None]] = []
+    for i, el in enumerate(entries or [], 1):
+        g = shape.child(el, f"transactItems.{i}.member").struct("Get", required=True)
+        if g is None:
+            continue
+        table = g.table_name()
+        key = g.mapping("Key", required=True)
+        gets.append((table, key, g, g.string("ProjectionExpression")))
+    shape.done()
+    projections: list[list[ex.Path] | None] = []
+    for _, _, g, pexpr in gets:
+        ctx = _context(g, (pexpr,))
+        projections.append(
+            ex.parse_projection(pexpr, ctx) if pexpr is not None and ctx is not None else None
+        )
+        if ctx is not None:
+            ctx.check_all_used()
+    found = await region.get_many([(table, key) for table, key, _, _ in gets])
+    responses: list[dict[str, Any]] = []
+    for item, paths in zip(found, projections, strict=True):
+        if item is None:
+            responses.append({})  # aligned with the request: a missing item is {}
+        else:
+            responses.append({"Item": ex.project(item, paths) if paths is not None else item})
+    return {"Responses": responses}
+
+
+OPERATIONS = {
+    "TransactWriteItems": transact_write_items,
+    "TransactGetItems": transact_get_items,
+}

@@ -1,0 +1,194 @@
+"""BatchGetItem and BatchWriteItem semantics: limits, duplicate keys, the 16 MB cap.
+
+The HTTP layer checks the request's shape and hands over plain per-table lists; this
+module decides everything about meaning, in DynamoDB's order as far as dynalite's
+``validations/batch*.js`` (recorded against the real service) shows it: attribute
+values and item sizes first, then the total count, then tables (ResourceNotFound) and
+key schemas.  BatchGetItem finds duplicate keys with the values alone, before the
+tables; BatchWriteItem needs the key schema to tell a put's key from its other
+attributes, so it finds them last.  Nothing is read or written before every request
+of the call passed.
+
+Wording sources: dynalite's test/batchGetItem.js and test/batchWriteItem.js (run
+against DynamoDB), Alternator's test_batch.py, the shared reference §3.4 and §12.6-7.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+import orjson
+
+from regions.errors import DynamoError, ValidationError
+from regions.indexes import check_index_keys
+from regions.keys import validate_key
+from regions.region import Region
+from regions.types import Item, check_item_size, item_size, validate_item, validate_values
+
+__all__ = [
+    "MAX_BATCH_GET_BYTES",
+    "MAX_BATCH_GET_KEYS",
+    "MAX_BATCH_WRITE_REQUESTS",
+    "MSG_DUPLICATE_KEYS",
+    "MSG_TOO_MANY_GETS",
+    "MSG_TOO_MANY_WRITES",
+    "BatchGetResult",
+    "TableGet",
+    "TableWrite",
+    "WriteRequest",
+    "batch_get",
+    "batch_write",
+]
+
+MAX_BATCH_GET_KEYS: Final = 100
+MAX_BATCH_WRITE_REQUESTS: Final = 25
+#: a BatchGetItem answer holds at most this much item data; the rest is UnprocessedKeys
+MAX_BATCH_GET_BYTES: Final = 16 * 1024 * 1024
+
+MSG_DUPLICATE_KEYS: Final = "Provided list of item keys contains duplicates"
+MSG_TOO_MANY_GETS: Final = "Too many items requested for the BatchGetItem call"
+# Unverified against the service: dynamodb-local's wording, by analogy with the
+# BatchGetItem message (the per-table limit of 25 is a shape error recorded by dynalite).
+MSG_TOO_MANY_WRITES: Final = "Too many items requested for the BatchWriteItem call"
+
+
+@dataclass(frozen=True)
+class TableGet:
+    """The keys one RequestItems entry of BatchGetItem asks for (``table`` as given)."""
+
+    table: str
+    keys: list[Any]
+
+
+@dataclass
+class BatchGetResult:
+    """Per request entry (same order as the request): the items found and the keys
+    left for the caller to ask again (UnprocessedKeys)."""
+
+    found: list[list[Item]] = field(default_factory=list)
+    unprocessed: list[list[Item]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class WriteRequest:
+    """One PutRequest (``item`` set) or DeleteRequest (``key`` set)."""
+
+    item: Any = None
+    key: Any = None
+
+    @property
+    def is_put(self) -> bool:
+        return self.item is not None
+
+
+@dataclass(frozen=True)
+class TableWrite:
+    table: str
+    requests: list[WriteRequest]
+
+
+def _identity(key: Item) -> bytes:
+    """A canonical key's identity: canonical values make "1e3" and "1000" one key."""
+    return orjson.dumps(key, option=orjson.OPT_SORT_KEYS)
+
+
+async def batch_get(
+    region: Region, tables: list[TableGet], *, max_bytes: int = MAX_BATCH_GET_BYTES
+) -> BatchGetResult:
+    """Read every requested key in one store connection, capped at ``max_bytes`` of
+    item data: keys past the cap (found or not) come back unprocessed, in order."""
+    total = 0
+    canonical: list[list[Item]] = []
+    for entry in tables:
+        seen: set[bytes] = set()
+        keys: list[Item] = []
+        for raw in entry.keys:
+            key = validate_values(raw)
+            ident = _identity(key)
+            if ident in seen:
+                raise ValidationError(MSG_DUPLICATE_KEYS)
+            seen.add(ident)
+            total += 1
+            if total > MAX_BATCH_GET_KEYS:
+                raise ValidationError(MSG_TOO_MANY_GETS)
+            keys.append(key)
+        canonical.append(keys)
+    # resolves every table (ResourceNotFound) and checks every key against its schema
+    # before the first read
+    flat = [(entry.table, key) for entry, keys in zip(tables, canonical, strict=True) for key in keys]
+    items = iter(await region.get_many(flat))
+    result = BatchGetResult()
+    used = 0
+    full = False
+    for keys in canonical:
+        found: list[Item] = []
+        left: list[Item] = []
+        for key in keys:
+            item = next(items)
+            if not full and item is not None:
+                size = item_size(item)
+                # the cap is on the answer: stop before the item that would cross it
+                full = used + size > max_bytes
+                if not full:
+                    used += size
+            if full:
+                left.append(key)
+            elif item is not None:
+                found.append(item)
+        result.found.append(found)
+        result.unprocessed.append(left)
+    return result
+
+
+async def batch_write(region: Region, tables: list[TableWrite]) -> None:
+    """Validate every put and delete, then write them all in one store transaction
+    (each write atomic, the batch not: DynamoDB's own guarantee)."""
+    staged: list[tuple[str, list[tuple[Item | None, dict[str, Any]]]]] = []
+    count = 0
+    for entry in tables:
+        prepared: list[tuple[Item | None, dict[str, Any]]] = []
+        for req in entry.requests:
+            if req.is_put:
+                item = validate_item(req.item)
+                check_item_size(item)
+                prepared.append((item, item))
+            else:
+                prepared.append((None, validate_values(req.key)))
+            count += 1
+        staged.append((entry.table, prepared))
+    if count > MAX_BATCH_WRITE_REQUESTS:
+        raise ValidationError(MSG_TOO_MANY_WRITES)
+    plan: list[tuple[str, Item, Callable[[Item | None], Item | None]]] = []
+    seen: set[tuple[str, bytes]] = set()
+    for table, prepared in staged:
+        spec = await region.table_spec(table)
+        schema = spec.key_schema
+        for put, values in prepared:
+            # a PutRequest's key is checked like a Key parameter: DynamoDB answers
+            # "The provided key element does not match the schema" for both (dynalite)
+            if put is not None:
+                values = {n: values[n] for n in schema.names if n in values}
+            key = validate_key(values, schema)
+            if put is not None and spec.indexes:
+                check_index_keys(put, spec.indexes)
+            ident = (spec.name, _identity(key))
+            if ident in seen:
+                raise ValidationError(MSG_DUPLICATE_KEYS)
+            seen.add(ident)
+            plan.append((table, key, _put(put) if put is not None else _delete))
+    results = await region.write_many(plan, atomic=False)
+    # the mutations cannot fail (no conditions, everything validated above); a failure
+    # here is a bug, and surfacing it beats answering success for a lost write
+    for outcome in results:
+        if isinstance(outcome, DynamoError):
+            raise outcome
+
+
+def _put(item: Item) -> Callable[[Item | None], Item | None]:
+    return lambda _old: item
+
+
+def _delete(_old: Item | None) -> Item | None:
+    return None
