@@ -18,10 +18,10 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from api import internal, rest
+from api import conflicts, internal, rest
 from api.dynamodb.router import router as dynamodb_router
 from api.metrics import RequestStats
-from regions import ttl
+from regions import maintenance, ttl
 from regions.region import Region
 from replicator.runner import Replicator
 
@@ -38,6 +38,7 @@ def create_app(region: Region, replicator: Replicator | None = None) -> FastAPI:
             await replicator.start()
         # expiry is the region's own job, with or without replication
         sweeper = asyncio.create_task(ttl.run_sweeper(region, region.settings.ttl_interval_s))
+        keeper = asyncio.create_task(maintenance.run_housekeeping(region))
         log.info(
             "region %s ready (store %s, kafka %s, peers %s)",
             region.name,
@@ -48,9 +49,10 @@ def create_app(region: Region, replicator: Replicator | None = None) -> FastAPI:
         try:
             yield
         finally:
-            sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sweeper
+            for task in (sweeper, keeper):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             if replicator is not None:
                 await replicator.stop()
             await region.close()
@@ -69,6 +71,7 @@ def create_app(region: Region, replicator: Replicator | None = None) -> FastAPI:
     app.include_router(dynamodb_router)
     app.include_router(rest.router)
     app.include_router(internal.router)
+    app.include_router(conflicts.router)
 
     @app.get("/healthz", tags=["operations"], summary="Store, Kafka and replication state")
     async def healthz(request: Request) -> JSONResponse:
@@ -76,7 +79,11 @@ def create_app(region: Region, replicator: Replicator | None = None) -> FastAPI:
         body: dict[str, Any] = {
             "region": region.name,
             "status": "ok" if store_ok else "degraded",
-            "store": {"backend": region.store.backend, "url": region.store.describe(), "ok": store_ok},
+            "store": {
+                "backend": region.store.backend,
+                "url": region.store.describe(),
+                "ok": store_ok,
+            },
             "peers": region.settings.peers,
             "writes": region.counters.writes,
         }

@@ -976,8 +976,29 @@ class Region:
                         if rec.version == row.version:
                             stats.duplicates += 1
                         else:
+                            # invariant 3: a discarded change leaves a trace
                             stats.lost += 1
-                            log.debug("LWW: %s %s lost to %s", spec.name, rec.keys, row.version)
+                            await tx.log_conflict(
+                                {
+                                    "table_name": spec.name,
+                                    "keys": orjson.dumps(rec.keys).decode(),
+                                    "winner_hlc": row.version.hlc,
+                                    "winner_origin": row.version.origin,
+                                    "loser_hlc": rec.version.hlc,
+                                    "loser_origin": rec.version.origin,
+                                    "loser_image": orjson.dumps(rec.new_image).decode()
+                                    if rec.new_image is not None
+                                    else None,
+                                    "at_ms": now,
+                                }
+                            )
+                            log.info(
+                                "LWW conflict on %s %s: %s lost to %s",
+                                spec.name,
+                                orjson.dumps(rec.keys).decode(),
+                                rec.version,
+                                row.version,
+                            )
                         continue
                     old = (
                         decode_item(row.data) if row is not None and row.data is not None else None
@@ -1025,7 +1046,27 @@ class Region:
         async with self.store.write() as tx:
             tombs = await tx.gc_tombstones(now - self.settings.tombstone_horizon_s * 1000)
             trimmed = await tx.trim_changes(now - self.settings.change_retention_s * 1000)
+            await tx.trim_conflicts(now - self.settings.conflict_retention_s * 1000)
         return tombs, trimmed
+
+    async def conflicts(self, limit: int = 100, table: str | None = None) -> list[dict[str, Any]]:
+        """The conflict log, newest first: every remote change that lost LWW here."""
+        async with self.store.read() as tx:
+            rows = await tx.conflicts(limit, table)
+        return [
+            {
+                "table": r["table_name"],
+                "keys": orjson.loads(r["keys"]),
+                "winner": {"hlc": r["winner_hlc"], "origin": r["winner_origin"]},
+                "loser": {
+                    "hlc": r["loser_hlc"],
+                    "origin": r["loser_origin"],
+                    "image": orjson.loads(r["loser_image"]) if r["loser_image"] else None,
+                },
+                "at_ms": r["at_ms"],
+            }
+            for r in rows
+        ]
 
     # ------------------------------------------------------------------ reads
 

@@ -36,6 +36,8 @@ class RegionSettings:
     #: how long change records are kept for the Streams API
     change_retention_s: int = 24 * 3600
     sqlite_synchronous: str = "FULL"
+    #: how long LWW conflict-log entries are kept
+    conflict_retention_s: int = 7 * 24 * 3600
     #: seconds between two TTL sweeps (expiry is best effort, as in DynamoDB)
     ttl_interval_s: float = 30.0
     #: UpdateTimeToLive allows one change per table per window (DynamoDB: an hour)

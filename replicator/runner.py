@@ -40,7 +40,6 @@ class Replicator:
         self._tasks = [
             asyncio.create_task(self._forever("publisher", self.publisher.run)),
             asyncio.create_task(self._forever("applier", self.applier.run)),
-            asyncio.create_task(self._forever("housekeeping", self._housekeeping)),
         ]
 
     async def stop(self) -> None:
@@ -56,7 +55,7 @@ class Replicator:
         topics_ready = False
         while True:
             try:
-                if not topics_ready and name != "housekeeping":
+                if not topics_ready:
                     topics = [change_topic(self.region.name)] + [
                         change_topic(s) for s in self.applier.sources
                     ]
@@ -78,13 +77,6 @@ class Replicator:
                     delay = 0.5
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10.0)
-
-    async def _housekeeping(self) -> None:
-        while True:
-            await asyncio.sleep(60)
-            tombs, trimmed = await self.region.housekeeping()
-            if tombs or trimmed:
-                log.info("housekeeping: %d tombstones and %d change records dropped", tombs, trimmed)
 
     async def status(self) -> dict[str, Any]:
         try:

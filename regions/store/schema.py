@@ -24,7 +24,7 @@ from sqlalchemy import (
     Text,
 )
 
-__all__ = ["changes", "index_entries", "items", "meta", "metadata", "tables"]
+__all__ = ["changes", "conflicts", "index_entries", "items", "meta", "metadata", "tables"]
 
 metadata = MetaData()
 
@@ -95,6 +95,22 @@ index_entries = Table(
     sqlite_with_rowid=False,
 )
 
+conflicts = Table(
+    "gt_conflicts",
+    metadata,
+    Column("id", _SeqType, primary_key=True, autoincrement=True),
+    Column("table_name", String(255), nullable=False),
+    Column("keys", Text, nullable=False),
+    Column("winner_hlc", BigInteger, nullable=False),
+    Column("winner_origin", String(64), nullable=False),
+    Column("loser_hlc", BigInteger, nullable=False),
+    Column("loser_origin", String(64), nullable=False),
+    # the losing image (NULL for a losing delete), so a user can see what was lost
+    Column("loser_image", Text, nullable=True),
+    Column("at_ms", BigInteger, nullable=False),
+)
+
+Index("ix_gt_conflicts_at", conflicts.c.at_ms)
 Index("ix_gt_changes_pending", changes.c.pending, changes.c.seq)
 Index("ix_gt_changes_shard", changes.c.tid, changes.c.part, changes.c.seq)
 Index("ix_gt_items_tomb", items.c.tomb_ms)

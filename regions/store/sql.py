@@ -196,6 +196,14 @@ class ReadTx:
             int(row[1]) if row[1] is not None else None,
         )
 
+    async def conflicts(self, limit: int, table: str | None = None) -> list[dict[str, Any]]:
+        c = s.conflicts.c
+        q = select(s.conflicts).order_by(c.id.desc()).limit(limit)
+        if table is not None:
+            q = q.where(c.table_name == table)
+        res = await self.conn.execute(q)
+        return [dict(r._mapping) for r in res]
+
     async def max_seq(self) -> int:
         res = await self.conn.execute(select(func.max(s.changes.c.seq)))
         v = res.scalar()
@@ -373,6 +381,15 @@ class WriteTx(ReadTx):
 
     async def set_meta(self, key: str, value: str) -> None:
         await self.conn.execute(self._dialect.upsert_meta(key, value))
+
+    async def log_conflict(self, values: dict[str, Any]) -> None:
+        await self.conn.execute(s.conflicts.insert().values(**values))
+
+    async def trim_conflicts(self, older_than_ms: int) -> int:
+        res = await self.conn.execute(
+            delete(s.conflicts).where(s.conflicts.c.at_ms < older_than_ms)
+        )
+        return int(res.rowcount or 0)
 
     async def gc_tombstones(self, older_than_ms: int) -> int:
         i = s.items.c

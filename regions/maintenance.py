@@ -1,0 +1,46 @@
+"""Periodic housekeeping of a region, with or without replication.
+
+Drops tombstones past the horizon (invariant 4), change records past the streams
+retention, conflict-log entries past theirs, and expired transaction tokens.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from regions import transactions
+from regions.region import Region
+
+__all__ = ["housekeeping_once", "run_housekeeping"]
+
+log = logging.getLogger("globaltables.housekeeping")
+
+
+async def housekeeping_once(region: Region) -> tuple[int, int, int]:
+    tombs, trimmed = await region.housekeeping()
+    tokens = await transactions.purge_expired_tokens(region)
+    return tombs, trimmed, tokens
+
+
+async def run_housekeeping(region: Region, interval: float = 60.0) -> None:
+    failing = False
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            tombs, trimmed, tokens = await housekeeping_once(region)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            if not failing:
+                log.warning("housekeeping failed: %s: %s", exc.__class__.__name__, exc)
+            failing = True
+            continue
+        failing = False
+        if tombs or trimmed or tokens:
+            log.info(
+                "housekeeping: dropped %d tombstones, %d change records, %d transaction tokens",
+                tombs,
+                trimmed,
+                tokens,
+            )
