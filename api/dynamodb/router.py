@@ -17,7 +17,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
-from api.dynamodb import endpoints, items, reads, tables, ttl
+from api.dynamodb import batch, endpoints, items, reads, streams, tables, transactions, ttl
 from api.dynamodb.protocol import (
     MAX_BODY,
     decode_body,
@@ -53,8 +53,10 @@ OPERATIONS: dict[str, dict[str, Handler]] = {
         **items.OPERATIONS,
         **reads.OPERATIONS,
         **ttl.OPERATIONS,
+        **batch.OPERATIONS,
+        **transactions.OPERATIONS,
     },
-    "streams": {},
+    "streams": {**streams.OPERATIONS},
 }
 #: operations whose handlers take a RequestContext; kept apart so the plain
 #: handlers keep their two-argument signature
