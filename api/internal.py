@@ -13,6 +13,7 @@ from fastapi import APIRouter, Request, Response
 
 from api.errors import error_body, rest_status
 from regions.catalog import TableSpec
+from regions.changes import ChangeRecord, UnknownSchema
 from regions.errors import DynamoError
 from regions.region import Region
 
@@ -32,7 +33,46 @@ async def put_replica(name: str, request: Request) -> Response:
         result = await region.accept_replica(spec)
     except DynamoError as exc:
         return Response(
-            status_code=rest_status(exc), content=orjson.dumps(error_body(exc)),
+            status_code=rest_status(exc),
+            content=orjson.dumps(error_body(exc)),
             media_type="application/json",
         )
     return Response(content=orjson.dumps(result.to_json()), media_type="application/json")
+
+
+@router.post("/tables/{name}/rows")
+async def push_rows(name: str, request: Request) -> Response:
+    """Backfill rows from the region that added this replica, applied with LWW."""
+    region: Region = request.app.state.region
+    try:
+        raw: Any = orjson.loads(await request.body())
+        records = [ChangeRecord.decode(orjson.dumps(r)) for r in raw]
+        if any(r.table != name for r in records):
+            return Response(status_code=400, content=b'{"message":"table mismatch"}')
+        stats = await region.apply_remote(records)
+    except DynamoError as exc:
+        return _error(exc)
+    except (ValueError, KeyError, TypeError, UnknownSchema):
+        return Response(status_code=400, content=b'{"message":"bad rows"}')
+    return Response(
+        content=orjson.dumps({"applied": stats.applied, "skipped": stats.skipped}),
+        media_type="application/json",
+    )
+
+
+@router.delete("/tables/{name}")
+async def drop_replica(name: str, table_id: str, request: Request) -> Response:
+    region: Region = request.app.state.region
+    try:
+        await region.drop_replica(name, table_id)
+    except DynamoError as exc:
+        return _error(exc)
+    return Response(content=b"{}", media_type="application/json")
+
+
+def _error(exc: DynamoError) -> Response:
+    return Response(
+        status_code=rest_status(exc),
+        content=orjson.dumps(error_body(exc)),
+        media_type="application/json",
+    )

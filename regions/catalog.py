@@ -71,9 +71,11 @@ def new_table_id() -> str:
 class Replica:
     region: str
     status: str = ACTIVE
+    #: backfill progress while CREATING, 0-100
+    progress: int = 0
 
     def to_json(self) -> dict[str, Any]:
-        return {"region": self.region, "status": self.status}
+        return {"region": self.region, "status": self.status, "progress": self.progress}
 
 
 @dataclass(frozen=True)
@@ -170,7 +172,8 @@ class TableSpec:
             write_capacity=int(data.get("write_capacity", 0)),
             status=data.get("status", ACTIVE),
             replicas=tuple(
-                Replica(r["region"], r.get("status", ACTIVE)) for r in data.get("replicas", [])
+                Replica(r["region"], r.get("status", ACTIVE), int(r.get("progress", 0)))
+                for r in data.get("replicas", [])
             ),
             tags=dict(data.get("tags", {})),
             deletion_protection=bool(data.get("deletion_protection", False)),

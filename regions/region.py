@@ -23,7 +23,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
@@ -43,6 +43,7 @@ from regions.errors import (
 from regions.keys import (
     EncodedKey,
     KeySchema,
+    decode_key,
     encode_key,
     item_key,
     validate_key,
@@ -64,6 +65,10 @@ class PeerLink(Protocol):
     """How a region reaches its peers' control plane (implemented in replicator/)."""
 
     async def put_replica(self, region: str, spec: TableSpec) -> None: ...
+
+    async def push_rows(self, region: str, table: str, records: list[ChangeRecord]) -> None: ...
+
+    async def drop_replica(self, region: str, table: str, table_id: str) -> None: ...
 
 
 @dataclass
@@ -140,6 +145,9 @@ class Region:
         self.counters = _Counters()
         self._tables: dict[str, tuple[int, TableSpec]] = {}
         self._background: set[asyncio.Task[None]] = set()
+        #: set by the replicator: waits until every change published by other
+        #: regions so far has been applied here (used before a backfill copy)
+        self.catch_up: Callable[[], Awaitable[None]] | None = None
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -340,7 +348,20 @@ class Region:
         return replace(spec, status=catalog.DELETING)
 
     async def add_replica(self, name: str, region_name: str) -> TableSpec:
-        """UpdateTable ReplicaUpdates Create: make the table global, or add a region."""
+        """UpdateTable ReplicaUpdates Create: make the table global, or add a region.
+
+        Backfill protocol (a new replica receives a consistent copy):
+        1. the new region creates its replica (same table id) and every existing
+           replica learns the new replica set, so from now on every region's
+           change for this table is applied there (via Kafka);
+        2. this region waits until its own applier has applied everything other
+           regions published up to now (``catch_up``), so any change that the new
+           region skipped before step 1 is in this region's store;
+        3. this region copies every row (items AND tombstones, with versions) to
+           the new region, which applies them with LWW like any remote change.
+        Writes racing with the copy reach the new region through Kafka; LWW makes
+        the order irrelevant, and tombstones keep deleted items deleted.
+        """
         tid, spec = await self._table(name)
         current = spec.replica_regions() or (self.name,)
         if region_name in current:
@@ -354,15 +375,16 @@ class Region:
                 f"The region {region_name} is not a peer of {self.name} (known peers: {known}); "
                 "start the region with --peer NAME=URL"
             )
-        async with self.store.read() as tx:
-            count, _ = await tx.count_items(tid)
-        if count:
-            raise ValidationError(
-                f"Table {spec.name} already holds {count} items: adding a replica to a table "
-                "with items needs backfill, which this version does not do yet; "
-                "add the replica while the table is empty"
+        if any(r.status != catalog.ACTIVE for r in spec.replicas):
+            raise LimitExceeded(
+                f"Table {spec.name} is already changing its replicas; try again when every "
+                "replica is ACTIVE"
             )
-        new_spec = spec.with_replicas(tuple(Replica(r) for r in (*current, region_name)))
+        async with self.store.read() as tx:
+            has_rows = bool(await tx.scan_all_rows(tid, limit=1))
+        existing = tuple(r for r in spec.replicas) or (Replica(self.name),)
+        new_replica = Replica(region_name, catalog.CREATING if has_rows else catalog.ACTIVE)
+        new_spec = spec.with_replicas((*existing, new_replica))
         # the new region first: if it refuses (say, it has a different table of that
         # name), nothing has changed anywhere yet
         await self.peers.put_replica(region_name, new_spec)
@@ -371,7 +393,107 @@ class Region:
                 await self.peers.put_replica(other, new_spec)
         await self._save_spec(tid, new_spec)
         log.info("table %s now replicates to %s", spec.name, ", ".join(new_spec.replica_regions()))
+        if has_rows:
+            self._spawn(self._backfill(spec.name, region_name))
         return new_spec
+
+    async def _backfill(self, table: str, target: str) -> None:
+        assert self.peers is not None
+        if self.catch_up is not None:
+            await self.catch_up()
+        tid, spec = await self._table(table)
+        async with self.store.read() as tx:
+            total = (await tx.count_items(tid))[0] or 1
+        sent = 0
+        last_pct = -1
+        cursor: tuple[int, bytes, bytes] | None = None
+        try:
+            while True:
+                async with self.store.read() as tx:
+                    rows = await tx.scan_all_rows(tid, after=cursor, limit=500)
+                if not rows:
+                    break
+                cursor = (rows[-1].part, rows[-1].hk, rows[-1].rk)
+                records = []
+                for row in rows:
+                    item = decode_item(row.data) if row.data is not None else None
+                    key = decode_key(row.hk, row.rk, spec.key_schema)
+                    records.append(
+                        ChangeRecord(
+                            table=spec.name,
+                            table_id=spec.table_id,
+                            event=REMOVE if item is None else INSERT,
+                            keys=key,
+                            new_image=item,
+                            old_image=None,
+                            version=row.version,
+                        )
+                    )
+                await self.peers.push_rows(target, spec.name, records)
+                sent += sum(1 for r in rows if r.data is not None)
+                pct = min(99, sent * 100 // total)
+                if pct // 5 != last_pct // 5:
+                    last_pct = pct
+                    await self._set_replica(table, target, catalog.CREATING, pct, tell=True)
+        except Exception as exc:
+            log.error("backfill of %s to %s failed: %s", table, target, exc)
+            await self._set_replica(table, target, "CREATION_FAILED", last_pct, tell=True)
+            return
+        await self._set_replica(table, target, catalog.ACTIVE, 100, tell=True)
+        log.info("backfill of %s to %s done: %d items", table, target, sent)
+
+    async def _set_replica(
+        self, table: str, region_name: str, status: str, progress: int, *, tell: bool
+    ) -> None:
+        tid, spec = await self._table(table)
+        new = spec.with_replicas(
+            tuple(
+                Replica(r.region, status, progress) if r.region == region_name else r
+                for r in spec.replicas
+            )
+        )
+        await self._save_spec(tid, new)
+        if tell:
+            await self._tell_replicas(new)
+
+    async def remove_replica(self, name: str, region_name: str) -> TableSpec:
+        """UpdateTable ReplicaUpdates Delete: the region's replica is deleted and the
+        others stop replicating to it."""
+        tid, spec = await self._table(name)
+        if region_name not in spec.replica_regions():
+            raise ValidationError(
+                f"Failed to remove replica of table with name: '{spec.name}' because the "
+                f"replica doesn't exist in region {region_name}"
+            )
+        if self.peers is None:
+            raise ValidationError(f"region {self.name} has no peers configured")
+        remaining = tuple(r for r in spec.replicas if r.region != region_name)
+        # a single remaining region is an ordinary table again
+        new_spec = spec.with_replicas(remaining if len(remaining) > 1 else ())
+        for other in (r.region for r in remaining):
+            if other != self.name:
+                await self.peers.put_replica(other, new_spec)
+        if region_name == self.name:
+            await self.delete_table(name)
+        else:
+            try:
+                await self.peers.drop_replica(region_name, spec.name, spec.table_id)
+            except DynamoError as exc:
+                # an unreachable region can still be removed (DynamoDB allows it); its
+                # stale copy is no longer fed by the others
+                log.warning("could not delete the replica in %s: %s", region_name, exc.message)
+            await self._save_spec(tid, new_spec)
+        log.info("replica of %s in %s removed", spec.name, region_name)
+        return new_spec
+
+    async def drop_replica(self, name: str, table_id: str) -> None:
+        """A peer removed this region from a global table: delete the local replica."""
+        tid, spec = await self._table(name)
+        if spec.table_id != table_id:
+            raise ResourceInUse(f"Table {name} in {self.name} is not a replica of that table")
+        async with self.store.write() as tx:
+            await tx.drop_table(tid)
+        self._tables.pop(spec.name, None)
 
     async def accept_replica(self, spec: TableSpec) -> TableSpec:
         """A peer tells us a global table's replica set (and spec): create our replica

@@ -8,9 +8,11 @@ second apply a no-op (invariant 3), so the effect is exactly once.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import time
+from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
@@ -20,9 +22,23 @@ from regions.versions import physical_ms, wall_ms
 from replicator.kafka import change_topic, make_consumer, source_of_topic
 from replicator.lag import LagTracker
 
-__all__ = ["Applier"]
+__all__ = ["Applier", "SourceCounts"]
 
 log = logging.getLogger("globaltables.applier")
+
+
+@dataclass
+class SourceCounts:
+    """What the applier did with one source region's changes (exported by /metrics)."""
+
+    applied: int = 0
+    #: older than the local version: LWW discarded them (the region logs each one)
+    conflicts_lost: int = 0
+    #: equal versions, i.e. Kafka's at-least-once redeliveries
+    duplicates: int = 0
+    #: tables this region does not replicate
+    skipped: int = 0
+    undecodable: int = 0
 
 
 class Applier:
@@ -38,9 +54,46 @@ class Applier:
         self.lost = 0
         self.skipped = 0
         self.undecodable = 0
+        #: failed runs (Kafka unreachable, fetch or commit failed); counted by the runner
+        self.errors = 0
+        #: per source region, for the per-pair metrics
+        self.per_source: dict[str, SourceCounts] = {src: SourceCounts() for src in self.sources}
+        for src in self.sources:
+            # a source that has sent nothing yet still shows (as 0) in lag and metrics
+            lag.pair(src)
         self.connected = False
         #: next offset to read per partition, as far as this applier has consumed
         self._positions: dict[TopicPartition, int] = {}
+        #: next offset per partition whose records are durably applied
+        self._applied_to: dict[TopicPartition, int] = {}
+        self._consumer: AIOKafkaConsumer | None = None
+
+    async def wait_caught_up(self, timeout: float = 120.0) -> None:
+        """Return once every record published to the source topics before this call
+        has been applied here (used before a backfill copy).  Gives up quietly
+        after ``timeout``: a backfill then relies on later writes and the verifier."""
+        if not self.sources:
+            return
+        deadline = time.monotonic() + timeout
+        while self._consumer is None and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+        consumer = self._consumer
+        if consumer is None:
+            log.warning("catch-up: applier not running; backfill proceeds without waiting")
+            return
+        partitions: list[TopicPartition] = []
+        for source in self.sources:
+            for p in consumer.partitions_for_topic(change_topic(source)) or ():
+                partitions.append(TopicPartition(change_topic(source), p))
+        ends = await consumer.end_offsets(partitions)
+        while time.monotonic() < deadline:
+            behind = [
+                tp for tp, end in ends.items() if end > 0 and self._applied_to.get(tp, 0) < end
+            ]
+            if not behind:
+                return
+            await asyncio.sleep(0.1)
+        log.warning("catch-up: timed out; backfill proceeds")
 
     async def run(self) -> None:
         if not self.sources:
@@ -48,40 +101,66 @@ class Applier:
         topics = [change_topic(s) for s in self.sources]
         consumer = make_consumer(self.bootstrap, self.region.name, topics)
         await consumer.start()
+        self._consumer = consumer
         self.connected = True
         try:
             while True:
                 polled = await consumer.getmany(timeout_ms=200, max_records=self.batch)
-                records: list[ChangeRecord] = []
-                origins: list[str] = []
+                by_source: dict[str, list[ChangeRecord]] = {}
                 for tp, messages in polled.items():
                     source = source_of_topic(tp.topic)
                     if messages:
                         self._positions[tp] = messages[-1].offset + 1
                     for m in messages:
                         try:
-                            records.append(ChangeRecord.decode(m.value))
-                            origins.append(source)
+                            by_source.setdefault(source, []).append(ChangeRecord.decode(m.value))
                         except (UnknownSchema, ValueError, KeyError, TypeError):
                             # kept visible: counted and logged, never applied blindly
                             self.undecodable += 1
-                            log.error("undecodable change at %s[%d]@%d", tp.topic, tp.partition, m.offset)
-                if records:
-                    stats = await self.region.apply_remote(records)
-                    self.applied += stats.applied
-                    self.lost += stats.lost + stats.duplicates
-                    self.skipped += stats.skipped
-                    now = wall_ms()
-                    for rec, source in zip(records, origins, strict=True):
-                        self.lag.observe(source, now - physical_ms(rec.version.hlc), time.time())
+                            self._counts(source).undecodable += 1
+                            log.error(
+                                "undecodable change at %s[%d]@%d", tp.topic, tp.partition, m.offset
+                            )
+                # one transaction per source and poll (not one for the whole poll), so
+                # that applied/lost counts can be told per source -> destination pair
+                for source, records in sorted(by_source.items()):
+                    await self._apply(source, records)
                 if polled:
                     # the batch is durable: only now may Kafka forget it
                     await consumer.commit()
+                    for tp, messages in polled.items():
+                        if messages:
+                            self._applied_to[tp] = messages[-1].offset + 1
+                    for tp in consumer.assignment():
+                        # partitions with nothing new: our position is applied too
+                        if tp not in self._applied_to:
+                            self._applied_to[tp] = await consumer.position(tp)
                 self._update_behind(consumer)
         finally:
             self.connected = False
+            self._consumer = None
             with contextlib.suppress(Exception):
                 await consumer.stop()
+
+    async def _apply(self, source: str, records: list[ChangeRecord]) -> None:
+        stats = await self.region.apply_remote(records)
+        self.applied += stats.applied
+        self.lost += stats.lost + stats.duplicates
+        self.skipped += stats.skipped
+        counts = self._counts(source)
+        counts.applied += stats.applied
+        counts.conflicts_lost += stats.lost
+        counts.duplicates += stats.duplicates
+        counts.skipped += stats.skipped
+        now = wall_ms()
+        for rec in records:
+            self.lag.observe(source, now - physical_ms(rec.version.hlc), time.time())
+
+    def _counts(self, source: str) -> SourceCounts:
+        c = self.per_source.get(source)
+        if c is None:
+            c = self.per_source[source] = SourceCounts()
+        return c
 
     def _update_behind(self, consumer: AIOKafkaConsumer) -> None:
         behind: dict[str, int] = {s: 0 for s in self.sources}

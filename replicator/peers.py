@@ -8,6 +8,7 @@ import httpx
 import orjson
 
 from regions.catalog import TableSpec
+from regions.changes import ChangeRecord
 from regions.errors import DynamoError, ValidationError
 
 __all__ = ["HttpPeers"]
@@ -27,13 +28,27 @@ class HttpPeers:
         self.timeout = timeout
 
     async def put_replica(self, region: str, spec: TableSpec) -> None:
+        await self._call(
+            region, "PUT", f"/v1/internal/tables/{spec.name}", orjson.dumps(spec.to_json())
+        )
+        log.info("peer %s accepted replica spec of %s", region, spec.name)
+
+    async def push_rows(self, region: str, table: str, records: list[ChangeRecord]) -> None:
+        """Backfill: send rows (as wire change records) for LWW apply at the peer."""
+        body = b"[" + b",".join(r.encode() for r in records) + b"]"
+        await self._call(region, "POST", f"/v1/internal/tables/{table}/rows", body)
+
+    async def drop_replica(self, region: str, table: str, table_id: str) -> None:
+        await self._call(region, "DELETE", f"/v1/internal/tables/{table}?table_id={table_id}", None)
+
+    async def _call(self, region: str, method: str, path: str, body: bytes | None) -> None:
         base = self.endpoints.get(region)
         if base is None:
             raise ValidationError(f"unknown peer region {region}")
-        url = f"{base}/v1/internal/tables/{spec.name}"
+        url = f"{base}{path}"
         try:
             async with httpx.AsyncClient(timeout=self.timeout) as client:
-                resp = await client.put(url, content=orjson.dumps(spec.to_json()))
+                resp = await client.request(method, url, content=body)
         except httpx.HTTPError as exc:
             # a region that cannot be reached is reported, not retried blindly: the
             # user decides whether to try again
@@ -42,10 +57,9 @@ class HttpPeers:
             ) from None
         if resp.status_code >= 400:
             try:
-                body = resp.json()
-                code = str(body.get("__type", "ValidationException")).rsplit("#", 1)[-1]
-                message = str(body.get("message") or body.get("Message") or resp.text)
+                err = resp.json()
+                code = str(err.get("__type", "ValidationException")).rsplit("#", 1)[-1]
+                message = str(err.get("message") or err.get("Message") or resp.text)
             except ValueError:
                 code, message = "ValidationException", resp.text
-            raise _PeerError(code, f"Region {region} refused the replica: {message}")
-        log.info("peer %s accepted replica spec of %s", region, spec.name)
+            raise _PeerError(code, f"Region {region} refused: {message}")

@@ -37,6 +37,7 @@ class Replicator:
         self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
+        self.region.catch_up = self.applier.wait_caught_up
         self._tasks = [
             asyncio.create_task(self._forever("publisher", self.publisher.run)),
             asyncio.create_task(self._forever("applier", self.applier.run)),
@@ -70,6 +71,10 @@ class Replicator:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
+                if name == "publisher":
+                    self.publisher.errors += 1
+                elif name == "applier":
+                    self.applier.errors += 1
                 self.last_error = f"{name}: {exc.__class__.__name__}: {exc}"
                 self.last_error_at = time.time()
                 log.warning("%s failed (%s); retrying in %.1fs", name, self.last_error, delay)
@@ -88,6 +93,7 @@ class Replicator:
             "publisher": {
                 "connected": self.publisher.connected,
                 "published": self.publisher.published,
+                "errors": self.publisher.errors,
                 "backlog": backlog,
             },
             "applier": {
@@ -97,6 +103,7 @@ class Replicator:
                 "lost_or_duplicate": self.applier.lost,
                 "skipped": self.applier.skipped,
                 "undecodable": self.applier.undecodable,
+                "errors": self.applier.errors,
             },
             "lag": self.lag.snapshot(),
             "last_error": self.last_error,

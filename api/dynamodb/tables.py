@@ -66,7 +66,16 @@ def describe(
     if spec.replicas:
         desc["GlobalTableVersion"] = GLOBAL_TABLE_VERSION
         desc["Replicas"] = [
-            {"RegionName": r.region, "ReplicaStatus": r.status} for r in spec.replicas
+            {
+                "RegionName": r.region,
+                "ReplicaStatus": r.status,
+                **(
+                    {"ReplicaStatusPercentProgress": str(r.progress)}
+                    if r.status == "CREATING"
+                    else {}
+                ),
+            }
+            for r in spec.replicas
         ]
     return desc
 
@@ -259,17 +268,22 @@ async def update_table(region: Region, body: dict[str, Any]) -> dict[str, Any]:
     shape = Shape(body)
     name = shape.table_name()
     creates: list[str] = []
+    deletes: list[str] = []
     for i, el in enumerate(shape.listing("ReplicaUpdates", min_len=1) or [], 1):
         sub = shape.child(el, f"replicaUpdates.{i}.member")
         create = sub.struct("Create")
+        delete = sub.struct("Delete")
         if create is not None:
             rn = create.string("RegionName", required=True, min_len=1)
             if rn:
                 creates.append(rn)
-        elif el:
+        if delete is not None:
+            rn = delete.string("RegionName", required=True, min_len=1)
+            if rn:
+                deletes.append(rn)
+        if create is None and delete is None and el:
             raise ValidationError(
-                "Only ReplicaUpdates Create is supported by this version; "
-                "removing or updating replicas comes later"
+                "ReplicaUpdates Update is not supported by this version; use Create or Delete"
             )
     index_updates: list[tuple[str, dict[str, Any]]] = []
     for i, el in enumerate(shape.listing("GlobalSecondaryIndexUpdates", min_len=1) or [], 1):
@@ -308,7 +322,7 @@ async def update_table(region: Region, body: dict[str, Any]) -> dict[str, Any]:
             {
                 "AttributeName": sub.string("AttributeName", required=True, min_len=1, max_len=255)
                 or "",
-                "AttributeType": sub.string("AttributeType", required=True, enum=("S", "N", "B"))
+                "AttributeType": sub.string("AttributeType", required=True, enum=("B", "N", "S"))
                 or "",
             }
         )
@@ -332,7 +346,7 @@ async def update_table(region: Region, body: dict[str, Any]) -> dict[str, Any]:
             "GlobalTableWitnessUpdates",
             "WarmThroughput",
         )
-        if k in body and not (k == "ReplicaUpdates" and creates)
+        if k in body and not (k == "ReplicaUpdates" and (creates or deletes))
     )
     if unsupported:
         raise ValidationError(
@@ -341,13 +355,13 @@ async def update_table(region: Region, body: dict[str, Any]) -> dict[str, Any]:
     settings = (
         billing is not None or pt is not None or protection is not None or table_class is not None
     )
-    if not (creates or index_updates or settings or stream is not None):
+    if not (creates or deletes or index_updates or settings or stream is not None):
         raise ValidationError(
             "At least one of ProvisionedThroughput, BillingMode, UpdateStreamEnabled, "
             "GlobalSecondaryIndexUpdates or SSESpecification or ReplicaUpdates is required"
         )
-    if len(creates) > 1:
-        raise ValidationError("Only one replica can be created per UpdateTable call")
+    if len(creates) + len(deletes) > 1:
+        raise ValidationError("Only one replica can be created or deleted per UpdateTable call")
     if len(index_updates) > 1:
         raise LimitExceeded(
             "Subscriber limit exceeded: Only 1 online index can be created or deleted "
@@ -376,6 +390,10 @@ async def update_table(region: Region, body: dict[str, Any]) -> dict[str, Any]:
             )
     if creates:
         spec = await region.add_replica(name, creates[0])
+    if deletes:
+        spec = await region.remove_replica(name, deletes[0])
+        if deletes[0] == region.name:
+            return {"TableDescription": describe(region, spec, status="DELETING")}
     _, count, size = await region.describe_table(spec.name)
     return {
         "TableDescription": describe(
