@@ -88,7 +88,9 @@ def _plain_body(raw: bytes) -> dict[str, Any]:
     """The request body as plain values, numbers as Decimal (ints too: Python's
     int() refuses more than 4300 digits, and such a number is a 400, not a 500)."""
     try:
-        value = json.loads(raw, parse_float=Decimal, parse_int=Decimal, parse_constant=_reject_constant)
+        value = json.loads(
+            raw, parse_float=Decimal, parse_int=Decimal, parse_constant=_reject_constant
+        )
     except (ValueError, RecursionError):
         raise SerializationError("The request body is not valid JSON") from None
     if not isinstance(value, dict):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from regions.errors import LimitExceeded, ValidationError
+from regions.errors import ValidationError
 from regions.indexes import GSI, LSI, MAX_GSI, MAX_LSI, MAX_PROJECTED_ATTRIBUTES, IndexSpec
 from regions.keys import KeyAttr, KeySchema
 
@@ -29,9 +29,7 @@ def attribute_types(defs: list[dict[str, str]]) -> dict[str, str]:
                 "Member must satisfy enum value set: [B, N, S]"
             )
         if an in types:
-            raise ValidationError(
-                "Cannot have two attributes with the same name in AttributeDefinitions"
-            )
+            raise ValidationError(f"Attribute Name is duplicated: {an}")
         types[an] = at
     return types
 
@@ -49,17 +47,18 @@ def key_schema(
             f"1 validation error detected: Value '{elements}' at 'keySchema' failed to satisfy "
             "constraint: Member must have length less than or equal to 2"
         )
+    names = [k["AttributeName"] for k in elements]
+    # DynamoDB reports a repeated name before the key types
+    if len(names) == 2 and names[0] == names[1]:
+        raise ValidationError(
+            "Both the Hash Key and the Range Key element in the KeySchema have the same name"
+        )
     kinds = [k["KeyType"] for k in elements]
     if kinds[0] != "HASH":
         raise ValidationError(f"Invalid {what}: The first KeySchemaElement is not a HASH key type")
     if len(kinds) == 2 and kinds[1] != "RANGE":
         raise ValidationError(
             f"Invalid {what}: The second KeySchemaElement is not a RANGE key type"
-        )
-    names = [k["AttributeName"] for k in elements]
-    if len(names) == 2 and names[0] == names[1]:
-        raise ValidationError(
-            f"Invalid {what}: Both the Hash Key and the Range Key element in the KeySchema have the same name"
         )
     for n in names:
         if n not in types:
@@ -99,8 +98,8 @@ def index_spec(
             )
         if schema.range is None:
             raise ValidationError(
-                "One or more parameter values were invalid: Index KeySchema must have a range key "
-                f"for index: {name}"
+                "One or more parameter values were invalid: Index KeySchema does not have a range "
+                f"key for index: {name}"
             )
     projection = raw.get("Projection") or {}
     ptype = projection.get("ProjectionType")
@@ -146,8 +145,11 @@ def index_specs(
             f"per-table limit of {MAX_LSI}"
         )
     if len(gsis) > MAX_GSI:
-        raise LimitExceeded(
-            f"Subscriber limit exceeded: The number of global secondary indexes exceeds the limit of {MAX_GSI}"
+        # at CreateTable a ValidationException (dynalite's createTable suite); UpdateTable
+        # adding one too many reports LimitExceeded instead
+        raise ValidationError(
+            "One or more parameter values were invalid: GlobalSecondaryIndex count exceeds the "
+            f"per-table limit of {MAX_GSI}"
         )
     specs: list[IndexSpec] = []
     seen: set[str] = set()

@@ -106,9 +106,10 @@ def _segment_hash(hk: bytes) -> int:
 
 def segment_filter(
     segment: int, total: int, partitions: int
-) -> tuple[list[int], Callable[[Row], bool] | None]:
-    """Which partitions a parallel-scan segment reads, and a row filter when several
-    segments share one partition.  Every item belongs to exactly one segment."""
+) -> tuple[list[int], Callable[[bytes], bool] | None]:
+    """Which partitions a parallel-scan segment reads, and a test of the encoded
+    partition key when several segments share one partition.  Every item belongs to
+    exactly one segment, and all items of a partition key to the same one."""
     if total <= partitions:
         parts = [p for p in range(partitions) if p * total // partitions == segment]
         return parts, None
@@ -116,7 +117,30 @@ def segment_filter(
     sharing = [s for s in range(total) if s * partitions // total == part]
     slot = sharing.index(segment)
     width = len(sharing)
-    return [part], lambda row: (_segment_hash(row.hk) >> 8) % width == slot
+    return [part], lambda hk: (_segment_hash(hk) >> 8) % width == slot
+
+
+def _by_partition_key(hk_ok: Callable[[bytes], bool]) -> Callable[[Row], bool]:
+    return lambda row: hk_ok(row.hk)
+
+
+def _check_segment(
+    part: int,
+    hk: bytes,
+    parts: list[int] | None,
+    hk_ok: Callable[[bytes], bool] | None,
+    segment: int | None,
+    total: int | None,
+) -> None:
+    """An ExclusiveStartKey of a parallel scan must lie in the requested segment (it
+    can only come from another segment's page, and resuming there would skip or
+    repeat items).  Text: DynamoDB's, as quoted in scylladb/scylladb#9270."""
+    if parts is None or (part in parts and (hk_ok is None or hk_ok(hk))):
+        return
+    raise ValidationError(
+        "The provided starting key is invalid: Invalid ExclusiveStartKey. Please use "
+        f"ExclusiveStartKey with correct Segment. TotalSegments: {total} Segment: {segment}"
+    )
 
 
 def _start_key(
@@ -296,18 +320,17 @@ async def scan(
     full_items: bool = False,
 ) -> Page:
     parts: list[int] | None = None
+    hk_ok: Callable[[bytes], bool] | None = None
     row_ok: Callable[[Row], bool] | None = None
     if segment is not None and total_segments is not None:
-        parts, row_ok = segment_filter(segment, total_segments, spec.partitions)
+        parts, hk_ok = segment_filter(segment, total_segments, spec.partitions)
+        if hk_ok is not None:
+            row_ok = _by_partition_key(hk_ok)
     if idx is None:
         cursor: tuple[int, bytes, bytes] | None = None
         if exclusive_start_key is not None:
             _, start = _start_key(exclusive_start_key, spec.key_schema, spec.partitions)
-            if parts is not None and start.part not in parts:
-                raise ValidationError(
-                    "The provided Exclusive start key does not map to the provided Segment and "
-                    "TotalSegments values."
-                )
+            _check_segment(start.part, start.hk, parts, hk_ok, segment, total_segments)
             cursor = (start.part, start.hk, start.rk)
 
         async def table_rows(n: int) -> list[Row]:
@@ -322,6 +345,7 @@ async def scan(
     icursor: tuple[int, bytes, bytes, bytes] | None = None
     if exclusive_start_key is not None:
         icursor = _index_start(exclusive_start_key, spec, idx)
+        _check_segment(icursor[0], icursor[1], parts, hk_ok, segment, total_segments)
     iid = idx.iid
 
     async def index_rows(n: int) -> list[Row]:

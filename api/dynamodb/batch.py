@@ -9,7 +9,8 @@ from __future__ import annotations
 import re
 from typing import Any, Final
 
-from api.dynamodb.items import _context, _no_legacy
+from api.dynamodb import legacy
+from api.dynamodb.items import _context
 from api.dynamodb.shapes import Shape
 from regions import batch
 from regions import expressions as ex
@@ -90,10 +91,12 @@ async def batch_get_item(region: Region, body: dict[str, Any]) -> dict[str, Any]
     shape.done()
     projections: list[list[ex.Path] | None] = []
     for _, sub, _, pexpr in tables:
-        _no_legacy(sub.body, ("AttributesToGet",), "ProjectionExpression")
+        legacy.reject_mixing(sub.body, ("AttributesToGet",), ("ProjectionExpression",))
         ctx = _context(sub, (pexpr,))
         projections.append(
-            ex.parse_projection(pexpr, ctx) if pexpr is not None and ctx is not None else None
+            ex.parse_projection(pexpr, ctx)
+            if pexpr is not None and ctx is not None
+            else legacy.attributes_to_get(sub.body)
         )
         if ctx is not None:
             ctx.check_all_used()

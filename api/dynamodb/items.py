@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from api.dynamodb import legacy
 from api.dynamodb.shapes import Shape
 from regions import expressions as ex
 from regions.errors import ConditionalCheckFailed, ValidationError
@@ -20,6 +21,8 @@ _RV_ENUM = ("ALL_NEW", "UPDATED_OLD", "ALL_OLD", "NONE", "UPDATED_NEW")
 _RVCCF = ("ALL_OLD", "NONE")
 _RCC = ("INDEXES", "TOTAL", "NONE")
 _RICM = ("SIZE", "NONE")
+#: the legacy stand-ins for ConditionExpression, in DynamoDB's order for error messages
+_LEGACY_CONDITION = ("Expected", "ConditionalOperator")
 
 
 def _context(shape: Shape, expressions: tuple[str | None, ...]) -> ex.ExpressionContext | None:
@@ -38,21 +41,6 @@ def _context(shape: Shape, expressions: tuple[str | None, ...]) -> ex.Expression
             )
         return None
     return ex.ExpressionContext(names, values)
-
-
-def _no_legacy(body: dict[str, Any], legacy: tuple[str, ...], modern: str) -> None:
-    """Legacy parameters (Expected, AttributesToGet, AttributeUpdates, ...)."""
-    used = [p for p in legacy if p in body]
-    if not used:
-        return
-    if modern in body:
-        raise ValidationError(
-            "Can not use both expression and non-expression parameters in the same request: "
-            f"Non-expression parameters: {{{', '.join(used)}}} Expression parameters: {{{modern}}}"
-        )
-    raise ValidationError(
-        f"The legacy parameter {used[0]} is not supported by this version; use {modern}"
-    )
 
 
 def _condition(
@@ -84,10 +72,11 @@ async def put_item(region: Region, body: dict[str, Any]) -> dict[str, Any]:
     table = shape.table_name()
     item = shape.mapping("Item", required=True)
     cexpr = shape.string("ConditionExpression")
+    legacy.check_shapes(shape, _LEGACY_CONDITION)
     rv, rv_on_fail = _common_write(shape, _RV_PUT_DELETE)
-    _no_legacy(body, ("Expected", "ConditionalOperator"), "ConditionExpression")
+    legacy.reject_mixing(body, _LEGACY_CONDITION, ("ConditionExpression",))
     ctx = _context(shape, (cexpr,))
-    condition = _condition(ctx, cexpr)
+    condition = _condition(ctx, cexpr) or legacy.expected_condition(body)
     if ctx is not None:
         ctx.check_all_used()
     outcome = await region.put_item(
@@ -103,10 +92,11 @@ async def delete_item(region: Region, body: dict[str, Any]) -> dict[str, Any]:
     table = shape.table_name()
     key = shape.mapping("Key", required=True)
     cexpr = shape.string("ConditionExpression")
+    legacy.check_shapes(shape, _LEGACY_CONDITION)
     rv, rv_on_fail = _common_write(shape, _RV_PUT_DELETE)
-    _no_legacy(body, ("Expected", "ConditionalOperator"), "ConditionExpression")
+    legacy.reject_mixing(body, _LEGACY_CONDITION, ("ConditionExpression",))
     ctx = _context(shape, (cexpr,))
-    condition = _condition(ctx, cexpr)
+    condition = _condition(ctx, cexpr) or legacy.expected_condition(body)
     if ctx is not None:
         ctx.check_all_used()
     outcome = await region.delete_item(
@@ -124,10 +114,15 @@ async def get_item(region: Region, body: dict[str, Any]) -> dict[str, Any]:
     shape.boolean("ConsistentRead")
     pexpr = shape.string("ProjectionExpression")
     shape.string("ReturnConsumedCapacity", enum=_RCC)
+    legacy.check_shapes(shape, ("AttributesToGet",))
     shape.done()
-    _no_legacy(body, ("AttributesToGet",), "ProjectionExpression")
+    legacy.reject_mixing(body, ("AttributesToGet",), ("ProjectionExpression",))
     ctx = _context(shape, (pexpr,))
-    paths = ex.parse_projection(pexpr, ctx) if pexpr is not None and ctx is not None else None
+    paths = (
+        ex.parse_projection(pexpr, ctx)
+        if pexpr is not None and ctx is not None
+        else legacy.attributes_to_get(body)
+    )
     if ctx is not None:
         ctx.check_all_used()
     item = await region.get_item(table, key)
@@ -142,12 +137,18 @@ async def update_item(region: Region, body: dict[str, Any]) -> dict[str, Any]:
     key = shape.mapping("Key", required=True)
     uexpr = shape.string("UpdateExpression")
     cexpr = shape.string("ConditionExpression")
+    legacy.check_shapes(shape, ("AttributeUpdates", *_LEGACY_CONDITION))
     rv, rv_on_fail = _common_write(shape, _RV_ALL)
-    _no_legacy(body, ("Expected", "ConditionalOperator"), "ConditionExpression")
-    _no_legacy(body, ("AttributeUpdates",), "UpdateExpression")
+    legacy.reject_mixing(
+        body,
+        ("AttributeUpdates", *_LEGACY_CONDITION),
+        ("UpdateExpression", "ConditionExpression"),
+    )
     ctx = _context(shape, (uexpr, cexpr))
     update = ex.parse_update(uexpr, ctx) if uexpr is not None and ctx is not None else None
-    condition = _condition(ctx, cexpr)
+    updates = body.get("AttributeUpdates")
+    legacy_update = ex.attribute_updates_to_update(updates) if updates is not None else None
+    condition = _condition(ctx, cexpr) or legacy.expected_condition(body)
     if ctx is not None:
         ctx.check_all_used()
     touched: list[ex.Path] = []
@@ -156,10 +157,14 @@ async def update_item(region: Region, body: dict[str, Any]) -> dict[str, Any]:
         if condition is not None and not condition(old):
             raise ConditionalCheckFailed(item=old if rv_on_fail else None)
         base = old if old is not None else dict(valid_key)
-        if update is None:
+        if legacy_update is not None:
+            # AttributeUpdates: its own ADD/DELETE rules (an empty map upserts the key)
+            result = ex.apply_attribute_updates(base, legacy_update, schema.names)
+        elif update is None:
             # an UpdateItem without an update creates the bare key item (upsert)
             return base
-        result = ex.apply_update(base, update, schema.names)
+        else:
+            result = ex.apply_update(base, update, schema.names)
         if old is None and result.touched_only_remove:
             # a REMOVE-only update does not create the item
             return None

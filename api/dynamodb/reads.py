@@ -6,7 +6,8 @@ import dataclasses
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from api.dynamodb.items import _context, _no_legacy
+from api.dynamodb import legacy
+from api.dynamodb.items import _context
 from api.dynamodb.shapes import Shape
 from regions import expressions as ex
 from regions.catalog import TableSpec
@@ -19,7 +20,8 @@ from regions.types import Item
 
 __all__ = ["OPERATIONS"]
 
-_SELECT = ("ALL_ATTRIBUTES", "ALL_PROJECTED_ATTRIBUTES", "SPECIFIC_ATTRIBUTES", "COUNT")
+# in DynamoDB's order: the enum error lists them so
+_SELECT = ("SPECIFIC_ATTRIBUTES", "COUNT", "ALL_ATTRIBUTES", "ALL_PROJECTED_ATTRIBUTES")
 _RCC = ("INDEXES", "TOTAL", "NONE")
 
 
@@ -36,28 +38,35 @@ def _paths(node: object) -> Iterator[ex.Path]:
             yield from _paths(child)
 
 
-def _select(shape: Shape, projection: str | None, index: str | None) -> str:
+def _select(shape: Shape, projection: str | None, index: str | None, prefix: str) -> str:
+    """The effective Select.  ``prefix`` is what DynamoDB puts before these errors:
+    Query wraps them in "1 validation error detected: ", Scan does not (moto's
+    AWS-verified tests; dynoxide found the same)."""
     select = shape.string("Select", enum=_SELECT)
     if select is None:
         if projection is not None:
             return "SPECIFIC_ATTRIBUTES"
         return "ALL_PROJECTED_ATTRIBUTES" if index is not None else "ALL_ATTRIBUTES"
+    if select not in _SELECT:
+        return select  # shape.done() reports the enum violation
     if (
         select == "SPECIFIC_ATTRIBUTES"
         and projection is None
         and "AttributesToGet" not in shape.body
     ):
         raise ValidationError(
-            "Must specify the AttributesToGet or ProjectionExpression when choosing to get "
-            "SPECIFIC_ATTRIBUTES"
+            f"{prefix}Must specify the AttributesToGet or ProjectionExpression when choosing "
+            "to get SPECIFIC_ATTRIBUTES"
         )
     if select != "SPECIFIC_ATTRIBUTES" and projection is not None:
+        what = "only the Count" if select == "COUNT" else select
         raise ValidationError(
-            f"Cannot specify the ProjectionExpression when choosing to get {select}"
+            f"{prefix}Cannot specify the ProjectionExpression when choosing to get {what}"
         )
     if select == "ALL_PROJECTED_ATTRIBUTES" and index is None:
+        # "Querying" in Scan's message too: DynamoDB's own wording
         raise ValidationError(
-            "ALL_PROJECTED_ATTRIBUTES can be used only when Querying using an IndexName"
+            f"{prefix}ALL_PROJECTED_ATTRIBUTES can be used only when Querying using an IndexName"
         )
     return select
 
@@ -69,6 +78,10 @@ def _filter(
         return None, None
     cond = ex.parse_condition(expr, ctx, "FilterExpression")
     return cond, lambda item: ex.evaluate_condition(cond, item)
+
+
+def _keep(cond: ex.Condition) -> Callable[[Item], bool]:
+    return lambda item: ex.evaluate_condition(cond, item)
 
 
 def _respond(page: Page, select: str, paths: list[ex.Path] | None) -> dict[str, Any]:
@@ -100,6 +113,31 @@ def _full_items(
     return paths is not None and idx.kind == "LSI"
 
 
+def _check_gsi_projection(
+    spec: TableSpec, index: str | None, paths: list[ex.Path] | None, cond: object
+) -> None:
+    """A GSI cannot fetch what it does not project: naming such an attribute in the
+    projection or the filter is an error (an LSI reads it from the table instead).
+    Texts: DynamoDB's, as quoted in localstack/localstack#478 and
+    sensedeep/dynamodb-onetable#377."""
+    idx = spec.index(index) if index is not None else None
+    if idx is None or idx.kind != "GSI" or idx.projection == "ALL":
+        return
+    projected = {*spec.key_schema.names, *idx.key_schema.names, *idx.non_key_attributes}
+    missing = list(dict.fromkeys(str(p[0]) for p in paths or () if p[0] not in projected))
+    if missing:
+        raise ValidationError(
+            "One or more parameter values were invalid: Global secondary index "
+            f"{idx.name} does not project [{', '.join(missing)}]"
+        )
+    missing = list(dict.fromkeys(str(p[0]) for p in _paths(cond) if p[0] not in projected))
+    if missing:
+        raise ValidationError(
+            f"One or more parameter values were invalid: Secondary index {idx.name} does not "
+            f"project one or more filter attributes: [{', '.join(missing)}]"
+        )
+
+
 async def query(region: Region, body: dict[str, Any]) -> dict[str, Any]:
     shape = Shape(body)
     table = shape.table_name()
@@ -112,33 +150,57 @@ async def query(region: Region, body: dict[str, Any]) -> dict[str, Any]:
     consistent = shape.boolean("ConsistentRead") or False
     start = shape.mapping("ExclusiveStartKey")
     shape.string("ReturnConsumedCapacity", enum=_RCC)
-    select = _select(shape, pexpr, index)
+    select = _select(shape, pexpr, index, "1 validation error detected: ")
+    legacy.check_shapes(
+        shape, ("KeyConditions", "QueryFilter", "ConditionalOperator", "AttributesToGet")
+    )
     shape.done()
-    _no_legacy(body, ("KeyConditions",), "KeyConditionExpression")
-    _no_legacy(body, ("QueryFilter", "ConditionalOperator"), "FilterExpression")
-    _no_legacy(body, ("AttributesToGet",), "ProjectionExpression")
-    if kexpr is None:
+    # KeyConditions mixes with FilterExpression/ProjectionExpression; only
+    # KeyConditionExpression excludes it (dynalite's validateExpressionParams; ExtendDB)
+    legacy.reject_mixing(
+        body,
+        ("AttributesToGet", "QueryFilter", "ConditionalOperator")
+        + (("KeyConditions",) if kexpr is not None else ()),
+        ("ProjectionExpression", "FilterExpression", "KeyConditionExpression"),
+    )
+    select = legacy.select_for_attributes_to_get(body, select, "1 validation error detected: ")
+    ctx = _context(shape, (kexpr, fexpr, pexpr))
+    query_filter = legacy.filter_condition(body, "QueryFilter")
+    attributes = legacy.attributes_to_get(body)
+    key_conditions = body.get("KeyConditions")
+    if kexpr is None and key_conditions is None:
         raise ValidationError(
             "Either the KeyConditions or KeyConditionExpression parameter must be specified in the request."
         )
-    ctx = _context(shape, (kexpr, fexpr, pexpr))
-    assert ctx is not None
     spec = await region.table_spec(table)
     idx = spec.index(index) if index is not None else None
     if index is not None and idx is None:
         raise ValidationError(f"The table does not have the specified index: {index}")
     schema: KeySchema = idx.key_schema if idx is not None else spec.key_schema
-    kc = ex.parse_key_condition(
-        kexpr,
-        ctx,
-        schema.hash.name,
-        schema.hash.type,
-        schema.range.name if schema.range else None,
-        schema.range.type if schema.range else None,
-    )
+    range_name = schema.range.name if schema.range else None
+    range_type = schema.range.type if schema.range else None
+    if kexpr is not None:
+        assert ctx is not None  # an expression always gets a context
+        kc = ex.parse_key_condition(
+            kexpr, ctx, schema.hash.name, schema.hash.type, range_name, range_type
+        )
+    else:
+        assert key_conditions is not None
+        kc = ex.key_conditions_to_key_condition(
+            key_conditions, schema.hash.name, schema.hash.type, range_name, range_type
+        )
     cond, keep = _filter(ctx, fexpr)
-    paths = ex.parse_projection(pexpr, ctx) if pexpr is not None else None
-    ctx.check_all_used()
+    paths = ex.parse_projection(pexpr, ctx) if pexpr is not None and ctx is not None else attributes
+    if ctx is not None:
+        ctx.check_all_used()
+    if query_filter is not None:
+        for name in schema.names:
+            if name in body["QueryFilter"]:
+                raise ValidationError(
+                    "QueryFilter can only contain non-primary key attributes: "
+                    f"Primary key attribute: {name}"
+                )
+        keep = _keep(query_filter)
     if cond is not None:
         for path in _paths(cond):
             if path[0] in schema.names:
@@ -146,6 +208,7 @@ async def query(region: Region, body: dict[str, Any]) -> dict[str, Any]:
                     "Filter Expression can only contain non-primary key attributes: "
                     f"Primary key attribute: {path[0]}"
                 )
+    _check_gsi_projection(spec, index, paths, cond)
     page = await region.query(
         table,
         hash_value=kc.hash_value,
@@ -174,10 +237,15 @@ async def scan(region: Region, body: dict[str, Any]) -> dict[str, Any]:
     consistent = shape.boolean("ConsistentRead") or False
     start = shape.mapping("ExclusiveStartKey")
     shape.string("ReturnConsumedCapacity", enum=_RCC)
-    select = _select(shape, pexpr, index)
+    select = _select(shape, pexpr, index, "")
+    legacy.check_shapes(shape, ("ScanFilter", "ConditionalOperator", "AttributesToGet"))
     shape.done()
-    _no_legacy(body, ("ScanFilter", "ConditionalOperator"), "FilterExpression")
-    _no_legacy(body, ("AttributesToGet",), "ProjectionExpression")
+    legacy.reject_mixing(
+        body,
+        ("AttributesToGet", "ScanFilter", "ConditionalOperator"),
+        ("ProjectionExpression", "FilterExpression"),
+    )
+    select = legacy.select_for_attributes_to_get(body, select, "")
     if (segment is None) != (total is None):
         raise ValidationError(
             "The TotalSegments parameter is required but was not present in the request when "
@@ -192,11 +260,22 @@ async def scan(region: Region, body: dict[str, Any]) -> dict[str, Any]:
             f"Segment: {segment} is not less than TotalSegments: {total}"
         )
     ctx = _context(shape, (fexpr, pexpr))
+    # AttributesToGet before ScanFilter: dynalite's scan suite shows a duplicate name
+    # reported ahead of an invalid filter value
+    attributes = legacy.attributes_to_get(body)
+    scan_filter = legacy.filter_condition(body, "ScanFilter")
     spec = await region.table_spec(table)
-    _, keep = _filter(ctx, fexpr)
-    paths = ex.parse_projection(pexpr, ctx) if pexpr is not None and ctx is not None else None
+    cond, keep = _filter(ctx, fexpr)
+    if scan_filter is not None:
+        keep = _keep(scan_filter)
+    paths = (
+        ex.parse_projection(pexpr, ctx)
+        if pexpr is not None and ctx is not None
+        else attributes
+    )
     if ctx is not None:
         ctx.check_all_used()
+    _check_gsi_projection(spec, index, paths, cond)
     page = await region.scan(
         table,
         index=index,

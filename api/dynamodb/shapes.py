@@ -110,7 +110,11 @@ class Shape:
             if len(value) > 255:
                 self.fail(name, value, "Member must have length less than or equal to 255")
             if _TABLE_NAME.fullmatch(value) is None:
-                self.fail(name, value, f"Member must satisfy regular expression pattern: {_TABLE_NAME.pattern}")
+                self.fail(
+                    name,
+                    value,
+                    f"Member must satisfy regular expression pattern: {_TABLE_NAME.pattern}",
+                )
         return value or ""
 
     def boolean(self, name: str) -> bool | None:

@@ -53,7 +53,7 @@ def describe(
         }
     if spec.table_class != "STANDARD":
         desc["TableClassSummary"] = {"TableClass": spec.table_class}
-    desc.update(_describe_indexes(region, spec, index_counts or {}))
+    desc.update(_describe_indexes(region, spec, index_counts or {}, creating=status == CREATING))
     if spec.streams:
         latest = spec.streams[-1]
         if latest.enabled:
@@ -140,7 +140,7 @@ def _index_shape(sub: Shape) -> dict[str, Any]:
 
 
 def _describe_indexes(
-    region: Region, spec: TableSpec, counts: dict[str, tuple[int, int]]
+    region: Region, spec: TableSpec, counts: dict[str, tuple[int, int]], creating: bool = False
 ) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for idx in spec.indexes:
@@ -160,7 +160,8 @@ def _describe_indexes(
             "IndexArn": f"{region.arn(spec.name)}/index/{idx.name}",
         }
         if idx.kind == "GSI":
-            entry["IndexStatus"] = idx.status
+            # CreateTable answers while its indexes are (nominally) still being created
+            entry["IndexStatus"] = "CREATING" if creating else idx.status
             if idx.online:
                 entry["Backfilling"] = idx.backfilling
             entry["ProvisionedThroughput"] = {

@@ -26,6 +26,15 @@ from regions.expressions.ast import (
 from regions.expressions.context import ExpressionContext
 from regions.expressions.evaluate import evaluate_condition, parse_condition, resolve_path
 from regions.expressions.key_condition import parse_key_condition
+from regions.expressions.legacy import (
+    apply_attribute_updates,
+    attribute_updates_to_update,
+    attributes_to_get_paths,
+    check_conditional_operator,
+    expected_to_condition,
+    filter_to_condition,
+    key_conditions_to_key_condition,
+)
 from regions.expressions.projection import parse_projection, project, updated_attributes
 from regions.expressions.reserved import RESERVED_WORDS, is_reserved
 from regions.expressions.update import apply_update, parse_update
@@ -38,9 +47,16 @@ __all__ = [
     "Path",
     "Update",
     "UpdateResult",
+    "apply_attribute_updates",
     "apply_update",
+    "attribute_updates_to_update",
+    "attributes_to_get_paths",
+    "check_conditional_operator",
     "evaluate_condition",
+    "expected_to_condition",
+    "filter_to_condition",
     "is_reserved",
+    "key_conditions_to_key_condition",
     "parse_condition",
     "parse_key_condition",
     "parse_projection",

@@ -326,10 +326,17 @@ def test_batch_get_unused_expression_name(ddb: Any, table: str) -> None:
 
 
 def test_batch_get_legacy_attributes_to_get(ddb: Any, table: str) -> None:
-    expect_error(
-        lambda: ddb.batch_get_item(RequestItems={table: {"Keys": [{"p": s("1")}], "AttributesToGet": ["a"]}}),
+    ddb.put_item(TableName=table, Item={"p": s("1"), "a": s("x"), "b": s("y")})
+    out = ddb.batch_get_item(RequestItems={table: {"Keys": [{"p": s("1")}], "AttributesToGet": ["a"]}})
+    assert out["Responses"][table] == [{"a": s("x")}]
+    err = expect_error(
+        lambda: ddb.batch_get_item(
+            RequestItems={table: {"Keys": [{"p": s("1")}], "AttributesToGet": ["a"], "ProjectionExpression": "a"}}
+        ),
         "ValidationException",
-        "The legacy parameter AttributesToGet is not supported by this version; use ProjectionExpression",
+    )
+    assert err.response["Error"]["Message"].startswith(
+        "Can not use both expression and non-expression parameters in the same request"
     )
 
 
