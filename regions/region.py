@@ -921,6 +921,12 @@ class Region:
             for i, ((tid, _, _, mutate), enc) in enumerate(zip(plan, encs, strict=True)):
                 row = await tx.get_row(tid, enc.part, enc.hk, enc.rk)
                 old = decode_item(row.data) if row is not None and row.data is not None else None
+                if service and row is not None and row.version.origin != self.name:
+                    # TTL: only the region whose write is the item's current version
+                    # expires it, so exactly one region shows the service identity in
+                    # its stream; the others receive an ordinary replicated delete
+                    staged.append((row, old, old))
+                    continue
                 try:
                     new_item = mutate(old)
                     if new_item is not None and plan[i][1].indexes:
