@@ -21,10 +21,11 @@ from typing import Any, Final
 
 import orjson
 
+from regions.catalog import TableSpec
 from regions.errors import DynamoError, ValidationError
 from regions.indexes import check_index_keys
 from regions.keys import validate_key
-from regions.region import Region
+from regions.region import Region, WriteOutcome
 from regions.types import Item, check_item_size, item_size, validate_item, validate_values
 
 __all__ = [
@@ -38,6 +39,7 @@ __all__ = [
     "TableGet",
     "TableWrite",
     "WriteRequest",
+    "Written",
     "batch_get",
     "batch_write",
 ]
@@ -87,6 +89,15 @@ class WriteRequest:
 class TableWrite:
     table: str
     requests: list[WriteRequest]
+
+
+@dataclass(frozen=True)
+class Written:
+    """One request's write, for its ConsumedCapacity: ``table`` as the request named it."""
+
+    table: str
+    spec: TableSpec
+    outcome: WriteOutcome
 
 
 def _identity(key: Item) -> bytes:
@@ -142,9 +153,10 @@ async def batch_get(
     return result
 
 
-async def batch_write(region: Region, tables: list[TableWrite]) -> None:
+async def batch_write(region: Region, tables: list[TableWrite]) -> list[Written]:
     """Validate every put and delete, then write them all in one store transaction
-    (each write atomic, the batch not: DynamoDB's own guarantee)."""
+    (each write atomic, the batch not: DynamoDB's own guarantee).  Returns every
+    write's outcome, in request order."""
     staged: list[tuple[str, list[tuple[Item | None, dict[str, Any]]]]] = []
     count = 0
     for entry in tables:
@@ -161,6 +173,7 @@ async def batch_write(region: Region, tables: list[TableWrite]) -> None:
     if count > MAX_BATCH_WRITE_REQUESTS:
         raise ValidationError(MSG_TOO_MANY_WRITES)
     plan: list[tuple[str, Item, Callable[[Item | None], Item | None]]] = []
+    specs: list[TableSpec] = []
     seen: set[tuple[str, bytes]] = set()
     for table, prepared in staged:
         spec = await region.table_spec(table)
@@ -178,12 +191,16 @@ async def batch_write(region: Region, tables: list[TableWrite]) -> None:
                 raise ValidationError(MSG_DUPLICATE_KEYS)
             seen.add(ident)
             plan.append((table, key, _put(put) if put is not None else _delete))
+            specs.append(spec)
     results = await region.write_many(plan, atomic=False)
-    # the mutations cannot fail (no conditions, everything validated above); a failure
-    # here is a bug, and surfacing it beats answering success for a lost write
-    for outcome in results:
+    written: list[Written] = []
+    for (table, _, _), spec, outcome in zip(plan, specs, results, strict=True):
+        # the mutations cannot fail (no conditions, everything validated above); a
+        # failure here is a bug, and surfacing it beats answering success for a lost write
         if isinstance(outcome, DynamoError):
             raise outcome
+        written.append(Written(table, spec, outcome))
+    return written
 
 
 def _put(item: Item) -> Callable[[Item | None], Item | None]:

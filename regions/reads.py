@@ -32,7 +32,7 @@ from regions.keys import (
     validate_key,
 )
 from regions.store import IndexRow, KeyRange, ReadTx, StoredRow
-from regions.types import Item, decode_item
+from regions.types import Item, decode_item, item_size
 
 __all__ = ["PAGE_BYTES", "Page", "key_range", "query", "readable_index", "scan", "segment_filter"]
 
@@ -51,6 +51,9 @@ class Page:
     last_evaluated_key: Item | None
     #: bytes of items read (before filter/projection), for capacity accounting
     read_bytes: int
+    #: sizes of the table items an LSI read fetched for unprojected attributes (0 for
+    #: one that vanished meanwhile): each is a read of its own (regions/capacity.py)
+    fetched_sizes: tuple[int, ...] = ()
 
 
 def readable_index(spec: TableSpec, name: str | None, consistent: bool) -> IndexSpec | None:
@@ -196,11 +199,12 @@ async def _page(
     items: list[Item] = []
     scanned = 0
     read_bytes = 0
+    fetched: list[int] = []
     while True:
         want = _CHUNK if limit is None else min(_CHUNK, limit - scanned)
         rows = await rows_iter(want)
         if not rows:
-            return Page(items, len(items), scanned, None, read_bytes)
+            return Page(items, len(items), scanned, None, read_bytes, tuple(fetched))
         for row in rows:
             if row_ok is not None and not row_ok(row):
                 continue
@@ -211,11 +215,12 @@ async def _page(
             last = {n: item[n] for n in key_names if n in item}
             if expand is not None:
                 full = await expand(item)
+                fetched.append(item_size(full) if full is not None else 0)
                 item = full if full is not None else item
             if keep is None or keep(item):
                 items.append(item)
             if (limit is not None and scanned >= limit) or read_bytes >= PAGE_BYTES:
-                return Page(items, len(items), scanned, last, read_bytes)
+                return Page(items, len(items), scanned, last, read_bytes, tuple(fetched))
 
 
 def _expander(

@@ -40,9 +40,11 @@ from typing import Any, Final
 import orjson
 from sqlalchemy import delete, select
 
+from regions.capacity import charged_size
+from regions.catalog import TableSpec
 from regions.errors import ConditionalCheckFailed, DynamoError, ValidationError
 from regions.keys import KeySchema, item_key, validate_key
-from regions.region import Region, WritesCancelled
+from regions.region import Region, WriteOutcome, WritesCancelled
 from regions.store import schema as store_schema
 from regions.types import Item, check_item_size, item_size, validate_item, validate_values
 from regions.versions import wall_ms
@@ -56,6 +58,7 @@ __all__ = [
     "TOKEN_WINDOW_MS",
     "UPDATE",
     "IdempotentParameterMismatch",
+    "TransactWriteResult",
     "TransactionCanceled",
     "TransactionInProgress",
     "WriteAction",
@@ -152,10 +155,24 @@ class WriteAction:
 
 
 @dataclass(frozen=True)
+class TransactWriteResult:
+    """What a call did, aligned with its actions, for its ConsumedCapacity.
+
+    A first call has every action's ``outcomes``.  A replay of a completed call writes
+    nothing (``outcomes`` is empty) and carries ``replayed_sizes``: the bytes each
+    action was charged on the first time, which DynamoDB bills again as reads."""
+
+    specs: list[TableSpec]
+    outcomes: list[WriteOutcome]
+    replayed_sizes: list[int] | None = None
+
+
+@dataclass(frozen=True)
 class _Prepared:
     key: Item
     item: Item | None
     schema: KeySchema
+    spec: TableSpec
 
 
 def request_hash(transact_items: Any) -> str:
@@ -215,21 +232,25 @@ async def transact_write(
     *,
     token: str | None = None,
     digest: str = "",
-) -> None:
+) -> TransactWriteResult:
     """Run the actions atomically; ``token``/``digest`` make the call idempotent."""
     prepared = await _prepare(region, actions)
+    specs = [p.spec for p in prepared]
     if token is None:
-        await _run(region, actions, prepared)
-        return
-    if not await _claim(region, token, digest):
-        return  # a replay of a completed call: succeed without writing again
+        return TransactWriteResult(specs, await _run(region, actions, prepared))
+    replayed = await _claim(region, token, digest)
+    if replayed is not None:
+        # a replay of a completed call: succeed without writing again
+        return TransactWriteResult(specs, [], replayed)
     try:
-        await _run(region, actions, prepared)
+        outcomes = await _run(region, actions, prepared)
     except BaseException:
         # nothing was written (the store transaction rolled back), so a retry may run
         await _settle(region, token, digest, _VOID)
         raise
-    await _settle(region, token, digest, _DONE)
+    sizes = [charged_size(o.old, o.new) for o in outcomes]
+    await _settle(region, token, digest, _DONE, sizes)
+    return TransactWriteResult(specs, outcomes)
 
 
 async def purge_expired_tokens(region: Region, now_ms: int | None = None) -> int:
@@ -269,21 +290,19 @@ async def _prepare(region: Region, actions: list[WriteAction]) -> list[_Prepared
         payload += action.values_size
     if payload > MAX_TRANSACTION_PAYLOAD:
         raise ValidationError(MSG_PAYLOAD_TOO_BIG)
-    schemas: list[tuple[str, KeySchema]] = []
-    for action in actions:
-        spec = await region.table_spec(action.table)
-        schemas.append((spec.name, spec.key_schema))
+    specs = [await region.table_spec(action.table) for action in actions]
     prepared: list[_Prepared] = []
-    for i, ((item, raw), (_, schema)) in enumerate(zip(values, schemas, strict=True)):
+    for i, ((item, raw), spec) in enumerate(zip(values, specs, strict=True)):
+        schema = spec.key_schema
         try:
             key = item_key(item, schema) if item is not None else validate_key(raw, schema)
         except ValidationError as exc:
             # DynamoDB validates the actions before running any and stops at the first
             raise TransactionCanceled(cancellation_reasons({i: exc}, len(actions))) from None
-        prepared.append(_Prepared(key, item, schema))
+        prepared.append(_Prepared(key, item, schema, spec))
     seen: set[tuple[str, bytes]] = set()
-    for (name, _), prep in zip(schemas, prepared, strict=True):
-        ident = (name, orjson.dumps(prep.key, option=orjson.OPT_SORT_KEYS))
+    for prep in prepared:
+        ident = (prep.spec.name, orjson.dumps(prep.key, option=orjson.OPT_SORT_KEYS))
         if ident in seen:
             raise ValidationError(MSG_MULTIPLE_OPERATIONS)
         seen.add(ident)
@@ -313,13 +332,15 @@ def _mutation(action: WriteAction, prep: _Prepared) -> Callable[[Item | None], I
     return run
 
 
-async def _run(region: Region, actions: list[WriteAction], prepared: list[_Prepared]) -> None:
+async def _run(
+    region: Region, actions: list[WriteAction], prepared: list[_Prepared]
+) -> list[WriteOutcome]:
     plan = [
         (action.table, prep.key, _mutation(action, prep))
         for action, prep in zip(actions, prepared, strict=True)
     ]
     try:
-        await region.write_many(plan, atomic=True)
+        results = await region.write_many(plan, atomic=True)
     except WritesCancelled as exc:
         raise TransactionCanceled(cancellation_reasons(exc.failures, len(actions))) from None
     except (ConditionalCheckFailed, ValidationError) as exc:
@@ -329,27 +350,40 @@ async def _run(region: Region, actions: list[WriteAction], prepared: list[_Prepa
         if len(actions) != 1:
             raise
         raise TransactionCanceled(cancellation_reasons({0: exc}, 1)) from None
+    # an atomic write_many raises on any failure, so every result is an outcome
+    return [r for r in results if isinstance(r, WriteOutcome)]
 
 
 def _token_key(token: str) -> str:
     return _TOKEN_PREFIX + token
 
 
-async def _claim(region: Region, token: str, digest: str) -> bool:
+async def _claim(region: Region, token: str, digest: str) -> list[int] | None:
+    """Claim the token (None: the call runs), or the charged sizes the completed call
+    recorded (a replay)."""
     now = wall_ms()
     async with region.store.write() as tx:
         # two processes on one PostgreSQL store must not both claim the token
         await tx.lock_partition(_TOKEN_LOCK_TID, zlib.crc32(token.encode()) & 0x7FFFFFFF)
-        if not token_decision(await tx.get_meta(_token_key(token)), digest, now):
-            return False
+        record = await tx.get_meta(_token_key(token))
+        if not token_decision(record, digest, now):
+            assert record is not None  # only a stored record makes a replay
+            # records written before sizes were kept replay at the minimum charge
+            return [int(n) for n in orjson.loads(record).get("sizes", [])]
         await tx.set_meta(_token_key(token), _record(digest, _PENDING, now))
-    return True
+    return None
 
 
-async def _settle(region: Region, token: str, digest: str, state: str) -> None:
+async def _settle(
+    region: Region, token: str, digest: str, state: str, sizes: list[int] | None = None
+) -> None:
     async with region.store.write() as tx:
-        await tx.set_meta(_token_key(token), _record(digest, state, wall_ms()))
+        await tx.set_meta(_token_key(token), _record(digest, state, wall_ms(), sizes))
 
 
-def _record(digest: str, state: str, at_ms: int) -> str:
-    return orjson.dumps({"hash": digest, "state": state, "at": at_ms}).decode()
+def _record(digest: str, state: str, at_ms: int, sizes: list[int] | None = None) -> str:
+    data: dict[str, Any] = {"hash": digest, "state": state, "at": at_ms}
+    if sizes is not None:
+        # a replay bills reads of what the first call was charged on (regions/capacity.py)
+        data["sizes"] = sizes
+    return orjson.dumps(data).decode()

@@ -12,7 +12,7 @@ from typing import Any, Final
 from api.dynamodb import legacy
 from api.dynamodb.items import _context
 from api.dynamodb.shapes import Shape
-from regions import batch
+from regions import batch, capacity
 from regions import expressions as ex
 from regions.errors import ValidationError
 from regions.region import Region
@@ -70,9 +70,10 @@ def _request_items(shape: Shape) -> dict[str, Any] | None:
 
 async def batch_get_item(region: Region, body: dict[str, Any]) -> dict[str, Any]:
     shape = Shape(body)
-    shape.string("ReturnConsumedCapacity", enum=_RCC)
+    rcc = shape.string("ReturnConsumedCapacity", enum=_RCC)
     items = _request_items(shape) or {}
     tables: list[tuple[str, Shape, list[Any], str | None]] = []
+    consistent: list[bool] = []
     for name, value in items.items():
         sub = shape.child(value, f"requestItems.{name}.member")
         keys = sub.listing("Keys", required=True)
@@ -84,7 +85,7 @@ async def batch_get_item(region: Region, body: dict[str, Any]) -> dict[str, Any]
                 if not keys
                 else f"Member must have length less than or equal to {batch.MAX_BATCH_GET_KEYS}",
             )
-        sub.boolean("ConsistentRead")
+        consistent.append(sub.boolean("ConsistentRead") or False)
         sub.listing("AttributesToGet", min_len=1, max_len=255)
         pexpr = sub.string("ProjectionExpression")
         tables.append((name, sub, keys or [], pexpr))
@@ -105,8 +106,9 @@ async def batch_get_item(region: Region, body: dict[str, Any]) -> dict[str, Any]
     )
     responses: dict[str, list[Any]] = {}
     unprocessed: dict[str, Any] = {}
-    for (name, sub, _, _), paths, found, left in zip(
-        tables, projections, result.found, result.unprocessed, strict=True
+    usage = capacity.PerTable()
+    for (name, sub, keys, _), paths, found, left, strong in zip(
+        tables, projections, result.found, result.unprocessed, consistent, strict=True
     ):
         responses[name] = [ex.project(i, paths) for i in found] if paths is not None else found
         if left:
@@ -114,7 +116,16 @@ async def batch_get_item(region: Region, body: dict[str, Any]) -> dict[str, Any]
             entry = {k: v for k, v in sub.body.items() if k != "Keys"}
             entry["Keys"] = left
             unprocessed[name] = entry
-    return {"Responses": responses, "UnprocessedKeys": unprocessed}
+        if len(left) < len(keys):
+            # only keys actually read are charged; unprocessed ones are paid when resent
+            usage.add(
+                name, name, capacity.batch_read(found, len(keys) - len(left), consistent=strong)
+            )
+    out: dict[str, Any] = {"Responses": responses, "UnprocessedKeys": unprocessed}
+    consumed = usage.consumed_capacity(rcc)
+    if consumed is not None:
+        out["ConsumedCapacity"] = consumed
+    return out
 
 
 # --------------------------------------------------------------------------- BatchWriteItem
@@ -122,7 +133,7 @@ async def batch_get_item(region: Region, body: dict[str, Any]) -> dict[str, Any]
 
 async def batch_write_item(region: Region, body: dict[str, Any]) -> dict[str, Any]:
     shape = Shape(body)
-    shape.string("ReturnConsumedCapacity", enum=_RCC)
+    rcc = shape.string("ReturnConsumedCapacity", enum=_RCC)
     shape.string("ReturnItemCollectionMetrics", enum=_RICM)
     items = _request_items(shape) or {}
     lists: list[tuple[str, list[Any]]] = []
@@ -147,7 +158,7 @@ async def batch_write_item(region: Region, body: dict[str, Any]) -> dict[str, An
     shape.done()
     if any(bad for _, parsed in tables for _, _, bad in parsed):
         raise ValidationError(_NO_REQUEST)
-    await batch.batch_write(
+    written = await batch.batch_write(
         region,
         [
             batch.TableWrite(name, [batch.WriteRequest(item=i, key=k) for i, k, _ in parsed])
@@ -155,7 +166,13 @@ async def batch_write_item(region: Region, body: dict[str, Any]) -> dict[str, An
         ],
     )
     # nothing is ever throttled here, but DynamoDB always sends the member (§12.6)
-    return {"UnprocessedItems": {}}
+    out: dict[str, Any] = {"UnprocessedItems": {}}
+    if capacity.wanted(rcc):
+        usage = capacity.PerTable()
+        for w in written:
+            usage.add(w.table, w.table, capacity.item_write(w.spec, w.outcome.old, w.outcome.new))
+        out["ConsumedCapacity"] = usage.consumed_capacity(rcc)
+    return out
 
 
 OPERATIONS = {

@@ -7,10 +7,11 @@ from typing import Any
 
 from api.dynamodb import legacy
 from api.dynamodb.shapes import Shape
+from regions import capacity
 from regions import expressions as ex
 from regions.errors import ConditionalCheckFailed, ValidationError
 from regions.keys import KeySchema
-from regions.region import Region
+from regions.region import Region, WriteOutcome
 from regions.types import Item
 
 __all__ = ["OPERATIONS"]
@@ -52,10 +53,10 @@ def _condition(
     return lambda item: ex.evaluate_condition(cond, item)
 
 
-def _common_write(shape: Shape, rv_allowed: tuple[str, ...]) -> tuple[str, bool]:
+def _common_write(shape: Shape, rv_allowed: tuple[str, ...]) -> tuple[str, bool, str | None]:
     rv = shape.string("ReturnValues", enum=_RV_ENUM) or "NONE"
     rvccf = shape.string("ReturnValuesOnConditionCheckFailure", enum=_RVCCF) or "NONE"
-    shape.string("ReturnConsumedCapacity", enum=_RCC)
+    rcc = shape.string("ReturnConsumedCapacity", enum=_RCC)
     shape.string("ReturnItemCollectionMetrics", enum=_RICM)
     shape.done()
     if rv not in rv_allowed:
@@ -64,7 +65,20 @@ def _common_write(shape: Shape, rv_allowed: tuple[str, ...]) -> tuple[str, bool]
             if rv_allowed == _RV_PUT_DELETE
             else f"Unsupported ReturnValues: {rv}"
         )
-    return rv, rvccf == "ALL_OLD"
+    return rv, rvccf == "ALL_OLD", rcc
+
+
+async def _write_capacity(
+    region: Region, table: str, rcc: str | None, outcome: WriteOutcome, out: dict[str, Any]
+) -> dict[str, Any]:
+    """``out`` with the write's ConsumedCapacity when the request asked for it (a
+    failed condition raised before this, and DynamoDB reports none then)."""
+    if capacity.wanted(rcc):
+        spec = await region.table_spec(table)
+        out["ConsumedCapacity"] = capacity.consumed_capacity(
+            rcc, table, capacity.item_write(spec, outcome.old, outcome.new)
+        )
+    return out
 
 
 async def put_item(region: Region, body: dict[str, Any]) -> dict[str, Any]:
@@ -73,7 +87,7 @@ async def put_item(region: Region, body: dict[str, Any]) -> dict[str, Any]:
     item = shape.mapping("Item", required=True)
     cexpr = shape.string("ConditionExpression")
     legacy.check_shapes(shape, _LEGACY_CONDITION)
-    rv, rv_on_fail = _common_write(shape, _RV_PUT_DELETE)
+    rv, rv_on_fail, rcc = _common_write(shape, _RV_PUT_DELETE)
     legacy.reject_mixing(body, _LEGACY_CONDITION, ("ConditionExpression",))
     ctx = _context(shape, (cexpr,))
     condition = _condition(ctx, cexpr) or legacy.expected_condition(body)
@@ -82,9 +96,8 @@ async def put_item(region: Region, body: dict[str, Any]) -> dict[str, Any]:
     outcome = await region.put_item(
         table, item, condition=condition, return_old_on_failure=rv_on_fail
     )
-    if rv == "ALL_OLD" and outcome.old is not None:
-        return {"Attributes": outcome.old}
-    return {}
+    out = {"Attributes": outcome.old} if rv == "ALL_OLD" and outcome.old is not None else {}
+    return await _write_capacity(region, table, rcc, outcome, out)
 
 
 async def delete_item(region: Region, body: dict[str, Any]) -> dict[str, Any]:
@@ -93,7 +106,7 @@ async def delete_item(region: Region, body: dict[str, Any]) -> dict[str, Any]:
     key = shape.mapping("Key", required=True)
     cexpr = shape.string("ConditionExpression")
     legacy.check_shapes(shape, _LEGACY_CONDITION)
-    rv, rv_on_fail = _common_write(shape, _RV_PUT_DELETE)
+    rv, rv_on_fail, rcc = _common_write(shape, _RV_PUT_DELETE)
     legacy.reject_mixing(body, _LEGACY_CONDITION, ("ConditionExpression",))
     ctx = _context(shape, (cexpr,))
     condition = _condition(ctx, cexpr) or legacy.expected_condition(body)
@@ -102,18 +115,17 @@ async def delete_item(region: Region, body: dict[str, Any]) -> dict[str, Any]:
     outcome = await region.delete_item(
         table, key, condition=condition, return_old_on_failure=rv_on_fail
     )
-    if rv == "ALL_OLD" and outcome.old is not None:
-        return {"Attributes": outcome.old}
-    return {}
+    out = {"Attributes": outcome.old} if rv == "ALL_OLD" and outcome.old is not None else {}
+    return await _write_capacity(region, table, rcc, outcome, out)
 
 
 async def get_item(region: Region, body: dict[str, Any]) -> dict[str, Any]:
     shape = Shape(body)
     table = shape.table_name()
     key = shape.mapping("Key", required=True)
-    shape.boolean("ConsistentRead")
+    consistent = shape.boolean("ConsistentRead") or False
     pexpr = shape.string("ProjectionExpression")
-    shape.string("ReturnConsumedCapacity", enum=_RCC)
+    rcc = shape.string("ReturnConsumedCapacity", enum=_RCC)
     legacy.check_shapes(shape, ("AttributesToGet",))
     shape.done()
     legacy.reject_mixing(body, ("AttributesToGet",), ("ProjectionExpression",))
@@ -126,9 +138,15 @@ async def get_item(region: Region, body: dict[str, Any]) -> dict[str, Any]:
     if ctx is not None:
         ctx.check_all_used()
     item = await region.get_item(table, key)
-    if item is None:
-        return {}
-    return {"Item": ex.project(item, paths) if paths is not None else item}
+    out: dict[str, Any] = (
+        {} if item is None else {"Item": ex.project(item, paths) if paths is not None else item}
+    )
+    if capacity.wanted(rcc):
+        # charged on the whole stored item, whatever the projection kept
+        out["ConsumedCapacity"] = capacity.consumed_capacity(
+            rcc, table, capacity.item_read(item, consistent=consistent)
+        )
+    return out
 
 
 async def update_item(region: Region, body: dict[str, Any]) -> dict[str, Any]:
@@ -138,7 +156,7 @@ async def update_item(region: Region, body: dict[str, Any]) -> dict[str, Any]:
     uexpr = shape.string("UpdateExpression")
     cexpr = shape.string("ConditionExpression")
     legacy.check_shapes(shape, ("AttributeUpdates", *_LEGACY_CONDITION))
-    rv, rv_on_fail = _common_write(shape, _RV_ALL)
+    rv, rv_on_fail, rcc = _common_write(shape, _RV_ALL)
     legacy.reject_mixing(
         body,
         ("AttributeUpdates", *_LEGACY_CONDITION),
@@ -172,6 +190,10 @@ async def update_item(region: Region, body: dict[str, Any]) -> dict[str, Any]:
         return result.item
 
     outcome = await region.update_item(table, key, mutate)
+    return await _write_capacity(region, table, rcc, outcome, _update_values(rv, outcome, touched))
+
+
+def _update_values(rv: str, outcome: WriteOutcome, touched: list[ex.Path]) -> dict[str, Any]:
     if rv == "ALL_OLD" and outcome.old is not None:
         return {"Attributes": outcome.old}
     if rv == "ALL_NEW" and outcome.new is not None:

@@ -9,6 +9,7 @@ from typing import Any
 from api.dynamodb import legacy
 from api.dynamodb.items import _context
 from api.dynamodb.shapes import Shape
+from regions import capacity
 from regions import expressions as ex
 from regions.catalog import TableSpec
 from regions.errors import ValidationError
@@ -84,8 +85,15 @@ def _keep(cond: ex.Condition) -> Callable[[Item], bool]:
     return lambda item: ex.evaluate_condition(cond, item)
 
 
-def _respond(page: Page, select: str, paths: list[ex.Path] | None) -> dict[str, Any]:
+def _respond(
+    page: Page,
+    select: str,
+    paths: list[ex.Path] | None,
+    consumed: dict[str, Any] | None,
+) -> dict[str, Any]:
     out: dict[str, Any] = {"Count": page.count, "ScannedCount": page.scanned_count}
+    if consumed is not None:
+        out["ConsumedCapacity"] = consumed
     if select != "COUNT":
         out["Items"] = (
             [ex.project(i, paths) for i in page.items] if paths is not None else page.items
@@ -149,7 +157,7 @@ async def query(region: Region, body: dict[str, Any]) -> dict[str, Any]:
     forward = shape.boolean("ScanIndexForward")
     consistent = shape.boolean("ConsistentRead") or False
     start = shape.mapping("ExclusiveStartKey")
-    shape.string("ReturnConsumedCapacity", enum=_RCC)
+    rcc = shape.string("ReturnConsumedCapacity", enum=_RCC)
     select = _select(shape, pexpr, index, "1 validation error detected: ")
     legacy.check_shapes(
         shape, ("KeyConditions", "QueryFilter", "ConditionalOperator", "AttributesToGet")
@@ -222,7 +230,7 @@ async def query(region: Region, body: dict[str, Any]) -> dict[str, Any]:
         consistent=consistent,
         full_items=_full_items(spec, index, select, paths),
     )
-    return _respond(page, select, paths)
+    return _respond(page, select, paths, _page_capacity(rcc, table, spec, index, page, consistent))
 
 
 async def scan(region: Region, body: dict[str, Any]) -> dict[str, Any]:
@@ -236,7 +244,7 @@ async def scan(region: Region, body: dict[str, Any]) -> dict[str, Any]:
     total = shape.integer("TotalSegments", min_value=1, max_value=1000000)
     consistent = shape.boolean("ConsistentRead") or False
     start = shape.mapping("ExclusiveStartKey")
-    shape.string("ReturnConsumedCapacity", enum=_RCC)
+    rcc = shape.string("ReturnConsumedCapacity", enum=_RCC)
     select = _select(shape, pexpr, index, "")
     legacy.check_shapes(shape, ("ScanFilter", "ConditionalOperator", "AttributesToGet"))
     shape.done()
@@ -287,7 +295,17 @@ async def scan(region: Region, body: dict[str, Any]) -> dict[str, Any]:
         segment=segment,
         total_segments=total,
     )
-    return _respond(page, select, paths)
+    return _respond(page, select, paths, _page_capacity(rcc, table, spec, index, page, consistent))
+
+
+def _page_capacity(
+    rcc: str | None, table: str, spec: TableSpec, index: str | None, page: Page, consistent: bool
+) -> dict[str, Any] | None:
+    if not capacity.wanted(rcc):
+        return None
+    return capacity.consumed_capacity(
+        rcc, table, capacity.page_read(spec, index, page, consistent=consistent)
+    )
 
 
 OPERATIONS = {"Query": query, "Scan": scan}

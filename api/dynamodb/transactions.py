@@ -13,6 +13,7 @@ from typing import Any, Final
 
 from api.dynamodb.items import _condition, _context
 from api.dynamodb.shapes import Shape
+from regions import capacity
 from regions import expressions as ex
 from regions import transactions as tx
 from regions.errors import ValidationError
@@ -89,7 +90,7 @@ def _with_expressions(
 async def transact_write_items(region: Region, body: dict[str, Any]) -> dict[str, Any]:
     shape = Shape(body)
     entries = shape.listing("TransactItems", required=True, min_len=1, max_len=MAX_ACTIONS)
-    shape.string("ReturnConsumedCapacity", enum=_RCC)
+    rcc = shape.string("ReturnConsumedCapacity", enum=_RCC)
     shape.string("ReturnItemCollectionMetrics", enum=_RICM)
     token = shape.string("ClientRequestToken", min_len=1, max_len=36)
     read: list[tuple[tx.WriteAction, Shape, tuple[str | None, ...]] | None] = []
@@ -106,19 +107,24 @@ async def transact_write_items(region: Region, body: dict[str, Any]) -> dict[str
     if any(n > 1 for n in kinds_seen):
         raise ValidationError(_SEVERAL_ACTIONS)
     actions = [_with_expressions(*r) for r in read if r is not None]
-    await tx.transact_write(
+    result = await tx.transact_write(
         region,
         actions,
         token=token,
         digest=tx.request_hash(body.get("TransactItems")) if token is not None else "",
     )
-    return {}
+    if not capacity.wanted(rcc):
+        return {}
+    usage, split = capacity.transact_writes(
+        [a.table for a in actions], result.specs, result.outcomes, result.replayed_sizes
+    )
+    return {"ConsumedCapacity": usage.consumed_capacity(rcc, split)}
 
 
 async def transact_get_items(region: Region, body: dict[str, Any]) -> dict[str, Any]:
     shape = Shape(body)
     entries = shape.listing("TransactItems", required=True, min_len=1, max_len=MAX_ACTIONS)
-    shape.string("ReturnConsumedCapacity", enum=_RCC)
+    rcc = shape.string("ReturnConsumedCapacity", enum=_RCC)
     gets: list[tuple[str, Any, Shape, str | None]] = []
     for i, el in enumerate(entries or [], 1):
         g = shape.child(el, f"transactItems.{i}.member").struct("Get", required=True)
@@ -143,7 +149,13 @@ async def transact_get_items(region: Region, body: dict[str, Any]) -> dict[str, 
             responses.append({})  # aligned with the request: a missing item is {}
         else:
             responses.append({"Item": ex.project(item, paths) if paths is not None else item})
-    return {"Responses": responses}
+    out: dict[str, Any] = {"Responses": responses}
+    if capacity.wanted(rcc):
+        usage = capacity.PerTable()
+        for (table, _, _, _), item in zip(gets, found, strict=True):
+            usage.add(table, table, capacity.transact_read(item))
+        out["ConsumedCapacity"] = usage.consumed_capacity(rcc, capacity.READ)
+    return out
 
 
 OPERATIONS = {
