@@ -1,10 +1,18 @@
 """Reading streams: ListStreams, DescribeStream, GetShardIterator, GetRecords.
 
 Everything here reads the change log through the store; nothing writes.
+
+A shard of an enabled stream is every change of its partition committed since the
+stream was enabled.  A shard of a disabled (closed) stream ends just before the
+first change its partition logged after the disabling: that bound is one indexed
+lookup, DescribeStream's ``EndingSequenceNumber`` is the last change below it, and
+GetRecords stops there instead of scanning whatever the table logged later (a
+newer stream's changes, or changes made while no stream was enabled).
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,6 +20,7 @@ from regions.catalog import TableSpec
 from regions.changes import ChangeRecord
 from regions.errors import ResourceNotFound, ValidationError
 from regions.region import Region
+from regions.store import ReadTx
 from regions.streams import (
     Iterator,
     StreamSpec,
@@ -36,6 +45,9 @@ __all__ = [
 
 #: GetRecords stops after this many bytes of records, like DynamoDB's 1 MB
 _RECORDS_BYTES = 1024 * 1024
+#: change-log rows read per store round trip while filling one GetRecords page
+_PAGE_ROWS = 500
+_DIGITS = re.compile(r"[0-9]+")
 
 
 @dataclass(frozen=True)
@@ -43,6 +55,18 @@ class Shard:
     shard_id: str
     starting: int | None
     ending: int | None
+
+
+@dataclass(frozen=True)
+class _Bounds:
+    """Where one shard's records lie in the change log (seq numbers)."""
+
+    #: the first and last record of the shard, None while it has none
+    first: int | None
+    last: int | None
+    #: closed shards only: the first seq logged in the partition after the
+    #: stream was disabled (exclusive end); None if nothing was logged since
+    end: int | None
 
 
 def stream_arn(region: Region, table: str, stream: StreamSpec) -> str:
@@ -61,44 +85,90 @@ async def _resolve(region: Region, arn: str) -> tuple[int, TableSpec, StreamSpec
     raise ResourceNotFound(f"Requested resource not found: Stream: {arn} not found")
 
 
+async def _closed_end(tx: ReadTx, tid: int, part: int, stream: StreamSpec) -> int | None:
+    """A closed shard's exclusive end (see :class:`_Bounds`): None while the stream is
+    open, or while its partition has logged nothing since the stream was disabled."""
+    if stream.disabled_ms is None:
+        return None
+    end, _ = await tx.shard_range(tid, part, stream.disabled_ms)
+    return end
+
+
+async def _bounds(tx: ReadTx, tid: int, part: int, stream: StreamSpec) -> _Bounds:
+    first, last = await tx.shard_range(tid, part, stream.created_ms)
+    end = await _closed_end(tx, tid, part, stream)
+    if end is None:
+        return _Bounds(first, last, None)
+    if first is None or first >= end:
+        return _Bounds(None, None, end)
+    return _Bounds(first, await _last_below(tx, tid, part, first, end), end)
+
+
+async def _last_below(tx: ReadTx, tid: int, part: int, first: int, end: int) -> int:
+    """The greatest seq of the partition below ``end``, knowing ``first < end`` is one.
+
+    The store answers "the next seq after x" with one index seek, so a binary
+    search finds it in O(log n) seeks, without reading the shard's records."""
+    lo, hi = first, end  # a record lies in [lo, end); none lies in [hi, end)
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        rows = await tx.changes_after(tid, part, mid - 1, 1)
+        if rows and rows[0].seq < end:
+            lo = rows[0].seq
+        else:
+            hi = mid
+    return lo
+
+
 async def list_streams(
     region: Region, table: str | None, limit: int, start_arn: str | None
 ) -> tuple[list[dict[str, str]], str | None]:
+    # a malformed start ARN is refused, as DynamoDB does; a well-formed one that no
+    # longer exists (its table was deleted) still says where the page starts
+    start = parse_stream_arn(start_arn) if start_arn is not None else None
     specs = [await region.table_spec(table)] if table is not None else await region.tables()
-    entries: list[dict[str, str]] = []
-    for spec in sorted(specs, key=lambda s: s.name):
+    entries: list[tuple[tuple[str, str], dict[str, str]]] = []
+    for spec in specs:
         for stream in spec.streams:
             entries.append(
-                {
-                    "StreamArn": stream_arn(region, spec.name, stream),
-                    "TableName": spec.name,
-                    "StreamLabel": stream.label,
-                }
+                (
+                    # labels are ISO-8601 times: sorting them sorts by creation
+                    (spec.name, stream.label),
+                    {
+                        "StreamArn": stream_arn(region, spec.name, stream),
+                        "TableName": spec.name,
+                        "StreamLabel": stream.label,
+                    },
+                )
             )
-    if start_arn is not None:
-        arns = [e["StreamArn"] for e in entries]
-        entries = entries[arns.index(start_arn) + 1 :] if start_arn in arns else []
-    page = entries[:limit]
+    entries.sort(key=lambda e: e[0])
+    if start is not None:
+        entries = [e for e in entries if e[0] > start]
+    page = [e[1] for e in entries[:limit]]
     last = page[-1]["StreamArn"] if len(entries) > limit else None
     return page, last
 
 
 async def describe_stream(
-    region: Region, arn: str, limit: int, start_shard: str | None
+    region: Region,
+    arn: str,
+    limit: int,
+    start_shard: str | None,
+    child_shards_of: str | None = None,
 ) -> dict[str, Any]:
     tid, spec, stream = await _resolve(region, arn)
     shards: list[Shard] = []
-    async with region.store.read() as tx:
-        for part in range(spec.partitions):
-            first, last = await tx.shard_range(tid, part, stream.created_ms)
-            ending = None
-            if not stream.enabled:
+    if child_shards_of is None:
+        # shards never split here, so no shard has children (ShardFilter CHILD_SHARDS)
+        async with region.store.read() as tx:
+            for part in range(spec.partitions):
+                b = await _bounds(tx, tid, part, stream)
                 # a closed shard ends at its last record (or where it would have begun)
-                ending = last if last is not None else 0
-            shards.append(Shard(shard_id(stream, part), first, ending))
-    ids = [s.shard_id for s in shards]
+                ending = (b.last if b.last is not None else 0) if not stream.enabled else None
+                shards.append(Shard(shard_id(stream, part), b.first, ending))
     if start_shard is not None:
-        shards = shards[ids.index(start_shard) + 1 :] if start_shard in ids else []
+        # shard ids sort in partition order; an unknown id starts after its place
+        shards = [s for s in shards if s.shard_id > start_shard]
     page = shards[:limit]
     desc: dict[str, Any] = {
         "StreamArn": arn,
@@ -141,6 +211,9 @@ async def get_shard_iterator(
     if kind in ("AT_SEQUENCE_NUMBER", "AFTER_SEQUENCE_NUMBER"):
         if sequence is None:
             raise ValidationError(f"SequenceNumber is required when ShardIteratorType is {kind}")
+        if _DIGITS.fullmatch(sequence) is None:
+            # sequence numbers are decimal digits; anything else is the caller's error
+            raise ValidationError(f"Invalid SequenceNumber: {sequence}")
         n = int(sequence)
         after = n - 1 if kind == "AT_SEQUENCE_NUMBER" else n
     else:
@@ -149,15 +222,19 @@ async def get_shard_iterator(
                 f"SequenceNumber must not be given when ShardIteratorType is {kind}"
             )
         async with region.store.read() as tx:
-            first, last = await tx.shard_range(tid, part, stream.created_ms)
-        if kind == "TRIM_HORIZON":
-            after = (first - 1) if first is not None else 0
-        else:  # LATEST
-            after = last if last is not None else 0
-            if last is None:
-                # nothing yet in this shard: start after everything logged so far
-                async with region.store.read() as tx:
-                    after = await tx.max_seq()
+            b = await _bounds(tx, tid, part, stream)
+            if kind == "TRIM_HORIZON" and b.first is not None:
+                after = b.first - 1
+            elif b.last is not None:
+                # LATEST: after the shard's last record
+                after = b.last
+            elif b.end is not None:
+                # an empty closed shard: at its end, so the first read drains it
+                after = b.end - 1
+            else:
+                # an empty shard: every record it will ever hold comes after
+                # everything logged so far
+                after = await tx.max_seq()
     return encode_iterator(Iterator(arn, shard, after, wall_ms()))
 
 
@@ -169,14 +246,20 @@ async def get_records(region: Region, token: str, limit: int) -> dict[str, Any]:
     records: list[dict[str, Any]] = []
     after = it.after_seq
     size = 0
-    exhausted = False
+    drained = False
     async with region.store.read() as tx:
-        while len(records) < limit and size < _RECORDS_BYTES:
-            rows = await tx.changes_after(tid, part, after, min(limit - len(records), 500) or 1)
+        end = await _closed_end(tx, tid, part, stream)
+        while len(records) < limit and size < _RECORDS_BYTES and not drained:
+            want = min(limit - len(records), _PAGE_ROWS)
+            rows = await tx.changes_after(tid, part, after, want)
             if not rows:
-                exhausted = True
+                drained = True
                 break
             for row in rows:
+                if end is not None and row.seq >= end:
+                    # past the closed shard: what follows belongs to no part of it
+                    drained = True
+                    break
                 after = row.seq
                 if not stream.covers(row.created_ms):
                     continue
@@ -187,7 +270,8 @@ async def get_records(region: Region, token: str, limit: int) -> dict[str, Any]:
                 if len(records) >= limit or size >= _RECORDS_BYTES:
                     break
     out: dict[str, Any] = {"Records": records}
-    closed_and_drained = not stream.enabled and exhausted
-    if not closed_and_drained:
+    # an open shard always has a next iterator; a closed one loses it once read
+    # to its end, which is how readers learn they are done with it
+    if stream.enabled or not drained:
         out["NextShardIterator"] = encode_iterator(Iterator(it.arn, it.shard, after, now))
     return out

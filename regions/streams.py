@@ -32,6 +32,7 @@ __all__ = [
     "Iterator",
     "StreamSpec",
     "TrimmedDataAccess",
+    "check_specification",
     "decode_iterator",
     "encode_iterator",
     "parse_stream_arn",
@@ -90,6 +91,33 @@ class StreamSpec:
             view_type=data["view_type"],
             created_ms=int(data["created_ms"]),
             disabled_ms=int(data["disabled_ms"]) if data.get("disabled_ms") is not None else None,
+        )
+
+
+def check_specification(enabled: bool, view_type: str | None, *, creating: bool) -> None:
+    """DynamoDB's refusals of a StreamSpecification, in its words: a view type is
+    required to enable a stream and forbidden to disable one.  ``creating`` selects
+    CreateTable's wording over UpdateTable's.  Meant to run before anything is
+    changed, so that a refused CreateTable creates no table."""
+    invalid = "One or more parameter values were invalid: "
+    if enabled and view_type is None:
+        raise ValidationError(
+            invalid
+            + (
+                "Table is being created with a stream enabled, UpdateViewType is required"
+                if creating
+                else "If stream is being enabled then UpdateViewType is required"
+            )
+        )
+    if not enabled and view_type is not None:
+        raise ValidationError(
+            invalid
+            + (
+                "Table is being created with a stream disabled, UpdateViewType should not "
+                "be specified"
+                if creating
+                else "If stream is being disabled, then UpdateViewType must not be specified"
+            )
         )
 
 

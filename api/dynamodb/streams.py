@@ -35,10 +35,15 @@ async def describe_stream(region: Region, body: dict[str, Any]) -> dict[str, Any
     arn = shape.string("StreamArn", required=True, min_len=37, max_len=1024)
     limit = shape.integer("Limit", min_value=1, max_value=100)
     start = shape.string("ExclusiveStartShardId", min_len=28, max_len=65)
+    child_of: str | None = None
+    shard_filter = shape.struct("ShardFilter")
+    if shard_filter is not None:
+        shard_filter.string("Type", required=True, enum=("CHILD_SHARDS",))
+        child_of = shard_filter.string("ShardId", required=True, min_len=28, max_len=65)
     shape.done()
     return {
         "StreamDescription": await stream_reader.describe_stream(
-            region, arn or "", limit or 100, start
+            region, arn or "", limit or 100, start, child_of
         )
     }
 
