@@ -4,8 +4,10 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
+# the dashboard's charting library (uPlot) comes from the npm registry, never the repo
+ASSETS := api/dashboard_assets
 
-.PHONY: help setup kafka-jars lint test test-unit demo clean
+.PHONY: help setup dashboard-assets kafka-jars lint test test-unit demo clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -16,7 +18,15 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q -e '.[dev]'
 	touch $@
 
-setup: $(VENV)/.installed  ## create .venv and install the project with its dev tools
+# npm ci writes node_modules/.package-lock.json: rebuilt when the lock file changes
+$(ASSETS)/node_modules/.package-lock.json: $(ASSETS)/package.json $(ASSETS)/package-lock.json
+	@command -v npm >/dev/null || { echo "npm is missing: install Node.js >= 18 and npm (Debian: apt-get install nodejs npm)" >&2; exit 1; }
+	cd $(ASSETS) && npm ci --ignore-scripts --no-audit --no-fund
+	touch $@
+
+dashboard-assets: $(ASSETS)/node_modules/.package-lock.json  ## install the dashboard's charting library (npm ci)
+
+setup: $(VENV)/.installed dashboard-assets  ## create .venv with the project and its dev tools; build the dashboard assets
 
 kafka-jars: setup  ## fetch the pinned Kafka broker jars from Maven Central (once)
 	$(PY) -c "from globaltables.kafka_broker import ensure_jars; print(ensure_jars())"
@@ -36,3 +46,26 @@ demo: setup kafka-jars  ## Kafka + three replicating regions + a workload; Ctrl-
 
 clean:  ## remove caches and local data (not the venv)
 	rm -rf .data .pytest_cache .mypy_cache .ruff_cache .hypothesis
+
+# ---- benchmarks (docs/benchmarks.md) ----
+BENCH_ARGS ?=
+BENCH_PROFILE_ARGS ?=
+
+# the bench extra: psutil (CPU accounting), moto's server (a peer) and py-spy (profiles)
+$(VENV)/.bench-installed: pyproject.toml $(VENV)/.installed
+	$(PY) -m pip install -q -e '.[dev,bench]'
+	touch $@
+
+# dynalite (a peer) from the npm registry; its LevelDB binding ships prebuilt binaries
+bench/node_modules/.package-lock.json: bench/package.json bench/package-lock.json
+	@command -v npm >/dev/null || { echo "npm is missing: install Node.js >= 18 and npm (Debian: apt-get install nodejs npm)" >&2; exit 1; }
+	cd bench && npm ci --ignore-scripts --no-audit --no-fund
+	touch $@
+
+.PHONY: bench bench-profile
+bench: setup kafka-jars $(VENV)/.bench-installed bench/node_modules/.package-lock.json  ## the standard benchmark set vs moto and dynalite, plus replication (< 10 min)
+	$(VENV)/bin/globaltables bench suite --out .data/bench $(BENCH_ARGS)
+
+bench-profile: setup $(VENV)/.bench-installed  ## py-spy profiles of a region under the mixed and put workloads
+	$(VENV)/bin/globaltables bench profile --out .data/bench --workload mixed --mode gil $(BENCH_PROFILE_ARGS)
+	$(VENV)/bin/globaltables bench profile --out .data/bench --workload put --mode wall $(BENCH_PROFILE_ARGS)

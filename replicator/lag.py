@@ -14,7 +14,21 @@ from dataclasses import dataclass, field
 __all__ = ["BUCKETS_MS", "LagTracker", "PairLag"]
 
 #: histogram bucket upper bounds in ms (the last bucket is +Inf)
-BUCKETS_MS: tuple[float, ...] = (5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000)
+BUCKETS_MS: tuple[float, ...] = (
+    5,
+    10,
+    25,
+    50,
+    100,
+    250,
+    500,
+    1000,
+    2500,
+    5000,
+    10000,
+    30000,
+    60000,
+)
 
 
 @dataclass
@@ -26,6 +40,8 @@ class PairLag:
     buckets: list[int] = field(default_factory=lambda: [0] * (len(BUCKETS_MS) + 1))
     records_behind: int = 0
     last_applied_at: float = 0.0
+    #: highest lag since the last :meth:`LagTracker.take_window_max` (None: nothing applied)
+    window_max_ms: float | None = None
 
     def quantile(self, q: float) -> float:
         """Upper bound of the bucket holding quantile ``q`` (coarse, from the histogram)."""
@@ -60,6 +76,16 @@ class LagTracker:
         p.sum_ms += lag_ms
         p.buckets[bisect.bisect_left(BUCKETS_MS, lag_ms)] += 1
         p.last_applied_at = now_s
+        p.window_max_ms = lag_ms if p.window_max_ms is None else max(p.window_max_ms, lag_ms)
+
+    def take_window_max(self, source: str) -> float | None:
+        """Highest lag from ``source`` since the previous call, then start a new window
+        (the dashboard's lag charts sample this once a second)."""
+        p = self.pairs.get(source)
+        if p is None:
+            return None
+        value, p.window_max_ms = p.window_max_ms, None
+        return value
 
     def set_behind(self, source: str, behind: int) -> None:
         self.pair(source).records_behind = behind

@@ -29,6 +29,7 @@ class Publisher:
         self.batch = batch
         self.topic = change_topic(region.name)
         self.published = 0
+        #: failed runs (Kafka unreachable, send failed); counted by the runner
         self.errors = 0
         self.connected = False
 
@@ -59,4 +60,4 @@ class Publisher:
                 await producer.stop()
 
     async def backlog(self) -> int:
-        return len(await self.region.pending_changes(10_000))
+        return await self.region.pending_count()

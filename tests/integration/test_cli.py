@@ -11,7 +11,7 @@ from tests.fixtures.regions import REPO
 
 pytestmark = pytest.mark.integration
 
-COMMANDS = [[], ["region"], ["kafka"], ["kafka", "start"], ["kafka", "stop"], ["kafka", "status"], ["demo"]]
+COMMANDS = [[], ["region"], ["kafka"], ["kafka", "start"], ["kafka", "stop"], ["kafka", "status"], ["demo"], ["workload"]]
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:

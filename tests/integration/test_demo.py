@@ -28,6 +28,7 @@ def test_demo_replicates_across_three_regions_and_stops_cleanly(tmp_path: Path) 
     )
     assert out.returncode == 0, out.stdout + out.stderr
     assert "replicated to eu-west-1, ap-southeast-2" in out.stdout
+    assert f"dashboard: http://127.0.0.1:{base}/dashboard" in out.stdout
     status = [line for line in out.stdout.splitlines() if line.startswith("[")]
     assert status, out.stdout
     counts = [int(n) for n in re.findall(r"(\d+) items", status[-1])]

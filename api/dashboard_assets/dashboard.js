@@ -1,0 +1,259 @@
+// The deployment dashboard: polls /v1/deployment and redraws.  Charts are uPlot's
+// (served from node_modules by the region); everything else is plain DOM.
+"use strict";
+
+const POLL_MS = 1500;
+const WINDOW_S = 300;            // what the charts show, and what the server keeps
+const CONFLICTS_SHOWN = 10;
+const PALETTE = ["#2f6fde", "#e0622a", "#1f9d55", "#9b4dca", "#c98a00", "#d0342c", "#138a8a", "#6b7385"];
+
+const state = {
+  lastOk: 0,                      // client time (ms) of the last successful poll
+  samples: new Map(),             // region -> Map(region time ms -> sample)
+  skew: new Map(),                // region -> browser clock minus region clock, ms
+  charts: new Map(),              // chart key -> {plot, seriesKey, el}
+  sources: new Map(),             // region -> its sources when last seen up
+};
+
+const $ = (id) => document.getElementById(id);
+const esc = (s) => String(s ?? "").replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+const fmt = (n) => (n == null ? "–" : n >= 100 ? Math.round(n).toLocaleString("en") : n.toFixed(n >= 10 ? 0 : 1));
+const ago = (s) => (s < 60 ? `${Math.round(s)} s` : s < 3600 ? `${Math.round(s / 60)} min` : `${Math.round(s / 3600)} h`);
+
+function colorOf(name, names) {
+  return PALETTE[[...names].sort().indexOf(name) % PALETTE.length];
+}
+
+async function poll() {
+  const since = state.lastOk ? Math.min(WINDOW_S, (Date.now() - state.lastOk) / 1000 + 5) : WINDOW_S;
+  try {
+    const resp = await fetch(`/v1/deployment?history=${Math.ceil(since)}`, { cache: "no-store" });
+    if (!resp.ok) throw new Error(`HTTP ${resp.status}`);
+    render(await resp.json());
+    state.lastOk = Date.now();
+    $("updated").textContent = `updated ${new Date().toLocaleTimeString()}`;
+  } catch (err) {
+    // the serving region itself is unreachable: keep the last picture, say so
+    $("updated").textContent = `cannot reach this region (${err.message}); retrying`;
+  } finally {
+    setTimeout(poll, POLL_MS);
+  }
+}
+
+function render(dep) {
+  $("served-by").textContent = `served by ${dep.served_by}`;
+  const regions = dep.regions;
+  const names = regions.map((r) => r.name);
+  for (const r of regions) {
+    if (r.summary) for (const src of Object.keys(r.summary.lag)) if (!names.includes(src)) names.push(src);
+  }
+  remember(regions);
+  renderCards(regions, names);
+  renderMatrix(regions, names);
+  renderLagCharts(regions, names);
+  renderThroughput(regions, names);
+  renderTables(regions);
+  renderConflicts(dep.conflicts);
+}
+
+// ---------------------------------------------------------------- samples
+
+function remember(regions) {
+  for (const r of regions) {
+    if (!state.samples.has(r.name)) state.samples.set(r.name, new Map());
+    const mine = state.samples.get(r.name);
+    if (r.summary) {
+      // region clock -> this browser's clock, so regions line up on one time axis.
+      // Kept once measured (each poll's estimate jitters with network latency);
+      // re-measured only if the region's clock jumped.
+      const estimate = Date.now() - r.summary.now_ms;
+      const known = state.skew.get(r.name);
+      if (known === undefined || Math.abs(known - estimate) > 2000) state.skew.set(r.name, estimate);
+      for (const s of r.summary.history) mine.set(s.t_ms, s);
+    }
+    const cutoff = Date.now() - WINDOW_S * 1000 - (state.skew.get(r.name) || 0);
+    for (const t of mine.keys()) if (t < cutoff) mine.delete(t);
+  }
+}
+
+// [browser time in s, sample] of a region, oldest first
+function timeline(name) {
+  const skew = state.skew.get(name) || 0;
+  return [...state.samples.get(name)].sort((a, b) => a[0] - b[0]).map(([t, s]) => [(t + skew) / 1000, s]);
+}
+
+// ---------------------------------------------------------------- regions
+
+function renderCards(regions, names) {
+  const yes = (ok, word, bad) => (ok ? word : `<b class="bad">${bad}</b>`);
+  $("regions").innerHTML = regions.map((r) => {
+    const s = r.summary;
+    const status = s ? s.health : "down";
+    const dot = `<span class="dot" style="background:${colorOf(r.name, names)}"></span>`;
+    const title = `<div class="title">${dot}<b>${esc(r.name)}</b><span class="badge ${status}">${status}</span></div>`;
+    if (!s) {
+      return `<div class="card down">${title}<div class="problem">${esc(r.error)}</div>
+        <div class="muted">${esc(r.url)}</div></div>`;
+    }
+    const rep = s.replication;
+    const last = s.history.length ? s.history[s.history.length - 1] : null;
+    const rows = [
+      ["store", `${esc(s.store.backend)} · ${yes(s.store.ok, "ok", "unreachable")}`],
+      ["writes", `${s.writes.total.toLocaleString("en")}${last ? ` · ${fmt(last.writes_per_s)}/s` : ""}`],
+    ];
+    if (rep) {
+      const backlog = `${rep.publisher.backlog}${rep.publisher.backlog_capped ? "+" : ""}`;
+      const consumerOk = rep.applier.connected || !rep.applier.sources.length;
+      rows.push(["publisher", `${yes(rep.publisher.connected, "up", "down")} · backlog ${backlog}`]);
+      rows.push(["applier", `${yes(consumerOk, "up", "down")} · ${rep.applier.applied.toLocaleString("en")} applied`]);
+    } else {
+      rows.push(["replication", "off (no Kafka)"]);
+    }
+    const problems = s.problems.map((p) => `<div class="problem">${esc(p)}</div>`).join("");
+    return `<div class="card ${status}">${title}<dl>${rows.map(([k, v]) => `<dt>${k}</dt><dd>${v}</dd>`).join("")}</dl>${problems}</div>`;
+  }).join("");
+}
+
+function renderMatrix(regions, names) {
+  const byName = new Map(regions.map((r) => [r.name, r]));
+  const head = `<tr><th class="corner">source ↓ / destination →</th>${names.map((n) => `<th>${esc(n)}</th>`).join("")}</tr>`;
+  const now = Date.now() / 1000;
+  const rows = names.map((src) => {
+    const cells = names.map((dst) => {
+      if (src === dst) return `<td class="self">·</td>`;
+      const d = byName.get(dst);
+      if (!d || !d.summary) return `<td class="none" title="destination down">down</td>`;
+      const p = d.summary.lag[src];
+      if (!p) return `<td class="none">not a source</td>`;
+      if (!p.applied) return `<td class="none"><div>–</div><div class="sub">nothing applied yet · ${p.records_behind} behind</div></td>`;
+      const cls = p.last_ms < 1000 ? "ok" : p.last_ms < 5000 ? "warn" : "bad";
+      const idle = p.last_applied_at ? ago(Math.max(0, now - p.last_applied_at)) + " ago" : "nothing yet";
+      return `<td class="${cls}" title="p50 ≤ ${fmt(p.p50_ms)} ms, max ${fmt(p.max_ms)} ms, last applied ${idle}">
+        <div class="lag">${fmt(p.last_ms)}</div>
+        <div class="sub">p99 ≤ ${fmt(p.p99_ms)} · ${p.records_behind} behind</div></td>`;
+    }).join("");
+    return `<tr><th>${esc(src)}</th>${cells}</tr>`;
+  });
+  $("lag-matrix").innerHTML = head + rows.join("");
+}
+
+// ---------------------------------------------------------------- charts
+
+function chart(key, container, title, series, data) {
+  const seriesKey = series.map((s) => s.label + s.stroke).join("|");
+  let c = state.charts.get(key);
+  if (c && c.seriesKey !== seriesKey) {
+    c.plot.destroy();
+    c.el.remove();
+    c = null;
+  }
+  if (!c) {
+    const el = document.createElement("div");
+    el.className = "chart";
+    el.innerHTML = title ? `<h3>${esc(title)}</h3>` : "";
+    container.appendChild(el);
+    const opts = {
+      width: Math.max(300, (el.clientWidth || container.clientWidth) - 4),
+      height: 170,
+      scales: {
+        // always the last WINDOW_S seconds, so every chart shares one time frame
+        x: { time: true, range: () => [Date.now() / 1000 - WINDOW_S, Date.now() / 1000] },
+        y: { range: (u, min, max) => [0, Math.max(10, (max || 0) * 1.1)] },
+      },
+      series: [{}, ...series.map((s) => ({ ...s, width: 1.5, spanGaps: s.spanGaps ?? false }))],
+      axes: [{ values: (u, ticks) => ticks.map(tick) }, { size: 55 }],
+      legend: { live: false },
+    };
+    c = { plot: new uPlot(opts, data, el), seriesKey, el };
+    state.charts.set(key, c);
+  } else {
+    c.plot.setData(data);
+    if (title) c.el.querySelector("h3").textContent = title;
+  }
+}
+
+// "14:05" on whole minutes, ":30" between them: short labels that never collide
+function tick(t) {
+  const d = new Date(t * 1000);
+  const two = (n) => String(n).padStart(2, "0");
+  return d.getSeconds() ? `:${two(d.getSeconds())}` : `${d.getHours()}:${two(d.getMinutes())}`;
+}
+
+function aligned(times, columns) {
+  // uPlot wants one shared x array and one y array per series
+  const xs = [...times].sort((a, b) => a - b);
+  return [xs, ...columns.map((col) => xs.map((t) => (col.has(t) ? col.get(t) : null)))];
+}
+
+function renderLagCharts(regions, names) {
+  const box = $("lag-charts");
+  for (const r of regions) {
+    if (r.summary) state.sources.set(r.name, Object.keys(r.summary.lag).sort());
+    const sources = state.sources.get(r.name) || [];
+    if (!sources.length) continue;  // not replicating (yet): nothing to draw
+    const line = timeline(r.name);
+    const data = [line.map(([t]) => t), ...sources.map((src) => line.map(([, s]) => s.lag_ms[src] ?? null))];
+    const series = sources.map((src) => ({ label: `from ${src}`, stroke: colorOf(src, names) }));
+    const title = `into ${r.name}${r.status === "down" ? " (down)" : ""}`;
+    chart(`lag:${r.name}`, box, title, series, data);
+    box.appendChild(state.charts.get(`lag:${r.name}`).el);  // keeps the regions' order
+  }
+}
+
+function renderThroughput(regions, names) {
+  const times = new Set();
+  const cols = regions.map((r) => {
+    const m = new Map(timeline(r.name).map(([t, s]) => [t, s.writes_per_s]));
+    for (const t of m.keys()) times.add(t);
+    return m;
+  });
+  const series = regions.map((r) => ({ label: r.name, stroke: colorOf(r.name, names), spanGaps: true }));
+  chart("throughput", $("throughput-chart"), "", series, aligned(times, cols));
+}
+
+addEventListener("resize", () => {
+  for (const c of state.charts.values()) c.plot.setSize({ width: Math.max(300, c.el.clientWidth - 4), height: 170 });
+});
+
+// ---------------------------------------------------------------- tables, conflicts
+
+function renderTables(regions) {
+  const up = regions.filter((r) => r.summary);
+  const tables = [...new Set(up.flatMap((r) => r.summary.tables.map((t) => t.name)))].sort();
+  if (!tables.length) {
+    $("tables").innerHTML = `<tr><td class="empty">no tables yet</td></tr>`;
+    return;
+  }
+  const head = `<tr><th>table</th>${regions.map((r) => `<th>${esc(r.name)}</th>`).join("")}</tr>`;
+  const rows = tables.map((name) => {
+    const cells = regions.map((r) => {
+      if (!r.summary) return `<td class="empty">region down</td>`;
+      const t = r.summary.tables.find((x) => x.name === name);
+      if (!t) return `<td class="empty">–</td>`;
+      const me = t.replicas.find((x) => x.region === r.name);
+      const status = me ? me.status : t.status;
+      const kind = t.replicas.length ? `${t.replicas.length} replicas` : "local only";
+      return `<td title="${esc(kind)}">${esc(status)} · ${t.items.toLocaleString("en")} items</td>`;
+    }).join("");
+    return `<tr><td><b>${esc(name)}</b></td>${cells}</tr>`;
+  });
+  $("tables").innerHTML = head + rows.join("");
+}
+
+function keyText(keys) {
+  return Object.entries(keys || {}).map(([k, v]) => `${k}=${Object.values(v || {})[0]}`).join(", ");
+}
+
+function renderConflicts(conflicts) {
+  if (!conflicts.length) {
+    $("conflicts").innerHTML = `<tr><td class="empty">no conflicts recorded</td></tr>`;
+    return;
+  }
+  const head = "<tr><th>when</th><th>table</th><th>key</th><th>winner</th><th>lost</th><th>seen in</th></tr>";
+  const rows = conflicts.slice(0, CONFLICTS_SHOWN).map((c) => `<tr><td>${esc(new Date(c.at_ms).toLocaleTimeString())}</td>
+    <td>${esc(c.table)}</td><td class="key">${esc(keyText(c.keys))}</td>
+    <td>${esc(c.winner.origin)}</td><td>${esc(c.loser.origin)}</td><td>${esc(c.detected_in)}</td></tr>`);
+  $("conflicts").innerHTML = head + rows.join("");
+}
+
+poll();

@@ -1,0 +1,120 @@
+"""One region's replication summary: the body of ``GET /v1/replication``.
+
+It is what the dashboard knows about a region, so it says everything the page
+shows: who the region is and who its peers are, whether its store and both halves
+of its replicator work, the lag from every source, its write counters, its tables
+with their replicas, and (on request) the last minutes of samples for the charts.
+
+``health`` is decided here, from facts in the same body, so every region judges
+itself by the same rules and the page only displays the verdict.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from api.history import History
+from api.region_state import BACKLOG_CAP, RegionState
+from regions.region import Region
+from replicator.runner import Replicator
+
+__all__ = ["ERROR_FRESH_S", "region_summary"]
+
+#: a replicator error this recent makes the region "degraded"; older ones were
+#: followed by a successful restart (or the task would still be failing)
+ERROR_FRESH_S = 15.0
+
+
+async def region_summary(
+    region: Region,
+    replicator: Replicator | None,
+    state: RegionState,
+    history: History,
+    history_s: float = 0.0,
+) -> dict[str, Any]:
+    now = time.time()
+    store_ok = await state.store_ok()
+    problems: list[str] = []
+    if not store_ok:
+        problems.append("store unreachable")
+
+    replication: dict[str, Any] | None = None
+    lag: dict[str, dict[str, float]] = {}
+    if replicator is not None:
+        pub, app = replicator.publisher, replicator.applier
+        backlog = await state.backlog()
+        lag = replicator.lag.snapshot()
+        fresh_error = (
+            replicator.last_error is not None
+            and replicator.last_error_at is not None
+            and now - replicator.last_error_at < ERROR_FRESH_S
+        )
+        if not pub.connected:
+            problems.append("publisher not connected to Kafka")
+        if app.sources and not app.connected:
+            problems.append("applier not connected to Kafka")
+        if fresh_error:
+            problems.append(f"replicator error: {replicator.last_error}")
+        replication = {
+            "kafka": replicator.bootstrap,
+            "publisher": {
+                "connected": pub.connected,
+                "published": pub.published,
+                "errors": pub.errors,
+                "backlog": backlog,
+                "backlog_capped": backlog >= BACKLOG_CAP,
+            },
+            "applier": {
+                "connected": app.connected,
+                "sources": app.sources,
+                "applied": app.applied,
+                "skipped": app.skipped,
+                "undecodable": app.undecodable,
+                "errors": app.errors,
+                "per_source": {
+                    src: {
+                        "applied": c.applied,
+                        "conflicts_lost": c.conflicts_lost,
+                        "duplicates": c.duplicates,
+                        "skipped": c.skipped,
+                    }
+                    for src, c in sorted(app.per_source.items())
+                },
+            },
+            "last_error": replicator.last_error,
+            "last_error_at": replicator.last_error_at,
+        }
+
+    tables = [
+        {
+            "name": t.name,
+            "status": t.status,
+            "replicas": [{"region": r, "status": s} for r, s in t.replicas],
+            "items": t.items,
+            "bytes": t.size_bytes,
+        }
+        for t in await state.tables()
+    ]
+    counters = region.counters
+    return {
+        "region": region.name,
+        "now_ms": int(now * 1000),
+        "health": "ok" if not problems else "degraded",
+        "problems": problems,
+        "peers": dict(sorted(region.settings.peers.items())),
+        "store": {"backend": region.store.backend, "ok": store_ok},
+        "replication": replication,
+        "lag": lag,
+        "writes": {
+            "total": counters.writes,
+            "noop": counters.noop_writes,
+            "applied_remote": counters.applied,
+            "conflicts_lost": counters.lost,
+        },
+        "tables": tables,
+        "history": [
+            {"t_ms": s.t_ms, "writes_per_s": s.writes_per_s, "lag_ms": s.lag_ms}
+            for s in history.last(history_s)
+        ],
+    }
