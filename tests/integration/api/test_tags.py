@@ -1,0 +1,54 @@
+"""TagResource, UntagResource and ListTagsOfResource through boto3."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def table_arn(ddb: Any) -> str:
+    name = f"tags-{uuid.uuid4().hex[:8]}"
+    desc = ddb.create_table(
+        TableName=name,
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+        Tags=[{"Key": "team", "Value": "core"}],
+    )
+    return str(desc["TableDescription"]["TableArn"])
+
+
+def test_tag_list_untag(ddb: Any, table_arn: str) -> None:
+    assert ddb.list_tags_of_resource(ResourceArn=table_arn)["Tags"] == [{"Key": "team", "Value": "core"}]
+    out = ddb.tag_resource(ResourceArn=table_arn, Tags=[{"Key": "env", "Value": "test"}, {"Key": "team", "Value": "data"}])
+    assert set(out) == {"ResponseMetadata"}  # an empty body
+    assert ddb.list_tags_of_resource(ResourceArn=table_arn)["Tags"] == [
+        {"Key": "env", "Value": "test"},
+        {"Key": "team", "Value": "data"},
+    ]
+    ddb.untag_resource(ResourceArn=table_arn, TagKeys=["team", "absent"])
+    assert ddb.list_tags_of_resource(ResourceArn=table_arn)["Tags"] == [{"Key": "env", "Value": "test"}]
+
+
+def test_tag_errors(ddb: Any, table_arn: str) -> None:
+    with pytest.raises(ClientError) as info:
+        ddb.tag_resource(ResourceArn=table_arn, Tags=[{"Key": "aws:reserved", "Value": "x"}])
+    assert info.value.response["Error"]["Code"] == "ValidationException"
+    with pytest.raises(ClientError) as info:
+        ddb.tag_resource(ResourceArn=table_arn, Tags=[{"Key": f"k{i}", "Value": "v"} for i in range(50)])
+    assert info.value.response["Error"]["Code"] == "ValidationException"
+    missing = table_arn.rsplit("/", 1)[0] + "/no-such-table"
+    with pytest.raises(ClientError) as info:
+        ddb.list_tags_of_resource(ResourceArn=missing)
+    assert info.value.response["Error"]["Code"] == "ResourceNotFoundException"
+    with pytest.raises(ClientError) as info:
+        ddb.list_tags_of_resource(ResourceArn="not-an-arn")
+    assert info.value.response["Error"]["Code"] == "ValidationException"
+    # nothing changed by the failed calls
+    assert ddb.list_tags_of_resource(ResourceArn=table_arn)["Tags"] == [{"Key": "team", "Value": "core"}]
