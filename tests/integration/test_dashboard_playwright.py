@@ -1,0 +1,99 @@
+"""The dashboard in a real browser, driven by Playwright for Python with Debian's
+Chromium (no browser download): a live three-region deployment, then one region
+stopped.  Screenshots go to ``test-artifacts/`` (or GLOBALTABLES_SCREENSHOTS)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.fixtures.regions import REPO, RegionProcess, free_port
+from tests.integration.replication.helpers import NAMES, make_global
+
+pytestmark = pytest.mark.integration
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+def _artifacts() -> Path:
+    target = Path(os.environ.get("GLOBALTABLES_SCREENSHOTS") or REPO / "test-artifacts")
+    target.mkdir(parents=True, exist_ok=True)
+    return target
+
+
+@pytest.fixture()
+def deployment(kafka_bootstrap: str, tmp_path: Path) -> Iterator[dict[str, RegionProcess]]:
+    ports = {n: free_port() for n in NAMES}
+    procs = {
+        n: RegionProcess(
+            n,
+            ports[n],
+            f"sqlite:///{tmp_path}/{n}.db",
+            kafka=kafka_bootstrap,
+            peers={p: f"http://127.0.0.1:{ports[p]}" for p in NAMES if p != n},
+            log_dir=tmp_path,
+        )
+        for n in NAMES
+    }
+    try:
+        for p in procs.values():
+            p.start()
+        yield procs
+    finally:
+        for p in procs.values():
+            p.stop()
+
+
+def test_dashboard_in_chromium_shows_lag_charts_and_a_region_going_down(
+    deployment: dict[str, RegionProcess],
+) -> None:
+    if not os.path.exists(CHROMIUM):
+        if os.environ.get("CI"):
+            pytest.fail(f"{CHROMIUM} is missing on CI")
+        pytest.skip(f"{CHROMIUM} not installed (apt-get install chromium)")
+    sync_api = pytest.importorskip("playwright.sync_api")
+
+    clients = make_global(deployment, "browser_orders")
+    for n in NAMES:
+        for i in range(5):
+            clients[n].put_item(TableName="browser_orders", Item={"id": {"S": f"{n}-{i}"}})
+
+    shots = _artifacts()
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run"],
+        )
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(f"{deployment['us-east-1'].url}/dashboard")
+            # every source -> destination pair shows a number once lag has been measured
+            page.wait_for_function(
+                "document.querySelectorAll('#lag-matrix .lag').length === 6 && "
+                "[...document.querySelectorAll('#lag-matrix .lag')].every(e => /\\d/.test(e.textContent))",
+                timeout=60_000,
+            )
+            # charts render: uPlot draws into canvases of real size
+            page.wait_for_function(
+                "[...document.querySelectorAll('#lag-charts canvas, #throughput-chart canvas')]"
+                ".filter(c => c.width > 100 && c.height > 50).length >= 2",
+                timeout=30_000,
+            )
+            assert "browser_orders" in page.inner_text("#tables")
+            page.screenshot(path=str(shots / "playwright-three-regions.png"), full_page=True)
+
+            deployment["ap-southeast-2"].stop()
+            page.wait_for_function(
+                "[...document.querySelectorAll('#regions .card.down')]"
+                ".some(c => c.textContent.includes('ap-southeast-2'))",
+                timeout=30_000,
+            )
+            assert len(page.query_selector_all("#regions .card.ok")) == 2
+            page.screenshot(path=str(shots / "playwright-one-region-down.png"), full_page=True)
+        finally:
+            browser.close()
+    assert (shots / "playwright-one-region-down.png").stat().st_size > 10_000
