@@ -1,0 +1,136 @@
+"""In-process probe of a region's store path, without HTTP: how many SQL statements one
+PutItem and one GetItem execute, and how put throughput, latency and the store's write
+transaction (wait for it, hold it) change with the number of concurrent writers.
+
+It explains the HTTP numbers: if puts/s falls as concurrency rises while the write
+transaction's hold time grows, writers are serialised behind one transaction whose length
+is set by round trips, not by CPU or fsync.  It reaches into the store (its SQLAlchemy
+engines and ``write()``), so it is a diagnostic: it fails loudly when the store changes shape.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import tempfile
+import time
+from collections import Counter
+from collections.abc import AsyncIterator
+from typing import Any
+
+from sqlalchemy import event
+
+from bench.loadgen import percentile
+
+__all__ = ["run_store_probe"]
+
+_TABLE = "bench"
+
+
+def _ms(values: list[float], q: float) -> float:
+    return round(1000 * percentile(sorted(values), q), 2)
+
+
+async def _probe(store_url: str, concurrency: tuple[int, ...], seconds: float) -> dict[str, Any]:
+    from regions.region import Region
+    from regions.settings import RegionSettings
+
+    region = Region(RegionSettings(name="us-east-1", store_url=store_url, partitions=8))
+    await region.open()
+    try:
+        await region.create_table(
+            name=_TABLE,
+            key_schema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            attribute_definitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+            billing_mode="PAY_PER_REQUEST",
+        )
+        store: Any = region.store
+        statements: Counter[str] = Counter()
+        for attr in ("_writer", "_reader"):
+            engine = getattr(store, attr)
+
+            def count(*args: Any, _who: str = attr.strip("_")) -> None:
+                statement = str(args[2])
+                statements[f"{_who}: {' '.join(statement.split()[:3])}"] += 1
+
+            event.listen(engine.sync_engine, "before_cursor_execute", count)
+
+            def commit(*args: Any, _who: str = attr.strip("_")) -> None:
+                statements[f"{_who}: COMMIT"] += 1
+
+            event.listen(engine.sync_engine, "commit", commit)
+
+        padding = "x" * 1000
+        for i in range(20):
+            await region.put_item(_TABLE, {"pk": {"S": f"warm{i}"}, "data": {"S": padding}})
+        statements.clear()
+        for i in range(50):
+            await region.put_item(_TABLE, {"pk": {"S": f"count{i}"}, "data": {"S": padding}})
+        per_put = {k: v / 50 for k, v in sorted(statements.items())}
+        statements.clear()
+        for i in range(50):
+            await region.get_item(_TABLE, {"pk": {"S": f"count{i}"}})
+        per_get = {k: v / 50 for k, v in sorted(statements.items())}
+
+        waits: list[float] = []
+        holds: list[float] = []
+        original = store.write
+
+        @contextlib.asynccontextmanager
+        async def timed_write() -> AsyncIterator[Any]:
+            asked = time.perf_counter()
+            async with original() as tx:
+                got = time.perf_counter()
+                waits.append(got - asked)
+                yield tx
+            holds.append(time.perf_counter() - got)
+
+        store.write = timed_write
+        runs: list[dict[str, Any]] = []
+        try:
+            for c in concurrency:
+                waits.clear()
+                holds.clear()
+                latencies: list[float] = []
+                end = time.perf_counter() + seconds
+
+                async def writer(w: int, end: float = end, latencies: list[float] = latencies) -> None:
+                    i = 0
+                    while time.perf_counter() < end:
+                        t = time.perf_counter()
+                        item = {"pk": {"S": f"w{w}-{i % 50}"}, "data": {"S": padding}}
+                        await region.put_item(_TABLE, item)
+                        latencies.append(time.perf_counter() - t)
+                        i += 1
+
+                await asyncio.gather(*(writer(w) for w in range(c)))
+                runs.append(
+                    {
+                        "concurrency": c,
+                        "puts_per_s": round(len(latencies) / seconds, 1),
+                        "p50_ms": _ms(latencies, 0.5),
+                        "p99_ms": _ms(latencies, 0.99),
+                        "write_tx_wait_mean_ms": round(1000 * sum(waits) / max(len(waits), 1), 2),
+                        "write_tx_hold_mean_ms": round(1000 * sum(holds) / max(len(holds), 1), 2),
+                        "write_tx_hold_p99_ms": _ms(holds, 0.99),
+                    }
+                )
+        finally:
+            store.write = original
+        return {
+            "store": store.describe(),
+            "statements_per_put": per_put,
+            "statements_per_get": per_get,
+            "concurrency": runs,
+        }
+    finally:
+        await region.close()
+
+
+def run_store_probe(
+    store_url: str | None = None, concurrency: tuple[int, ...] = (1, 4, 16), seconds: float = 4.0
+) -> dict[str, Any]:
+    """Probe ``store_url`` (default: a fresh SQLite file, synchronous=FULL)."""
+    with tempfile.TemporaryDirectory(prefix="gt-store-probe-") as d:
+        url = store_url or f"sqlite:///{d}/probe.db"
+        return asyncio.run(_probe(url, concurrency, seconds))

@@ -1,0 +1,128 @@
+"""What a region answers the convergence verifier (``api/verify.py`` serves it).
+
+The comparison itself runs in the verifier (``replicator/verifier.py``), which
+asks every replica for hashes of its tree level by level and, only where the
+hashes differ, for the rows of the differing leaf buckets.  See docs/verify.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import weakref
+from collections import OrderedDict
+from collections.abc import Collection
+from dataclasses import dataclass
+
+from regions.catalog import TableSpec
+from regions.region import Region
+from regions.store import StoredRow
+from regions.store import verify as store_verify
+from regions.verify_tree import Tree, build_tree
+
+__all__ = ["BucketPage", "TableTree", "bucket_page", "rebuild_leaves", "table_tree"]
+
+log = logging.getLogger("globaltables.verify")
+
+#: one rebuild at a time per region and table (concurrent ones would be correct,
+#: only wasteful)
+_rebuilding: weakref.WeakKeyDictionary[Region, dict[int, asyncio.Lock]] = (
+    weakref.WeakKeyDictionary()
+)
+#: trees recently built, by snapshot token: a verifier walks one region's tree
+#: level by level, and every level then comes from the same tree (consistent, and
+#: built once); a few dozen concurrent walks at most, ~90 KB each
+_SNAPSHOTS_KEPT = 32
+_snapshots: weakref.WeakKeyDictionary[Region, OrderedDict[str, TableTree]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+@dataclass(frozen=True)
+class TableTree:
+    region: str
+    spec: TableSpec
+    tree: Tree
+    #: names this tree for the next levels of one walk (see ``table_tree``)
+    snapshot: str
+
+
+@dataclass(frozen=True)
+class BucketPage:
+    spec: TableSpec
+    rows: list[StoredRow]
+    #: where the next page starts; None when the table has been walked to the end
+    next: tuple[int, bytes, bytes] | None
+    scanned: int
+    #: rows (items and tombstones) in the table; only on the first page
+    total: int | None
+
+
+async def rebuild_leaves(region: Region, table: str) -> int:
+    """Recompute a table's leaf sums from its items, partition by partition, each
+    in one transaction under that partition's lock, so concurrent writes keep
+    them right.  Returns the live items hashed."""
+    tid, spec = await region.table_ref(table)
+    hashed = 0
+    for part in range(spec.partitions):
+        async with region.store.write() as tx:
+            await tx.lock_partition(tid, part)
+            hashed += await store_verify.rebuild_partition(tx.conn, tid, part)
+    async with region.store.write() as tx:
+        await store_verify.mark_ready(tx.conn, tid)
+    return hashed
+
+
+async def _ensure_leaves(region: Region, table: str, tid: int) -> None:
+    async with region.store.read() as tx:
+        if await store_verify.is_ready(tx.conn, tid):
+            return
+    locks = _rebuilding.setdefault(region, {})
+    async with locks.setdefault(tid, asyncio.Lock()):
+        async with region.store.read() as tx:
+            if await store_verify.is_ready(tx.conn, tid):
+                return
+        # a table created before the verifier existed: its leaves were never kept
+        log.info("building the verification tree of %s (once)", table)
+        hashed = await rebuild_leaves(region, table)
+        log.info("verification tree of %s built: %d items", table, hashed)
+
+
+async def table_tree(region: Region, table: str, snapshot: str | None = None) -> TableTree:
+    """The table's whole tree (4096 leaves, built from at most 4096 x partitions
+    stored sums: no item is read).  With the ``snapshot`` of a tree built recently,
+    that same tree, if still kept; otherwise (or without one) a new one."""
+    kept = _snapshots.setdefault(region, OrderedDict())
+    if snapshot is not None:
+        hit = kept.get(snapshot)
+        if hit is not None and hit.spec.name == table:
+            return hit
+    tid, spec = await region.table_ref(table)
+    await _ensure_leaves(region, spec.name, tid)
+    async with region.store.read() as tx:
+        leaves = await store_verify.read_leaves(tx.conn, tid)
+    view = TableTree(region.name, spec, build_tree(leaves), secrets.token_hex(8))
+    kept[view.snapshot] = view
+    while len(kept) > _SNAPSHOTS_KEPT:
+        kept.popitem(last=False)
+    return view
+
+
+async def bucket_page(
+    region: Region,
+    table: str,
+    buckets: Collection[int],
+    *,
+    after: tuple[int, bytes, bytes] | None,
+    limit: int,
+) -> BucketPage:
+    """One page of the rows (items and tombstones, with versions) of the given
+    leaf buckets."""
+    tid, spec = await region.table_ref(table)
+    async with region.store.read() as tx:
+        total = await store_verify.count_rows(tx.conn, tid) if after is None else None
+        rows, nxt, scanned = await store_verify.scan_buckets(
+            tx.conn, tid, buckets, after=after, max_rows=limit
+        )
+    return BucketPage(spec, rows, nxt, scanned, total)

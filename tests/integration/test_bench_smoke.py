@@ -1,0 +1,180 @@
+"""Smoke runs of the load generator (bench/): against the trivial server and against a real
+region process, every workload for a fraction of a second.  No moto or dynalite here: the
+peers belong to `make bench`, not to `make test`."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from bench import aio
+from bench.httpclient import Response, _Protocol
+from bench.loadgen import (
+    WORKLOADS,
+    Endpoint,
+    LoadConfig,
+    RunResult,
+    call,
+    ensure_table,
+    percentile,
+    preload,
+    run_load,
+)
+from bench.peers import Server, make_server
+from bench.profile import fold
+from bench.replication import histogram_quantile, parse_lag_histograms
+from globaltables.cli import main
+
+KEYS = 200
+
+
+def _run(url: str, workload: str, **kw: object) -> RunResult:
+    cfg = LoadConfig(url, workload, concurrency=4, key_space=KEYS, duration=0.7, warmup=0.2, **kw)  # type: ignore[arg-type]
+    return aio.run(run_load(cfg, progress=False))
+
+
+@pytest.fixture(scope="module")
+def trivial_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    server = make_server("trivial", tmp_path_factory.mktemp("trivial")).start()
+    yield server.url
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def bench_region(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """A region started the way the harness starts it (with the bench's admin key)."""
+    server = make_server("gt-sqlite", tmp_path_factory.mktemp("bench-region")).start()
+    try:
+        ep = Endpoint(server.url, server.region)
+        aio.run(ensure_table(ep))
+        aio.run(preload(ep, KEYS, 1024))
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("workload", ["put", "get", "batch-write"])
+def test_trivial_server(trivial_url: str, workload: str) -> None:
+    result = _run(trivial_url, workload)
+    assert result.ops > 50
+    assert result.errors == {}
+    assert 0 < result.p50_ms <= result.p99_ms <= result.stats.max_ms
+    assert result.connections_opened == 4  # keep-alive: one connection per worker, no more
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("workload", WORKLOADS)
+def test_region(bench_region: Server, workload: str) -> None:
+    result = _run(bench_region.url, workload)
+    assert result.ops > 0, result.errors
+    assert result.errors == {}
+    assert result.misses == 0  # every key was preloaded
+    assert result.unprocessed == 0
+    assert result.p50_ms <= result.p99_ms
+    if workload == "mixed":
+        assert set(result.by_kind) <= {"get", "put", "query"}
+        assert "get" in result.by_kind and "put" in result.by_kind
+    if workload in ("batch-write", "transact"):
+        assert result.items_per_s >= result.ops_per_s * 4
+
+
+@pytest.mark.integration
+def test_items_have_the_requested_size(bench_region: Server) -> None:
+    async def get() -> dict[str, Any]:
+        ep = Endpoint(bench_region.url, bench_region.region)
+        conn = ep.connection()
+        try:
+            key = {"pk": {"S": "p3"}, "sk": {"S": "7"}}
+            return await call(conn, ep, "GetItem", {"TableName": "bench", "Key": key})
+        finally:
+            conn.close()
+
+    item = aio.run(get())["Item"]
+    size = sum(len(k) + len(next(iter(v.values()))) for k, v in item.items())
+    assert size == 1024
+
+
+@pytest.mark.integration
+def test_cli_run_prints_table_and_json(bench_region: Server, tmp_path: Path) -> None:
+    out = tmp_path / "r.json"
+    result = CliRunner().invoke(
+        main,
+        ["bench", "run", "-e", bench_region.url, "-w", "get", "-c", "2", "-d", "0.5",
+         "--warmup", "0.1", "--key-space", str(KEYS), "--no-preload", "--no-progress",
+         "--json", str(out)],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "ops/s" in result.output and "p99 ms" in result.output
+    assert out.exists() and '"ops_per_s"' in out.read_text()
+
+
+def test_cli_help() -> None:
+    for args in (["bench", "--help"], ["bench", "run", "--help"], ["bench", "suite", "--help"]):
+        result = CliRunner().invoke(main, args)
+        assert result.exit_code == 0, result.output
+
+
+# ---------------------------------------------------------------- pure helpers (no processes)
+
+
+def test_chunked_and_split_responses() -> None:
+    async def scenario() -> list[Response]:
+        loop = asyncio.get_running_loop()
+        proto = _Protocol()
+        got = []
+        for pieces in (
+            [b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}"],
+            [b"HTTP/1.1 400 Bad\r\nContent-Le", b"ngth: 5\r\n\r\nab", b"cde"],
+            [b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n", b"2\r\nde\r\n0\r\n\r\n"],
+        ):
+            waiter: asyncio.Future[Response] = loop.create_future()
+            proto.waiter = waiter
+            for p in pieces:
+                proto.data_received(p)
+            got.append(await waiter)
+        return got
+
+    r = asyncio.run(scenario())
+    assert [(x.status, x.body) for x in r] == [(200, b"{}"), (400, b"abcde"), (200, b"abcde")]
+
+
+def test_percentile_nearest_rank() -> None:
+    values = list(range(1, 101))
+    assert percentile(values, 0.5) == 50
+    assert percentile(values, 0.99) == 99
+    assert percentile([], 0.5) == 0.0
+
+
+def test_lag_histogram_parsing_and_quantiles() -> None:
+    text = "\n".join(
+        [
+            '# TYPE globaltables_replication_lag_seconds histogram',
+            'globaltables_replication_lag_seconds_bucket{destination="b",le="0.01",source="a"} 50.0',
+            'globaltables_replication_lag_seconds_bucket{destination="b",le="0.1",source="a"} 100.0',
+            'globaltables_replication_lag_seconds_bucket{destination="b",le="+Inf",source="a"} 100.0',
+            'globaltables_replication_lag_seconds_count{destination="b",source="a"} 100.0',
+            'globaltables_replication_lag_seconds_sum{destination="b",source="a"} 3.0',
+        ]
+    )
+    h = parse_lag_histograms(text)[("a", "b")]
+    assert h["count"] == 100 and h["sum"] == 3.0
+    assert histogram_quantile(0.5, h["buckets"]) == pytest.approx(0.01)
+    assert histogram_quantile(0.75, h["buckets"]) == pytest.approx(0.055)
+
+
+def test_fold_py_spy_raw() -> None:
+    raw = (
+        "thread (0x1): MainThread;run (/x/asyncio/runners.py:1);handle (/work/main/api/dynamodb/router.py:9) 3\n"
+        "thread (0x2): Thread-1 (_worker);_worker (/v/site-packages/aiosqlite/core.py:5) 1\n"
+    )
+    d = fold(raw)
+    assert d["samples"] == 4
+    assert d["self"][0]["name"] == "handle (api/dynamodb/router.py)" and d["self"][0]["pct"] == 75.0
+    assert {p["name"] for p in d["packages_self"]} == {"api/dynamodb", "aiosqlite"}
+    assert d["threads"][0] == {"name": "MainThread", "samples": 3, "pct": 75.0}

@@ -1,0 +1,262 @@
+"""api/authorization.py: what each request needs to be allowed (action, resource,
+condition keys), without a server."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from api import authorization as authz
+from api.authorization import Check
+from api.dynamodb.router import CONTEXT_OPERATIONS, OPERATIONS
+from regions import principals
+from regions.catalog import TableSpec
+from regions.errors import AccessDenied, ResourceNotFound
+from regions.indexes import GSI, IndexSpec
+from regions.keys import KeyAttr, KeySchema
+from regions.streams import Iterator, encode_iterator
+
+ACCT = "000000000000"
+ARN = f"arn:aws:dynamodb:us-east-1:{ACCT}:table/"
+
+
+class FakeRegion:
+    """What the mapping reads of a region: ARNs, the account and key schemas."""
+
+    class settings:
+        account_id = ACCT
+
+    def __init__(self) -> None:
+        gsi = IndexSpec("by-g", GSI, 1, KeySchema(KeyAttr("g", "N")))
+        self.specs = {
+            "T": TableSpec(
+                "T",
+                "id",
+                KeySchema(KeyAttr("pk", "S"), KeyAttr("sk", "N")),
+                {},
+                0.0,
+                indexes=(gsi,),
+            ),
+            "N": TableSpec("N", "id2", KeySchema(KeyAttr("num", "N")), {}, 0.0),
+        }
+
+    def arn(self, table: str) -> str:
+        return ARN + table
+
+    async def table_spec(self, table: str) -> TableSpec:
+        if table not in self.specs:
+            raise ResourceNotFound()
+        return self.specs[table]
+
+
+async def checks(op: str, body: dict[str, Any], service: str = "dynamodb") -> list[Check]:
+    return await authz.checks_for(FakeRegion(), service, op, body)  # type: ignore[arg-type]
+
+
+def test_every_registered_operation_has_a_mapping() -> None:
+    for service, ops in {**OPERATIONS}.items():
+        assert set(ops) <= set(authz.BUILDERS[service]), service
+    for service, ops in CONTEXT_OPERATIONS.items():
+        assert set(ops) <= set(authz.BUILDERS[service]), service
+
+
+async def test_an_unmapped_operation_needs_its_action_on_everything() -> None:
+    assert await checks("RestoreTableFromBackup", {}) == [Check("RestoreTableFromBackup", "*")]
+
+
+async def test_get_item_context() -> None:
+    (c,) = await checks(
+        "GetItem",
+        {"TableName": ARN + "T", "Key": {"pk": {"S": "u1"}, "sk": {"N": "1"}},
+         "ProjectionExpression": "#a, b.c[0]", "ExpressionAttributeNames": {"#a": "name"},
+         "ReturnConsumedCapacity": "TOTAL"},
+    )  # fmt: skip
+    assert c.action == "GetItem" and c.resource == ARN + "T"
+    assert c.context == {
+        "dynamodb:LeadingKeys": ["u1"],
+        "dynamodb:Attributes": ["b", "name", "pk", "sk"],
+        "dynamodb:Select": ["SPECIFIC_ATTRIBUTES"],
+        "dynamodb:ReturnConsumedCapacity": ["TOTAL"],
+    }
+    (whole,) = await checks(
+        "GetItem", {"TableName": "T", "Key": {"pk": {"S": "u1"}, "sk": {"N": "1"}}}
+    )
+    assert whole.context["dynamodb:Select"] == ["ALL_ATTRIBUTES"]
+
+
+async def test_numbers_are_canonical_leading_keys() -> None:
+    (c,) = await checks(
+        "PutItem", {"TableName": "N", "Item": {"num": {"N": "1E+3"}, "x": {"S": "y"}}}
+    )
+    assert c.context["dynamodb:LeadingKeys"] == ["1000"]
+    assert c.context["dynamodb:Attributes"] == ["num", "x"]
+
+
+async def test_update_item_names_every_attribute_it_touches() -> None:
+    (c,) = await checks(
+        "UpdateItem",
+        {"TableName": "T", "Key": {"pk": {"S": "u"}, "sk": {"N": "1"}},
+         "UpdateExpression": "SET a = if_not_exists(b, :v), #c = list_append(d, :l) REMOVE e ADD f :v",
+         "ConditionExpression": "attribute_exists(g) AND size(#h) > :v",
+         "ExpressionAttributeNames": {"#c": "cc", "#h": "hh"},
+         "ExpressionAttributeValues": {":v": {"N": "1"}, ":l": {"L": []}},
+         "ReturnValues": "ALL_NEW"},
+    )  # fmt: skip
+    assert c.context["dynamodb:Attributes"] == [
+        "a",
+        "b",
+        "cc",
+        "d",
+        "e",
+        "f",
+        "g",
+        "hh",
+        "pk",
+        "sk",
+    ]
+    assert c.context["dynamodb:ReturnValues"] == ["ALL_NEW"]
+
+
+async def test_legacy_parameters_name_attributes_too() -> None:
+    (c,) = await checks(
+        "UpdateItem",
+        {"TableName": "T", "Key": {"pk": {"S": "u"}, "sk": {"N": "1"}},
+         "AttributeUpdates": {"x": {"Action": "DELETE"}}, "Expected": {"y": {"Exists": False}}},
+    )  # fmt: skip
+    assert c.context["dynamodb:Attributes"] == ["pk", "sk", "x", "y"]
+
+
+async def test_query_on_an_index_uses_the_index_arn_and_its_partition_value() -> None:
+    (c,) = await checks(
+        "Query",
+        {"TableName": "T", "IndexName": "by-g", "KeyConditionExpression": "g = :g",
+         "ExpressionAttributeValues": {":g": {"N": "007"}}},
+    )  # fmt: skip
+    assert c.resource == ARN + "T/index/by-g"
+    assert c.context["dynamodb:LeadingKeys"] == ["7"]
+    assert c.context["dynamodb:Select"] == ["ALL_PROJECTED_ATTRIBUTES"]
+    assert c.context["dynamodb:Attributes"] == ["g"]
+
+
+async def test_scan_has_no_leading_keys_and_a_broken_expression_adds_nothing() -> None:
+    (c,) = await checks("Scan", {"TableName": "T", "Select": "COUNT", "FilterExpression": "a = "})
+    assert c.context == {"dynamodb:Select": ["COUNT"]}
+
+
+async def test_a_missing_table_is_still_authorized_by_name() -> None:
+    (c,) = await checks("GetItem", {"TableName": "Missing", "Key": {"k": {"S": "v"}}})
+    assert c.resource == ARN + "Missing"
+    assert "dynamodb:LeadingKeys" not in c.context
+
+
+async def test_batches_need_the_batch_action_per_item() -> None:
+    got = await checks(
+        "BatchWriteItem",
+        {"RequestItems": {
+            "T": [{"PutRequest": {"Item": {"pk": {"S": "a"}, "sk": {"N": "1"}, "v": {"S": "x"}}}},
+                  {"DeleteRequest": {"Key": {"pk": {"S": "b"}, "sk": {"N": "1"}}}}],
+            "N": "not a list",
+        }},
+    )  # fmt: skip
+    assert [(c.action, c.resource, c.context.get("dynamodb:LeadingKeys")) for c in got] == [
+        ("BatchWriteItem", ARN + "T", ["a"]),
+        ("BatchWriteItem", ARN + "T", ["b"]),
+        ("BatchWriteItem", ARN + "N", None),  # a malformed entry still needs the table
+    ]
+    gets = await checks(
+        "BatchGetItem",
+        {
+            "RequestItems": {
+                "T": {"Keys": [{"pk": {"S": "a"}, "sk": {"N": "1"}}], "ProjectionExpression": "v"}
+            }
+        },
+    )
+    assert gets[0].context == {
+        "dynamodb:LeadingKeys": ["a"],
+        "dynamodb:Attributes": ["pk", "sk", "v"],
+        "dynamodb:Select": ["SPECIFIC_ATTRIBUTES"],
+    }
+    assert await checks("BatchGetItem", {}) == [Check("BatchGetItem", "*")]
+
+
+async def test_transaction_parts_are_their_item_actions() -> None:
+    k = {"pk": {"S": "a"}, "sk": {"N": "1"}}
+    got = await checks(
+        "TransactWriteItems",
+        {"TransactItems": [
+            {"Put": {"TableName": "T", "Item": k}},
+            {"Update": {"TableName": "T", "Key": k, "UpdateExpression": "SET v = :v",
+                        "ExpressionAttributeValues": {":v": {"S": "x"}}}},
+            {"Delete": {"TableName": "N", "Key": {"num": {"N": "2"}}}},
+            {"ConditionCheck": {"TableName": "T", "Key": k, "ConditionExpression": "attribute_exists(w)"}},
+        ]},
+    )  # fmt: skip
+    assert [c.action for c in got] == ["PutItem", "UpdateItem", "DeleteItem", "ConditionCheckItem"]
+    assert all(c.context["dynamodb:EnclosingOperation"] == ["TransactWriteItems"] for c in got)
+    (get,) = await checks(
+        "TransactGetItems", {"TransactItems": [{"Get": {"TableName": "T", "Key": k}}]}
+    )
+    assert get.action == "GetItem"
+    assert get.context["dynamodb:EnclosingOperation"] == ["TransactGetItems"]
+
+
+async def test_control_plane_and_global_resources() -> None:
+    assert await checks("ListTables", {}) == [Check("ListTables", "*")]
+    assert await checks("DescribeLimits", {}) == [Check("DescribeLimits", "*")]
+    assert await checks("CreateTable", {"TableName": "X"}) == [Check("CreateTable", ARN + "X")]
+    assert await checks(
+        "UpdateTable", {"TableName": "T", "ReplicaUpdates": [{"Create": {"RegionName": "r"}}]}
+    ) == [
+        Check("UpdateTable", ARN + "T"),
+        Check("CreateTableReplica", ARN + "T"),
+    ]
+    assert await checks("DescribeGlobalTable", {"GlobalTableName": "G"}) == [
+        Check("DescribeGlobalTable", f"arn:aws:dynamodb::{ACCT}:global-table/G")
+    ]
+    assert await checks("TagResource", {"ResourceArn": ARN + "T"}) == [
+        Check("TagResource", ARN + "T")
+    ]
+
+
+async def test_streams_resources() -> None:
+    stream = "arn:aws:dynamodb:somewhere:1:table/T/stream/2024-01-01T00:00:00.000"
+    mine = ARN + "T/stream/2024-01-01T00:00:00.000"
+    assert await checks("DescribeStream", {"StreamArn": stream}, "streams") == [
+        Check("DescribeStream", mine)
+    ]
+    token = encode_iterator(Iterator(stream, "shardId-1", 0, 0))
+    assert await checks("GetRecords", {"ShardIterator": token}, "streams") == [
+        Check("GetRecords", mine)
+    ]
+    assert await checks("ListStreams", {"TableName": "T"}, "streams") == [Check("ListStreams", "*")]
+
+
+def _allow(action: str, resource: str = "*") -> dict[str, Any]:
+    return {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": action, "Resource": resource}],
+    }
+
+
+def test_enforce_reports_the_first_denied_check() -> None:
+    bob = principals.Principal("bob", "AK", (_allow("dynamodb:GetItem"),))
+    authz.enforce(bob, [Check("GetItem", ARN + "T")])
+    with pytest.raises(AccessDenied) as info:
+        authz.enforce(
+            bob, [Check("GetItem", ARN + "T"), Check("PutItem", ARN + "T"), Check("Scan", "*")]
+        )
+    assert info.value.message == (
+        f"User: arn:aws:iam::{ACCT}:user/bob is not authorized to perform: dynamodb:PutItem on "
+        f"resource: {ARN}T because no identity-based policy allows the dynamodb:PutItem action"
+    )
+
+
+def test_admins_and_anonymous_requests_are_not_checked_and_bad_stored_policies_grant_nothing() -> (
+    None
+):
+    authz.enforce(principals.Principal("admin", "AK", None), [Check("Anything", "*")])
+    broken = principals.Principal("eve", "AK", ({"Statement": "nonsense"}, _allow("dynamodb:Scan")))
+    authz.enforce(broken, [Check("Scan", "*")])
+    with pytest.raises(AccessDenied):
+        authz.enforce(broken, [Check("GetItem", "*")])
