@@ -51,7 +51,7 @@ clean:  ## remove caches and local data (not the venv)
 BENCH_ARGS ?=
 BENCH_PROFILE_ARGS ?=
 
-# the bench extra: psutil (CPU accounting), moto's server (a peer) and py-spy (profiles)
+# the bench extra: moto's server (a peer) and py-spy (profiles)
 $(VENV)/.bench-installed: pyproject.toml $(VENV)/.installed
 	$(PY) -m pip install -q -e '.[dev,bench]'
 	touch $@
@@ -69,3 +69,11 @@ bench: setup kafka-jars $(VENV)/.bench-installed bench/node_modules/.package-loc
 bench-profile: setup $(VENV)/.bench-installed  ## py-spy profiles of a region under the mixed and put workloads
 	$(VENV)/bin/globaltables bench profile --out .data/bench --workload mixed --mode gil $(BENCH_PROFILE_ARGS)
 	$(VENV)/bin/globaltables bench profile --out .data/bench --workload put --mode wall $(BENCH_PROFILE_ARGS)
+
+# ---- chaos (docs/reliability.md) ----
+# `make test` runs tests/chaos in its short form; this is the long one (30 s cut, more
+# kills, longer load), which also writes its fault table into docs/reliability.md
+.PHONY: chaos
+chaos: setup kafka-jars  ## the long chaos suite: faults under load, zero lost writes, fault table into docs/reliability.md
+	GLOBALTABLES_CHAOS=long GLOBALTABLES_CHAOS_REPORT=docs/reliability.md \
+		$(PY) -m pytest tests/chaos -s -q -ra $(PYTEST_ARGS)

@@ -17,6 +17,9 @@ __all__ = ["error_body", "error_status", "rest_status"]
 _DYNAMODB_NS = "com.amazonaws.dynamodb.v20120810#"
 _CORAL_SERVICE_NS = "com.amazon.coral.service#"
 _CORAL_VALIDATE_NS = "com.amazon.coral.validate#"
+# ThrottlingException's message shape is the model's AvailabilityErrorMessage: Coral's
+# availability namespace (botocore keys on the name after '#' either way)
+_CORAL_AVAILABILITY_NS = "com.amazon.coral.availability#"
 
 #: code -> (namespace, HTTP status, message key); codes absent here use the DynamoDB
 #: namespace, 400 and "message"
@@ -30,6 +33,7 @@ _WIRE: dict[str, tuple[str, int, str]] = {
     "UnrecognizedClientException": (_CORAL_SERVICE_NS, 400, "message"),
     "AccessDeniedException": (_CORAL_SERVICE_NS, 400, "Message"),
     "RequestEntityTooLarge": (_CORAL_SERVICE_NS, 413, "message"),
+    "ThrottlingException": (_CORAL_AVAILABILITY_NS, 400, "message"),
     "TransactionCanceledException": (_DYNAMODB_NS, 400, "Message"),
     "IdempotentParameterMismatchException": (_DYNAMODB_NS, 400, "Message"),
     "TransactionInProgressException": (_DYNAMODB_NS, 400, "Message"),
@@ -42,6 +46,16 @@ _REST_STATUS: dict[str, int] = {
     "ResourceNotFoundException": 404,
     "ConditionalCheckFailedException": 409,
     "ResourceInUseException": 409,
+    "AccessDeniedException": 403,
+    "ProvisionedThroughputExceededException": 429,
+    "ThrottlingException": 429,
+    # authentication (api/auth) and the admin API's identities (regions/identities.py)
+    "MissingAuthenticationTokenException": 403,
+    "IncompleteSignatureException": 403,
+    "InvalidSignatureException": 403,
+    "UnrecognizedClientException": 403,
+    "NoSuchEntityException": 404,
+    "EntityAlreadyExistsException": 409,
     "RequestEntityTooLarge": 413,
     "InternalServerError": 500,
 }

@@ -41,21 +41,30 @@ async def put_replica(name: str, request: Request) -> Response:
 
 
 @router.post("/tables/{name}/rows")
-async def push_rows(name: str, request: Request) -> Response:
-    """Backfill rows from the region that added this replica, applied with LWW."""
+async def push_rows(name: str, request: Request, repair: bool = False) -> Response:
+    """Backfill rows from the region that added this replica, applied with LWW.
+    ``?repair=true`` (the convergence verifier) also takes rows whose version
+    originated in this region (see ``Region.apply_remote``)."""
     region: Region = request.app.state.region
     try:
         raw: Any = orjson.loads(await request.body())
         records = [ChangeRecord.decode(orjson.dumps(r)) for r in raw]
         if any(r.table != name for r in records):
             return Response(status_code=400, content=b'{"message":"table mismatch"}')
-        stats = await region.apply_remote(records)
+        stats = await region.apply_remote(records, repair=repair)
     except DynamoError as exc:
         return _error(exc)
     except (ValueError, KeyError, TypeError, UnknownSchema):
         return Response(status_code=400, content=b'{"message":"bad rows"}')
     return Response(
-        content=orjson.dumps({"applied": stats.applied, "skipped": stats.skipped}),
+        content=orjson.dumps(
+            {
+                "applied": stats.applied,
+                "skipped": stats.skipped,
+                "duplicates": stats.duplicates,
+                "lost": stats.lost,
+            }
+        ),
         media_type="application/json",
     )
 

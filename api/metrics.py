@@ -44,8 +44,8 @@ NO_ERROR = "none"
 #: the ``operation`` label of requests naming no known operation (client-chosen
 #: strings must not become label values: each one would be a new time series)
 UNKNOWN_OPERATION = "unknown"
-#: DynamoDB's throttling errors; the region raises none yet, so the throttled
-#: counter stays 0 until throttling exists
+#: DynamoDB's throttling errors (regions/throttle.py raises the first two); the REST
+#: routes count theirs on ``RegionMetrics.throttled`` directly (api/rest.py)
 THROTTLE_CODES = frozenset(
     {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"}
 )

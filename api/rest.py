@@ -20,7 +20,11 @@ import orjson
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
+from api.authorization import authorize_rest
+from api.dynamodb.protocol import MAX_BODY
+from api.dynamodb.transport import RequestTooLarge
 from api.errors import rest_status
+from regions import capacity, throttle
 from regions.errors import DynamoError, SerializationError, ValidationError
 from regions.keys import KeySchema
 from regions.region import Region
@@ -33,6 +37,19 @@ router = APIRouter(prefix="/v1", tags=["items"])
 
 def _error(exc: DynamoError) -> JSONResponse:
     return JSONResponse({"error": exc.code, "message": exc.message}, status_code=rest_status(exc))
+
+
+#: the errors the metrics count as throttled requests (api/metrics.py)
+_THROTTLED = frozenset({"ProvisionedThroughputExceededException", "ThrottlingException"})
+
+
+def _failed(request: Request, exc: DynamoError) -> JSONResponse:
+    """``_error``, counting a throttled request in the region's metrics (the DynamoDB
+    router counts its own through ``RegionMetrics.observe``)."""
+    metrics = getattr(request.app.state, "metrics", None)
+    if exc.code in _THROTTLED and metrics is not None:
+        metrics.throttled.inc()
+    return _error(exc)
 
 
 def _key_from_query(schema: KeySchema, query: dict[str, str]) -> Item:
@@ -84,6 +101,20 @@ def _reject_constant(name: str) -> Any:
     raise SerializationError(f"{name} is not a number DynamoDB can store")
 
 
+async def _bounded_body(request: Request) -> bytes:
+    """The body, refused (413) past the DynamoDB protocol's 16 MB request limit
+    before more of it is held: an item is at most 400 KB, so nothing valid is lost."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY:
+        raise RequestTooLarge()
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY:
+            raise RequestTooLarge()
+    return bytes(body)
+
+
 def _plain_body(raw: bytes) -> dict[str, Any]:
     """The request body as plain values, numbers as Decimal (ints too: Python's
     int() refuses more than 4300 digits, and such a number is a 400, not a 500)."""
@@ -112,8 +143,12 @@ _ITEM_BODY: dict[str, Any] = {
 
 
 @router.get("/tables", summary="List tables")
-async def list_tables(request: Request) -> dict[str, Any]:
+async def list_tables(request: Request) -> Any:
     region: Region = request.app.state.region
+    try:
+        await authorize_rest(region, "ListTables")
+    except DynamoError as exc:
+        return _error(exc)
     names, _ = await region.list_tables(limit=1000)
     return {"tables": names}
 
@@ -129,9 +164,12 @@ async def get_item(table: str, request: Request) -> Any:
     try:
         spec = await region.table_spec(table)
         key = _key_from_query(spec.key_schema, dict(request.query_params))
+        await authorize_rest(region, "GetItem", table, key=key)
+        ticket = throttle.admit_reads(region, [(spec, None, False, 1)])
         item = await region.get_item(table, key)
+        ticket.settle([(spec, capacity.item_read(item, consistent=False))])
     except DynamoError as exc:
-        return _error(exc)
+        return _failed(request, exc)
     if item is None:
         return JSONResponse({"error": "NotFound", "message": "item not found"}, status_code=404)
     return _item_response(item)
@@ -146,11 +184,15 @@ async def get_item(table: str, request: Request) -> Any:
 async def put_item(table: str, request: Request) -> Any:
     region: Region = request.app.state.region
     try:
-        item = _plain_body(await request.body())
+        item = _plain_body(await _bounded_body(request))
         typed = {name: from_plain(value) for name, value in item.items()}
+        spec = await region.table_spec(table)
+        await authorize_rest(region, "PutItem", table, item=typed)
+        ticket = throttle.admit_writes(region, [(spec, [typed])])
         outcome = await region.put_item(table, typed)
+        ticket.settle([(spec, capacity.item_write(spec, outcome.old, outcome.new))])
     except DynamoError as exc:
-        return _error(exc)
+        return _failed(request, exc)
     assert outcome.new is not None
     return _item_response(outcome.new)
 
@@ -165,7 +207,10 @@ async def delete_item(table: str, request: Request) -> Any:
     try:
         spec = await region.table_spec(table)
         key = _key_from_query(spec.key_schema, dict(request.query_params))
+        await authorize_rest(region, "DeleteItem", table, key=key)
+        ticket = throttle.admit_writes(region, [(spec, [None])])
         outcome = await region.delete_item(table, key)
+        ticket.settle([(spec, capacity.item_write(spec, outcome.old, outcome.new))])
     except DynamoError as exc:
-        return _error(exc)
+        return _failed(request, exc)
     return {"deleted": outcome.old is not None}

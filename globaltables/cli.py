@@ -8,7 +8,12 @@ from pathlib import Path
 
 import click
 
+from globaltables.cli_bench import bench
 from globaltables.cli_kafka import kafka
+from globaltables.cli_replicas import replicas
+from globaltables.cli_users import keys, users
+from globaltables.cli_verify import verify
+from globaltables.cli_workload import workload
 
 __all__ = ["main"]
 
@@ -35,8 +40,21 @@ def main() -> None:
 @click.option(
     "--name", required=True, envvar="GLOBALTABLES_REGION", help="Region name, e.g. us-east-1."
 )
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", default=8000, show_default=True, type=int, help="HTTP port of the API.")
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    envvar="GLOBALTABLES_HOST",
+    help="Address to listen on (0.0.0.0 in a container).",
+)
+@click.option(
+    "--port",
+    default=8000,
+    show_default=True,
+    type=int,
+    envvar="GLOBALTABLES_PORT",
+    help="HTTP port of the API.",
+)
 @click.option(
     "--store",
     "store_url",
@@ -54,7 +72,9 @@ def main() -> None:
     "--peer",
     "peers",
     multiple=True,
-    help="A peer region as NAME=URL (repeatable), e.g. --peer eu-west-1=http://127.0.0.1:8001.",
+    envvar="GLOBALTABLES_PEERS",
+    help="A peer region as NAME=URL (repeatable), e.g. --peer eu-west-1=http://127.0.0.1:8001; "
+    "in the environment, space-separated NAME=URL pairs.",
 )
 @click.option(
     "--partitions", default=8, show_default=True, type=int, help="Partitions of each new table."
@@ -95,6 +115,69 @@ def main() -> None:
     help="Seconds UpdateTimeToLive waits between two changes of one table.",
 )
 @click.option(
+    "--burst-seconds",
+    default=300.0,
+    show_default=True,
+    type=float,
+    help="Seconds of unused provisioned capacity a table banks for bursts (DynamoDB: 300).",
+)
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    envvar="GLOBALTABLES_CONFIG",
+    help="TOML (or .json) file with admin_access_key_id, admin_secret_access_key and "
+    "secret_key (docs/security.md); the options and variables below win over it.",
+)
+@click.option(
+    "--admin-access-key-id",
+    default=None,
+    envvar="GLOBALTABLES_ADMIN_ACCESS_KEY_ID",
+    show_envvar=True,
+    help="The bootstrap admin key's id (the same in every region).",
+)
+@click.option(
+    "--admin-secret-access-key",
+    default=None,
+    envvar="GLOBALTABLES_ADMIN_SECRET_ACCESS_KEY",
+    show_envvar=True,
+    help="Its secret. Prefer the variable or --config: the command line is visible to "
+    "every user of the machine.",
+)
+@click.option(
+    "--secret-key",
+    default=None,
+    envvar="GLOBALTABLES_SECRET_KEY",
+    show_envvar=True,
+    help="Encrypts stored access keys (at least 16 characters, the same in every region). "
+    "Prefer the variable or --config.",
+)
+@click.option(
+    "--allow-anonymous",
+    is_flag=True,
+    envvar="GLOBALTABLES_ALLOW_ANONYMOUS",
+    help="Serve unsigned requests, unrestricted (local development only). "
+    "Signed requests are still verified.",
+)
+@click.option(
+    "--public-status/--no-public-status",
+    default=True,
+    show_default=True,
+    envvar="GLOBALTABLES_PUBLIC_STATUS",
+    help="Serve the dashboard's read-only data (/v1/deployment, /v1/replication, "
+    "/v1/conflicts) without a signature.",
+)
+@click.option(
+    "--clock-skew-ms",
+    default=0,
+    type=int,
+    hidden=True,
+    envvar="GLOBALTABLES_CLOCK_SKEW_MS",
+    help="Testing knob (docs/reliability.md): add this many ms to the wall clock the "
+    "region's hybrid logical clock reads, to test last-writer-wins under clock skew.",
+)
+@click.option(
     "--log-level", default="INFO", show_default=True, help="DEBUG, INFO, WARNING or ERROR."
 )
 def region(
@@ -110,18 +193,53 @@ def region(
     tombstone_horizon: int,
     ttl_interval: float,
     ttl_change_window: int,
+    burst_seconds: float,
+    config_file: Path | None,
+    admin_access_key_id: str | None,
+    admin_secret_access_key: str | None,
+    secret_key: str | None,
+    allow_anonymous: bool,
+    public_status: bool,
+    clock_skew_ms: int,
     log_level: str,
 ) -> None:
-    """Run one region: the DynamoDB API, the REST API and the replicator."""
+    """Run one region: the DynamoDB API, the REST API and the replicator.
+
+    Every request must be signed (SigV4, as by boto3 or the AWS CLI) unless
+    --allow-anonymous; the bootstrap admin key comes from
+    GLOBALTABLES_ADMIN_ACCESS_KEY_ID / GLOBALTABLES_ADMIN_SECRET_ACCESS_KEY or --config.
+    """
     import uvicorn
 
     from api.app import create_app
+    from globaltables.config_file import ConfigError, load_config
+    from regions.auth_settings import AuthSettings
     from regions.region import Region
     from regions.settings import RegionSettings, parse_peer
+    from replicator import signing
     from replicator.peers import HttpPeers
     from replicator.runner import Replicator
 
     _setup_logging(log_level)
+    file: dict[str, str] = {}
+    if config_file is not None:
+        try:
+            file, warnings = load_config(config_file)
+        except ConfigError as exc:
+            raise click.BadParameter(str(exc), param_hint="--config") from None
+        for warning in warnings:
+            logging.getLogger("globaltables.config").warning("%s", warning)
+    try:
+        auth = AuthSettings(
+            admin_access_key_id=admin_access_key_id or file.get("admin_access_key_id"),
+            admin_secret_access_key=admin_secret_access_key
+            or file.get("admin_secret_access_key"),
+            secret_key=secret_key or file.get("secret_key"),
+            allow_anonymous=allow_anonymous,
+            public_status=public_status,
+        )
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
     if store_url is None:
         Path(".data").mkdir(exist_ok=True)
         store_url = f"sqlite:///{os.path.abspath(f'.data/{name}.db')}"
@@ -138,16 +256,46 @@ def region(
             sqlite_synchronous=sqlite_synchronous,
             ttl_interval_s=ttl_interval,
             ttl_change_window_s=ttl_change_window,
+            burst_s=burst_seconds,
+            auth=auth,
         )
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None
-    the_region = Region(settings, peers=HttpPeers(peer_map))
+    if auth.admin is None and not allow_anonymous:
+        raise click.UsageError(
+            "no admin key: set GLOBALTABLES_ADMIN_ACCESS_KEY_ID and "
+            "GLOBALTABLES_ADMIN_SECRET_ACCESS_KEY (or --config FILE), or pass "
+            "--allow-anonymous for local development (docs/security.md)"
+        )
+    logging.getLogger("globaltables.auth").info(
+        "SigV4 authentication: admin key %s, %s, status endpoints %s, secret key %s",
+        auth.admin_access_key_id or "none",
+        "unsigned requests allowed (anonymous)" if allow_anonymous else "every request signed",
+        "public" if public_status else "signed",
+        "set" if auth.secret_key else "NOT set (access keys cannot be created)",
+    )
+    peer_auth = signing.for_admin(auth, {url: peer for peer, url in peer_map.items()})
+    clock = None
+    if clock_skew_ms:
+        from regions.versions import HybridClock, wall_ms
+
+        logging.getLogger("globaltables.clock").warning(
+            "clock skewed by %+d ms (--clock-skew-ms, a testing knob)", clock_skew_ms
+        )
+        clock = HybridClock(now_ms=lambda: wall_ms() + clock_skew_ms)
+    the_region = Region(settings, peers=HttpPeers(peer_map, auth=peer_auth), clock=clock)
     replicator = Replicator(the_region, kafka, sorted(peer_map)) if kafka else None
     app = create_app(the_region, replicator)
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
 
 
+main.add_command(bench)
 main.add_command(kafka)
+main.add_command(keys)
+main.add_command(replicas)
+main.add_command(users)
+main.add_command(verify)
+main.add_command(workload)
 
 
 @main.command()
@@ -173,11 +321,16 @@ def conflicts(endpoint: str, table: str | None, limit: int, as_json: bool) -> No
 
     import httpx
 
+    from globaltables.aws_auth import http_auth
+
     params: dict[str, str | int] = {"limit": limit}
     if table:
         params["table"] = table
     try:
-        resp = httpx.get(f"{endpoint.rstrip('/')}/v1/conflicts", params=params, timeout=10)
+        # signed with the usual AWS credentials: the region may run --no-public-status
+        resp = httpx.get(
+            f"{endpoint.rstrip('/')}/v1/conflicts", params=params, timeout=10, auth=http_auth()
+        )
         resp.raise_for_status()
     except httpx.HTTPError as exc:
         raise click.ClickException(f"cannot read conflicts from {endpoint}: {exc}") from None

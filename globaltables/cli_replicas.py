@@ -23,34 +23,10 @@ _endpoint = click.option(
 
 
 def _client(endpoint: str) -> Any:
-    import boto3
-    import botocore.session
-    from botocore.config import Config
+    from globaltables.aws_auth import dynamodb_client
 
-    region = _region_of(endpoint)
-    creds: dict[str, str] = {}
-    if botocore.session.Session().get_credentials() is None:
-        # no credentials configured: fine for regions running without authentication
-        creds = {"aws_access_key_id": "anonymous", "aws_secret_access_key": "anonymous"}
-    return boto3.client(
-        "dynamodb",
-        endpoint_url=endpoint,
-        region_name=region,
-        config=Config(retries={"max_attempts": 3, "mode": "standard"}),
-        **creds,
-    )
-
-
-def _region_of(endpoint: str) -> str:
-    """The region name, from the region's own health report."""
-    import httpx
-
-    try:
-        return str(httpx.get(f"{endpoint.rstrip('/')}/healthz", timeout=5).json()["region"])
-    except (httpx.HTTPError, ValueError, KeyError):
-        raise click.ClickException(
-            f"{endpoint} does not answer like a globaltables region"
-        ) from None
+    # signed with the usual AWS credentials; unsigned without any (--allow-anonymous)
+    return dynamodb_client(endpoint)
 
 
 def _replica_rows(client: Any, table: str) -> list[dict[str, Any]]:

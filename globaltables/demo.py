@@ -10,6 +10,8 @@ something to decide.
 from __future__ import annotations
 
 import contextlib
+import os
+import secrets
 import shutil
 import signal
 import subprocess
@@ -17,33 +19,20 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any
 
-import boto3
 import httpx
-from botocore.config import Config
 
 from globaltables import kafka_broker
+from globaltables.workload import CREDENTIALS, HOT_KEY, Workload, dynamodb_client
 
 __all__ = ["REGIONS", "run_demo"]
 
 REGIONS = ("us-east-1", "eu-west-1", "ap-southeast-2")
 TABLE = "Orders"
-CREDENTIALS = {"aws_access_key_id": "demo", "aws_secret_access_key": "demo-secret"}
 
 
 def _say(msg: str) -> None:
     print(msg, flush=True)
-
-
-def _client(url: str, region: str) -> Any:
-    return boto3.client(
-        "dynamodb",
-        endpoint_url=url,
-        region_name=region,
-        config=Config(retries={"max_attempts": 3, "mode": "standard"}),
-        **CREDENTIALS,
-    )
 
 
 def _wait_healthy(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float = 60) -> None:
@@ -58,40 +47,14 @@ def _wait_healthy(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: f
     raise RuntimeError(f"region at {url} did not start in {timeout}s; see {log}")
 
 
-class _Writer(threading.Thread):
-    """Writes ``rate`` items per second into one region until stopped."""
-
-    def __init__(self, region: str, url: str, rate: float, stop: threading.Event) -> None:
-        super().__init__(daemon=True, name=f"writer-{region}")
-        self.region, self.url, self.rate, self.stop_event = region, url, rate, stop
-        self.written = 0
-        self.errors = 0
-
-    def run(self) -> None:
-        client = _client(self.url, self.region)
-        n = 0
-        while not self.stop_event.is_set():
-            n += 1
-            try:
-                client.put_item(
-                    TableName=TABLE,
-                    Item={
-                        "id": {"S": f"{self.region}-{n:06d}"},
-                        "region": {"S": self.region},
-                        "amount": {"N": str(n % 97 + 1)},
-                        "at": {"N": str(int(time.time() * 1000))},
-                    },
-                )
-                if n % 10 == 0:
-                    # every region writes this key: LWW keeps the highest version
-                    client.put_item(
-                        TableName=TABLE,
-                        Item={"id": {"S": "hot-key"}, "writer": {"S": self.region}, "n": {"N": str(n)}},
-                    )
-                self.written += 1
-            except Exception:
-                self.errors += 1
-            self.stop_event.wait(1.0 / self.rate)
+def _admin_key() -> dict[str, str]:
+    """The admin key of the demo's regions: the environment's if it names one, else
+    the fixed demo key (everything listens on 127.0.0.1 only)."""
+    key_id = os.environ.get("GLOBALTABLES_ADMIN_ACCESS_KEY_ID")
+    secret = os.environ.get("GLOBALTABLES_ADMIN_SECRET_ACCESS_KEY")
+    if key_id and secret:
+        return {"aws_access_key_id": key_id, "aws_secret_access_key": secret}
+    return dict(CREDENTIALS)
 
 
 def run_demo(data: Path, kafka_port: int, base_port: int, duration: int, rate: float) -> int:
@@ -110,7 +73,16 @@ def run_demo(data: Path, kafka_port: int, base_port: int, duration: int, rate: f
     urls = {r: f"http://127.0.0.1:{base_port + i}" for i, r in enumerate(REGIONS)}
     procs: dict[str, subprocess.Popen[bytes]] = {}
     stop = threading.Event()
-    writers: list[_Writer] = []
+    admin = _admin_key()
+    # every region of a deployment shares the admin key and the secret key (docs/security.md)
+    region_env = {
+        **os.environ,
+        "GLOBALTABLES_ADMIN_ACCESS_KEY_ID": admin["aws_access_key_id"],
+        "GLOBALTABLES_ADMIN_SECRET_ACCESS_KEY": admin["aws_secret_access_key"],
+        "GLOBALTABLES_SECRET_KEY": os.environ.get("GLOBALTABLES_SECRET_KEY")
+        or secrets.token_urlsafe(32),
+    }
+    workload = Workload(urls, table=TABLE, rate=rate, credentials=admin)
 
     def _shutdown(*_: object) -> None:
         stop.set()
@@ -130,45 +102,46 @@ def run_demo(data: Path, kafka_port: int, base_port: int, duration: int, rate: f
                 if peer != region:
                     cmd += ["--peer", f"{peer}={urls[peer]}"]
             procs[region] = subprocess.Popen(
-                cmd, stdout=open(log, "wb"), stderr=subprocess.STDOUT  # noqa: SIM115
+                cmd, stdout=open(log, "wb"), stderr=subprocess.STDOUT, env=region_env  # noqa: SIM115
             )
         for region in REGIONS:
             _wait_healthy(urls[region], procs[region], data / f"{region}.log")
             _say(f"  {region:<14} {urls[region]}   (log: {data / (region + '.log')})")
-
-        home = _client(urls[REGIONS[0]], REGIONS[0])
-        home.create_table(
-            TableName=TABLE,
-            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
+        key_id, secret = admin["aws_access_key_id"], admin["aws_secret_access_key"]
+        _say(
+            f"  credentials    AWS_ACCESS_KEY_ID={key_id} AWS_SECRET_ACCESS_KEY={secret}"
+            "   (the regions' admin key: every request is SigV4-signed)"
         )
-        for region in REGIONS[1:]:
-            home.update_table(TableName=TABLE, ReplicaUpdates=[{"Create": {"RegionName": region}}])
+
+        workload.ensure_table()
         _say(f"\ntable {TABLE!r} created in {REGIONS[0]} and replicated to {', '.join(REGIONS[1:])}")
         _say(
             "\nTry it (another terminal):\n"
             "  python - <<'PY'\n"
             "  import boto3\n"
             f"  east = boto3.client('dynamodb', endpoint_url='{urls[REGIONS[0]]}', region_name='{REGIONS[0]}',\n"
-            "                       aws_access_key_id='demo', aws_secret_access_key='demo-secret')\n"
+            f"                       aws_access_key_id='{key_id}', aws_secret_access_key='{secret}')\n"
             f"  west = boto3.client('dynamodb', endpoint_url='{urls[REGIONS[1]]}', region_name='{REGIONS[1]}',\n"
-            "                       aws_access_key_id='demo', aws_secret_access_key='demo-secret')\n"
+            f"                       aws_access_key_id='{key_id}', aws_secret_access_key='{secret}')\n"
             f"  east.put_item(TableName='{TABLE}', Item={{'id': {{'S': 'hello'}}, 'msg': {{'S': 'from us-east-1'}}}})\n"
             "  import time; time.sleep(1)\n"
             f"  print(west.get_item(TableName='{TABLE}', Key={{'id': {{'S': 'hello'}}}})['Item'])\n"
             "  PY\n"
             f"  health and lag:  curl {urls[REGIONS[0]]}/healthz\n"
+            f"  metrics:         curl {urls[REGIONS[0]]}/metrics\n"
             f"  REST API docs:   {urls[REGIONS[0]]}/docs\n"
-            "\nWriting in every region; Ctrl-C stops everything.\n"
+            f"  users and keys:  export AWS_ACCESS_KEY_ID={key_id} AWS_SECRET_ACCESS_KEY={secret}\n"
+            "                   globaltables users create alice --policy POLICY.json "
+            f"--endpoint {urls[REGIONS[0]]}\n"
+            f"                   globaltables keys create alice --endpoint {urls[REGIONS[0]]}\n"
+            "\nWriting in every region (and now and then the same key in two regions at once,\n"
+            "so last-writer-wins has conflicts to settle); Ctrl-C stops everything.\n"
         )
-        for region in REGIONS:
-            w = _Writer(region, urls[region], rate, stop)
-            w.start()
-            writers.append(w)
+        _say(f"dashboard: {urls[REGIONS[0]]}/dashboard\n")
+        workload.start()
 
         started = time.monotonic()
-        clients = {r: _client(urls[r], r) for r in REGIONS}
+        clients = {r: dynamodb_client(urls[r], r, admin) for r in REGIONS}
         while not stop.is_set():
             stop.wait(3.0)
             counts = []
@@ -178,7 +151,7 @@ def run_demo(data: Path, kafka_port: int, base_port: int, duration: int, rate: f
                     health = httpx.get(f"{urls[region]}/healthz", timeout=2).json()
                     lag = health["replication"]["lag"]
                     worst = max((v["last_ms"] for v in lag.values()), default=0.0)
-                    hot = clients[region].get_item(TableName=TABLE, Key={"id": {"S": "hot-key"}})
+                    hot = clients[region].get_item(TableName=TABLE, Key={"id": {"S": HOT_KEY}})
                     winner = hot.get("Item", {}).get("writer", {}).get("S", "-")
                     counts.append(f"{region}: {count:>5} items, lag {worst:>6.0f} ms, hot-key by {winner}")
                 except Exception as exc:
@@ -193,8 +166,7 @@ def run_demo(data: Path, kafka_port: int, base_port: int, duration: int, rate: f
     finally:
         stop.set()
         _say("\nstopping writers, regions and Kafka ...")
-        for w in writers:
-            w.join(timeout=5)
+        workload.stop()
         for proc in procs.values():
             if proc.poll() is None:
                 proc.terminate()

@@ -561,7 +561,9 @@ def _log_tail(path: Path, lines: int = 40) -> str:
     return "\n".join(text.splitlines()[-lines:]) or "(empty log)"
 
 
-def _render_properties(data_dir: Path, port: int, controller_port: int) -> Path:
+def _render_properties(
+    data_dir: Path, port: int, controller_port: int, extra: dict[str, str] | None = None
+) -> Path:
     # Properties-file escaping: a backslash would start an escape sequence in the value.
     data = str(data_dir).replace("\\", "\\\\")
     text = (
@@ -570,6 +572,13 @@ def _render_properties(data_dir: Path, port: int, controller_port: int) -> Path:
         .replace("@CONTROLLER_PORT@", str(controller_port))
         .replace("@DATA_DIR@", data)
     )
+    if extra:
+        backslash = "\\"
+        # appended: java.util.Properties keeps the last value of a repeated key, so an
+        # override (e.g. advertised.listeners) wins over the template's line
+        text += "\n# extra_properties passed to kafka_broker.start()\n"
+        for key, value in extra.items():
+            text += f"{key}={value.replace(backslash, backslash * 2)}\n"
     target = data_dir / _PROPS
     target.write_text(text)
     return target
@@ -616,6 +625,7 @@ def start(
     port: int = 9092,
     controller_port: int | None = None,
     timeout: float = 120.0,
+    extra_properties: dict[str, str] | None = None,
 ) -> BrokerInfo:
     """Start a broker from ``data_dir`` in the background and return once it serves requests.
 
@@ -627,6 +637,10 @@ def start(
     can run side by side. Raises :class:`PortInUseError` if a port is taken, and
     :class:`KafkaBrokerError` (with the tail of broker.log) if the broker dies or is not ready
     within ``timeout`` seconds, in which case it is stopped.
+
+    ``extra_properties`` are added to (and override) ``server.properties``, e.g. a second
+    listener whose advertised address is a TCP proxy the chaos tests can cut; pass them
+    again on every restart, the file is rendered anew each time.
     """
     data_dir = Path(data_dir).expanduser().resolve()
     started = time.monotonic()
@@ -653,7 +667,7 @@ def start(
                 )
             previous = (_read_record(data_dir) or {}).get("controller_port")
             cport = _choose_controller_port(port, controller_port, previous)
-            props = _render_properties(data_dir, port, cport)
+            props = _render_properties(data_dir, port, cport, extra_properties)
             classpath = f"{lib}{os.sep}*"  # the JVM expands the wildcard to every jar in lib
             _format_storage(java, classpath, props, data_dir)
 

@@ -16,6 +16,7 @@ import contextlib
 import itertools
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,17 +27,25 @@ from botocore.exceptions import ClientError
 
 __all__ = ["CREDENTIALS", "HOT_KEY", "Workload", "WorkloadStats", "dynamodb_client"]
 
+#: the admin key ``make demo`` gives its regions (and prints), unless the environment
+#: names one (GLOBALTABLES_ADMIN_ACCESS_KEY_ID / GLOBALTABLES_ADMIN_SECRET_ACCESS_KEY)
 CREDENTIALS = {"aws_access_key_id": "demo", "aws_secret_access_key": "demo-secret"}
 HOT_KEY = "hot-key"
 
 
-def dynamodb_client(url: str, region: str) -> Any:
+def dynamodb_client(url: str, region: str, credentials: Mapping[str, str] | None = None) -> Any:
+    """A client signing with ``credentials`` (``aws_access_key_id`` and
+    ``aws_secret_access_key``), or with the usual AWS chain if None."""
+    if credentials is None:
+        from globaltables.aws_auth import dynamodb_client as from_chain
+
+        return from_chain(url, region)
     return boto3.client(
         "dynamodb",
         endpoint_url=url,
         region_name=region,
         config=Config(retries={"max_attempts": 3, "mode": "standard"}),
-        **CREDENTIALS,
+        **credentials,
     )
 
 
@@ -55,7 +64,9 @@ class Workload:
         table: str = "Orders",
         rate: float = 5.0,
         conflict_every_s: float = 2.0,
+        credentials: Mapping[str, str] | None = None,
     ) -> None:
+        """``credentials`` None: the usual AWS chain (environment, profile)."""
         if not endpoints:
             raise ValueError("the workload needs at least one endpoint")
         if rate <= 0:
@@ -65,6 +76,7 @@ class Workload:
         self.table = table
         self.rate = rate
         self.conflict_every_s = conflict_every_s
+        self.credentials = dict(credentials) if credentials is not None else None
         self.stats = WorkloadStats()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -88,7 +100,7 @@ class Workload:
         """Create the table in the first region and make every other one a replica.
         Safe to repeat: returns False if the table already existed there."""
         home_region = self.regions[0]
-        home = dynamodb_client(self.endpoints[home_region], home_region)
+        home = dynamodb_client(self.endpoints[home_region], home_region, self.credentials)
         created = True
         try:
             home.create_table(
@@ -151,7 +163,7 @@ class Workload:
             self._count(False)
 
     def _writer(self, region: str) -> None:
-        client = dynamodb_client(self.endpoints[region], region)
+        client = dynamodb_client(self.endpoints[region], region, self.credentials)
         interval = 1.0 / self.rate
         for n in itertools.count(1):
             started = time.monotonic()
@@ -168,7 +180,7 @@ class Workload:
                 return
 
     def _conflicts(self) -> None:
-        clients = {r: dynamodb_client(self.endpoints[r], r) for r in self.regions}
+        clients = {r: dynamodb_client(self.endpoints[r], r, self.credentials) for r in self.regions}
         barrier = threading.Barrier(2)
 
         def write(region: str, k: int) -> None:

@@ -91,6 +91,11 @@ class TableSpec:
     billing_mode: str = "PROVISIONED"
     read_capacity: int = 0
     write_capacity: int = 0
+    #: OnDemandThroughput of a PAY_PER_REQUEST table; -1 = no maximum
+    max_read_request_units: int = -1
+    max_write_request_units: int = -1
+    #: when the table last switched to PAY_PER_REQUEST (0: never switched; created so)
+    pay_per_request_at: float = 0.0
     status: str = ACTIVE
     #: regions holding a replica, this one included; empty = not a global table
     replicas: tuple[Replica, ...] = field(default_factory=tuple)
@@ -141,6 +146,9 @@ class TableSpec:
             "billing_mode": self.billing_mode,
             "read_capacity": self.read_capacity,
             "write_capacity": self.write_capacity,
+            "max_read_request_units": self.max_read_request_units,
+            "max_write_request_units": self.max_write_request_units,
+            "pay_per_request_at": self.pay_per_request_at,
             "status": self.status,
             "replicas": [r.to_json() for r in self.replicas],
             "tags": self.tags,
@@ -170,6 +178,9 @@ class TableSpec:
             billing_mode=data.get("billing_mode", "PROVISIONED"),
             read_capacity=int(data.get("read_capacity", 0)),
             write_capacity=int(data.get("write_capacity", 0)),
+            max_read_request_units=int(data.get("max_read_request_units", -1)),
+            max_write_request_units=int(data.get("max_write_request_units", -1)),
+            pay_per_request_at=float(data.get("pay_per_request_at", 0.0)),
             status=data.get("status", ACTIVE),
             replicas=tuple(
                 Replica(r["region"], r.get("status", ACTIVE), int(r.get("progress", 0)))

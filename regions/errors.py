@@ -11,13 +11,16 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = [
+    "AccessDenied",
     "ConditionalCheckFailed",
     "DynamoError",
     "InternalError",
     "LimitExceeded",
+    "ProvisionedThroughputExceeded",
     "ResourceInUse",
     "ResourceNotFound",
     "SerializationError",
+    "Throttling",
     "UnknownOperation",
     "ValidationError",
 ]
@@ -84,3 +87,41 @@ class ConditionalCheckFailed(DynamoError):
 
 class InternalError(DynamoError):
     code = "InternalServerError"
+
+
+class AccessDenied(DynamoError):
+    """No identity-based policy allows the request, or one denies it (regions/policy.py)."""
+
+    code = "AccessDeniedException"
+
+
+class ProvisionedThroughputExceeded(DynamoError):
+    """A PROVISIONED table or index has no capacity left (regions/throttle.py).
+    ``reasons`` are ThrottlingReason entries ``{"reason", "resource"}``."""
+
+    code = "ProvisionedThroughputExceededException"
+
+    def __init__(self, message: str, reasons: list[dict[str, str]] | None = None) -> None:
+        super().__init__(message)
+        self.reasons = reasons or []
+
+    def extra(self) -> dict[str, Any]:
+        return {"ThrottlingReasons": self.reasons} if self.reasons else {}
+
+
+class Throttling(DynamoError):
+    """An on-demand table or index reached its OnDemandThroughput maximum.  The
+    model spells this exception's member ``throttlingReasons`` (lower-case t)."""
+
+    code = "ThrottlingException"
+
+    def __init__(
+        self,
+        message: str = "Rate of requests exceeds the allowed throughput.",
+        reasons: list[dict[str, str]] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.reasons = reasons or []
+
+    def extra(self) -> dict[str, Any]:
+        return {"throttlingReasons": self.reasons} if self.reasons else {}

@@ -61,6 +61,9 @@ class IndexSpec:
     online: bool = False
     read_capacity: int = 0
     write_capacity: int = 0
+    #: a GSI's OnDemandThroughput on a PAY_PER_REQUEST table; -1 = no maximum
+    max_read_request_units: int = -1
+    max_write_request_units: int = -1
 
     def to_json(self) -> dict[str, Any]:
         ks: dict[str, Any] = {"hash": [self.key_schema.hash.name, self.key_schema.hash.type]}
@@ -78,6 +81,8 @@ class IndexSpec:
             "online": self.online,
             "read_capacity": self.read_capacity,
             "write_capacity": self.write_capacity,
+            "max_read_request_units": self.max_read_request_units,
+            "max_write_request_units": self.max_write_request_units,
         }
 
     @classmethod
@@ -99,6 +104,8 @@ class IndexSpec:
             online=bool(data.get("online", False)),
             read_capacity=int(data.get("read_capacity", 0)),
             write_capacity=int(data.get("write_capacity", 0)),
+            max_read_request_units=int(data.get("max_read_request_units", -1)),
+            max_write_request_units=int(data.get("max_write_request_units", -1)),
         )
 
     def with_status(self, status: str, backfilling: bool = False) -> IndexSpec:

@@ -29,7 +29,7 @@ from typing import Any, Protocol
 
 import orjson
 
-from regions import catalog, definitions, indexes, reads, streams
+from regions import catalog, definitions, indexes, reads, streams, system_tables
 from regions.catalog import Replica, TableSpec
 from regions.changes import INSERT, MODIFY, REMOVE, ChangeRecord
 from regions.errors import (
@@ -49,7 +49,7 @@ from regions.keys import (
     validate_key,
 )
 from regions.settings import RegionSettings
-from regions.store import IndexRow, SqlStore, StoredRow, WriteTx, open_store_url
+from regions.store import UNREAD, IndexRow, SqlStore, StoredRow, Unread, WriteTx, open_store_url
 from regions.types import Item, check_item_size, decode_item, encode_item, item_size, validate_item
 from regions.versions import HybridClock, Version, wall_ms
 
@@ -161,6 +161,7 @@ class Region:
                 self._tables[spec.name] = (tid, spec)
         async with self.store.write() as wtx:
             await wtx.set_meta("region", self.name)
+        await self._ensure_system_tables()
 
         # an index build interrupted by a restart resumes
         for _, spec in list(self._tables.values()):
@@ -177,6 +178,29 @@ class Region:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         await self.store.close()
+
+    async def _ensure_system_tables(self) -> None:
+        """Create the system tables (regions/system_tables.py) or widen their replica
+        set to this region's peers: the fixed table id and this region in the set are
+        all that ``apply_remote`` needs to take the peers' changes."""
+        spec = system_tables.identities_spec(
+            self.name, self.settings.peers, self.settings.partitions
+        )
+        have = self._tables.get(spec.name)
+        if have is None:
+            try:
+                await self._insert_spec(spec)
+                return
+            except ResourceInUse:
+                # another process sharing the store created it meanwhile
+                with system_tables.access():
+                    have = await self._table(spec.name)
+        tid, current = have
+        wanted = sorted({*current.replica_regions(), *spec.replica_regions()})
+        if wanted != sorted(current.replica_regions()):
+            await self._save_spec(
+                tid, current.with_replicas(tuple(catalog.Replica(r) for r in wanted))
+            )
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(coro)
@@ -195,6 +219,9 @@ class Region:
 
     async def _table(self, name_or_arn: str) -> tuple[int, TableSpec]:
         name = _table_name(name_or_arn)
+        if system_tables.hidden(name):
+            # the service's own tables do not exist for the API (regions/system_tables.py)
+            raise ResourceNotFound(f"Requested resource not found: Table: {name} not found")
         hit = self._tables.get(name)
         if hit is not None:
             return hit
@@ -215,6 +242,7 @@ class Region:
     async def set_stream(self, name: str, enabled: bool, view_type: str | None) -> TableSpec:
         """StreamSpecification on CreateTable/UpdateTable: enable (a new stream, new
         label) or disable the table's stream."""
+        streams.check_specification(enabled, view_type, creating=False)
         tid, spec = await self._table(name)
         current = spec.stream
         now = wall_ms()
@@ -238,7 +266,7 @@ class Region:
         else:
             if current is None:
                 raise ValidationError(
-                    f"Table already has no enabled stream: TableName: {spec.name}"
+                    f"Table has no stream to disable: TableName: {spec.name}"
                 )
             closed = replace(current, disabled_ms=now)
             new = replace(spec, streams=(*spec.streams[:-1], closed))
@@ -267,7 +295,11 @@ class Region:
     ) -> tuple[list[str], str | None]:
         async with self.store.read() as tx:
             rows = await tx.tables()
-        names = sorted(TableSpec.from_json(orjson.loads(raw)).name for _, raw in rows)
+        names = sorted(
+            name
+            for name in (TableSpec.from_json(orjson.loads(raw)).name for _, raw in rows)
+            if name not in system_tables.NAMES
+        )
         if start is not None:
             names = [n for n in names if n > start]
         page = names[:limit]
@@ -452,9 +484,10 @@ class Region:
                 for r in spec.replicas
             )
         )
-        await self._save_spec(tid, new)
+        # peers first: once this region reports ACTIVE, every replica already does
         if tell:
             await self._tell_replicas(new)
+        await self._save_spec(tid, new)
 
     async def remove_replica(self, name: str, region_name: str) -> TableSpec:
         """UpdateTable ReplicaUpdates Delete: the region's replica is deleted and the
@@ -773,19 +806,25 @@ class Region:
             ),
         )
 
-    async def update_spec(self, name: str, change: Callable[[TableSpec], TableSpec]) -> TableSpec:
-        """Apply a pure change to a table's spec and store it (settings such as TTL)."""
+    async def update_spec(
+        self, name: str, change: Callable[[TableSpec], TableSpec], *, replicate: bool = True
+    ) -> TableSpec:
+        """Apply a pure change to a table's spec and store it (settings such as TTL);
+        ``replicate`` tells the other replicas (not for per-region settings: tags)."""
         tid, spec = await self._table(name)
         new = change(spec)
         await self._save_spec(tid, new)
-        await self._tell_replicas(new)
+        if replicate:
+            await self._tell_replicas(new)
         return new
 
     async def tables(self) -> list[TableSpec]:
-        """Every table of this region (from the store: other processes may add some)."""
+        """Every table of this region (from the store: other processes may add some),
+        the system tables excepted."""
         async with self.store.read() as tx:
             rows = await tx.tables()
-        return [TableSpec.from_json(orjson.loads(raw)) for _, raw in rows]
+        specs = [TableSpec.from_json(orjson.loads(raw)) for _, raw in rows]
+        return [s for s in specs if s.name not in system_tables.NAMES]
 
     async def _save_spec(self, tid: int, spec: TableSpec) -> None:
         async with self.store.write() as tx:
@@ -974,6 +1013,7 @@ class Region:
                     now,
                     pending=True,
                     service=service,
+                    prev=row,
                 )
                 changed += 1
                 results.append(WriteOutcome(old, new, changed=True))
@@ -990,7 +1030,7 @@ class Region:
             k = validate_key(key, spec.key_schema)
             plan.append((tid, encode_key(k, spec.key_schema, spec.partitions)))
         out: list[Item | None] = []
-        async with self.store.read() as tx:
+        async with self.store.read(snapshot=True) as tx:
             for tid, enc in plan:
                 row = await tx.get_row(tid, enc.part, enc.hk, enc.rk)
                 out.append(
@@ -1015,9 +1055,12 @@ class Region:
         pending: bool,
         log_change: bool = True,
         service: bool = False,
+        prev: StoredRow | Unread | None = UNREAD,
     ) -> None:
         size = item_size(new) if new is not None else 0
-        await tx.put_row(tid, enc.part, enc.hk, enc.rk, version, data, size, now)
+        # prev: the row as read in this transaction, so the store need not read it
+        # again to keep the verifier's hash tree
+        await tx.put_row(tid, enc.part, enc.hk, enc.rk, version, data, size, now, prev=prev)
         await self._maintain_indexes(tx, tid, spec, enc, old, new)
         if not log_change:
             return
@@ -1066,11 +1109,18 @@ class Region:
 
     # ------------------------------------------------------------------ replication
 
-    async def apply_remote(self, records: list[ChangeRecord]) -> ApplyStats:
+    async def apply_remote(
+        self, records: list[ChangeRecord], *, repair: bool = False
+    ) -> ApplyStats:
         """Apply a batch of other regions' changes in ONE transaction (LWW).
 
         Idempotent: a record whose version is not greater than the stored one
         changes nothing, so redelivery after a crash is harmless.
+
+        ``repair`` (the convergence verifier) also accepts versions that originated
+        here: a region that lost one of its own writes (restored from an old
+        backup, say) takes it back from a peer's copy.  Applied records are logged
+        with ``pending=False`` either way, so nothing is published again (no loop).
         """
         stats = ApplyStats()
         if not records:
@@ -1079,12 +1129,14 @@ class Region:
         plan: list[tuple[ChangeRecord, int, TableSpec, EncodedKey]] = []
         for rec in records:
             self.clock.observe(rec.version.hlc)
-            if rec.version.origin == self.name:
+            if rec.version.origin == self.name and not repair:
                 # our own change echoed back (e.g. a topic shared by mistake): never loop
                 stats.skipped += 1
                 continue
             try:
-                tid, spec = await self._table(rec.table)
+                # system tables (identities) replicate through here like any table
+                with system_tables.access():
+                    tid, spec = await self._table(rec.table)
             except ResourceNotFound:
                 stats.skipped += 1
                 continue
@@ -1151,6 +1203,7 @@ class Region:
                         now,
                         pending=False,
                         log_change=visible,
+                        prev=row,
                     )
                     stats.applied += 1
         self.counters.applied += stats.applied
@@ -1158,6 +1211,11 @@ class Region:
         self.counters.duplicates += stats.duplicates
         self.counters.skipped += stats.skipped
         return stats
+
+    async def pending_count(self) -> int:
+        """Local changes not yet acknowledged by Kafka (the outbox backlog)."""
+        async with self.store.read() as tx:
+            return await tx.pending_count()
 
     async def pending_changes(self, limit: int = 500) -> list[ChangeRecord]:
         async with self.store.read() as tx:
@@ -1173,14 +1231,23 @@ class Region:
         now = wall_ms()
         async with self.store.write() as tx:
             tombs = await tx.gc_tombstones(now - self.settings.tombstone_horizon_s * 1000)
-            trimmed = await tx.trim_changes(now - self.settings.change_retention_s * 1000)
+            # without Kafka nothing ever publishes: the outbox is only the stream's log
+            trimmed = await tx.trim_changes(
+                now - self.settings.change_retention_s * 1000,
+                include_pending=self.settings.kafka is None,
+            )
             await tx.trim_conflicts(now - self.settings.conflict_retention_s * 1000)
         return tombs, trimmed
 
     async def conflicts(self, limit: int = 100, table: str | None = None) -> list[dict[str, Any]]:
         """The conflict log, newest first: every remote change that lost LWW here."""
+        if table is not None and system_tables.hidden(table):
+            return []
         async with self.store.read() as tx:
             rows = await tx.conflicts(limit, table)
+        # the identities table's losers hold users' policies (and sealed secrets): they
+        # stay in the store as a trace, out of the public conflict log
+        rows = [r for r in rows if not system_tables.hidden(r["table_name"])]
         return [
             {
                 "table": r["table_name"],

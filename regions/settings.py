@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from regions.auth_settings import AuthSettings
+
 __all__ = ["RegionSettings", "parse_peer"]
 
 _REGION_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
@@ -42,6 +44,10 @@ class RegionSettings:
     ttl_interval_s: float = 30.0
     #: UpdateTimeToLive allows one change per table per window (DynamoDB: an hour)
     ttl_change_window_s: int = 3600
+    #: seconds of unused provisioned capacity a table banks for bursts (DynamoDB: 300)
+    burst_s: float = 300.0
+    #: SigV4 authentication: admin key, secret key, anonymous/public switches
+    auth: AuthSettings = field(default_factory=AuthSettings)
 
     def __post_init__(self) -> None:
         if not _REGION_RE.match(self.name):
@@ -56,3 +62,5 @@ class RegionSettings:
             raise ValueError("the TTL sweep interval must be positive")
         if self.ttl_change_window_s < 0:
             raise ValueError("the TTL change window cannot be negative")
+        if self.burst_s <= 0:
+            raise ValueError("the burst capacity window must be positive")

@@ -689,7 +689,11 @@ def _typed_set(value: set[Any] | frozenset[Any]) -> AttributeValue:
     raise TypeError("a set must hold only str, only bytes, or only numbers")
 
 
-def _typed(value: object) -> AttributeValue:
+def _typed(value: object, depth: int = 0) -> AttributeValue:
+    if depth >= MAX_NESTING:
+        # the limit validate_value enforces, checked while descending: a REST body
+        # nested ~900 deep would otherwise exhaust Python's stack (a 500, not a 400)
+        raise ValidationError(MSG_NESTING)
     if value is None:
         return {"NULL": True}
     if isinstance(value, bool):
@@ -701,9 +705,9 @@ def _typed(value: object) -> AttributeValue:
     if isinstance(value, bytes | bytearray | memoryview):
         return {"B": base64.b64encode(bytes(value)).decode("ascii")}
     if isinstance(value, list | tuple):
-        return {"L": [_typed(x) for x in value]}
+        return {"L": [_typed(x, depth + 1) for x in value]}
     if isinstance(value, dict):
-        return {"M": {str(k): _typed(x) for k, x in value.items()}}
+        return {"M": {str(k): _typed(x, depth + 1) for k, x in value.items()}}
     if isinstance(value, set | frozenset):
         return _typed_set(value)
     raise TypeError(f"cannot convert {type(value).__name__} to an AttributeValue")

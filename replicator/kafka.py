@@ -18,6 +18,7 @@ __all__ = [
     "ensure_topics",
     "make_consumer",
     "make_producer",
+    "producer_settings",
     "source_of_topic",
 ]
 
@@ -51,6 +52,24 @@ def make_producer(bootstrap: str, client_id: str) -> AIOKafkaProducer:
         max_batch_size=1 << 20,
         request_timeout_ms=30_000,
     )
+
+
+def producer_settings(producer: AIOKafkaProducer) -> dict[str, object]:
+    """The durability settings a live producer runs with (GET /v1/durability).
+
+    aiokafka has no public getter for its configuration, so this reads the objects
+    that act on it: the sender's acks (-1 is "all") and the idempotence manager,
+    whose producer id is assigned by the broker once the producer has started.
+    """
+    sender = getattr(producer, "_sender", None)
+    acks = getattr(sender, "_acks", None)
+    txn = getattr(producer, "_txn_manager", None)
+    producer_id = txn.producer_id if txn is not None and txn.has_pid() else None
+    return {
+        "acks": "all" if acks in (-1, "all") else acks,
+        "enable_idempotence": txn is not None,
+        "producer_id": producer_id,
+    }
 
 
 def make_consumer(bootstrap: str, region: str, topics: list[str]) -> AIOKafkaConsumer:

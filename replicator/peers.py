@@ -1,4 +1,8 @@
-"""HTTP link to peer regions' control plane (``api/internal.py`` on the other side)."""
+"""HTTP link to peer regions' control plane (``api/internal.py`` on the other side).
+
+Calls are signed with the deployment's admin key (``replicator/signing.py``): the
+internal API is authenticated like every other.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ import orjson
 from regions.catalog import TableSpec
 from regions.changes import ChangeRecord
 from regions.errors import DynamoError, ValidationError
+from replicator.signing import SigV4
 
 __all__ = ["HttpPeers"]
 
@@ -23,9 +28,13 @@ class _PeerError(DynamoError):
 
 
 class HttpPeers:
-    def __init__(self, endpoints: dict[str, str], timeout: float = 10.0) -> None:
+    def __init__(
+        self, endpoints: dict[str, str], timeout: float = 10.0, auth: SigV4 | None = None
+    ) -> None:
         self.endpoints = dict(endpoints)
         self.timeout = timeout
+        #: None: unsigned (peers run with --allow-anonymous)
+        self.auth = auth
 
     async def put_replica(self, region: str, spec: TableSpec) -> None:
         await self._call(
@@ -47,7 +56,7 @@ class HttpPeers:
             raise ValidationError(f"unknown peer region {region}")
         url = f"{base}{path}"
         try:
-            async with httpx.AsyncClient(timeout=self.timeout) as client:
+            async with httpx.AsyncClient(timeout=self.timeout, auth=self.auth) as client:
                 resp = await client.request(method, url, content=body)
         except httpx.HTTPError as exc:
             # a region that cannot be reached is reported, not retried blindly: the

@@ -14,6 +14,8 @@ import asyncio
 import contextlib
 import logging
 
+from aiokafka import AIOKafkaProducer
+
 from regions.region import Region
 from replicator.kafka import change_topic, make_producer
 
@@ -32,12 +34,15 @@ class Publisher:
         #: failed runs (Kafka unreachable, send failed); counted by the runner
         self.errors = 0
         self.connected = False
+        #: the running producer, for GET /v1/durability (its live acks/idempotence)
+        self.producer: AIOKafkaProducer | None = None
 
     async def run(self) -> None:
         """Publish until cancelled; the caller restarts it with backoff on errors."""
         producer = make_producer(self.bootstrap, f"globaltables-{self.region.name}-publisher")
         await producer.start()
         self.connected = True
+        self.producer = producer
         try:
             while True:
                 # clear before reading, so a commit racing with this read re-arms the wait
@@ -56,6 +61,7 @@ class Publisher:
                 self.published += len(records)
         finally:
             self.connected = False
+            self.producer = None
             with contextlib.suppress(Exception):
                 await producer.stop()
 

@@ -71,6 +71,12 @@ class Replicator:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    # a cancel that surfaced as another error (SQLAlchemy's cleanup of a
+                    # transaction it interrupted raises PendingRollbackError) is still a
+                    # cancel: retrying would make stop(), and so SIGTERM, wait forever
+                    raise asyncio.CancelledError from exc
                 if name == "publisher":
                     self.publisher.errors += 1
                 elif name == "applier":

@@ -12,9 +12,10 @@ from typing import Any, Final
 from api.dynamodb import legacy
 from api.dynamodb.items import _context
 from api.dynamodb.shapes import Shape
-from regions import batch, capacity
+from regions import batch, capacity, throttle
 from regions import expressions as ex
-from regions.errors import ValidationError
+from regions.catalog import TableSpec
+from regions.errors import DynamoError, ValidationError
 from regions.region import Region
 
 __all__ = ["OPERATIONS"]
@@ -52,6 +53,15 @@ def _valid_table_key(name: str) -> bool:
     if name.startswith("arn:"):
         return len(name) <= 1024
     return 3 <= len(name) <= 255 and _TABLE_NAME.fullmatch(name) is not None
+
+
+async def _spec(region: Region, table: str) -> TableSpec | None:
+    """The table's spec for throughput admission; None for a table that does not
+    exist, which regions/batch.py then reports in DynamoDB's validation order."""
+    try:
+        return await region.table_spec(table)
+    except DynamoError:
+        return None
 
 
 def _request_items(shape: Shape) -> dict[str, Any] | None:
@@ -101,12 +111,23 @@ async def batch_get_item(region: Region, body: dict[str, Any]) -> dict[str, Any]
         )
         if ctx is not None:
             ctx.check_all_used()
+    specs = [await _spec(region, name) for name, _, _, _ in tables]
+    # every key at the minimum a read costs now; the actual sizes once read
+    ticket = throttle.admit_reads(
+        region,
+        [
+            (spec, None, strong, len(keys))
+            for spec, (_, _, keys, _), strong in zip(specs, tables, consistent, strict=True)
+            if spec is not None
+        ],
+    )
     result = await batch.batch_get(
         region, [batch.TableGet(name, keys) for name, _, keys, _ in tables]
     )
     responses: dict[str, list[Any]] = {}
     unprocessed: dict[str, Any] = {}
     usage = capacity.PerTable()
+    spent: list[tuple[TableSpec, capacity.Consumed]] = []
     for (name, sub, keys, _), paths, found, left, strong in zip(
         tables, projections, result.found, result.unprocessed, consistent, strict=True
     ):
@@ -118,9 +139,11 @@ async def batch_get_item(region: Region, body: dict[str, Any]) -> dict[str, Any]
             unprocessed[name] = entry
         if len(left) < len(keys):
             # only keys actually read are charged; unprocessed ones are paid when resent
-            usage.add(
-                name, name, capacity.batch_read(found, len(keys) - len(left), consistent=strong)
-            )
+            read = capacity.batch_read(found, len(keys) - len(left), consistent=strong)
+            usage.add(name, name, read)
+            spec = await region.table_spec(name)
+            spent.append((spec, read))
+    ticket.settle(spent)
     out: dict[str, Any] = {"Responses": responses, "UnprocessedKeys": unprocessed}
     consumed = usage.consumed_capacity(rcc)
     if consumed is not None:
@@ -158,6 +181,16 @@ async def batch_write_item(region: Region, body: dict[str, Any]) -> dict[str, An
     shape.done()
     if any(bad for _, parsed in tables for _, _, bad in parsed):
         raise ValidationError(_NO_REQUEST)
+    # the whole batch is admitted (or throttled, writing nothing) before any write
+    specs = [await _spec(region, name) for name, _ in tables]
+    ticket = throttle.admit_writes(
+        region,
+        [
+            (spec, [item for item, _, _ in parsed])
+            for spec, (_, parsed) in zip(specs, tables, strict=True)
+            if spec is not None
+        ],
+    )
     written = await batch.batch_write(
         region,
         [
@@ -165,13 +198,19 @@ async def batch_write_item(region: Region, body: dict[str, Any]) -> dict[str, An
             for name, parsed in tables
         ],
     )
-    # nothing is ever throttled here, but DynamoDB always sends the member (§12.6)
+    # a batch is throttled whole (regions/throttle.py), so nothing is ever left
+    # unprocessed here, but DynamoDB always sends the member (§12.6)
     out: dict[str, Any] = {"UnprocessedItems": {}}
-    if capacity.wanted(rcc):
+    if ticket.active or capacity.wanted(rcc):
         usage = capacity.PerTable()
+        spent: list[tuple[TableSpec, capacity.Consumed]] = []
         for w in written:
-            usage.add(w.table, w.table, capacity.item_write(w.spec, w.outcome.old, w.outcome.new))
-        out["ConsumedCapacity"] = usage.consumed_capacity(rcc)
+            consumed = capacity.item_write(w.spec, w.outcome.old, w.outcome.new)
+            usage.add(w.table, w.table, consumed)
+            spent.append((w.spec, consumed))
+        ticket.settle(spent)
+        if capacity.wanted(rcc):
+            out["ConsumedCapacity"] = usage.consumed_capacity(rcc)
     return out
 
 

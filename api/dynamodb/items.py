@@ -7,8 +7,9 @@ from typing import Any
 
 from api.dynamodb import legacy
 from api.dynamodb.shapes import Shape
-from regions import capacity
+from regions import capacity, throttle
 from regions import expressions as ex
+from regions.catalog import TableSpec
 from regions.errors import ConditionalCheckFailed, ValidationError
 from regions.keys import KeySchema
 from regions.region import Region, WriteOutcome
@@ -68,16 +69,22 @@ def _common_write(shape: Shape, rv_allowed: tuple[str, ...]) -> tuple[str, bool,
     return rv, rvccf == "ALL_OLD", rcc
 
 
-async def _write_capacity(
-    region: Region, table: str, rcc: str | None, outcome: WriteOutcome, out: dict[str, Any]
+def _write_capacity(
+    spec: TableSpec,
+    ticket: throttle.Ticket,
+    table: str,
+    rcc: str | None,
+    outcome: WriteOutcome,
+    out: dict[str, Any],
 ) -> dict[str, Any]:
-    """``out`` with the write's ConsumedCapacity when the request asked for it (a
-    failed condition raised before this, and DynamoDB reports none then)."""
-    if capacity.wanted(rcc):
-        spec = await region.table_spec(table)
-        out["ConsumedCapacity"] = capacity.consumed_capacity(
-            rcc, table, capacity.item_write(spec, outcome.old, outcome.new)
-        )
+    """Settle the write's throughput and add its ConsumedCapacity to ``out`` when the
+    request asked for it (a failed condition raised before this, and DynamoDB
+    reports none then)."""
+    if ticket.active or capacity.wanted(rcc):
+        consumed = capacity.item_write(spec, outcome.old, outcome.new)
+        ticket.settle([(spec, consumed)])
+        if capacity.wanted(rcc):
+            out["ConsumedCapacity"] = capacity.consumed_capacity(rcc, table, consumed)
     return out
 
 
@@ -93,11 +100,14 @@ async def put_item(region: Region, body: dict[str, Any]) -> dict[str, Any]:
     condition = _condition(ctx, cexpr) or legacy.expected_condition(body)
     if ctx is not None:
         ctx.check_all_used()
+    spec = await region.table_spec(table)
+    # throughput is taken before the write, so a throttled Put writes nothing
+    ticket = throttle.admit_writes(region, [(spec, [item])])
     outcome = await region.put_item(
         table, item, condition=condition, return_old_on_failure=rv_on_fail
     )
     out = {"Attributes": outcome.old} if rv == "ALL_OLD" and outcome.old is not None else {}
-    return await _write_capacity(region, table, rcc, outcome, out)
+    return _write_capacity(spec, ticket, table, rcc, outcome, out)
 
 
 async def delete_item(region: Region, body: dict[str, Any]) -> dict[str, Any]:
@@ -112,11 +122,13 @@ async def delete_item(region: Region, body: dict[str, Any]) -> dict[str, Any]:
     condition = _condition(ctx, cexpr) or legacy.expected_condition(body)
     if ctx is not None:
         ctx.check_all_used()
+    spec = await region.table_spec(table)
+    ticket = throttle.admit_writes(region, [(spec, [None])])
     outcome = await region.delete_item(
         table, key, condition=condition, return_old_on_failure=rv_on_fail
     )
     out = {"Attributes": outcome.old} if rv == "ALL_OLD" and outcome.old is not None else {}
-    return await _write_capacity(region, table, rcc, outcome, out)
+    return _write_capacity(spec, ticket, table, rcc, outcome, out)
 
 
 async def get_item(region: Region, body: dict[str, Any]) -> dict[str, Any]:
@@ -137,15 +149,19 @@ async def get_item(region: Region, body: dict[str, Any]) -> dict[str, Any]:
     )
     if ctx is not None:
         ctx.check_all_used()
+    spec = await region.table_spec(table)
+    # a read's size is known only after it: the minimum now, the rest after
+    ticket = throttle.admit_reads(region, [(spec, None, consistent, 1)])
     item = await region.get_item(table, key)
     out: dict[str, Any] = (
         {} if item is None else {"Item": ex.project(item, paths) if paths is not None else item}
     )
-    if capacity.wanted(rcc):
+    if ticket.active or capacity.wanted(rcc):
         # charged on the whole stored item, whatever the projection kept
-        out["ConsumedCapacity"] = capacity.consumed_capacity(
-            rcc, table, capacity.item_read(item, consistent=consistent)
-        )
+        consumed = capacity.item_read(item, consistent=consistent)
+        ticket.settle([(spec, consumed)])
+        if capacity.wanted(rcc):
+            out["ConsumedCapacity"] = capacity.consumed_capacity(rcc, table, consumed)
     return out
 
 
@@ -189,8 +205,10 @@ async def update_item(region: Region, body: dict[str, Any]) -> dict[str, Any]:
         touched[:] = result.updated_paths
         return result.item
 
+    spec = await region.table_spec(table)
+    ticket = throttle.admit_writes(region, [(spec, [None])])
     outcome = await region.update_item(table, key, mutate)
-    return await _write_capacity(region, table, rcc, outcome, _update_values(rv, outcome, touched))
+    return _write_capacity(spec, ticket, table, rcc, outcome, _update_values(rv, outcome, touched))
 
 
 def _update_values(rv: str, outcome: WriteOutcome, touched: list[ex.Path]) -> dict[str, Any]:

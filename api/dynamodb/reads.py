@@ -9,7 +9,7 @@ from typing import Any
 from api.dynamodb import legacy
 from api.dynamodb.items import _context
 from api.dynamodb.shapes import Shape
-from regions import capacity
+from regions import capacity, throttle
 from regions import expressions as ex
 from regions.catalog import TableSpec
 from regions.errors import ValidationError
@@ -217,6 +217,8 @@ async def query(region: Region, body: dict[str, Any]) -> dict[str, Any]:
                     f"Primary key attribute: {path[0]}"
                 )
     _check_gsi_projection(spec, index, paths, cond)
+    # a page's size is known only after reading it: the minimum now, the rest after
+    ticket = throttle.admit_reads(region, [(spec, index, consistent, 1)])
     page = await region.query(
         table,
         hash_value=kc.hash_value,
@@ -230,7 +232,8 @@ async def query(region: Region, body: dict[str, Any]) -> dict[str, Any]:
         consistent=consistent,
         full_items=_full_items(spec, index, select, paths),
     )
-    return _respond(page, select, paths, _page_capacity(rcc, table, spec, index, page, consistent))
+    consumed = _page_capacity(rcc, table, spec, index, page, consistent, ticket)
+    return _respond(page, select, paths, consumed)
 
 
 async def scan(region: Region, body: dict[str, Any]) -> dict[str, Any]:
@@ -284,6 +287,7 @@ async def scan(region: Region, body: dict[str, Any]) -> dict[str, Any]:
     if ctx is not None:
         ctx.check_all_used()
     _check_gsi_projection(spec, index, paths, cond)
+    ticket = throttle.admit_reads(region, [(spec, index, consistent, 1)])
     page = await region.scan(
         table,
         index=index,
@@ -295,17 +299,25 @@ async def scan(region: Region, body: dict[str, Any]) -> dict[str, Any]:
         segment=segment,
         total_segments=total,
     )
-    return _respond(page, select, paths, _page_capacity(rcc, table, spec, index, page, consistent))
+    consumed = _page_capacity(rcc, table, spec, index, page, consistent, ticket)
+    return _respond(page, select, paths, consumed)
 
 
 def _page_capacity(
-    rcc: str | None, table: str, spec: TableSpec, index: str | None, page: Page, consistent: bool
+    rcc: str | None,
+    table: str,
+    spec: TableSpec,
+    index: str | None,
+    page: Page,
+    consistent: bool,
+    ticket: throttle.Ticket,
 ) -> dict[str, Any] | None:
-    if not capacity.wanted(rcc):
+    """Settle the page's throughput; its ConsumedCapacity if the request asked."""
+    if not (ticket.active or capacity.wanted(rcc)):
         return None
-    return capacity.consumed_capacity(
-        rcc, table, capacity.page_read(spec, index, page, consistent=consistent)
-    )
+    consumed = capacity.page_read(spec, index, page, consistent=consistent)
+    ticket.settle([(spec, consumed)])
+    return capacity.consumed_capacity(rcc, table, consumed)
 
 
 OPERATIONS = {"Query": query, "Scan": scan}

@@ -17,7 +17,19 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
-from api.dynamodb import batch, endpoints, items, reads, streams, tables, transactions, ttl
+from api.authorization import authorize
+from api.dynamodb import (
+    batch,
+    endpoints,
+    global_tables_legacy,
+    items,
+    reads,
+    streams,
+    tables,
+    tags,
+    transactions,
+    ttl,
+)
 from api.dynamodb.protocol import (
     MAX_BODY,
     decode_body,
@@ -55,6 +67,8 @@ OPERATIONS: dict[str, dict[str, Handler]] = {
         **ttl.OPERATIONS,
         **batch.OPERATIONS,
         **transactions.OPERATIONS,
+        **global_tables_legacy.OPERATIONS,
+        **tags.OPERATIONS,
     },
     "streams": {**streams.OPERATIONS},
 }
@@ -73,6 +87,7 @@ async def dynamodb_endpoint(request: Request) -> Response:
     region: Region = request.app.state.region
     started = time.perf_counter()
     op = "unknown"
+    error: str | None = None
     try:
         declared = request.headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > MAX_BODY:
@@ -87,6 +102,8 @@ async def dynamodb_endpoint(request: Request) -> Response:
             raise UnknownOperation("An unknown operation was requested.")
         content = decode_content(raw, request.headers.get("content-encoding"), MAX_BODY)
         body = decode_body(content)
+        # every operation is authorized here, before its handler has done anything
+        await authorize(region, service, op, body)
         if handler is not None:
             result = await handler(region, body)
         else:
@@ -95,11 +112,16 @@ async def dynamodb_endpoint(request: Request) -> Response:
         response = encode_response(result)
     except DynamoError as exc:
         response = encode_error(exc)
+        error = exc.code
     except Exception:
         log.exception("internal error in %s", op)
-        response = encode_error(InternalError("Internal server error"))
+        internal = InternalError("Internal server error")
+        response = encode_error(internal)
+        error = internal.code
     response.headers.update(cors_headers(request.headers, preflight=False))
-    request.app.state.metrics.observe(op, response.status_code, time.perf_counter() - started)
+    request.app.state.metrics.observe(
+        op, response.status_code, time.perf_counter() - started, error
+    )
     return response
 
 

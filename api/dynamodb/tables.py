@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from api.dynamodb.shapes import Shape
+from regions import streams, throughput
 from regions.catalog import CREATING, GLOBAL_TABLE_VERSION, TableSpec
 from regions.errors import LimitExceeded, ValidationError
 from regions.region import Region
@@ -46,11 +48,17 @@ def describe(
         "ItemCount": count,
         "DeletionProtectionEnabled": spec.deletion_protection,
     }
-    if spec.billing_mode == "PAY_PER_REQUEST":
+    if spec.billing_mode == "PAY_PER_REQUEST" or spec.pay_per_request_at:
+        # a PROVISIONED table shows it only once it has been on-demand (as AWS does)
         desc["BillingModeSummary"] = {
-            "BillingMode": "PAY_PER_REQUEST",
-            "LastUpdateToPayPerRequestDateTime": spec.created_at,
+            "BillingMode": spec.billing_mode,
+            "LastUpdateToPayPerRequestDateTime": spec.pay_per_request_at or spec.created_at,
         }
+    on_demand = throughput.describe_on_demand(
+        spec.max_read_request_units, spec.max_write_request_units
+    )
+    if on_demand is not None and spec.billing_mode == "PAY_PER_REQUEST":
+        desc["OnDemandThroughput"] = on_demand
     if spec.table_class != "STANDARD":
         desc["TableClassSummary"] = {"TableClass": spec.table_class}
     desc.update(_describe_indexes(region, spec, index_counts or {}, creating=status == CREATING))
@@ -124,19 +132,45 @@ def _index_shape(sub: Shape) -> dict[str, Any]:
         nka = proj.listing("NonKeyAttributes", min_len=1, max_len=20)
         if nka is not None:
             projection["NonKeyAttributes"] = [str(a) for a in nka]
-    throughput: dict[str, int] = {}
-    pt = sub.struct("ProvisionedThroughput")
-    if pt is not None:
-        throughput = {
-            "ReadCapacityUnits": pt.integer("ReadCapacityUnits", min_value=1) or 0,
-            "WriteCapacityUnits": pt.integer("WriteCapacityUnits", min_value=1) or 0,
-        }
     return {
         "IndexName": name or "",
         "KeySchema": ks,
         "Projection": projection,
-        "ProvisionedThroughput": throughput,
+        **_index_throughput_shape(sub),
     }
+
+
+def _index_throughput_shape(sub: Shape) -> dict[str, Any]:
+    """A GSI's ProvisionedThroughput and OnDemandThroughput members."""
+    provisioned: dict[str, int] = {}
+    pt = sub.struct("ProvisionedThroughput")
+    if pt is not None:
+        provisioned = {
+            "ReadCapacityUnits": pt.integer("ReadCapacityUnits", min_value=1) or 0,
+            "WriteCapacityUnits": pt.integer("WriteCapacityUnits", min_value=1) or 0,
+        }
+    out: dict[str, Any] = {"ProvisionedThroughput": provisioned}
+    on_demand = _on_demand_shape(sub)
+    if on_demand is not None:
+        out["OnDemandThroughput"] = on_demand
+    return out
+
+
+def _on_demand_shape(shape: Shape) -> throughput.OnDemand | None:
+    od = shape.struct("OnDemandThroughput")
+    if od is None:
+        return None
+    return throughput.OnDemand(od.integer("MaxReadRequestUnits"), od.integer("MaxWriteRequestUnits"))
+
+
+def _index_throughput(raw: dict[str, Any]) -> throughput.IndexThroughput:
+    pt = raw.get("ProvisionedThroughput") or {}
+    return throughput.IndexThroughput(
+        name=str(raw.get("IndexName") or ""),
+        read=pt.get("ReadCapacityUnits") or None,
+        write=pt.get("WriteCapacityUnits") or None,
+        on_demand=raw.get("OnDemandThroughput"),
+    )
 
 
 def _describe_indexes(
@@ -169,6 +203,11 @@ def _describe_indexes(
                 "ReadCapacityUnits": idx.read_capacity,
                 "WriteCapacityUnits": idx.write_capacity,
             }
+            on_demand = throughput.describe_on_demand(
+                idx.max_read_request_units, idx.max_write_request_units
+            )
+            if on_demand is not None and spec.billing_mode == "PAY_PER_REQUEST":
+                entry["OnDemandThroughput"] = on_demand
             out.setdefault("GlobalSecondaryIndexes", []).append(entry)
         else:
             out.setdefault("LocalSecondaryIndexes", []).append(entry)
@@ -215,7 +254,15 @@ async def create_table(region: Region, body: dict[str, Any]) -> dict[str, Any]:
     stream = _stream_shape(shape)
     lsis = _index_shapes(shape, "LocalSecondaryIndexes")
     gsis = _index_shapes(shape, "GlobalSecondaryIndexes")
+    on_demand = _on_demand_shape(shape)
     shape.done()
+    if stream is not None:
+        # refused before anything exists, so a bad specification creates no table
+        streams.check_specification(stream[0], stream[1], creating=True)
+    gsi_throughput = [_index_throughput(g) for g in gsis]
+    if not (billing == "PROVISIONED" and (rcu is None or wcu is None)):
+        # (a table without its own throughput is Region.create_table's error to report)
+        throughput.check_create(billing, gsi_throughput, on_demand)
     spec = await region.create_table(
         name=name,
         key_schema=ks_clean,
@@ -231,6 +278,10 @@ async def create_table(region: Region, body: dict[str, Any]) -> dict[str, Any]:
     )
     if stream is not None and stream[0]:
         spec = await region.set_stream(spec.name, True, stream[1])
+    if on_demand is not None or any(g.on_demand is not None for g in gsi_throughput):
+        spec = await region.update_spec(
+            spec.name, lambda s: throughput.with_on_demand(s, on_demand, gsi_throughput)
+        )
     return {"TableDescription": describe(region, spec, status=CREATING)}
 
 
@@ -312,7 +363,8 @@ async def update_table(region: Region, body: dict[str, Any]) -> dict[str, Any]:
                     {
                         "IndexName": update_gsi.string(
                             "IndexName", required=True, min_len=3, max_len=255
-                        )
+                        ),
+                        **_index_throughput_shape(update_gsi),
                     },
                 )
             )
@@ -336,13 +388,13 @@ async def update_table(region: Region, body: dict[str, Any]) -> dict[str, Any]:
         rcu = pt.integer("ReadCapacityUnits", min_value=1)
         wcu = pt.integer("WriteCapacityUnits", min_value=1)
     stream = _stream_shape(shape)
+    on_demand = _on_demand_shape(shape)
     shape.done()
     unsupported = sorted(
         k
         for k in (
             "SSESpecification",
             "ReplicaUpdates",
-            "OnDemandThroughput",
             "MultiRegionConsistency",
             "GlobalTableWitnessUpdates",
             "WarmThroughput",
@@ -356,19 +408,36 @@ async def update_table(region: Region, body: dict[str, Any]) -> dict[str, Any]:
     settings = (
         billing is not None or pt is not None or protection is not None or table_class is not None
     )
-    if not (creates or deletes or index_updates or settings or stream is not None):
+    if not (
+        creates
+        or deletes
+        or index_updates
+        or settings
+        or stream is not None
+        or on_demand is not None
+    ):
         raise ValidationError(
             "At least one of ProvisionedThroughput, BillingMode, UpdateStreamEnabled, "
             "GlobalSecondaryIndexUpdates or SSESpecification or ReplicaUpdates is required"
         )
     if len(creates) + len(deletes) > 1:
         raise ValidationError("Only one replica can be created or deleted per UpdateTable call")
-    if len(index_updates) > 1:
+    if sum(1 for action, _ in index_updates if action != "Update") > 1:
         raise LimitExceeded(
             "Subscriber limit exceeded: Only 1 online index can be created or deleted "
             "simultaneously per table"
         )
     spec = await region.table_spec(name)
+    # validated against the table as it is, applied after the table-level settings
+    throughput_change = throughput.plan_update(
+        spec,
+        billing=billing,
+        provisioned=pt is not None,
+        on_demand=on_demand,
+        gsi_updates=[_index_throughput(raw) for a, raw in index_updates if a == "Update"],
+        created=[_index_throughput(raw) for a, raw in index_updates if a == "Create"],
+        now=time.time(),
+    )
     if settings:
         spec = await region.update_settings(
             name,
@@ -385,10 +454,9 @@ async def update_table(region: Region, body: dict[str, Any]) -> dict[str, Any]:
             spec = await region.create_global_index(name, raw, defs)
         elif action == "Delete":
             spec = await region.delete_global_index(name, str(raw["IndexName"]))
-        else:
-            raise ValidationError(
-                "GlobalSecondaryIndexUpdates Update is not supported in this version"
-            )
+        # an Update (throughput) is part of throughput_change
+    if throughput_change is not None:
+        spec = await region.update_spec(name, throughput_change)
     if creates:
         spec = await region.add_replica(name, creates[0])
     if deletes:
@@ -408,7 +476,13 @@ async def update_table(region: Region, body: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+async def describe_limits(region: Region, body: dict[str, Any]) -> dict[str, Any]:
+    Shape(body).done()
+    return throughput.limits()
+
+
 OPERATIONS = {
+    "DescribeLimits": describe_limits,
     "CreateTable": create_table,
     "DescribeTable": describe_table,
     "ListTables": list_tables,

@@ -13,10 +13,11 @@ from typing import Any, Final
 
 from api.dynamodb.items import _condition, _context
 from api.dynamodb.shapes import Shape
-from regions import capacity
+from regions import capacity, throttle
 from regions import expressions as ex
 from regions import transactions as tx
-from regions.errors import ValidationError
+from regions.catalog import TableSpec
+from regions.errors import DynamoError, ValidationError
 from regions.keys import KeySchema
 from regions.region import Region
 from regions.types import Item, value_size
@@ -107,18 +108,52 @@ async def transact_write_items(region: Region, body: dict[str, Any]) -> dict[str
     if any(n > 1 for n in kinds_seen):
         raise ValidationError(_SEVERAL_ACTIONS)
     actions = [_with_expressions(*r) for r in read if r is not None]
+    ticket = throttle.admit_writes(
+        region, await _write_demands(region, actions), transactional=True
+    )
     result = await tx.transact_write(
         region,
         actions,
         token=token,
         digest=tx.request_hash(body.get("TransactItems")) if token is not None else "",
     )
+    if ticket.active:
+        ticket.settle(_transact_spent(result))
     if not capacity.wanted(rcc):
         return {}
     usage, split = capacity.transact_writes(
         [a.table for a in actions], result.specs, result.outcomes, result.replayed_sizes
     )
     return {"ConsumedCapacity": usage.consumed_capacity(rcc, split)}
+
+
+async def _write_demands(
+    region: Region, actions: list[tx.WriteAction]
+) -> list[tuple[TableSpec, list[object | None]]]:
+    """Each table's writes for throughput admission (a Put's item, None for the rest);
+    tables that do not exist are left to regions/transactions.py to report."""
+    by_table: dict[str, tuple[TableSpec, list[object | None]]] = {}
+    for action in actions:
+        try:
+            spec = await region.table_spec(action.table)
+        except DynamoError:
+            continue
+        by_table.setdefault(spec.table_id, (spec, []))[1].append(
+            action.item if action.kind == tx.PUT else None
+        )
+    return list(by_table.values())
+
+
+def _transact_spent(result: tx.TransactWriteResult) -> list[tuple[TableSpec, capacity.Consumed]]:
+    """What a TransactWriteItems call's writes actually cost, per action.  A replay
+    wrote nothing: its write estimate is refunded (it is billed as reads, which
+    ReturnConsumedCapacity reports, but it is not held against read capacity)."""
+    if result.replayed_sizes is not None:
+        return []
+    return [
+        (spec, capacity.item_write(spec, o.old, o.new, transactional=True))
+        for spec, o in zip(result.specs, result.outcomes, strict=True)
+    ]
 
 
 async def transact_get_items(region: Region, body: dict[str, Any]) -> dict[str, Any]:
@@ -142,6 +177,15 @@ async def transact_get_items(region: Region, body: dict[str, Any]) -> dict[str, 
         )
         if ctx is not None:
             ctx.check_all_used()
+    reads: dict[str, tuple[TableSpec, str | None, bool, int]] = {}
+    for table, _, _, _ in gets:
+        try:
+            spec = await region.table_spec(table)
+        except DynamoError:
+            continue  # region.get_many reports it
+        n = reads.get(spec.table_id, (spec, None, True, 0))[3]
+        reads[spec.table_id] = (spec, None, True, n + 1)
+    ticket = throttle.admit_reads(region, list(reads.values()), transactional=True)
     found = await region.get_many([(table, key) for table, key, _, _ in gets])
     responses: list[dict[str, Any]] = []
     for item, paths in zip(found, projections, strict=True):
@@ -150,6 +194,13 @@ async def transact_get_items(region: Region, body: dict[str, Any]) -> dict[str, 
         else:
             responses.append({"Item": ex.project(item, paths) if paths is not None else item})
     out: dict[str, Any] = {"Responses": responses}
+    if ticket.active:
+        ticket.settle(
+            [
+                (await region.table_spec(table), capacity.transact_read(item))
+                for (table, _, _, _), item in zip(gets, found, strict=True)
+            ]
+        )
     if capacity.wanted(rcc):
         usage = capacity.PerTable()
         for (table, _, _, _), item in zip(gets, found, strict=True):

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from sqlalchemy.engine import make_url
 
-from regions.store.base import IndexRow, KeyRange, StoredChange, StoredRow
+from regions.store.base import UNREAD, IndexRow, KeyRange, StoredChange, StoredRow, Unread
 from regions.store.sql import ReadTx, SqlStore, WriteTx
 
 __all__ = [
+    "UNREAD",
     "IndexRow",
     "KeyRange",
     "ReadTx",
     "SqlStore",
     "StoredChange",
     "StoredRow",
+    "Unread",
     "WriteTx",
     "open_store_url",
 ]

@@ -11,11 +11,12 @@ commit with ``synchronous_commit=on``).
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 
 from regions.versions import Version
 
-__all__ = ["IndexRow", "KeyRange", "StoredChange", "StoredRow"]
+__all__ = ["UNREAD", "IndexRow", "KeyRange", "StoredChange", "StoredRow", "Unread"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,3 +63,12 @@ class KeyRange:
     low_inclusive: bool = True
     high: bytes | None = None
     high_inclusive: bool = True
+
+
+class Unread(enum.Enum):
+    """``put_row(prev=UNREAD)``: the caller did not read the row it replaces."""
+
+    UNREAD = "unread"
+
+
+UNREAD = Unread.UNREAD

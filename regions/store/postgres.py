@@ -42,6 +42,11 @@ class PostgresDialect(_Dialect):
     async def lock_partition(self, conn: AsyncConnection, tid: int, part: int) -> None:
         await conn.execute(text("SELECT pg_advisory_xact_lock(:a, :b)"), {"a": tid, "b": part})
 
+    async def durability(self, conn: AsyncConnection) -> dict[str, str]:
+        commit = (await conn.execute(text("SHOW synchronous_commit"))).scalar_one()
+        fsync = (await conn.execute(text("SHOW fsync"))).scalar_one()
+        return {"synchronous_commit": str(commit), "fsync": str(fsync)}
+
     def upsert_item(self, values: dict[str, Any]) -> Any:
         stmt = pg_insert(s.items).values(**values)
         return stmt.on_conflict_do_update(

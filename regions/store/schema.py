@@ -24,7 +24,16 @@ from sqlalchemy import (
     Text,
 )
 
-__all__ = ["changes", "conflicts", "index_entries", "items", "meta", "metadata", "tables"]
+__all__ = [
+    "changes",
+    "conflicts",
+    "index_entries",
+    "items",
+    "meta",
+    "metadata",
+    "tables",
+    "verify_buckets",
+]
 
 metadata = MetaData()
 
@@ -108,6 +117,28 @@ conflicts = Table(
     # the losing image (NULL for a losing delete), so a user can see what was lost
     Column("loser_image", Text, nullable=True),
     Column("at_ms", BigInteger, nullable=False),
+)
+
+# The convergence verifier's leaves (regions/verify_tree.py): one row per
+# (table, partition, bucket), with the number of live items and the sum of their
+# 128-bit row digests, kept by WriteTx.put_row in the item's own transaction.
+# The sum is kept as four exact sums of the digests' 32-bit limbs (s0 lowest), so
+# a write is one additive upsert (no read-modify-write, no 128-bit arithmetic in
+# SQL) and a BIGINT cannot overflow below 2**31 items per row.  Per partition, so
+# that writers serialised by the partition lock never contend on a shared row;
+# the tree adds the partitions up.
+verify_buckets = Table(
+    "gt_verify",
+    metadata,
+    Column("tid", Integer, primary_key=True, autoincrement=False),
+    Column("part", Integer, primary_key=True, autoincrement=False),
+    Column("bucket", Integer, primary_key=True, autoincrement=False),
+    Column("live", BigInteger, nullable=False),
+    Column("s0", BigInteger, nullable=False),
+    Column("s1", BigInteger, nullable=False),
+    Column("s2", BigInteger, nullable=False),
+    Column("s3", BigInteger, nullable=False),
+    sqlite_with_rowid=False,
 )
 
 Index("ix_gt_conflicts_at", conflicts.c.at_ms)

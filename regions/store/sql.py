@@ -17,7 +17,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from regions.store import schema as s
-from regions.store.base import IndexRow, KeyRange, StoredChange, StoredRow
+from regions.store import verify as _verify
+from regions.store.base import UNREAD, IndexRow, KeyRange, StoredChange, StoredRow, Unread
 from regions.versions import Version
 
 __all__ = ["ReadTx", "SqlStore", "WriteTx"]
@@ -43,11 +44,19 @@ class _Dialect:
     def upsert_index(self, values: dict[str, Any]) -> Any:
         raise NotImplementedError
 
+    async def durability(self, conn: AsyncConnection) -> dict[str, str]:
+        """The durability settings in force on ``conn``, as the database reports them."""
+        raise NotImplementedError
+
 
 def _row(r: Any) -> StoredRow:
     return StoredRow(
         part=r.part, hk=r.hk, rk=r.rk, version=Version(r.hlc, r.origin), data=r.data, size=r.size
     )
+
+
+#: most writes one group commit may hold (bounds the latency of its first member)
+_GROUP_MAX = 64
 
 
 class ReadTx:
@@ -170,6 +179,11 @@ class ReadTx:
         )
         return [StoredChange(r.seq, r.tid, r.part, r.record, r.created_ms) for r in res]
 
+    async def pending_count(self) -> int:
+        c = s.changes.c
+        res = await self.conn.execute(select(func.count()).where(c.pending.is_(True)))
+        return int(res.scalar_one())
+
     async def changes_after(
         self, tid: int, part: int, after_seq: int, limit: int
     ) -> list[StoredChange]:
@@ -284,7 +298,14 @@ class WriteTx(ReadTx):
         data: bytes | None,
         size: int,
         now_ms: int,
+        *,
+        prev: StoredRow | Unread | None = UNREAD,
     ) -> None:
+        """Insert or replace one row.  The caller holds the partition lock; the
+        verifier's leaf sums follow the row in this same transaction.  ``prev`` is
+        the row as the caller read it in this transaction (None: no row), which
+        saves reading it again."""
+        await _verify.adjust(self.conn, tid, part, hk, rk, version, data, prev=prev)
         values = {
             "tid": tid,
             "part": part,
@@ -364,7 +385,9 @@ class WriteTx(ReadTx):
             .values(name=name, table_id=table_id, spec=spec)
             .returning(s.tables.c.tid)
         )
-        return int(res.scalar_one())
+        tid = int(res.scalar_one())
+        await _verify.mark_ready(self.conn, tid)
+        return tid
 
     async def update_table(self, tid: int, spec: str) -> None:
         await self.conn.execute(update(s.tables).where(s.tables.c.tid == tid).values(spec=spec))
@@ -378,6 +401,7 @@ class WriteTx(ReadTx):
             delete(s.changes).where(s.changes.c.tid == tid, s.changes.c.pending.is_(False))
         )
         await self.conn.execute(delete(s.tables).where(s.tables.c.tid == tid))
+        await _verify.clear(self.conn, tid)
 
     async def set_meta(self, key: str, value: str) -> None:
         await self.conn.execute(self._dialect.upsert_meta(key, value))
@@ -398,11 +422,12 @@ class WriteTx(ReadTx):
         )
         return int(res.rowcount or 0)
 
-    async def trim_changes(self, older_than_ms: int) -> int:
+    async def trim_changes(self, older_than_ms: int, *, include_pending: bool = False) -> int:
         c = s.changes.c
-        res = await self.conn.execute(
-            delete(s.changes).where(c.pending.is_(False), c.created_ms < older_than_ms)
-        )
+        conds: list[Any] = [c.created_ms < older_than_ms]
+        if not include_pending:
+            conds.append(c.pending.is_(False))
+        res = await self.conn.execute(delete(s.changes).where(*conds))
         return int(res.rowcount or 0)
 
 
@@ -418,6 +443,11 @@ class SqlStore:
         # busy-wait retries on the file lock.  PostgreSQL writers run in parallel
         # and serialise per partition with advisory locks instead.
         self._write_lock: asyncio.Lock | None = asyncio.Lock() if dialect.name == "sqlite" else None
+        # group commit state (SQLite only): see _group_write
+        self._queued = 0
+        self._group_conn: AsyncConnection | None = None
+        self._group_trans: Any = None
+        self._group_members: list[asyncio.Future[None]] = []
 
     @property
     def backend(self) -> str:
@@ -445,14 +475,84 @@ class SqlStore:
             async with self._writer.begin() as conn:
                 yield WriteTx(conn, self.dialect)
             return
-        async with self._write_lock, self._writer.begin() as conn:
-            yield WriteTx(conn, self.dialect)
+        async with self._group_write() as tx:
+            yield tx
 
     @asynccontextmanager
-    async def read(self) -> AsyncIterator[ReadTx]:
+    async def _group_write(self) -> AsyncIterator[WriteTx]:
+        """Group commit for SQLite's single writer.
+
+        Writers queue on one lock.  Each runs its body inside a SAVEPOINT of a shared
+        transaction; the writer that finds nobody queued behind it (or a full group)
+        COMMITs for the whole group.  Every ``write()`` still returns only after the
+        commit that contains it is durable (invariant 7), but one fsync serves many
+        writes.  A body that raises rolls back its savepoint only: other members of
+        the group are unaffected.  If the group COMMIT itself fails, every member
+        gets the error, so nothing is acknowledged that was not made durable.
+        """
+        assert self._writer is not None and self._write_lock is not None
+        loop = asyncio.get_running_loop()
+        self._queued += 1
+        await self._write_lock.acquire()
+        self._queued -= 1
+        committed: asyncio.Future[None] | None = None
+        try:
+            if self._group_conn is None:
+                self._group_conn = await self._writer.connect()
+                self._group_trans = await self._group_conn.begin()
+            conn = self._group_conn
+            nested = await conn.begin_nested()
+            try:
+                yield WriteTx(conn, self.dialect)
+            except BaseException:
+                await nested.rollback()
+                raise
+            await nested.commit()
+            committed = loop.create_future()
+            self._group_members.append(committed)
+        finally:
+            try:
+                if self._queued == 0 or len(self._group_members) >= _GROUP_MAX:
+                    await self._flush_group()
+            finally:
+                self._write_lock.release()
+        await committed
+
+    async def _flush_group(self) -> None:
+        conn, trans, members = self._group_conn, self._group_trans, self._group_members
+        self._group_conn, self._group_trans, self._group_members = None, None, []
+        if conn is None or trans is None:
+            return
+        try:
+            await trans.commit()
+        except BaseException as exc:
+            for fut in members:
+                if not fut.done():
+                    fut.set_exception(exc)
+            raise
+        else:
+            for fut in members:
+                if not fut.done():
+                    fut.set_result(None)
+        finally:
+            await conn.close()
+
+    @asynccontextmanager
+    async def read(self, *, snapshot: bool = False) -> AsyncIterator[ReadTx]:
+        """A read connection.  With ``snapshot`` every statement sees the same
+        committed state (TransactGetItems is serializable in DynamoDB): SQLite's read
+        transaction already does that; PostgreSQL needs REPEATABLE READ."""
         assert self._reader is not None, "store not open"
         async with self._reader.connect() as conn:
+            if snapshot and self.dialect.name == "postgresql":
+                await conn.execution_options(isolation_level="REPEATABLE READ")
             yield ReadTx(conn)
+
+    async def durability(self) -> dict[str, str]:
+        """Invariant 7's settings read back from a connection that commits writes
+        (not from our configuration), so a test or an operator sees what is in force."""
+        async with self.write() as tx:
+            return {"backend": self.backend, **await self.dialect.durability(tx.conn)}
 
     async def ping(self) -> bool:
         try:

@@ -24,6 +24,8 @@ from regions.store.sql import _Dialect
 __all__ = ["SqliteDialect"]
 
 SYNCHRONOUS_MODES = ("FULL", "NORMAL", "EXTRA")
+#: what ``PRAGMA synchronous`` answers, by number
+_SYNCHRONOUS_NAMES = {0: "OFF", 1: "NORMAL", 2: "FULL", 3: "EXTRA"}
 
 
 class SqliteDialect(_Dialect):
@@ -70,6 +72,16 @@ class SqliteDialect(_Dialect):
     async def lock_partition(self, conn: AsyncConnection, tid: int, part: int) -> None:
         # BEGIN IMMEDIATE already holds the database write lock
         return None
+
+    async def durability(self, conn: AsyncConnection) -> dict[str, str]:
+        # synchronous is per connection (a fresh connection to the file would show
+        # SQLite's default), so it must be read on the writer's own connection
+        journal = (await conn.exec_driver_sql("PRAGMA journal_mode")).scalar_one()
+        sync = (await conn.exec_driver_sql("PRAGMA synchronous")).scalar_one()
+        return {
+            "journal_mode": str(journal).upper(),
+            "synchronous": _SYNCHRONOUS_NAMES.get(int(sync), str(sync)),
+        }
 
     def upsert_item(self, values: dict[str, Any]) -> Any:
         stmt = sqlite_insert(s.items).values(**values)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -11,7 +13,9 @@ from tests.fixtures.regions import REPO
 
 pytestmark = pytest.mark.integration
 
-COMMANDS = [[], ["region"], ["kafka"], ["kafka", "start"], ["kafka", "stop"], ["kafka", "status"], ["demo"], ["workload"]]
+COMMANDS = [[], ["region"], ["kafka"], ["kafka", "start"], ["kafka", "stop"], ["kafka", "status"], ["demo"], ["workload"],
+            ["users"], ["users", "create"], ["users", "list"], ["users", "delete"],
+            ["keys"], ["keys", "create"], ["keys", "list"], ["keys", "revoke"]]
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
@@ -33,3 +37,35 @@ def test_region_rejects_a_bad_peer() -> None:
     assert out.returncode == 2
     assert "NAME=http://HOST:PORT" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+def _region_without_settings(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """``globaltables region`` with none of the GLOBALTABLES_* variables of our environment."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("GLOBALTABLES_")}
+    return subprocess.run(
+        [sys.executable, "-m", "globaltables.cli", "region", "--name", "us-east-1",
+         "--store", f"sqlite:///{tmp_path}/r.db", *args],
+        cwd=REPO, capture_output=True, text=True, timeout=60, env={**clean, **env},
+    )  # fmt: skip
+
+
+def test_region_needs_an_admin_key_or_allow_anonymous(tmp_path: Path) -> None:
+    out = _region_without_settings(tmp_path)
+    assert out.returncode == 2
+    assert "GLOBALTABLES_ADMIN_ACCESS_KEY_ID" in out.stderr and "--allow-anonymous" in out.stderr
+    assert "Traceback" not in out.stderr
+    half = _region_without_settings(tmp_path, GLOBALTABLES_ADMIN_ACCESS_KEY_ID="AKID")
+    assert half.returncode == 2 and "both" in half.stderr
+
+
+def test_region_rejects_a_bad_config_file_or_secret_key(tmp_path: Path) -> None:
+    config = tmp_path / "region.toml"
+    config.write_text('admin_access_key_id = "AKID"\nadmin_secret = "typo"\n')
+    out = _region_without_settings(tmp_path, "--config", str(config))
+    assert out.returncode == 2 and "unknown settings admin_secret" in out.stderr
+    config.write_text("not toml at all = = =")
+    out = _region_without_settings(tmp_path, "--config", str(config))
+    assert out.returncode == 2 and "not valid TOML" in out.stderr
+    short = _region_without_settings(tmp_path, "--allow-anonymous", GLOBALTABLES_SECRET_KEY="short")
+    assert short.returncode == 2 and "at least 16 characters" in short.stderr
+    assert "Traceback" not in out.stderr + short.stderr

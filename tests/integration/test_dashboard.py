@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.fixtures.regions import REPO, RegionProcess, free_port
+from tests.fixtures.regions import REPO, RegionProcess, cli_env, free_port
 from tests.integration.replication.helpers import NAMES, eventually, make_global
 
 pytestmark = pytest.mark.integration
@@ -202,6 +202,7 @@ def test_the_workload_makes_conflicts_the_page_shows(
         capture_output=True,
         text=True,
         timeout=120,
+        env=cli_env(),
     )
     assert out.returncode == 0, out.stdout + out.stderr
     assert "created table workload_orders" in out.stdout

@@ -11,7 +11,10 @@ from pathlib import Path
 import pytest
 
 from tests.fixtures.regions import REPO, RegionProcess, free_port
-from tests.integration.replication.helpers import NAMES, make_global
+
+# region names of this test's own: topics and consumer groups are named after the
+# region, so reusing the shared deployment's names on the same broker would mix them
+NAMES = ("eu-north-1", "ca-central-1", "ap-south-1")
 
 pytestmark = pytest.mark.integration
 
@@ -56,7 +59,16 @@ def test_dashboard_in_chromium_shows_lag_charts_and_a_region_going_down(
         pytest.skip(f"{CHROMIUM} not installed (apt-get install chromium)")
     sync_api = pytest.importorskip("playwright.sync_api")
 
-    clients = make_global(deployment, "browser_orders")
+    clients = {n: deployment[n].client() for n in NAMES}
+    home = clients[NAMES[0]]
+    home.create_table(
+        TableName="browser_orders",
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    for r in NAMES[1:]:
+        home.update_table(TableName="browser_orders", ReplicaUpdates=[{"Create": {"RegionName": r}}])
     for n in NAMES:
         for i in range(5):
             clients[n].put_item(TableName="browser_orders", Item={"id": {"S": f"{n}-{i}"}})
@@ -70,7 +82,7 @@ def test_dashboard_in_chromium_shows_lag_charts_and_a_region_going_down(
         )
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.goto(f"{deployment['us-east-1'].url}/dashboard")
+            page.goto(f"{deployment[NAMES[0]].url}/dashboard")
             # every source -> destination pair shows a number once lag has been measured
             page.wait_for_function(
                 "document.querySelectorAll('#lag-matrix .lag').length === 6 && "
@@ -86,10 +98,10 @@ def test_dashboard_in_chromium_shows_lag_charts_and_a_region_going_down(
             assert "browser_orders" in page.inner_text("#tables")
             page.screenshot(path=str(shots / "playwright-three-regions.png"), full_page=True)
 
-            deployment["ap-southeast-2"].stop()
+            deployment[NAMES[2]].stop()
             page.wait_for_function(
                 "[...document.querySelectorAll('#regions .card.down')]"
-                ".some(c => c.textContent.includes('ap-southeast-2'))",
+                f".some(c => c.textContent.includes('{NAMES[2]}'))",
                 timeout=30_000,
             )
             assert len(page.query_selector_all("#regions .card.ok")) == 2

@@ -14,6 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 
 from tests.fixtures.regions import REPO, RegionProcess, free_port
+from tests.integration.api.support import signed
 from tests.integration.replication.helpers import NAMES, eventually, make_global
 
 pytestmark = pytest.mark.integration
@@ -75,6 +76,7 @@ def test_requests_latency_and_tables_after_boto3_traffic(lone_region: RegionProc
             "Content-Type": "application/x-amz-json-1.0",
         },
         content=b"{}",
+        auth=signed(),
     )
 
     m = scrape(lone_region.url)

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.fixtures.regions import RegionProcess
+from tests.fixtures.regions import ADMIN_KEY_ID, ADMIN_SECRET, RegionProcess
 from tests.integration.api.support import unique
 
 pytestmark = pytest.mark.integration
@@ -24,8 +24,9 @@ AWS = Path(sys.executable).with_name("aws")
 def _env(tmp: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     env.update(
-        AWS_ACCESS_KEY_ID="AKIDDUMMY",
-        AWS_SECRET_ACCESS_KEY="dummy-secret",
+        # the region's admin key: every request is SigV4-verified
+        AWS_ACCESS_KEY_ID=ADMIN_KEY_ID,
+        AWS_SECRET_ACCESS_KEY=ADMIN_SECRET,
         AWS_DEFAULT_REGION="us-east-1",
         # never read the developer's own profile, credentials or pager
         AWS_CONFIG_FILE=str(tmp / "config"),

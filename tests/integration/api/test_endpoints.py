@@ -14,7 +14,14 @@ import pytest
 from botocore.config import Config
 
 from tests.fixtures.regions import RegionProcess
-from tests.integration.api.support import JSON_10, REGION, SERVICE_NS, TARGET_PREFIX, error_of
+from tests.integration.api.support import (
+    JSON_10,
+    REGION,
+    SERVICE_NS,
+    TARGET_PREFIX,
+    error_of,
+    http,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -31,10 +38,10 @@ ORIGIN = {"Origin": "http://example.com"}
 def _post(
     url: str, operation: str, content: bytes, headers: dict[str, str] | None = None
 ) -> httpx.Response:
-    """A raw request without a SigV4 signature (the region does not verify yet)."""
+    """A raw request, SigV4-signed with the admin key as boto3 would sign it."""
     all_headers = {"Content-Type": JSON_10, "X-Amz-Target": TARGET_PREFIX + operation}
     all_headers.update(headers or {})
-    return httpx.post(url + "/", content=content, headers=all_headers, timeout=60)
+    return http().post(url + "/", content=content, headers=all_headers)
 
 
 def _put_body(table: str, p: str, **extra: str) -> bytes:
@@ -95,7 +102,8 @@ def test_get_root_is_the_health_check(region_proc: RegionProcess) -> None:
 
 def test_health_check_is_root_only(region_proc: RegionProcess) -> None:
     for path in ("/abc", "/health", "/index.htm"):
-        assert httpx.get(region_proc.url + path, timeout=10).status_code == 404
+        # signed: an unsigned request is refused before routing (MissingAuthenticationToken)
+        assert http().get(region_proc.url + path).status_code == 404
 
 
 # ------------------------------------------------------------------ CORS

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.fixtures.regions import REPO, RegionProcess
+from tests.fixtures.regions import REPO, RegionProcess, cli_env
 from tests.integration.replication.helpers import eventually
 
 pytestmark = pytest.mark.integration
@@ -25,6 +25,7 @@ def _cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
         capture_output=True,
         text=True,
         timeout=timeout,
+        env=cli_env(),
     )
 
 

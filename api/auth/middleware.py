@@ -1,0 +1,207 @@
+"""SigV4 in front of every route, and the one place where ``principals.current`` is
+set and reset for a request.
+
+A pure ASGI middleware (not ``BaseHTTPMiddleware``): the route runs in the same task,
+so it sees the context variable, and the body read here for the signature is handed
+on to the route as it arrived.
+
+Which requests go unauthenticated (docs/security.md says why):
+
+* always: ``GET /`` (DynamoDB's health check), ``OPTIONS /`` (CORS preflight: a
+  browser sends it without credentials), ``/healthz``, ``/metrics``, the dashboard
+  page and its files, ``/docs``, ``/redoc`` and ``/openapi.json``;
+* with ``public_status`` (the default): ``GET`` of ``/v1/deployment``,
+  ``/v1/replication`` and ``/v1/conflicts``, the dashboard's read-only data;
+* with ``allow_anonymous``: any request that carries no ``Authorization`` header,
+  as ``current = None``.  A signed request is verified all the same.
+
+A request is only buffered once its header names a key that exists, so an
+anonymous client cannot make the region hold large bodies in memory.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+
+import orjson
+from starlette.datastructures import Headers
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api.auth.errors import UnrecognizedClient
+from api.auth.verifier import Request, check_signature, parse_claim
+from api.dynamodb.protocol import MAX_BODY, encode_error, parse_target
+from api.dynamodb.transport import RequestTooLarge, cors_headers
+from api.errors import error_body, rest_status
+from regions import principals
+from regions.auth_settings import AuthSettings
+from regions.errors import DynamoError
+from regions.identities import Identities
+
+__all__ = ["PUBLIC_PATHS", "PUBLIC_PREFIXES", "STATUS_PATHS", "AuthMiddleware"]
+
+log = logging.getLogger("globaltables.auth")
+
+#: health checkers, Prometheus and browsers reach these without AWS keys
+PUBLIC_PATHS = frozenset(
+    {
+        "/healthz",
+        "/metrics",
+        "/dashboard",
+        "/docs",
+        "/docs/oauth2-redirect",
+        "/redoc",
+        "/openapi.json",
+        # browsers ask for it on their own; a 404 beats a 403 in their console
+        "/favicon.ico",
+    }
+)
+PUBLIC_PREFIXES = ("/dashboard/static/",)
+#: the dashboard's data: read-only operational state (``--public-status``)
+STATUS_PATHS = frozenset({"/v1/deployment", "/v1/replication", "/v1/conflicts"})
+
+#: observes an authentication failure of the DynamoDB protocol in the metrics
+Observe = Callable[[str, int, float, str | None], None]
+
+
+class AuthMiddleware:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        region: str,
+        settings: AuthSettings,
+        identities: Identities,
+        observe: Observe | None = None,
+    ) -> None:
+        self.app = app
+        self.region = region
+        self.settings = settings
+        self.identities = identities
+        self.observe = observe
+
+    def is_public(self, method: str, path: str) -> bool:
+        if path == "/":
+            return method in ("GET", "HEAD", "OPTIONS")
+        if path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES):
+            return True
+        return self.settings.public_status and method == "GET" and path in STATUS_PATHS
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or self.is_public(scope["method"], scope["path"]):
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        request = _request(scope)
+        if request.header("authorization") is None and self.settings.allow_anonymous:
+            await self._run(None, scope, receive, send)
+            return
+        try:
+            claim = parse_claim(request, self.region)
+            resolved = await self.identities.resolve(claim.access_key_id)
+            if resolved is None:
+                raise UnrecognizedClient()
+            body = await _read_body(receive, MAX_BODY if scope["path"] == "/" else None)
+            if body is None:
+                return  # the client went away
+            check_signature(claim, request, body, resolved.secret_access_key)
+        except DynamoError as exc:
+            await self._reject(exc, scope, request, started, receive, send)
+            return
+        await self._run(resolved.principal, scope, _replay(body, receive), send)
+
+    async def _run(
+        self, principal: principals.Principal | None, scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        token = principals.current.set(principal)
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            principals.current.reset(token)
+
+    async def _reject(
+        self,
+        exc: DynamoError,
+        scope: Scope,
+        request: Request,
+        started: float,
+        receive: Receive,
+        send: Send,
+    ) -> None:
+        response: Response
+        if scope["path"] == "/":
+            # the DynamoDB protocol: its envelope, and CORS so a browser can read it
+            response = encode_error(exc)
+            response.headers.update(cors_headers(Headers(scope=scope), preflight=False))
+            if self.observe is not None:
+                elapsed = time.perf_counter() - started
+                self.observe(_operation(request), response.status_code, elapsed, exc.code)
+        elif scope["path"].startswith("/v1/internal/"):
+            # what replicator/peers.py and the verifier read: __type and message
+            response = Response(
+                orjson.dumps(error_body(exc)), rest_status(exc), media_type="application/json"
+            )
+        else:
+            response = Response(
+                orjson.dumps({"error": exc.code, "message": exc.message}),
+                rest_status(exc),
+                media_type="application/json",
+            )
+        log.debug("rejected %s %s: %s", scope["method"], scope["path"], exc.code)
+        await response(scope, receive, send)
+
+
+def _request(scope: Scope) -> Request:
+    headers: dict[str, list[str]] = {}
+    for name, value in scope["headers"]:
+        headers.setdefault(name.decode("latin-1").lower(), []).append(value.decode("latin-1"))
+    raw_path = scope.get("raw_path")
+    path = raw_path.decode("latin-1") if raw_path else scope["path"]
+    # some servers put the query string in raw_path too
+    path = path.partition("?")[0]
+    return Request(
+        method=scope["method"],
+        raw_path=path,
+        raw_query=scope.get("query_string", b"").decode("latin-1"),
+        headers=headers,
+    )
+
+
+def _operation(request: Request) -> str:
+    try:
+        return parse_target(request.header("x-amz-target"))[1]
+    except DynamoError:
+        return "unknown"
+
+
+async def _read_body(receive: Receive, limit: int | None) -> bytes | None:
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return None
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if limit is not None and size > limit:
+            # as the DynamoDB route would answer it (413), without holding the rest
+            raise RequestTooLarge()
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """The body once, as one message; then whatever the server says (a disconnect)."""
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay

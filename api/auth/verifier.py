@@ -1,0 +1,208 @@
+"""SigV4 verification as DynamoDB does it (reference §1.3, §12 item 21).
+
+Two steps, so that a request is only buffered once it names a real key:
+
+1. :func:`parse_claim` reads the ``Authorization`` header and the date, and checks
+   everything that does not need the body: the parts, the date format and the
+   clock-skew window (5 minutes back, 15 ahead), that ``host`` is signed, the
+   algorithm, and the credential scope (this region's name, ``dynamodb``,
+   ``aws4_request``, the request's date);
+2. :func:`check_signature` recomputes the signature over the body with the key's
+   secret and compares in constant time.
+
+The checks run in dynalite's order (which follows the live service), and every
+failure carries DynamoDB's text.
+"""
+
+from __future__ import annotations
+
+import calendar
+import email.utils
+import hashlib
+import hmac
+import re
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from api.auth.errors import IncompleteSignature, InvalidSignature, MissingAuthenticationToken
+from regions import sigv4
+
+__all__ = [
+    "FUTURE_LIMIT_S",
+    "PAST_LIMIT_S",
+    "Claim",
+    "Request",
+    "check_signature",
+    "parse_claim",
+]
+
+#: a signature dated further back is expired (DynamoDB since 2016; it was 15 min before)
+PAST_LIMIT_S = 5 * 60
+#: a signature dated further ahead is not yet current
+FUTURE_LIMIT_S = 15 * 60
+
+_BASIC = re.compile(r"^\d{8}T\d{6}Z$")
+_REQUIRED = ("Credential", "Signature", "SignedHeaders")
+
+
+@dataclass(frozen=True)
+class Request:
+    """What verification reads of an HTTP request: the path and query exactly as
+    sent, and every header (lowercase name -> values in arrival order)."""
+
+    method: str
+    raw_path: str
+    raw_query: str
+    headers: Mapping[str, Sequence[str]]
+
+    def header(self, name: str) -> str | None:
+        values = self.headers.get(name)
+        return values[0] if values else None
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A well-formed, current, correctly scoped ``Authorization`` header."""
+
+    access_key_id: str
+    #: the request time, ``YYYYMMDDTHHMMSSZ`` (from X-Amz-Date, or Date)
+    amz_date: str
+    scope: str
+    region: str
+    signed_headers: tuple[str, ...]
+    signature: str
+
+
+def _basic(epoch: float) -> str:
+    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(epoch))
+
+
+def _parse_basic(text: str) -> float | None:
+    if not _BASIC.match(text):
+        return None
+    try:
+        return float(calendar.timegm(time.strptime(text, "%Y%m%dT%H%M%SZ")))
+    except ValueError:
+        return None
+
+
+def _request_time(request: Request) -> tuple[str, float]:
+    """(ISO basic text, epoch) of the request's X-Amz-Date, or of its Date header."""
+    x_amz_date = request.header("x-amz-date")
+    text = x_amz_date if x_amz_date is not None else request.header("date") or ""
+    epoch = _parse_basic(text)
+    if epoch is None and x_amz_date is None:
+        # Date is an HTTP date (RFC 7231); X-Amz-Date must be ISO 8601 basic
+        try:
+            epoch = email.utils.parsedate_to_datetime(text).timestamp()
+        except (TypeError, ValueError, IndexError):
+            epoch = None
+    if epoch is None:
+        raise IncompleteSignature(
+            f"Date must be in ISO-8601 'basic format'. Got '{text}'. "
+            "See http://en.wikipedia.org/wiki/ISO_8601"
+        )
+    return _basic(epoch), epoch
+
+
+def parse_claim(request: Request, region: str, now: float | None = None) -> Claim:
+    """Everything but the signature itself; raises the matching DynamoDB error."""
+    header = request.header("authorization")
+    if header is None or not header.strip().startswith("AWS4-"):
+        raise MissingAuthenticationToken()
+    algorithm, _, rest = header.strip().partition(" ")
+    params: dict[str, str] = {}
+    # "Commas and/or spaces separate the parts" (obs.)
+    for part in re.split(r"[, ]", rest):
+        if part:
+            name, _, value = part.strip().partition("=")
+            params[name] = value
+    missing = "".join(
+        f"Authorization header requires '{p}' parameter. " for p in _REQUIRED if not params.get(p)
+    )
+    if request.header("x-amz-date") is None and request.header("date") is None:
+        missing += (
+            "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header. "
+        )
+    if missing:
+        raise IncompleteSignature(f"{missing}Authorization={header}")
+
+    date, when = _request_time(request)
+    now = time.time() if now is None else now
+    if when < now - PAST_LIMIT_S:
+        raise InvalidSignature(
+            f"Signature expired: {date} is now earlier than {_basic(now - PAST_LIMIT_S)} "
+            f"({_basic(now)} - {PAST_LIMIT_S // 60} min.)"
+        )
+    if when > now + FUTURE_LIMIT_S:
+        raise InvalidSignature(
+            f"Signature not yet current: {date} is still later than "
+            f"{_basic(now + FUTURE_LIMIT_S)} ({_basic(now)} + {FUTURE_LIMIT_S // 60} min.)"
+        )
+
+    signed = tuple(h.strip().lower() for h in params["SignedHeaders"].split(";"))
+    if "host" not in signed:
+        raise InvalidSignature("'Host' must be a 'SignedHeader' in the AWS Authorization.")
+    if algorithm != sigv4.ALGORITHM:
+        raise IncompleteSignature(
+            f"Unsupported AWS 'algorithm': '{algorithm}' (only {sigv4.ALGORITHM} for now)."
+        )
+    credential = params["Credential"]
+    pieces = credential.rstrip("/").split("/")
+    if len(pieces) != 5:
+        raise IncompleteSignature(
+            "Credential must have exactly 5 slash-delimited elements, e.g. "
+            f"keyid/date/region/service/term, got '{credential}'"
+        )
+    key_id, scope_date, scope_region, service, terminator = pieces
+    wrong: list[str] = []
+    if scope_region != region:
+        wrong.append(f"Credential should be scoped to a valid region, not '{scope_region}'.")
+    if service != sigv4.SERVICE:
+        wrong.append(f"Credential should be scoped to correct service: '{sigv4.SERVICE}'.")
+    if terminator != sigv4.TERMINATOR:
+        wrong.append(
+            "Credential should be scoped with a valid terminator: "
+            f"'{sigv4.TERMINATOR}', not '{terminator}'."
+        )
+    if scope_date != date[:8]:
+        wrong.append(
+            "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date "
+            f"from HTTP: '{scope_date}' != '{date[:8]}', from '{date}'."
+        )
+    if wrong:
+        raise InvalidSignature(" ".join(wrong))
+    return Claim(
+        access_key_id=key_id,
+        amz_date=date,
+        scope=sigv4.scope(scope_date, scope_region, service),
+        region=scope_region,
+        signed_headers=signed,
+        signature=params["Signature"],
+    )
+
+
+def check_signature(claim: Claim, request: Request, body: bytes, secret_access_key: str) -> None:
+    """Recompute the signature over ``body``; raise InvalidSignature if it differs."""
+    canonical = sigv4.canonical_request(
+        request.method,
+        sigv4.canonical_uri(request.raw_path),
+        sigv4.canonical_query(request.raw_query),
+        {
+            name: sigv4.canonical_header_value(request.headers.get(name, ()))
+            for name in claim.signed_headers
+        },
+        claim.signed_headers,
+        hashlib.sha256(body).hexdigest(),
+    )
+    to_sign = sigv4.string_to_sign(claim.amz_date, claim.scope, canonical)
+    key = sigv4.signing_key(secret_access_key, claim.amz_date[:8], claim.region)
+    expected = sigv4.signature(key, to_sign)
+    if not hmac.compare_digest(expected.encode(), claim.signature.encode()):
+        raise InvalidSignature(
+            "The request signature we calculated does not match the signature you provided. "
+            "Check your AWS Secret Access Key and signing method. Consult the service "
+            "documentation for details.\n\nThe Canonical String for this request should have "
+            f"been\n'{canonical}'\n\nThe String-to-Sign should have been\n'{to_sign}'\n"
+        )
