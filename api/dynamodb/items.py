@@ -88,10 +88,11 @@ def _write_capacity(
     return out
 
 
-async def put_item(region: Region, body: dict[str, Any]) -> dict[str, Any]:
-    shape = Shape(body)
-    table = shape.table_name()
-    item = shape.mapping("Item", required=True)
+def _put_delete_options(
+    shape: Shape, body: dict[str, Any]
+) -> tuple[Callable[[Item | None], bool] | None, str, bool, str | None]:
+    """What PutItem and DeleteItem share: the condition (expression or legacy
+    Expected), ReturnValues, ReturnValuesOnConditionCheckFailure and capacity mode."""
     cexpr = shape.string("ConditionExpression")
     legacy.check_shapes(shape, _LEGACY_CONDITION)
     rv, rv_on_fail, rcc = _common_write(shape, _RV_PUT_DELETE)
@@ -100,6 +101,14 @@ async def put_item(region: Region, body: dict[str, Any]) -> dict[str, Any]:
     condition = _condition(ctx, cexpr) or legacy.expected_condition(body)
     if ctx is not None:
         ctx.check_all_used()
+    return condition, rv, rv_on_fail, rcc
+
+
+async def put_item(region: Region, body: dict[str, Any]) -> dict[str, Any]:
+    shape = Shape(body)
+    table = shape.table_name()
+    item = shape.mapping("Item", required=True)
+    condition, rv, rv_on_fail, rcc = _put_delete_options(shape, body)
     spec = await region.table_spec(table)
     # throughput is taken before the write, so a throttled Put writes nothing
     ticket = throttle.admit_writes(region, [(spec, [item])])
@@ -114,14 +123,7 @@ async def delete_item(region: Region, body: dict[str, Any]) -> dict[str, Any]:
     shape = Shape(body)
     table = shape.table_name()
     key = shape.mapping("Key", required=True)
-    cexpr = shape.string("ConditionExpression")
-    legacy.check_shapes(shape, _LEGACY_CONDITION)
-    rv, rv_on_fail, rcc = _common_write(shape, _RV_PUT_DELETE)
-    legacy.reject_mixing(body, _LEGACY_CONDITION, ("ConditionExpression",))
-    ctx = _context(shape, (cexpr,))
-    condition = _condition(ctx, cexpr) or legacy.expected_condition(body)
-    if ctx is not None:
-        ctx.check_all_used()
+    condition, rv, rv_on_fail, rcc = _put_delete_options(shape, body)
     spec = await region.table_spec(table)
     ticket = throttle.admit_writes(region, [(spec, [None])])
     outcome = await region.delete_item(
