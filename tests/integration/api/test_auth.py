@@ -431,3 +431,20 @@ def test_admin_key_from_a_config_file(tmp_path_factory: pytest.TempPathFactory) 
         assert "other users may read it" not in log
     finally:
         proc.stop()
+
+
+def test_users_cannot_use_the_region_to_region_api(
+    region_proc: RegionProcess, user_key: dict[str, str]
+) -> None:
+    from regions.sigv4 import Credentials as _Credentials
+    from replicator.signing import KeySigner as _KeySigner
+    from replicator.signing import SigV4 as _SigV4
+
+    auth = _SigV4(_KeySigner(_Credentials(user_key["AccessKeyId"], user_key["SecretAccessKey"])))
+    with httpx.Client(timeout=30, auth=auth) as client:
+        # pushing rows would write past every table policy
+        resp = client.post(f"{region_proc.url}/v1/internal/tables/anything/rows", content=b"[]")
+        assert resp.status_code == 403, resp.text
+        assert "not authorized to use the region-to-region API" in resp.text
+        resp = client.put(f"{region_proc.url}/v1/internal/tables/anything", content=b"{}")
+        assert resp.status_code == 403, resp.text
