@@ -55,6 +55,7 @@ class Replicator:
         delay = 0.5
         topics_ready = False
         while True:
+            started = time.monotonic()
             try:
                 if not topics_ready:
                     topics = [change_topic(self.region.name)] + [
@@ -64,7 +65,6 @@ class Replicator:
                         self.bootstrap, topics, self.region.settings.topic_partitions
                     )
                     topics_ready = True
-                started = time.monotonic()
                 await body()
                 if name == "applier" and not self.applier.sources:
                     return
@@ -83,9 +83,10 @@ class Replicator:
                     self.applier.errors += 1
                 self.last_error = f"{name}: {exc.__class__.__name__}: {exc}"
                 self.last_error_at = time.time()
-                log.warning("%s failed (%s); retrying in %.1fs", name, self.last_error, delay)
-                if time.monotonic() - started > 30 if "started" in locals() else False:
+                if time.monotonic() - started > 30:
+                    # it ran fine for a while: this is a new failure, not the same one
                     delay = 0.5
+                log.warning("%s failed (%s); retrying in %.1fs", name, self.last_error, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10.0)
 
