@@ -19,6 +19,7 @@ Canonicalisation follows what the SDKs send, not only the letter of the spec:
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import time
@@ -69,8 +70,13 @@ def _hmac(key: bytes, msg: str) -> bytes:
     return hmac.new(key, msg.encode(), hashlib.sha256).digest()
 
 
+@functools.lru_cache(maxsize=256)
 def signing_key(secret_key: str, date: str, region: str, service: str = SERVICE) -> bytes:
-    """``HMAC(HMAC(HMAC(HMAC("AWS4"+secret, date), region), service), "aws4_request")``."""
+    """``HMAC(HMAC(HMAC(HMAC("AWS4"+secret, date), region), service), "aws4_request")``.
+
+    Cached: the key changes once a day per secret, and these four HMACs were a
+    visible share of a request's CPU.  The cache holds derived keys only, in the
+    same process that already holds the secrets."""
     k_date = _hmac(f"AWS4{secret_key}".encode(), date)
     k_region = _hmac(k_date, region)
     k_service = _hmac(k_region, service)

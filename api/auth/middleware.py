@@ -40,7 +40,14 @@ from regions.auth_settings import AuthSettings
 from regions.errors import DynamoError
 from regions.identities import Identities
 
-__all__ = ["PUBLIC_PATHS", "PUBLIC_PREFIXES", "STATUS_PATHS", "AuthMiddleware"]
+__all__ = [
+    "PUBLIC_PATHS",
+    "PUBLIC_PREFIXES",
+    "STATUS_PATHS",
+    "AuthMiddleware",
+    "read_body",
+    "request_of",
+]
 
 log = logging.getLogger("globaltables.auth")
 
@@ -94,23 +101,38 @@ class AuthMiddleware:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        request = _request(scope)
-        if request.header("authorization") is None and self.settings.allow_anonymous:
-            await self._run(None, scope, receive, send)
-            return
+        request = request_of(scope)
         try:
-            claim = parse_claim(request, self.region)
-            resolved = await self.identities.resolve(claim.access_key_id)
-            if resolved is None:
-                raise UnrecognizedClient()
-            body = await _read_body(receive, MAX_BODY if scope["path"] == "/" else None)
-            if body is None:
-                return  # the client went away
-            check_signature(claim, request, body, resolved.secret_access_key)
+            admitted = await self.authenticate(scope, request, receive)
         except DynamoError as exc:
-            await self._reject(exc, scope, request, started, receive, send)
+            await self.reject(exc, scope, request, started, receive, send)
             return
-        await self._run(resolved.principal, scope, _replay(body, receive), send)
+        if admitted is None:
+            return  # the client went away
+        principal, body = admitted
+        await self._run(
+            principal, scope, receive if body is None else _replay(body, receive), send
+        )
+
+    async def authenticate(
+        self, scope: Scope, request: Request, receive: Receive
+    ) -> tuple[principals.Principal | None, bytes | None] | None:
+        """Who sent this request, and its body as read to check the signature.
+
+        (principal, body) for a verified request; (None, None) for an anonymous one
+        (body not read); None when the client went away.  DynamoErrors are the
+        authentication failures, for :meth:`reject`."""
+        if request.header("authorization") is None and self.settings.allow_anonymous:
+            return None, None
+        claim = parse_claim(request, self.region)
+        resolved = await self.identities.resolve(claim.access_key_id)
+        if resolved is None:
+            raise UnrecognizedClient()
+        body = await read_body(receive, MAX_BODY if scope["path"] == "/" else None)
+        if body is None:
+            return None
+        check_signature(claim, request, body, resolved.secret_access_key)
+        return resolved.principal, body
 
     async def _run(
         self, principal: principals.Principal | None, scope: Scope, receive: Receive, send: Send
@@ -121,7 +143,7 @@ class AuthMiddleware:
         finally:
             principals.current.reset(token)
 
-    async def _reject(
+    async def reject(
         self,
         exc: DynamoError,
         scope: Scope,
@@ -153,7 +175,7 @@ class AuthMiddleware:
         await response(scope, receive, send)
 
 
-def _request(scope: Scope) -> Request:
+def request_of(scope: Scope) -> Request:
     headers: dict[str, list[str]] = {}
     for name, value in scope["headers"]:
         headers.setdefault(name.decode("latin-1").lower(), []).append(value.decode("latin-1"))
@@ -176,7 +198,7 @@ def _operation(request: Request) -> str:
         return "unknown"
 
 
-async def _read_body(receive: Receive, limit: int | None) -> bytes | None:
+async def read_body(receive: Receive, limit: int | None) -> bytes | None:
     chunks: list[bytes] = []
     size = 0
     while True:

@@ -1,4 +1,4 @@
-"""POST /: X-Amz-Target -> operation handler -> JSON 1.0 response.
+"""The DynamoDB protocol: X-Amz-Target -> operation handler -> JSON 1.0 response.
 
 Handlers decode and shape-check a request, call the Region and encode the result;
 they decide nothing about data.  Every DynamoError becomes a DynamoDB-shaped error
@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, Protocol
 
 from fastapi import APIRouter, Request, Response
 
@@ -48,9 +48,15 @@ from api.dynamodb.transport import (
 from regions.errors import DynamoError, InternalError, UnknownOperation
 from regions.region import Region
 
-__all__ = ["CONTEXT_OPERATIONS", "OPERATIONS", "router"]
+__all__ = ["CONTEXT_OPERATIONS", "OPERATIONS", "Observer", "router", "serve"]
 
 log = logging.getLogger("globaltables.api")
+
+class Observer(Protocol):
+    """Where a request's outcome is counted (``api.metrics.RegionMetrics``)."""
+
+    def observe(self, op: str, status: int, seconds: float, error: str | None = None) -> None: ...
+
 
 Handler = Callable[[Region, dict[str, Any]], Awaitable[dict[str, Any] | None]]
 #: a handler that also needs the HTTP request (e.g. its Host)
@@ -82,25 +88,29 @@ CONTEXT_OPERATIONS: dict[str, dict[str, ContextHandler]] = {
 router = APIRouter()
 
 
-@router.post("/", include_in_schema=False)
-async def dynamodb_endpoint(request: Request) -> Response:
-    region: Region = request.app.state.region
-    started = time.perf_counter()
+async def serve(
+    region: Region,
+    metrics: Observer,
+    headers: Mapping[str, str],
+    raw: bytes,
+    started: float,
+    host: str,
+) -> Response:
+    """One DynamoDB protocol request, its body already read (and authenticated by
+    the caller): decode, authorize, run the operation, encode.  ``POST /`` reaches
+    it straight from the ASGI entry point (``api.app.RegionApp``), not through the
+    FastAPI router, whose per-request work cost more than most operations do."""
     op = "unknown"
     error: str | None = None
     try:
-        declared = request.headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > MAX_BODY:
-            raise RequestTooLarge()
-        raw = await request.body()
         if len(raw) > MAX_BODY:
             raise RequestTooLarge()
-        service, op = parse_target(request.headers.get("x-amz-target"))
+        service, op = parse_target(headers.get("x-amz-target"))
         handler = OPERATIONS[service].get(op)
         context_handler = CONTEXT_OPERATIONS[service].get(op)
         if handler is None and context_handler is None:
             raise UnknownOperation("An unknown operation was requested.")
-        content = decode_content(raw, request.headers.get("content-encoding"), MAX_BODY)
+        content = decode_content(raw, headers.get("content-encoding"), MAX_BODY)
         body = decode_body(content)
         # every operation is authorized here, before its handler has done anything
         await authorize(region, service, op, body)
@@ -108,7 +118,7 @@ async def dynamodb_endpoint(request: Request) -> Response:
             result = await handler(region, body)
         else:
             assert context_handler is not None
-            result = await context_handler(region, body, _context(request))
+            result = await context_handler(region, body, RequestContext(host=host))
         response = encode_response(result)
     except DynamoError as exc:
         response = encode_error(exc)
@@ -118,16 +128,9 @@ async def dynamodb_endpoint(request: Request) -> Response:
         internal = InternalError("Internal server error")
         response = encode_error(internal)
         error = internal.code
-    response.headers.update(cors_headers(request.headers, preflight=False))
-    request.app.state.metrics.observe(
-        op, response.status_code, time.perf_counter() - started, error
-    )
+    response.headers.update(cors_headers(headers, preflight=False))
+    metrics.observe(op, response.status_code, time.perf_counter() - started, error)
     return response
-
-
-def _context(request: Request) -> RequestContext:
-    # HTTP/1.1 always has a Host; the socket address is the fallback for HTTP/1.0
-    return RequestContext(host=request.headers.get("host") or request.url.netloc)
 
 
 @router.get("/", include_in_schema=False)

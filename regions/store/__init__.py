@@ -28,10 +28,11 @@ def open_store_url(url: str, *, sqlite_synchronous: str = "FULL") -> SqlStore:
     backend = u.get_backend_name()
     if backend == "sqlite":
         from regions.store.sqlite import SqliteDialect
+        from regions.store.sqlite_store import SqliteStore
 
         if not u.database or u.database == ":memory:":
             raise ValueError("the SQLite store needs a file path: sqlite:///path/to/region.db")
-        return SqlStore(
+        return SqliteStore(
             u.set(drivername="sqlite+aiosqlite").render_as_string(hide_password=False),
             SqliteDialect(synchronous=sqlite_synchronous),
         )

@@ -36,6 +36,7 @@ __all__ = [
     "clear",
     "count_rows",
     "is_ready",
+    "leaf_delta",
     "mark_ready",
     "read_leaves",
     "rebuild_partition",
@@ -104,6 +105,25 @@ async def adjust(
             old_version, old_data = Version(got.hlc, got.origin), got.data
     elif prev is not None:
         old_version, old_data = prev.version, prev.data
+    values = leaf_delta(tid, part, hk, rk, old_version, old_data, version, data)
+    if values is None:
+        return
+    await conn.execute(_UPSERT[conn.dialect.name], values)
+
+
+def leaf_delta(
+    tid: int,
+    part: int,
+    hk: bytes,
+    rk: bytes,
+    old_version: Version | None,
+    old_data: bytes | None,
+    version: Version,
+    data: bytes | None,
+) -> dict[str, int] | None:
+    """The additive change one row write makes to its leaf (bind values of the leaf
+    upsert), or None when the live items do not change.  Pure, so that the SQLite
+    backend's direct path (``sqlite_store.py``) computes exactly what this one does."""
     old = (
         row_digest(hk, rk, old_version, old_data)
         if old_version is not None and old_data is not None
@@ -112,13 +132,13 @@ async def adjust(
     new = row_digest(hk, rk, version, data) if data is not None else None
     if old == new:
         # tombstone over tombstone (or nothing): live items unchanged
-        return
+        return None
     plus = _limbs(new) if new is not None else [0] * len(_LIMBS)
     minus = _limbs(old) if old is not None else [0] * len(_LIMBS)
     values = {"tid": tid, "part": part, "bucket": bucket_of(hk, rk)}
     values["live"] = (new is not None) - (old is not None)
     values.update({c: p - m for c, p, m in zip(_LIMBS, plus, minus, strict=True)})
-    await conn.execute(_UPSERT[conn.dialect.name], values)
+    return values
 
 
 async def mark_ready(conn: AsyncConnection, tid: int) -> None:
