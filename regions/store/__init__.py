@@ -38,8 +38,9 @@ def open_store_url(url: str, *, sqlite_synchronous: str = "FULL") -> SqlStore:
         )
     if backend in ("postgresql", "postgres"):
         from regions.store.postgres import PostgresDialect
+        from regions.store.postgres_store import PostgresStore
 
-        return SqlStore(
+        return PostgresStore(
             u.set(drivername="postgresql+asyncpg").render_as_string(hide_password=False),
             PostgresDialect(),
         )
