@@ -7,8 +7,8 @@ statement on a bare ``sqlite3`` cursor.  SQLite runs in this process, so a read
 is a few microseconds of CPU: it is cheaper to run it on the event loop's thread
 than to hand it to another thread and wait.
 
-- **Hot statements are hand-written SQL** (point reads, range scans, the row,
-  index, leaf and change-log upserts of a write).  Every other statement still
+- **Hot statements are plain SQL** (``direct.py``: point reads, range scans, the
+  row, index, leaf and change-log upserts of a write).  Every other statement still
   goes through SQLAlchemy Core on the SAME sqlite3 connection (:class:`_SaConn`,
   duck-typed as the ``AsyncConnection`` the shared code expects), so the rare
   paths (DDL, maintenance, verification, catalog) stay one code path with
@@ -37,56 +37,51 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.pool import StaticPool
 
 from regions.store import schema as s
-from regions.store import verify as _verify
-from regions.store.base import UNREAD, IndexRow, KeyRange, StoredChange, StoredRow, Unread
+from regions.store.direct import DirectReads, DirectWrites
 from regions.store.sql import _GROUP_MAX, ReadTx, SqlStore, WriteTx
 from regions.store.sqlite import SqliteDialect
-from regions.versions import Version
 
 __all__ = ["SqliteStore"]
 
 #: idle read connections kept open
 _POOL_MAX = 16
 
-_ITEM_COLS = "part, hk, rk, hlc, origin, data, size"
-_INDEX_COLS = "part, hk, rk, tk, data, size"
-_GET_ROW = f"SELECT {_ITEM_COLS} FROM gt_items WHERE tid=? AND part=? AND hk=? AND rk=?"
-_UPSERT_ROW = (
-    "INSERT INTO gt_items (tid, part, hk, rk, hlc, origin, data, size, tomb_ms) "
-    "VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT (tid, part, hk, rk) DO UPDATE SET "
-    "hlc=excluded.hlc, origin=excluded.origin, data=excluded.data, size=excluded.size, "
-    "tomb_ms=excluded.tomb_ms"
-)
-_UPSERT_LEAF = (
-    "INSERT INTO gt_verify (tid, part, bucket, live, s0, s1, s2, s3) "
-    "VALUES (:tid, :part, :bucket, :live, :s0, :s1, :s2, :s3) "
-    "ON CONFLICT (tid, part, bucket) DO UPDATE SET live=live+excluded.live, "
-    "s0=s0+excluded.s0, s1=s1+excluded.s1, s2=s2+excluded.s2, s3=s3+excluded.s3"
-)
-_UPSERT_INDEX = (
-    "INSERT INTO gt_index (tid, iid, part, hk, rk, tk, data, size) VALUES (?,?,?,?,?,?,?,?) "
-    "ON CONFLICT (tid, iid, part, hk, rk, tk) DO UPDATE SET data=excluded.data, "
-    "size=excluded.size"
-)
-_DELETE_INDEX = (
-    "DELETE FROM gt_index WHERE tid=? AND iid=? AND part=? AND hk=? AND rk=? AND tk=?"
-)
-_APPEND_CHANGE = (
-    "INSERT INTO gt_changes (tid, part, event, hlc, origin, record, created_ms, pending) "
-    "VALUES (?,?,?,?,?,?,?,?)"
-)
-_UPSERT_META = (
-    "INSERT INTO gt_meta (key, value) VALUES (?, ?) "
-    "ON CONFLICT (key) DO UPDATE SET value=excluded.value"
-)
+
+#: shared SQL (``$1`` placeholders) -> SQLite's numbered ``?1`` form (bounded: the
+#: IN lists of scans and of mark_published make a few hundred variants)
+_NUMBERED: dict[str, str] = {}
 
 
-def _stored(r: tuple[Any, ...]) -> StoredRow:
-    return StoredRow(r[0], r[1], r[2], Version(r[3], r[4]), r[5], r[6])
+def _numbered(sql: str) -> str:
+    out = _NUMBERED.get(sql)
+    if out is None:
+        out = sql.replace("$", "?")
+        if len(_NUMBERED) < 4096:
+            _NUMBERED[sql] = out
+    return out
 
 
-def _index_row(r: tuple[Any, ...]) -> IndexRow:
-    return IndexRow(r[0], r[1], r[2], r[3], r[4], r[5])
+class _Sqlite3Driver:
+    """:class:`~regions.store.direct.Driver` on a sqlite3 connection; the calls
+    complete synchronously on the loop thread (module docstring)."""
+
+    def __init__(self, raw: sqlite3.Connection) -> None:
+        self.raw = raw
+
+    async def fetch(self, sql: str, args: Sequence[Any]) -> list[Sequence[Any]]:
+        return self.raw.execute(_numbered(sql), args).fetchall()
+
+    async def fetchrow(self, sql: str, args: Sequence[Any]) -> Sequence[Any] | None:
+        row: Sequence[Any] | None = self.raw.execute(_numbered(sql), args).fetchone()
+        return row
+
+    async def execute(self, sql: str, args: Sequence[Any]) -> None:
+        self.raw.execute(_numbered(sql), args)
+
+    def any_of(self, column: str, values: Sequence[Any], args: list[Any]) -> str:
+        first = len(args) + 1
+        args.extend(values)
+        return f"{column} IN ({', '.join(f'${first + i}' for i in range(len(values)))})"
 
 
 class _SaConn:
@@ -115,12 +110,12 @@ class _SaConn:
 
 
 class _Conn:
-    """One sqlite3 connection and its SQLAlchemy face."""
+    """One sqlite3 connection, its SQLAlchemy face and its direct driver."""
 
     def __init__(self, path: str, dialect: SqliteDialect) -> None:
         # isolation_level=None: the module issues no implicit BEGIN/COMMIT, we do;
-        # check_same_thread=False: the writer's BEGIN/COMMIT run on a worker thread
-        # (never at the same time as the loop thread uses the connection)
+        # check_same_thread=False: the writer's BEGIN/COMMIT may run on a worker
+        # thread (never at the same time as the loop thread uses the connection)
         self.raw = sqlite3.connect(
             path, isolation_level=None, check_same_thread=False, cached_statements=512
         )
@@ -128,6 +123,7 @@ class _Conn:
         raw = self.raw
         self._engine = create_engine("sqlite://", creator=lambda: raw, poolclass=StaticPool)
         self.sa = _SaConn(self._engine.connect())
+        self.driver = _Sqlite3Driver(raw)
 
     def close(self) -> None:
         try:
@@ -137,243 +133,16 @@ class _Conn:
             self.raw.close()
 
 
-class _DirectReads:
-    """The hot reads as plain SQL on the raw connection."""
-
-    raw: sqlite3.Connection
-
-    async def get_row(self, tid: int, part: int, hk: bytes, rk: bytes) -> StoredRow | None:
-        r = self.raw.execute(_GET_ROW, (tid, part, hk, rk)).fetchone()
-        return _stored(r) if r is not None else None
-
-    async def query(
-        self,
-        tid: int,
-        part: int,
-        hk: bytes,
-        rng: KeyRange,
-        *,
-        forward: bool = True,
-        after_rk: bytes | None = None,
-        limit: int = 1000,
-    ) -> list[StoredRow]:
-        sql = [f"SELECT {_ITEM_COLS} FROM gt_items WHERE tid=? AND part=? AND hk=?"]
-        args: list[Any] = [tid, part, hk]
-        _range(sql, args, "rk", rng)
-        if after_rk is not None:
-            sql.append("AND rk > ?" if forward else "AND rk < ?")
-            args.append(after_rk)
-        sql.append("AND data IS NOT NULL ORDER BY rk " + ("ASC" if forward else "DESC"))
-        sql.append("LIMIT ?")
-        args.append(limit)
-        return [_stored(r) for r in self.raw.execute(" ".join(sql), args)]
-
-    async def scan(
-        self,
-        tid: int,
-        *,
-        parts: Sequence[int] | None = None,
-        after: tuple[int, bytes, bytes] | None = None,
-        limit: int = 1000,
-    ) -> list[StoredRow]:
-        return self._scan(tid, parts, after, limit, live=True)
-
-    async def scan_all_rows(
-        self, tid: int, *, after: tuple[int, bytes, bytes] | None = None, limit: int = 1000
-    ) -> list[StoredRow]:
-        return self._scan(tid, None, after, limit, live=False)
-
-    def _scan(
-        self,
-        tid: int,
-        parts: Sequence[int] | None,
-        after: tuple[int, bytes, bytes] | None,
-        limit: int,
-        *,
-        live: bool,
-    ) -> list[StoredRow]:
-        sql = [f"SELECT {_ITEM_COLS} FROM gt_items WHERE tid=?"]
-        args: list[Any] = [tid]
-        if live:
-            sql.append("AND data IS NOT NULL")
-        if parts is not None:
-            sql.append(f"AND part IN ({','.join('?' * len(parts))})")
-            args.extend(parts)
-        if after is not None:
-            sql.append("AND (part, hk, rk) > (?, ?, ?)")
-            args.extend(after)
-        sql.append("ORDER BY part, hk, rk LIMIT ?")
-        args.append(limit)
-        return [_stored(r) for r in self.raw.execute(" ".join(sql), args)]
-
-    async def index_query(
-        self,
-        tid: int,
-        iid: int,
-        part: int,
-        hk: bytes,
-        rng: KeyRange,
-        *,
-        forward: bool = True,
-        after: tuple[bytes, bytes] | None = None,
-        limit: int = 1000,
-    ) -> list[IndexRow]:
-        sql = [f"SELECT {_INDEX_COLS} FROM gt_index WHERE tid=? AND iid=? AND part=? AND hk=?"]
-        args: list[Any] = [tid, iid, part, hk]
-        _range(sql, args, "rk", rng)
-        if after is not None:
-            sql.append("AND (rk, tk) > (?, ?)" if forward else "AND (rk, tk) < (?, ?)")
-            args.extend(after)
-        sql.append("ORDER BY rk ASC, tk ASC" if forward else "ORDER BY rk DESC, tk DESC")
-        sql.append("LIMIT ?")
-        args.append(limit)
-        return [_index_row(r) for r in self.raw.execute(" ".join(sql), args)]
-
-    async def index_scan(
-        self,
-        tid: int,
-        iid: int,
-        *,
-        parts: Sequence[int] | None = None,
-        after: tuple[int, bytes, bytes, bytes] | None = None,
-        limit: int = 1000,
-    ) -> list[IndexRow]:
-        sql = [f"SELECT {_INDEX_COLS} FROM gt_index WHERE tid=? AND iid=?"]
-        args: list[Any] = [tid, iid]
-        if parts is not None:
-            sql.append(f"AND part IN ({','.join('?' * len(parts))})")
-            args.extend(parts)
-        if after is not None:
-            sql.append("AND (part, hk, rk, tk) > (?, ?, ?, ?)")
-            args.extend(after)
-        sql.append("ORDER BY part, hk, rk, tk LIMIT ?")
-        args.append(limit)
-        return [_index_row(r) for r in self.raw.execute(" ".join(sql), args)]
-
-    async def get_meta(self, key: str) -> str | None:
-        r = self.raw.execute("SELECT value FROM gt_meta WHERE key=?", (key,)).fetchone()
-        return str(r[0]) if r is not None else None
-
-    async def pending_changes(self, limit: int) -> list[StoredChange]:
-        cur = self.raw.execute(
-            "SELECT seq, tid, part, record, created_ms FROM gt_changes "
-            "WHERE pending=1 ORDER BY seq LIMIT ?",
-            (limit,),
-        )
-        return [StoredChange(*r) for r in cur]
-
-    async def changes_after(
-        self, tid: int, part: int, after_seq: int, limit: int
-    ) -> list[StoredChange]:
-        cur = self.raw.execute(
-            "SELECT seq, tid, part, record, created_ms FROM gt_changes "
-            "WHERE tid=? AND part=? AND seq>? ORDER BY seq LIMIT ?",
-            (tid, part, after_seq, limit),
-        )
-        return [StoredChange(*r) for r in cur]
-
-
-def _range(sql: list[str], args: list[Any], col: str, rng: KeyRange) -> None:
-    if rng.low is not None:
-        sql.append(f"AND {col} >= ?" if rng.low_inclusive else f"AND {col} > ?")
-        args.append(rng.low)
-    if rng.high is not None:
-        sql.append(f"AND {col} <= ?" if rng.high_inclusive else f"AND {col} < ?")
-        args.append(rng.high)
-
-
-class SqliteReadTx(_DirectReads, ReadTx):
+class SqliteReadTx(DirectReads, ReadTx):
     def __init__(self, conn: _Conn) -> None:
         super().__init__(cast(AsyncConnection, conn.sa))
-        self.raw = conn.raw
+        self.db = conn.driver
 
 
-class SqliteWriteTx(_DirectReads, WriteTx):
+class SqliteWriteTx(DirectWrites, WriteTx):
     def __init__(self, conn: _Conn, dialect: SqliteDialect) -> None:
         super().__init__(cast(AsyncConnection, conn.sa), dialect)
-        self.raw = conn.raw
-
-    async def put_row(
-        self,
-        tid: int,
-        part: int,
-        hk: bytes,
-        rk: bytes,
-        version: Version,
-        data: bytes | None,
-        size: int,
-        now_ms: int,
-        *,
-        prev: StoredRow | Unread | None = UNREAD,
-    ) -> None:
-        if prev is UNREAD:
-            got = self.raw.execute(_GET_ROW, (tid, part, hk, rk)).fetchone()
-            prev = _stored(got) if got is not None else None
-        # the verifier's leaf moves in the same transaction as the row (invariant 1)
-        leaf = _verify.leaf_delta(
-            tid,
-            part,
-            hk,
-            rk,
-            prev.version if prev is not None else None,
-            prev.data if prev is not None else None,
-            version,
-            data,
-        )
-        if leaf is not None:
-            self.raw.execute(_UPSERT_LEAF, leaf)
-        self.raw.execute(
-            _UPSERT_ROW,
-            (
-                tid,
-                part,
-                hk,
-                rk,
-                version.hlc,
-                version.origin,
-                data,
-                size,
-                now_ms if data is None else None,
-            ),
-        )
-
-    async def put_index_entry(self, tid: int, iid: int, e: IndexRow) -> None:
-        self.raw.execute(_UPSERT_INDEX, (tid, iid, e.part, e.hk, e.rk, e.tk, e.data, e.size))
-
-    async def delete_index_entry(
-        self, tid: int, iid: int, part: int, hk: bytes, rk: bytes, tk: bytes
-    ) -> None:
-        self.raw.execute(_DELETE_INDEX, (tid, iid, part, hk, rk, tk))
-
-    async def append_change(
-        self,
-        tid: int,
-        part: int,
-        event: str,
-        version: Version,
-        record: bytes,
-        now_ms: int,
-        pending: bool,
-    ) -> int:
-        cur = self.raw.execute(
-            _APPEND_CHANGE,
-            (tid, part, event, version.hlc, version.origin, record, now_ms, int(pending)),
-        )
-        seq = cur.lastrowid
-        assert seq is not None
-        return seq
-
-    async def mark_published(self, seqs: Sequence[int]) -> None:
-        # bounded chunks: SQLite caps the number of bound parameters per statement
-        for i in range(0, len(seqs), 500):
-            chunk = list(seqs[i : i + 500])
-            self.raw.execute(
-                f"UPDATE gt_changes SET pending=0 WHERE seq IN ({','.join('?' * len(chunk))})",
-                chunk,
-            )
-
-    async def set_meta(self, key: str, value: str) -> None:
-        self.raw.execute(_UPSERT_META, (key, value))
+        self.db = conn.driver
 
 
 class SqliteStore(SqlStore):

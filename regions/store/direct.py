@@ -1,0 +1,303 @@
+"""The store's hot statements as plain SQL, shared by both backends' direct paths.
+
+Why: building, compiling and executing a SQLAlchemy Core statement costs about
+100 µs of Python, several times what the database driver itself spends, and every
+request runs a few of them (a PutItem: read, leaf, row, change record).  The
+statements every request runs are written here once, as SQL both SQLite (3.35+)
+and PostgreSQL accept, with ``$n`` placeholders; a :class:`Driver` runs them on
+the connection of the surrounding transaction (``sqlite_store.py``: sqlite3,
+``postgres_store.py``: asyncpg under SQLAlchemy).  Everything rarer still goes
+through SQLAlchemy in ``sql.py`` on that same connection, inside the same
+transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from regions.store import verify as _verify
+from regions.store.base import UNREAD, IndexRow, KeyRange, StoredChange, StoredRow, Unread
+from regions.versions import Version
+
+__all__ = ["DirectReads", "DirectWrites", "Driver"]
+
+
+class Driver(Protocol):
+    """One connection of a backend, for the statements below."""
+
+    async def fetch(self, sql: str, args: Sequence[Any]) -> list[Sequence[Any]]: ...
+
+    async def fetchrow(self, sql: str, args: Sequence[Any]) -> Sequence[Any] | None: ...
+
+    async def execute(self, sql: str, args: Sequence[Any]) -> None: ...
+
+    def any_of(self, column: str, values: Sequence[Any], args: list[Any]) -> str:
+        """A condition ``column`` is one of ``values``, its parameters added to ``args``."""
+        ...
+
+
+_ITEM_COLS = "part, hk, rk, hlc, origin, data, size"
+_INDEX_COLS = "part, hk, rk, tk, data, size"
+GET_ROW = f"SELECT {_ITEM_COLS} FROM gt_items WHERE tid=$1 AND part=$2 AND hk=$3 AND rk=$4"
+_UPSERT_ROW = (
+    "INSERT INTO gt_items (tid, part, hk, rk, hlc, origin, data, size, tomb_ms) "
+    "VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9) ON CONFLICT (tid, part, hk, rk) DO UPDATE SET "
+    "hlc=excluded.hlc, origin=excluded.origin, data=excluded.data, size=excluded.size, "
+    "tomb_ms=excluded.tomb_ms"
+)
+# the additive leaf upsert of regions/store/verify.py (table-qualified: PostgreSQL
+# finds a bare column name ambiguous next to ``excluded``)
+_UPSERT_LEAF = (
+    "INSERT INTO gt_verify (tid, part, bucket, live, s0, s1, s2, s3) "
+    "VALUES ($1,$2,$3,$4,$5,$6,$7,$8) ON CONFLICT (tid, part, bucket) DO UPDATE SET "
+    "live=gt_verify.live+excluded.live, s0=gt_verify.s0+excluded.s0, "
+    "s1=gt_verify.s1+excluded.s1, s2=gt_verify.s2+excluded.s2, s3=gt_verify.s3+excluded.s3"
+)
+_UPSERT_INDEX = (
+    "INSERT INTO gt_index (tid, iid, part, hk, rk, tk, data, size) "
+    "VALUES ($1,$2,$3,$4,$5,$6,$7,$8) ON CONFLICT (tid, iid, part, hk, rk, tk) "
+    "DO UPDATE SET data=excluded.data, size=excluded.size"
+)
+_DELETE_INDEX = (
+    "DELETE FROM gt_index WHERE tid=$1 AND iid=$2 AND part=$3 AND hk=$4 AND rk=$5 AND tk=$6"
+)
+_APPEND_CHANGE = (
+    "INSERT INTO gt_changes (tid, part, event, hlc, origin, record, created_ms, pending) "
+    "VALUES ($1,$2,$3,$4,$5,$6,$7,$8) RETURNING seq"
+)
+_UPSERT_META = (
+    "INSERT INTO gt_meta (key, value) VALUES ($1, $2) "
+    "ON CONFLICT (key) DO UPDATE SET value=excluded.value"
+)
+_CHANGE_COLS = "seq, tid, part, record, created_ms"
+
+
+def _stored(r: Sequence[Any]) -> StoredRow:
+    return StoredRow(r[0], r[1], r[2], Version(r[3], r[4]), r[5], r[6])
+
+
+def _index_row(r: Sequence[Any]) -> IndexRow:
+    return IndexRow(r[0], r[1], r[2], r[3], r[4], r[5])
+
+
+def _change(r: Sequence[Any]) -> StoredChange:
+    return StoredChange(r[0], r[1], r[2], r[3], r[4])
+
+
+def _param(args: list[Any], value: Any) -> str:
+    args.append(value)
+    return f"${len(args)}"
+
+
+def _range(sql: list[str], args: list[Any], rng: KeyRange) -> None:
+    if rng.low is not None:
+        sql.append(f"AND rk {'>=' if rng.low_inclusive else '>'} {_param(args, rng.low)}")
+    if rng.high is not None:
+        sql.append(f"AND rk {'<=' if rng.high_inclusive else '<'} {_param(args, rng.high)}")
+
+
+def _after(sql: list[str], args: list[Any], cols: str, op: str, after: Sequence[Any]) -> None:
+    """Row-value comparison: (a, b, ...) > ($i, $j, ...)."""
+    marks = ", ".join(_param(args, v) for v in after)
+    sql.append(f"AND ({cols}) {op} ({marks})")
+
+
+class DirectReads:
+    """The reads every request makes (``sql.ReadTx``'s methods of the same names)."""
+
+    db: Driver
+
+    async def get_row(self, tid: int, part: int, hk: bytes, rk: bytes) -> StoredRow | None:
+        r = await self.db.fetchrow(GET_ROW, (tid, part, hk, rk))
+        return _stored(r) if r is not None else None
+
+    async def query(
+        self,
+        tid: int,
+        part: int,
+        hk: bytes,
+        rng: KeyRange,
+        *,
+        forward: bool = True,
+        after_rk: bytes | None = None,
+        limit: int = 1000,
+    ) -> list[StoredRow]:
+        sql = [f"SELECT {_ITEM_COLS} FROM gt_items WHERE tid=$1 AND part=$2 AND hk=$3"]
+        args: list[Any] = [tid, part, hk]
+        _range(sql, args, rng)
+        if after_rk is not None:
+            sql.append(f"AND rk {'>' if forward else '<'} {_param(args, after_rk)}")
+        order = "ASC" if forward else "DESC"
+        sql.append(f"AND data IS NOT NULL ORDER BY rk {order} LIMIT {_param(args, limit)}")
+        return [_stored(r) for r in await self.db.fetch(" ".join(sql), args)]
+
+    async def scan(
+        self,
+        tid: int,
+        *,
+        parts: Sequence[int] | None = None,
+        after: tuple[int, bytes, bytes] | None = None,
+        limit: int = 1000,
+    ) -> list[StoredRow]:
+        return await self._scan(tid, parts, after, limit, live=True)
+
+    async def scan_all_rows(
+        self, tid: int, *, after: tuple[int, bytes, bytes] | None = None, limit: int = 1000
+    ) -> list[StoredRow]:
+        return await self._scan(tid, None, after, limit, live=False)
+
+    async def _scan(
+        self,
+        tid: int,
+        parts: Sequence[int] | None,
+        after: tuple[int, bytes, bytes] | None,
+        limit: int,
+        *,
+        live: bool,
+    ) -> list[StoredRow]:
+        sql = [f"SELECT {_ITEM_COLS} FROM gt_items WHERE tid=$1"]
+        args: list[Any] = [tid]
+        if live:
+            sql.append("AND data IS NOT NULL")
+        if parts is not None:
+            sql.append("AND " + self.db.any_of("part", parts, args))
+        if after is not None:
+            _after(sql, args, "part, hk, rk", ">", after)
+        sql.append(f"ORDER BY part, hk, rk LIMIT {_param(args, limit)}")
+        return [_stored(r) for r in await self.db.fetch(" ".join(sql), args)]
+
+    async def index_query(
+        self,
+        tid: int,
+        iid: int,
+        part: int,
+        hk: bytes,
+        rng: KeyRange,
+        *,
+        forward: bool = True,
+        after: tuple[bytes, bytes] | None = None,
+        limit: int = 1000,
+    ) -> list[IndexRow]:
+        sql = [f"SELECT {_INDEX_COLS} FROM gt_index WHERE tid=$1 AND iid=$2 AND part=$3 AND hk=$4"]
+        args: list[Any] = [tid, iid, part, hk]
+        _range(sql, args, rng)
+        if after is not None:
+            _after(sql, args, "rk, tk", ">" if forward else "<", after)
+        order = "rk ASC, tk ASC" if forward else "rk DESC, tk DESC"
+        sql.append(f"ORDER BY {order} LIMIT {_param(args, limit)}")
+        return [_index_row(r) for r in await self.db.fetch(" ".join(sql), args)]
+
+    async def index_scan(
+        self,
+        tid: int,
+        iid: int,
+        *,
+        parts: Sequence[int] | None = None,
+        after: tuple[int, bytes, bytes, bytes] | None = None,
+        limit: int = 1000,
+    ) -> list[IndexRow]:
+        sql = [f"SELECT {_INDEX_COLS} FROM gt_index WHERE tid=$1 AND iid=$2"]
+        args: list[Any] = [tid, iid]
+        if parts is not None:
+            sql.append("AND " + self.db.any_of("part", parts, args))
+        if after is not None:
+            _after(sql, args, "part, hk, rk, tk", ">", after)
+        sql.append(f"ORDER BY part, hk, rk, tk LIMIT {_param(args, limit)}")
+        return [_index_row(r) for r in await self.db.fetch(" ".join(sql), args)]
+
+    async def get_meta(self, key: str) -> str | None:
+        r = await self.db.fetchrow("SELECT value FROM gt_meta WHERE key=$1", (key,))
+        return str(r[0]) if r is not None else None
+
+    async def pending_changes(self, limit: int) -> list[StoredChange]:
+        rows = await self.db.fetch(
+            f"SELECT {_CHANGE_COLS} FROM gt_changes WHERE pending = TRUE ORDER BY seq LIMIT $1",
+            (limit,),
+        )
+        return [_change(r) for r in rows]
+
+    async def changes_after(
+        self, tid: int, part: int, after_seq: int, limit: int
+    ) -> list[StoredChange]:
+        rows = await self.db.fetch(
+            f"SELECT {_CHANGE_COLS} FROM gt_changes "
+            "WHERE tid=$1 AND part=$2 AND seq>$3 ORDER BY seq LIMIT $4",
+            (tid, part, after_seq, limit),
+        )
+        return [_change(r) for r in rows]
+
+
+class DirectWrites(DirectReads):
+    """The writes every write request makes (``sql.WriteTx``'s methods)."""
+
+    async def put_row(
+        self,
+        tid: int,
+        part: int,
+        hk: bytes,
+        rk: bytes,
+        version: Version,
+        data: bytes | None,
+        size: int,
+        now_ms: int,
+        *,
+        prev: StoredRow | Unread | None = UNREAD,
+    ) -> None:
+        if prev is UNREAD:
+            prev = await self.get_row(tid, part, hk, rk)
+        # the verifier's leaf moves in the same transaction as the row (invariant 1)
+        leaf = _verify.leaf_delta(
+            tid,
+            part,
+            hk,
+            rk,
+            prev.version if prev is not None else None,
+            prev.data if prev is not None else None,
+            version,
+            data,
+        )
+        if leaf is not None:
+            await self.db.execute(
+                _UPSERT_LEAF,
+                [leaf[c] for c in ("tid", "part", "bucket", "live", "s0", "s1", "s2", "s3")],
+            )
+        tomb_ms = now_ms if data is None else None
+        await self.db.execute(
+            _UPSERT_ROW, (tid, part, hk, rk, version.hlc, version.origin, data, size, tomb_ms)
+        )
+
+    async def put_index_entry(self, tid: int, iid: int, e: IndexRow) -> None:
+        await self.db.execute(_UPSERT_INDEX, (tid, iid, e.part, e.hk, e.rk, e.tk, e.data, e.size))
+
+    async def delete_index_entry(
+        self, tid: int, iid: int, part: int, hk: bytes, rk: bytes, tk: bytes
+    ) -> None:
+        await self.db.execute(_DELETE_INDEX, (tid, iid, part, hk, rk, tk))
+
+    async def append_change(
+        self,
+        tid: int,
+        part: int,
+        event: str,
+        version: Version,
+        record: bytes,
+        now_ms: int,
+        pending: bool,
+    ) -> int:
+        r = await self.db.fetchrow(
+            _APPEND_CHANGE,
+            (tid, part, event, version.hlc, version.origin, record, now_ms, pending),
+        )
+        assert r is not None
+        return int(r[0])
+
+    async def mark_published(self, seqs: Sequence[int]) -> None:
+        # bounded chunks: SQLite caps the number of bound parameters per statement
+        for i in range(0, len(seqs), 500):
+            args: list[Any] = []
+            cond = self.db.any_of("seq", list(seqs[i : i + 500]), args)
+            await self.db.execute(f"UPDATE gt_changes SET pending = FALSE WHERE {cond}", args)
+
+    async def set_meta(self, key: str, value: str) -> None:
+        await self.db.execute(_UPSERT_META, (key, value))
