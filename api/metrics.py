@@ -14,6 +14,7 @@ clash):
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from prometheus_client import (
@@ -98,13 +99,21 @@ class RegionMetrics:
         PlatformCollector(registry=self.registry)
         self._state = state
         self._replicator = replicator
+        self._children: dict[tuple[str, int, str | None], tuple[Any, Any]] = {}
 
     def observe(self, op: str, status: int, seconds: float, error: str | None = None) -> None:
         operation = op if op in self.operations else UNKNOWN_OPERATION
-        code = error or NO_ERROR
-        self.requests.labels(operation, str(status), code).inc()
-        self.latency.labels(operation, str(status), code).observe(seconds)
-        if code in THROTTLE_CODES:
+        key = (operation, status, error)
+        children = self._children.get(key)
+        if children is None:
+            # labels() costs a lock and a tuple per call: once per label set instead
+            # (bounded: known operation names, and statuses and codes of a short list)
+            labels = (operation, str(status), error or NO_ERROR)
+            children = (self.requests.labels(*labels), self.latency.labels(*labels))
+            self._children[key] = children
+        children[0].inc()
+        children[1].observe(seconds)
+        if error in THROTTLE_CODES:
             self.throttled.inc()
 
     async def exposition(self, accept: str = "") -> tuple[bytes, str]:

@@ -38,7 +38,7 @@ from bench.loadgen import (
     preload,
     run_load,
 )
-from bench.peers import SERVER_NAMES, Server, ServerUnavailable, make_server
+from bench.peers import SERVER_NAMES, STORELESS, Server, ServerUnavailable, make_server
 
 __all__ = [
     "CEILING_WORKLOADS",
@@ -53,8 +53,8 @@ __all__ = [
 #: the ceiling is measured with these (the cheapest and the most expensive to build)
 CEILING_WORKLOADS = ("get", "put", "mixed", "batch-write")
 GT_SERVERS = ("gt-sqlite", "gt-pg")
-#: the suite's servers: the trivial one first, for each workload's client ceiling
-SUITE_SERVERS = ("trivial", *SERVER_NAMES)
+#: the suite's servers: the trivial one first (the client's ceiling), then the ASGI floor
+SUITE_SERVERS = (*STORELESS, *SERVER_NAMES)
 PEERS = ("moto", "dynalite-mem", "dynalite-disk")
 
 
@@ -275,7 +275,7 @@ def run_suite(cfg: SuiteConfig) -> dict[str, Any]:
         }
         say(f"preloading {cfg.key_space} items of {cfg.item_size} B into each server:")
         for name, server in servers.items():
-            if name == "trivial":
+            if name in STORELESS:
                 continue  # it stores nothing
             ep = Endpoint(server.url, server.region)
             aio.run(ensure_table(ep))

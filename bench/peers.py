@@ -9,6 +9,8 @@
   ``--path``.  dynalite writes through LevelDB without ``sync``: nothing is fsynced, so its
   on-disk numbers are not those of a durable store.
 * ``trivial``: :mod:`bench.trivial`, for the load generator's own ceiling.
+* ``asgi-floor``: :mod:`bench.asgi_floor`, uvicorn as a region runs it with an
+  application that answers ``{}``: the fastest any Python server on uvicorn can be.
 
 Every server can tell which processes do its work (:meth:`Server.processes`), so the harness
 can charge CPU time to it: for ``gt-pg`` that is the region *and* the PostgreSQL cluster.
@@ -37,6 +39,7 @@ from bench.sigv4 import BENCH_ACCESS_KEY, BENCH_SECRET_KEY
 __all__ = [
     "DURABILITY",
     "SERVER_NAMES",
+    "STORELESS",
     "Server",
     "ServerUnavailable",
     "dynalite_cli",
@@ -57,7 +60,10 @@ DURABILITY = {
     "gt-sqlite": "SQLite WAL, synchronous=FULL (fsync per commit)",
     "gt-pg": "PostgreSQL, fsync=on, synchronous_commit=on",
     "trivial": "none (answers {})",
+    "asgi-floor": "none (uvicorn answering {})",
 }
+#: reference servers that store nothing (no preload, no ratios)
+STORELESS = ("trivial", "asgi-floor")
 
 
 class ServerUnavailable(RuntimeError):
@@ -239,8 +245,9 @@ def _git_rev() -> str:
 def make_server(name: str, workdir: Path) -> Server:
     """A not yet started server of kind ``name``; raises :class:`ServerUnavailable`."""
     port = free_port()
-    if name == "trivial":
-        return Server(name, [sys.executable, "-m", "bench.trivial", "--port", str(port)], port, workdir)
+    if name in STORELESS:
+        module = "bench." + name.replace("-", "_")
+        return Server(name, [sys.executable, "-m", module, "--port", str(port)], port, workdir)
     if name == "moto":
         # metadata, not an import: moto is optional (the bench extra), so mypy must not need it
         try:
@@ -315,4 +322,4 @@ def make_server(name: str, workdir: Path) -> Server:
             server.extra_pids.append(pid)
         server.cleanup += [("rmtree", data), ("pg-stop", data)]
         return server
-    raise ValueError(f"unknown server {name!r}; one of {', '.join((*SERVER_NAMES, 'trivial'))}")
+    raise ValueError(f"unknown server {name!r}; one of {', '.join((*SERVER_NAMES, *STORELESS))}")

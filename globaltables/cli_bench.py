@@ -15,7 +15,7 @@ import click
 __all__ = ["bench"]
 
 _WORKLOADS = ("put", "get", "query", "mixed", "batch-write", "transact")
-_SERVERS = ("trivial", "moto", "dynalite-mem", "dynalite-disk", "gt-sqlite", "gt-pg")
+_SERVERS = ("trivial", "asgi-floor", "moto", "dynalite-mem", "dynalite-disk", "gt-sqlite", "gt-pg")
 
 
 def _csv(choices: tuple[str, ...]) -> Any:
