@@ -9,6 +9,13 @@ tables; BatchWriteItem needs the key schema to tell a put's key from its other
 attributes, so it finds them last.  Nothing is read or written before every request
 of the call passed.
 
+Throughput is decided here too, after validation and before the first read or write:
+items are admitted one by one (regions/throttle.py ``admit_items``), in request
+order, and the ones capacity does not allow come back unprocessed, as DynamoDB's
+UnprocessedItems / UnprocessedKeys; nothing is done for them.  Only a batch of which
+no item is admitted raises ProvisionedThroughputExceededException (or
+ThrottlingException).  The admitted items' actual cost is settled here as well.
+
 Wording sources: dynalite's test/batchGetItem.js and test/batchWriteItem.js (run
 against DynamoDB), Alternator's test_batch.py, the shared reference §3.4 and §12.6-7.
 """
@@ -21,6 +28,8 @@ from typing import Any, Final
 
 import orjson
 
+from regions import capacity, throttle
+from regions.capacity import Consumed
 from regions.catalog import TableSpec
 from regions.errors import DynamoError, ValidationError
 from regions.indexes import check_index_keys
@@ -36,6 +45,7 @@ __all__ = [
     "MSG_TOO_MANY_GETS",
     "MSG_TOO_MANY_WRITES",
     "BatchGetResult",
+    "BatchWriteResult",
     "TableGet",
     "TableWrite",
     "WriteRequest",
@@ -62,15 +72,18 @@ class TableGet:
 
     table: str
     keys: list[Any]
+    consistent: bool = False
 
 
 @dataclass
 class BatchGetResult:
-    """Per request entry (same order as the request): the items found and the keys
-    left for the caller to ask again (UnprocessedKeys)."""
+    """Per request entry (same order as the request): the items found, the keys left
+    for the caller to ask again (UnprocessedKeys: throttled, or past the 16 MB cap),
+    and what the keys read consumed (None when no key of the entry was read)."""
 
     found: list[list[Item]] = field(default_factory=list)
     unprocessed: list[list[Item]] = field(default_factory=list)
+    consumed: list[Consumed | None] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -98,6 +111,16 @@ class Written:
     table: str
     spec: TableSpec
     outcome: WriteOutcome
+    consumed: Consumed
+
+
+@dataclass
+class BatchWriteResult:
+    """The writes done (request order) and, per request entry, the positions (in that
+    entry's list) of the requests left unprocessed for want of capacity."""
+
+    written: list[Written] = field(default_factory=list)
+    unprocessed: list[list[int]] = field(default_factory=list)
 
 
 def _identity(key: Item) -> bytes:
@@ -108,8 +131,9 @@ def _identity(key: Item) -> bytes:
 async def batch_get(
     region: Region, tables: list[TableGet], *, max_bytes: int = MAX_BATCH_GET_BYTES
 ) -> BatchGetResult:
-    """Read every requested key in one store connection, capped at ``max_bytes`` of
-    item data: keys past the cap (found or not) come back unprocessed, in order."""
+    """Read the requested keys that capacity admits in one store connection, capped
+    at ``max_bytes`` of item data: keys throttled or past the cap (found or not) come
+    back unprocessed, in request order."""
     total = 0
     canonical: list[list[Item]] = []
     for entry in tables:
@@ -126,17 +150,39 @@ async def batch_get(
                 raise ValidationError(MSG_TOO_MANY_GETS)
             keys.append(key)
         canonical.append(keys)
-    # resolves every table (ResourceNotFound) and checks every key against its schema
-    # before the first read
-    flat = [(entry.table, key) for entry, keys in zip(tables, canonical, strict=True) for key in keys]
-    items = iter(await region.get_many(flat))
+    # every table (ResourceNotFound) and every key against its schema before the
+    # first read, and before admission: an invalid batch is never answered throttled
+    specs: list[TableSpec] = []
+    for entry, keys in zip(tables, canonical, strict=True):
+        spec = await region.table_spec(entry.table)
+        for key in keys:
+            validate_key(key, spec.key_schema)
+        specs.append(spec)
+    # every key at the minimum a read costs; the actual sizes are settled once read
+    demands: list[throttle.Demand | None] = [
+        throttle.read_demand(spec, consistent=entry.consistent)
+        if throttle.limits_kind(spec, throttle.READ)
+        else None
+        for entry, spec, keys in zip(tables, specs, canonical, strict=True)
+        for _ in keys
+    ]
+    ticket, admitted = throttle.admit_items(region, demands)
+    flat = [
+        (entry.table, key) for entry, keys in zip(tables, canonical, strict=True) for key in keys
+    ]
+    items = iter(await region.get_many([k for k, ok in zip(flat, admitted, strict=True) if ok]))
+    allowed = iter(admitted)
     result = BatchGetResult()
     used = 0
     full = False
-    for keys in canonical:
+    spent: list[tuple[TableSpec, Consumed]] = []
+    for entry, spec, keys in zip(tables, specs, canonical, strict=True):
         found: list[Item] = []
         left: list[Item] = []
         for key in keys:
+            if not next(allowed):
+                left.append(key)
+                continue
             item = next(items)
             if not full and item is not None:
                 size = item_size(item)
@@ -150,13 +196,22 @@ async def batch_get(
                 found.append(item)
         result.found.append(found)
         result.unprocessed.append(left)
+        if len(left) < len(keys):
+            # only keys actually read are charged; unprocessed ones are paid when resent
+            read = capacity.batch_read(found, len(keys) - len(left), consistent=entry.consistent)
+            result.consumed.append(read)
+            spent.append((spec, read))
+        else:
+            result.consumed.append(None)
+    ticket.settle(spent)
     return result
 
 
-async def batch_write(region: Region, tables: list[TableWrite]) -> list[Written]:
-    """Validate every put and delete, then write them all in one store transaction
-    (each write atomic, the batch not: DynamoDB's own guarantee).  Returns every
-    write's outcome, in request order."""
+async def batch_write(region: Region, tables: list[TableWrite]) -> BatchWriteResult:
+    """Validate every put and delete, admit what capacity allows, then write the
+    admitted ones in one store transaction (each write atomic, the batch not:
+    DynamoDB's own guarantee).  Returns the writes' outcomes, in request order, and
+    the requests left unprocessed."""
     staged: list[tuple[str, list[tuple[Item | None, dict[str, Any]]]]] = []
     count = 0
     for entry in tables:
@@ -174,6 +229,7 @@ async def batch_write(region: Region, tables: list[TableWrite]) -> list[Written]
         raise ValidationError(MSG_TOO_MANY_WRITES)
     plan: list[tuple[str, Item, Callable[[Item | None], Item | None]]] = []
     specs: list[TableSpec] = []
+    puts: list[Item | None] = []
     seen: set[tuple[str, bytes]] = set()
     for table, prepared in staged:
         spec = await region.table_spec(table)
@@ -192,15 +248,32 @@ async def batch_write(region: Region, tables: list[TableWrite]) -> list[Written]
             seen.add(ident)
             plan.append((table, key, _put(put) if put is not None else _delete))
             specs.append(spec)
-    results = await region.write_many(plan, atomic=False)
-    written: list[Written] = []
-    for (table, _, _), spec, outcome in zip(plan, specs, results, strict=True):
+            puts.append(put)
+    # validated whole; now capacity decides which requests run, in request order
+    demands: list[throttle.Demand | None] = [
+        throttle.write_demand(spec, [put]) if throttle.limits_kind(spec, throttle.WRITE) else None
+        for spec, put in zip(specs, puts, strict=True)
+    ]
+    ticket, admitted = throttle.admit_items(region, demands)
+    run = [i for i, ok in enumerate(admitted) if ok]
+    results = await region.write_many([plan[i] for i in run], atomic=False)
+    out = BatchWriteResult()
+    spent: list[tuple[TableSpec, Consumed]] = []
+    for i, outcome in zip(run, results, strict=True):
         # the mutations cannot fail (no conditions, everything validated above); a
         # failure here is a bug, and surfacing it beats answering success for a lost write
         if isinstance(outcome, DynamoError):
             raise outcome
-        written.append(Written(table, spec, outcome))
-    return written
+        consumed = capacity.item_write(specs[i], outcome.old, outcome.new)
+        spent.append((specs[i], consumed))
+        out.written.append(Written(plan[i][0], specs[i], outcome, consumed))
+    ticket.settle(spent)
+    # positions within each request entry of what was not admitted
+    position = 0
+    for _, prepared in staged:
+        out.unprocessed.append([j for j in range(len(prepared)) if not admitted[position + j]])
+        position += len(prepared)
+    return out
 
 
 def _put(item: Item) -> Callable[[Item | None], Item | None]:

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from regions import system_tables
+from regions import policy, system_tables
 from regions.auth_settings import AuthSettings
 from regions.errors import ConditionalCheckFailed, DynamoError, ValidationError
 from regions.principals import ADMIN, Principal
@@ -149,12 +149,11 @@ def _n(item: Item, name: str) -> float:
 
 
 def _check_policies(policies: list[Any]) -> tuple[dict[str, Any], ...]:
-    for doc in policies:
-        if not isinstance(doc, dict) or "Statement" not in doc:
-            raise ValidationError(
-                "a policy must be a JSON object with a Statement (IAM policy grammar)"
-            )
-    return tuple(policies)
+    """Each document as IAM would take it, through the one validator evaluation also
+    uses (regions/policy.py): a document stored here is one every region can compile,
+    and a bad one is refused with IAM's MalformedPolicyDocument before anything is
+    written.  JSON text is accepted and stored parsed."""
+    return tuple(policy.validate_policy(doc) for doc in policies)
 
 
 class Identities:

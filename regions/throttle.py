@@ -34,8 +34,14 @@ two-step:
    does.  A request that failed after admission (a failed condition, say) keeps the
    estimate charged: DynamoDB bills failed conditional writes too.
 
-Batches and transactions are admitted as a whole (the sum over their items, per
-table): a throttled batch writes nothing and is retried by the SDK as a whole.
+Transactions are admitted as a whole (the sum over their items, per table): a
+throttled transaction writes nothing and is retried by the SDK as a whole.  Batches
+are admitted item by item (:meth:`Throttle.admit_items`), as DynamoDB's BatchWriteItem
+and BatchGetItem process what capacity allows and hand the rest back as
+UnprocessedItems / UnprocessedKeys: items are taken in request order while their
+buckets can pay, and a bucket that refused one item refuses every later one of the
+batch (so a small item never overtakes a bigger one on the same resource).  Only a
+batch of which no item can be admitted fails with the exception.
 
 Messages: ProvisionedThroughputExceededException's two texts as the service sends
 them (table: mifi/dynamodump#20, quintilesims/layer0#229; GSI: grailbio/reflow#101);
@@ -73,10 +79,12 @@ __all__ = [
     "Throttle",
     "Ticket",
     "admit",
+    "admit_items",
     "admit_reads",
     "admit_writes",
     "for_region",
     "is_limited",
+    "limits_kind",
     "read_demand",
     "write_demand",
 ]
@@ -158,6 +166,11 @@ def _limits(spec: TableSpec, kind: str) -> list[_Limit]:
         if irate >= 1:
             out.append(_Limit((spec.table_id, idx.name, kind), float(irate), provisioned, idx.name))
     return out
+
+
+def limits_kind(spec: TableSpec, kind: str) -> bool:
+    """Whether reads (or writes) of the table can be throttled."""
+    return bool(_limits(spec, kind))
 
 
 def is_limited(spec: TableSpec) -> bool:
@@ -269,6 +282,44 @@ class Throttle:
         ticket.charged = wanted
         return ticket
 
+    def admit_items(self, demands: Sequence[Demand | None]) -> tuple[Ticket, list[bool]]:
+        """A batch's items, one demand each (None: an item of an unlimited table),
+        admitted in order while their buckets can pay; a bucket that refused an item
+        refuses the batch's later items too.  Returns the ticket of what was taken and
+        which items were admitted; raises (taking nothing) if none was."""
+        ticket = Ticket(self)
+        now = self.clock()
+        admitted: list[bool] = []
+        blocked: dict[tuple[str, str, str], tuple[_Limit, TableSpec]] = {}
+        for d in demands:
+            if d is None:
+                admitted.append(True)
+                continue
+            ticket.kinds[d.spec.table_id] = d.kind
+            ticket.specs[d.spec.table_id] = d.spec
+            wanted: dict[tuple[str, str, str], tuple[_Limit, float]] = {}
+            for limit in _limits(d.spec, d.kind):
+                units = _arms(limit, d.units, d.kind)
+                if units is not None:
+                    wanted[limit.key] = (limit, units)
+            refused = [
+                (key, limit)
+                for key, (limit, units) in wanted.items()
+                if key in blocked or not self._bucket(limit, now).admits(units)
+            ]
+            if refused:
+                for key, limit in refused:
+                    blocked.setdefault(key, (limit, d.spec))
+                admitted.append(False)
+                continue
+            for key, (_, units) in wanted.items():
+                self.buckets[key].tokens -= units
+                ticket.charged[key] = ticket.charged.get(key, 0.0) + units
+            admitted.append(True)
+        if demands and not any(admitted):
+            raise self._error(list(blocked.values()))
+        return ticket, admitted
+
     def adjust(self, deltas: dict[tuple[str, str, str], float]) -> None:
         """Take (or give back, when negative) units after the fact; never refuses."""
         now = self.clock()
@@ -375,6 +426,14 @@ def admit(region: Region, demands: Sequence[Demand]) -> Ticket:
     if not any(_limits(d.spec, d.kind) for d in demands):
         return Ticket(None)
     return for_region(region).admit(demands)
+
+
+def admit_items(region: Region, demands: Sequence[Demand | None]) -> tuple[Ticket, list[bool]]:
+    """Item-by-item admission of a batch on ``region`` (:meth:`Throttle.admit_items`);
+    free when none of its tables is limited."""
+    if not any(d is not None and _limits(d.spec, d.kind) for d in demands):
+        return Ticket(None), [True] * len(demands)
+    return for_region(region).admit_items(demands)
 
 
 def admit_reads(

@@ -7,6 +7,12 @@ job; this module adds what that one does not know about: GSIs (each has its own
 capacity under PROVISIONED, none under PAY_PER_REQUEST), OnDemandThroughput, and the
 time of the last switch to PAY_PER_REQUEST (``BillingModeSummary``).
 
+Global tables (2019.11.21) keep these settings identical on every replica, as
+DynamoDB does (it requires the same write capacity on every replica and one billing
+mode; read capacity could differ only through a per-replica
+ProvisionedThroughputOverride, which this version does not offer, so it is shared
+too): :func:`shared_with` copies them from the spec a peer sends.
+
 Texts: "ProvisionedThroughput is not specified for index" is DynamoDB's CreateTable
 answer (awsdocs/amazon-dynamodb-developer-guide#246); the others are unverified
 wordings in DynamoDB's "One or more parameter values were invalid" style.
@@ -33,6 +39,7 @@ __all__ = [
     "describe_on_demand",
     "limits",
     "plan_update",
+    "shared_with",
     "with_on_demand",
 ]
 
@@ -262,3 +269,33 @@ def describe_on_demand(max_read: int, max_write: int) -> dict[str, Any] | None:
     if max_read == NO_MAXIMUM and max_write == NO_MAXIMUM:
         return None
     return {"MaxReadRequestUnits": max_read, "MaxWriteRequestUnits": max_write}
+
+
+def shared_with(ours: TableSpec, theirs: TableSpec) -> TableSpec:
+    """Our replica's spec with the throughput settings of ``theirs`` (a peer's spec of
+    the same global table): billing mode, table and GSI capacities, OnDemandThroughput
+    maxima and the time of the last switch to PAY_PER_REQUEST.  A GSI we do not hold
+    (yet) is left to the index reconciliation; DeletionProtection and TableClass stay
+    per replica, as in DynamoDB."""
+    by_name = {i.name: i for i in theirs.indexes if i.kind == GSI}
+    return replace(
+        ours,
+        billing_mode=theirs.billing_mode,
+        read_capacity=theirs.read_capacity,
+        write_capacity=theirs.write_capacity,
+        max_read_request_units=theirs.max_read_request_units,
+        max_write_request_units=theirs.max_write_request_units,
+        pay_per_request_at=theirs.pay_per_request_at,
+        indexes=tuple(
+            replace(
+                i,
+                read_capacity=by_name[i.name].read_capacity,
+                write_capacity=by_name[i.name].write_capacity,
+                max_read_request_units=by_name[i.name].max_read_request_units,
+                max_write_request_units=by_name[i.name].max_write_request_units,
+            )
+            if i.kind == GSI and i.name in by_name
+            else i
+            for i in ours.indexes
+        ),
+    )

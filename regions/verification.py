@@ -8,6 +8,7 @@ hashes differ, for the rows of the differing leaf buckets.  See docs/verify.md.
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
 import secrets
 import weakref
@@ -21,7 +22,15 @@ from regions.store import StoredRow
 from regions.store import verify as store_verify
 from regions.verify_tree import Tree, build_tree
 
-__all__ = ["BucketPage", "TableTree", "bucket_page", "rebuild_leaves", "table_tree"]
+__all__ = [
+    "BucketPage",
+    "TableTree",
+    "bucket_page",
+    "decode_cursor",
+    "encode_cursor",
+    "rebuild_leaves",
+    "table_tree",
+]
 
 log = logging.getLogger("globaltables.verify")
 
@@ -37,6 +46,24 @@ _SNAPSHOTS_KEPT = 32
 _snapshots: weakref.WeakKeyDictionary[Region, OrderedDict[str, TableTree]] = (
     weakref.WeakKeyDictionary()
 )
+
+
+def encode_cursor(cursor: tuple[int, bytes, bytes]) -> str:
+    """A bucket walk's position (partition, hk, rk) as an opaque URL-safe text."""
+    part, hk, rk = cursor
+    raw = part.to_bytes(4, "big") + len(hk).to_bytes(4, "big") + hk + rk
+    return base64.urlsafe_b64encode(raw).decode()
+
+
+def decode_cursor(text: str) -> tuple[int, bytes, bytes]:
+    """Inverse of :func:`encode_cursor`; raises ValueError for a damaged one."""
+    raw = base64.urlsafe_b64decode(text.encode())
+    if len(raw) < 8:
+        raise ValueError("bad cursor")
+    n = int.from_bytes(raw[4:8], "big")
+    if len(raw) < 8 + n:
+        raise ValueError("bad cursor")
+    return int.from_bytes(raw[:4], "big"), raw[8 : 8 + n], raw[8 + n :]
 
 
 @dataclass(frozen=True)

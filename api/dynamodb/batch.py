@@ -12,10 +12,9 @@ from typing import Any, Final
 from api.dynamodb import legacy
 from api.dynamodb.items import _context
 from api.dynamodb.shapes import Shape
-from regions import batch, capacity, throttle
+from regions import batch, capacity
 from regions import expressions as ex
-from regions.catalog import TableSpec
-from regions.errors import DynamoError, ValidationError
+from regions.errors import ValidationError
 from regions.region import Region
 
 __all__ = ["OPERATIONS"]
@@ -53,15 +52,6 @@ def _valid_table_key(name: str) -> bool:
     if name.startswith("arn:"):
         return len(name) <= 1024
     return 3 <= len(name) <= 255 and _TABLE_NAME.fullmatch(name) is not None
-
-
-async def _spec(region: Region, table: str) -> TableSpec | None:
-    """The table's spec for throughput admission; None for a table that does not
-    exist, which regions/batch.py then reports in DynamoDB's validation order."""
-    try:
-        return await region.table_spec(table)
-    except DynamoError:
-        return None
 
 
 def _request_items(shape: Shape) -> dict[str, Any] | None:
@@ -111,25 +101,19 @@ async def batch_get_item(region: Region, body: dict[str, Any]) -> dict[str, Any]
         )
         if ctx is not None:
             ctx.check_all_used()
-    specs = [await _spec(region, name) for name, _, _, _ in tables]
-    # every key at the minimum a read costs now; the actual sizes once read
-    ticket = throttle.admit_reads(
+    # capacity, the 16 MB cap and what was consumed are regions/batch.py's decisions
+    result = await batch.batch_get(
         region,
         [
-            (spec, None, strong, len(keys))
-            for spec, (_, _, keys, _), strong in zip(specs, tables, consistent, strict=True)
-            if spec is not None
+            batch.TableGet(name, keys, strong)
+            for (name, _, keys, _), strong in zip(tables, consistent, strict=True)
         ],
-    )
-    result = await batch.batch_get(
-        region, [batch.TableGet(name, keys) for name, _, keys, _ in tables]
     )
     responses: dict[str, list[Any]] = {}
     unprocessed: dict[str, Any] = {}
     usage = capacity.PerTable()
-    spent: list[tuple[TableSpec, capacity.Consumed]] = []
-    for (name, sub, keys, _), paths, found, left, strong in zip(
-        tables, projections, result.found, result.unprocessed, consistent, strict=True
+    for (name, sub, _, _), paths, found, left, read in zip(
+        tables, projections, result.found, result.unprocessed, result.consumed, strict=True
     ):
         responses[name] = [ex.project(i, paths) for i in found] if paths is not None else found
         if left:
@@ -137,13 +121,8 @@ async def batch_get_item(region: Region, body: dict[str, Any]) -> dict[str, Any]
             entry = {k: v for k, v in sub.body.items() if k != "Keys"}
             entry["Keys"] = left
             unprocessed[name] = entry
-        if len(left) < len(keys):
-            # only keys actually read are charged; unprocessed ones are paid when resent
-            read = capacity.batch_read(found, len(keys) - len(left), consistent=strong)
+        if read is not None:
             usage.add(name, name, read)
-            spec = await region.table_spec(name)
-            spent.append((spec, read))
-    ticket.settle(spent)
     out: dict[str, Any] = {"Responses": responses, "UnprocessedKeys": unprocessed}
     consumed = usage.consumed_capacity(rcc)
     if consumed is not None:
@@ -181,36 +160,27 @@ async def batch_write_item(region: Region, body: dict[str, Any]) -> dict[str, An
     shape.done()
     if any(bad for _, parsed in tables for _, _, bad in parsed):
         raise ValidationError(_NO_REQUEST)
-    # the whole batch is admitted (or throttled, writing nothing) before any write
-    specs = [await _spec(region, name) for name, _ in tables]
-    ticket = throttle.admit_writes(
-        region,
-        [
-            (spec, [item for item, _, _ in parsed])
-            for spec, (_, parsed) in zip(specs, tables, strict=True)
-            if spec is not None
-        ],
-    )
-    written = await batch.batch_write(
+    result = await batch.batch_write(
         region,
         [
             batch.TableWrite(name, [batch.WriteRequest(item=i, key=k) for i, k, _ in parsed])
             for name, parsed in tables
         ],
     )
-    # a batch is throttled whole (regions/throttle.py), so nothing is ever left
-    # unprocessed here, but DynamoDB always sends the member (§12.6)
-    out: dict[str, Any] = {"UnprocessedItems": {}}
-    if ticket.active or capacity.wanted(rcc):
+    # what capacity did not admit goes back as it was sent, for the caller to resend;
+    # DynamoDB always sends the member, empty or not (§12.6)
+    out: dict[str, Any] = {
+        "UnprocessedItems": {
+            name: [reqs[j] for j in left]
+            for (name, reqs), left in zip(lists, result.unprocessed, strict=True)
+            if left
+        }
+    }
+    if capacity.wanted(rcc):
         usage = capacity.PerTable()
-        spent: list[tuple[TableSpec, capacity.Consumed]] = []
-        for w in written:
-            consumed = capacity.item_write(w.spec, w.outcome.old, w.outcome.new)
-            usage.add(w.table, w.table, consumed)
-            spent.append((w.spec, consumed))
-        ticket.settle(spent)
-        if capacity.wanted(rcc):
-            out["ConsumedCapacity"] = usage.consumed_capacity(rcc)
+        for w in result.written:
+            usage.add(w.table, w.table, w.consumed)
+        out["ConsumedCapacity"] = usage.consumed_capacity(rcc)
     return out
 
 

@@ -119,6 +119,47 @@ def test_a_refused_admission_takes_nothing_from_any_table() -> None:
     assert t.tokens("A", None, WRITE) == pytest.approx(5.0)
 
 
+def test_batch_items_are_admitted_in_order_while_capacity_allows() -> None:
+    t, _ = make(burst=3.0)
+    s = spec(wcu=1)  # a bucket of 3 units
+    ticket, admitted = t.admit_items([writes(s)] * 5)
+    assert admitted == [True, True, True, False, False]
+    assert ticket.charged == {("tid-1", "", WRITE): 3.0}
+    assert t.tokens("tid-1", None, WRITE) == pytest.approx(0.0)
+    # none admitted: the whole batch is refused, taking nothing
+    with pytest.raises(ProvisionedThroughputExceeded) as info:
+        t.admit_items([writes(s), writes(s)])
+    assert info.value.reasons == [
+        {"reason": "TableWriteProvisionedThroughputExceeded", "resource": ARN + "t"}
+    ]
+    assert t.tokens("tid-1", None, WRITE) == pytest.approx(0.0)
+
+
+def test_a_refusing_bucket_refuses_the_later_items_it_pays_for() -> None:
+    t, _ = make(burst=2.0)
+    a, b = spec(name="a", table_id="A", wcu=1), spec(name="b", table_id="B", wcu=5)
+    # a: 2 units; its 3-unit item does not fit, and the 1-unit item after it must not
+    # overtake it; b's items (another bucket) and unlimited ones (None) still go
+    _, admitted = t.admit_items(
+        [writes(a, 1.0), writes(a, 3.0), writes(a, 1.0), writes(b), None, writes(b)]
+    )
+    assert admitted == [True, False, False, True, True, True]
+    assert t.tokens("A", None, WRITE) == pytest.approx(1.0)
+    assert t.tokens("B", None, WRITE) == pytest.approx(8.0)
+    # a batch of free items only is admitted without buckets
+    assert throttle.Throttle().admit_items([None, None])[1] == [True, True]
+
+
+def test_a_batch_item_bigger_than_the_bucket_goes_alone_on_a_full_bucket() -> None:
+    t, _ = make(burst=2.0)
+    s = spec(wcu=1)
+    ticket, admitted = t.admit_items([writes(s, 5.0), writes(s, 1.0)])
+    assert admitted == [True, False]
+    assert t.tokens("tid-1", None, WRITE) == pytest.approx(-3.0)
+    ticket.settle([(s, Consumed(4.0))])  # actual cost lower than estimated: a refund
+    assert t.tokens("tid-1", None, WRITE) == pytest.approx(-2.0)
+
+
 def test_a_request_bigger_than_the_bucket_needs_a_full_bucket_then_leaves_a_debt() -> None:
     t, clock = make(burst=2.0)
     s = spec(wcu=1)

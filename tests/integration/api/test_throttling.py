@@ -238,24 +238,120 @@ def test_a_gsi_has_its_own_capacity(ddb: Any, make_table: TableFactory) -> None:
     ddb.get_item(TableName=t, Key=item("no-g"), ConsistentRead=True)
 
 
-def test_batches_and_transactions_are_throttled_whole(ddb: Any, make_table: TableFactory) -> None:
+def test_transactions_are_throttled_whole(ddb: Any, make_table: TableFactory) -> None:
     t = make_table(**provisioned(rcu=5, wcu=1))
     ddb.put_item(TableName=t, Item=item("first"))  # 1 of the 2 banked units left
-    writes = [{"PutRequest": {"Item": item(f"b{i}")}} for i in range(3)]
-    throttled(lambda: ddb.batch_write_item(RequestItems={t: writes}))  # needs 3 (2 at least)
     # a transactional write costs 2 units each
     throttled(lambda: ddb.transact_write_items(
         TransactItems=[{"Put": {"TableName": t, "Item": item("t1")}},
                        {"Put": {"TableName": t, "Item": item("t2")}}]
     ))  # fmt: skip
-    for p in ("b0", "b1", "b2", "t1", "t2"):
+    for p in ("t1", "t2"):
         assert "Item" not in ddb.get_item(TableName=t, Key=item(p))
     time.sleep(1.1)
     # a request larger than the whole bank goes through once the bank is full, leaving
     # a debt (it would never fit otherwise)
-    ddb.batch_write_item(RequestItems={t: writes})
+    ddb.transact_write_items(
+        TransactItems=[{"Put": {"TableName": t, "Item": item(f"t{i}")}} for i in range(3)]
+    )
     throttled(lambda: ddb.put_item(TableName=t, Item=item("in debt")))
     assert len(ddb.scan(TableName=t)["Items"]) == 4
+
+
+def test_a_batch_write_beyond_capacity_returns_unprocessed_items(
+    ddb: Any, make_table: TableFactory
+) -> None:
+    t = make_table(**provisioned(rcu=50, wcu=1))  # 2 banked write units
+    free = make_table(BillingMode="PAY_PER_REQUEST")
+    writes = [{"PutRequest": {"Item": item(f"b{i:02}", n=str(i))}} for i in range(10)]
+    others = [{"PutRequest": {"Item": item(f"o{i}")}} for i in range(3)]
+    started = time.monotonic()
+    first = ddb.batch_write_item(
+        RequestItems={t: writes, free: others}, ReturnConsumedCapacity="TOTAL"
+    )
+    elapsed = time.monotonic() - started
+    left = first["UnprocessedItems"]
+    # the unlimited table's items all went through; the limited one's as far as its
+    # bank (plus what refilled meanwhile) allowed, in request order
+    assert set(left) == {t}
+    done = len(writes) - len(left[t])
+    assert BURST_S <= done <= BURST_S + elapsed + 1
+    assert left[t] == writes[done:]  # exactly as sent, ready to be resent
+    assert first["ConsumedCapacity"] == [
+        {"TableName": t, "CapacityUnits": float(done)},
+        {"TableName": free, "CapacityUnits": 3.0},
+    ]
+    for i in range(len(writes)):
+        got = ddb.get_item(TableName=t, Key=item(f"b{i:02}"), ConsistentRead=True)
+        # unprocessed items changed nothing
+        assert ("Item" in got) == (i < done), i
+    # the pattern the SDK documents: resend UnprocessedItems until none is left (the
+    # client backs off and retries a batch of which nothing fits)
+    patient = client_for(ddb, attempts=10)
+    charged = float(done)
+    pending = left
+    deadline = time.monotonic() + 90
+    while pending:
+        assert time.monotonic() < deadline, "unprocessed items never drained"
+        resp = patient.batch_write_item(RequestItems=pending, ReturnConsumedCapacity="TOTAL")
+        charged += sum(c["CapacityUnits"] for c in resp["ConsumedCapacity"])
+        pending = resp["UnprocessedItems"]
+    # each item written exactly once: ten 1-unit puts were charged, no more
+    assert charged == 10.0
+    items = ddb.scan(TableName=t, ConsistentRead=True)["Items"]
+    assert sorted(i["p"]["S"] for i in items) == [f"b{i:02}" for i in range(10)]
+
+
+def test_a_batch_of_which_nothing_fits_is_throttled_and_changes_nothing(
+    ddb: Any, make_table: TableFactory
+) -> None:
+    t = make_table(**provisioned(rcu=5, wcu=1))
+    burst(lambda i: ddb.put_item(TableName=t, Item=item(f"k{i}")))
+    before = len(ddb.scan(TableName=t, ConsistentRead=True)["Items"])
+    exc = throttled(
+        lambda: ddb.batch_write_item(
+            RequestItems={t: [{"PutRequest": {"Item": item(f"b{i}")}} for i in range(3)]}
+        )
+    )
+    assert exc.response["Error"]["Message"] == MSG_TABLE
+    assert len(ddb.scan(TableName=t, ConsistentRead=True)["Items"]) == before
+
+
+def test_a_batch_get_beyond_capacity_returns_unprocessed_keys(
+    ddb: Any, make_table: TableFactory
+) -> None:
+    t = make_table(**provisioned(rcu=1, wcu=50))  # 2 banked read units
+    keys = [item(f"g{i:02}") for i in range(8)]
+    for i, k in enumerate(keys):
+        ddb.put_item(TableName=t, Item={**k, "n": {"N": str(i)}})
+    # strongly consistent: 1 unit per small item, so about 2 keys fit
+    request = {t: {"Keys": keys, "ConsistentRead": True, "ProjectionExpression": "p, n"}}
+    started = time.monotonic()
+    first = ddb.batch_get_item(RequestItems=request, ReturnConsumedCapacity="TOTAL")
+    elapsed = time.monotonic() - started
+    left = first["UnprocessedKeys"][t]
+    done = len(keys) - len(left["Keys"])
+    assert BURST_S <= done <= BURST_S + elapsed + 1
+    # the same shape as the request, options kept, keys in request order
+    assert left == {"Keys": keys[done:], "ConsistentRead": True, "ProjectionExpression": "p, n"}
+    assert sorted(i["p"]["S"] for i in first["Responses"][t]) == [f"g{i:02}" for i in range(done)]
+    assert first["ConsumedCapacity"] == [{"TableName": t, "CapacityUnits": float(done)}]
+    # with the bank empty, a batch of which no key fits is refused whole
+    _, exc = burst(lambda i: ddb.batch_get_item(RequestItems={t: {"Keys": keys[:2]}}))
+    assert exc.response["ThrottlingReasons"][0]["reason"] == (
+        "TableReadProvisionedThroughputExceeded"
+    )
+    # resending UnprocessedKeys until none is left reads every key exactly once
+    patient = client_for(ddb, attempts=10)
+    seen = [i["p"]["S"] for i in first["Responses"][t]]
+    pending = first["UnprocessedKeys"]
+    deadline = time.monotonic() + 90
+    while pending:
+        assert time.monotonic() < deadline, "unprocessed keys never drained"
+        resp = patient.batch_get_item(RequestItems=pending)
+        seen += [i["p"]["S"] for i in resp["Responses"].get(t, [])]
+        pending = resp["UnprocessedKeys"]
+    assert sorted(seen) == [f"g{i:02}" for i in range(8)]
 
 
 def test_switching_billing_modes(ddb: Any, make_table: TableFactory) -> None:
