@@ -1,7 +1,9 @@
 """Periodic housekeeping of a region, with or without replication.
 
 Drops tombstones past the horizon (invariant 4), change records past the streams
-retention, conflict-log entries past theirs, and expired transaction tokens.
+retention (never one the publisher has yet to ship), deleted tables' streams past
+that same retention, conflict-log entries past theirs, and expired transaction
+tokens.
 """
 
 from __future__ import annotations
@@ -23,10 +25,13 @@ async def housekeeping_once(region: Region) -> tuple[int, int, int]:
     return tombs, trimmed, tokens
 
 
-async def run_housekeeping(region: Region, interval: float = 60.0) -> None:
+async def run_housekeeping(region: Region, interval: float | None = None) -> None:
+    """Housekeeping every ``interval`` seconds (default: the region's
+    ``housekeeping_period_s``) until cancelled; failures are logged once per run."""
+    period = interval if interval is not None else region.settings.housekeeping_period_s
     failing = False
     while True:
-        await asyncio.sleep(interval)
+        await asyncio.sleep(period)
         try:
             tombs, trimmed, tokens = await housekeeping_once(region)
         except asyncio.CancelledError:

@@ -8,6 +8,17 @@ first change its partition logged after the disabling: that bound is one indexed
 lookup, DescribeStream's ``EndingSequenceNumber`` is the last change below it, and
 GetRecords stops there instead of scanning whatever the table logged later (a
 newer stream's changes, or changes made while no stream was enabled).
+
+Records older than the stream retention are trimmed by housekeeping, oldest first
+in every shard (``WriteTx.trim_changes``); the store keeps each shard's greatest
+trimmed seq.  As in DynamoDB, asking for a trimmed position (an AT/AFTER sequence
+number, or an iterator whose next records were trimmed since it was issued) is a
+TrimmedDataAccessException; an iterator whose every later record is still there
+(a reader that is up to date) stays valid however old its last record is.
+
+A deleted table's streams outlive it (``gt_retired_tables``): disabled, listed and
+readable until the retention has passed since the delete.  A table re-created
+under the same name gets a new stream beside them.
 """
 
 from __future__ import annotations
@@ -15,6 +26,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from typing import Any
+
+import orjson
 
 from regions.catalog import TableSpec
 from regions.changes import ChangeRecord
@@ -24,6 +37,7 @@ from regions.store import ReadTx
 from regions.streams import (
     Iterator,
     StreamSpec,
+    TrimmedDataAccess,
     decode_iterator,
     encode_iterator,
     parse_stream_arn,
@@ -73,16 +87,44 @@ def stream_arn(region: Region, table: str, stream: StreamSpec) -> str:
     return f"{region.arn(table)}/stream/{stream.label}"
 
 
+async def _retired(region: Region, table: str | None) -> list[tuple[int, TableSpec]]:
+    """Deleted tables whose streams are still kept, oldest first."""
+    async with region.store.read() as tx:
+        rows = await tx.retired_tables(table)
+    return [(tid, TableSpec.from_json(orjson.loads(raw))) for tid, raw in rows]
+
+
 async def _resolve(region: Region, arn: str) -> tuple[int, TableSpec, StreamSpec]:
     table, label = parse_stream_arn(arn)
+    found: list[tuple[int, TableSpec]] = []
     try:
-        tid, spec = await region.table_ref(table)
+        found.append(await region.table_ref(table))
     except ResourceNotFound:
-        raise ResourceNotFound(f"Requested resource not found: Stream: {arn} not found") from None
-    for stream in spec.streams:
-        if stream.label == label:
-            return tid, spec, stream
+        pass
+    if not any(stream.label == label for _, spec in found for stream in spec.streams):
+        # one of a deleted table of that name (see the module doc)?
+        found = await _retired(region, table)
+    for tid, spec in found:
+        for stream in spec.streams:
+            if stream.label == label:
+                return tid, spec, stream
     raise ResourceNotFound(f"Requested resource not found: Stream: {arn} not found")
+
+
+def _trimmed(after: int, trimmed: int, end: int | None) -> bool:
+    """Whether a reader positioned after seq ``after`` would miss trimmed records of
+    its shard: some record above ``after`` was trimmed (``trimmed`` is the shard's
+    greatest trimmed seq) below the shard's end (``end``, exclusive, for a closed
+    shard; what was logged past it was never part of the shard)."""
+    # seqs start at 1: a shard with nothing trimmed says 0
+    return trimmed > max(after, 0) and (end is None or after + 1 < end)
+
+
+def _check_not_trimmed(after: int, trimmed: int, end: int | None) -> None:
+    if _trimmed(after, trimmed, end):
+        raise TrimmedDataAccess(
+            "The operation attempted to read past the oldest stream record in a shard."
+        )
 
 
 async def _closed_end(tx: ReadTx, tid: int, part: int, stream: StreamSpec) -> int | None:
@@ -126,7 +168,17 @@ async def list_streams(
     # a malformed start ARN is refused, as DynamoDB does; a well-formed one that no
     # longer exists (its table was deleted) still says where the page starts
     start = parse_stream_arn(start_arn) if start_arn is not None else None
-    specs = [await region.table_spec(table)] if table is not None else await region.tables()
+    # deleted tables' streams are listed until they expire, as in DynamoDB
+    retired = [spec for _, spec in await _retired(region, table)]
+    if table is None:
+        specs = await region.tables() + retired
+    else:
+        try:
+            specs = [await region.table_spec(table), *retired]
+        except ResourceNotFound:
+            if not retired:
+                raise
+            specs = retired
     entries: list[tuple[tuple[str, str], dict[str, str]]] = []
     for spec in specs:
         for stream in spec.streams:
@@ -163,9 +215,15 @@ async def describe_stream(
         async with region.store.read() as tx:
             for part in range(spec.partitions):
                 b = await _bounds(tx, tid, part, stream)
+                trimmed = await tx.trimmed_through(tid, part)
+                # an empty shard starts past what was trimmed from it, so the range
+                # moves forward as records age out
+                starting = b.first if b.first is not None else (trimmed + 1 if trimmed else 0)
                 # a closed shard ends at its last record (or where it would have begun)
-                ending = (b.last if b.last is not None else 0) if not stream.enabled else None
-                shards.append(Shard(shard_id(stream, part), b.first, ending))
+                ending = (
+                    (b.last if b.last is not None else starting) if not stream.enabled else None
+                )
+                shards.append(Shard(shard_id(stream, part), starting, ending))
     if start_shard is not None:
         # shard ids sort in partition order; an unknown id starts after its place
         shards = [s for s in shards if s.shard_id > start_shard]
@@ -216,6 +274,11 @@ async def get_shard_iterator(
             raise ValidationError(f"Invalid SequenceNumber: {sequence}")
         n = int(sequence)
         after = n - 1 if kind == "AT_SEQUENCE_NUMBER" else n
+        async with region.store.read() as tx:
+            # "a sequence number older than the trim point" is refused up front
+            trimmed = await tx.trimmed_through(tid, part)
+            if _trimmed(after, trimmed, None):
+                _check_not_trimmed(after, trimmed, await _closed_end(tx, tid, part, stream))
     else:
         if sequence is not None:
             raise ValidationError(
@@ -249,6 +312,8 @@ async def get_records(region: Region, token: str, limit: int) -> dict[str, Any]:
     drained = False
     async with region.store.read() as tx:
         end = await _closed_end(tx, tid, part, stream)
+        # records this iterator still had to return were trimmed since it was issued
+        _check_not_trimmed(after, await tx.trimmed_through(tid, part), end)
         while len(records) < limit and size < _RECORDS_BYTES and not drained:
             want = min(limit - len(records), _PAGE_ROWS)
             rows = await tx.changes_after(tid, part, after, want)

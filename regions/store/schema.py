@@ -31,6 +31,7 @@ __all__ = [
     "items",
     "meta",
     "metadata",
+    "retired_tables",
     "tables",
     "verify_buckets",
 ]
@@ -89,6 +90,20 @@ changes = Table(
     Column("pending", Boolean, nullable=False),
 )
 
+# A deleted table whose stream must outlive it: DynamoDB keeps a deleted table's
+# stream listed (DISABLED) and readable for the stream retention.  ``tid`` is the
+# dropped table's number, which its change records in gt_changes still carry; the
+# name of the table is free for a new table (with a new tid) meanwhile.
+retired_tables = Table(
+    "gt_retired_tables",
+    metadata,
+    Column("tid", Integer, primary_key=True, autoincrement=False),
+    Column("name", String(255), nullable=False),
+    # the TableSpec as it was, its streams closed at the drop
+    Column("spec", Text, nullable=False),
+    Column("dropped_ms", BigInteger, nullable=False),
+)
+
 index_entries = Table(
     "gt_index",
     metadata,
@@ -145,3 +160,4 @@ Index("ix_gt_conflicts_at", conflicts.c.at_ms)
 Index("ix_gt_changes_pending", changes.c.pending, changes.c.seq)
 Index("ix_gt_changes_shard", changes.c.tid, changes.c.part, changes.c.seq)
 Index("ix_gt_items_tomb", items.c.tomb_ms)
+Index("ix_gt_retired_tables_name", retired_tables.c.name)

@@ -7,7 +7,6 @@ so that the same test suite proves both.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
@@ -55,8 +54,15 @@ def _row(r: Any) -> StoredRow:
     )
 
 
-#: most writes one group commit may hold (bounds the latency of its first member)
-_GROUP_MAX = 64
+
+#: the table number of the change log's end marker (see WriteTx.trim_changes); no
+#: table has it, so no shard ever reads the marker
+_MARKER_TID = -1
+
+
+def _trim_key(tid: int, part: int) -> str:
+    """gt_meta key of one shard's trim point (see WriteTx.trim_changes)."""
+    return f"streams.trimmed.{tid}.{part}"
 
 
 class ReadTx:
@@ -276,6 +282,22 @@ class ReadTx:
         )
         return [IndexRow(r.part, r.hk, r.rk, r.tk, r.data, r.size) for r in res]
 
+    async def retired_tables(self, name: str | None = None) -> list[tuple[int, str]]:
+        """(tid, spec) of deleted tables whose streams are kept (gt_retired_tables),
+        oldest drop first; only those named ``name`` if given."""
+        r = s.retired_tables.c
+        q = select(r.tid, r.spec).order_by(r.dropped_ms, r.tid)
+        if name is not None:
+            q = q.where(r.name == name)
+        res = await self.conn.execute(q)
+        return [(int(row.tid), str(row.spec)) for row in res]
+
+    async def trimmed_through(self, tid: int, part: int) -> int:
+        """The greatest seq ever trimmed from one shard, 0 if none: every record of
+        the shard up to it is gone, every later one is still there."""
+        value = await self.get_meta(_trim_key(tid, part))
+        return int(value) if value is not None else 0
+
 
 class WriteTx(ReadTx):
     """One store transaction; commits when the ``write()`` block exits cleanly."""
@@ -380,11 +402,14 @@ class WriteTx(ReadTx):
             )
 
     async def insert_table(self, name: str, table_id: str, spec: str) -> int:
-        res = await self.conn.execute(
-            s.tables.insert()
-            .values(name=name, table_id=table_id, spec=spec)
-            .returning(s.tables.c.tid)
-        )
+        values: dict[str, Any] = {"name": name, "table_id": table_id, "spec": spec}
+        if self._dialect.name == "sqlite":
+            # SQLite numbers an INTEGER PRIMARY KEY max(tid) + 1, so dropping the
+            # newest table would hand its number out again while change records still
+            # carry it (a retired stream's, or pending ones): the new table's shards
+            # would show them.  PostgreSQL's sequence never repeats a number.
+            values["tid"] = await self._unused_tid()
+        res = await self.conn.execute(s.tables.insert().values(**values).returning(s.tables.c.tid))
         tid = int(res.scalar_one())
         await _verify.mark_ready(self.conn, tid)
         return tid
@@ -392,16 +417,56 @@ class WriteTx(ReadTx):
     async def update_table(self, tid: int, spec: str) -> None:
         await self.conn.execute(update(s.tables).where(s.tables.c.tid == tid).values(spec=spec))
 
-    async def drop_table(self, tid: int) -> None:
+    async def _unused_tid(self) -> int:
+        top = 0
+        for col in (s.tables.c.tid, s.retired_tables.c.tid, s.changes.c.tid):
+            value = (await self.conn.execute(select(func.max(col)))).scalar()
+            top = max(top, int(value) if value is not None else 0)
+        return top + 1
+
+    async def drop_table(self, tid: int, *, keep_changes: bool = False) -> None:
+        """Drop a table's items, indexes and catalog row.  ``keep_changes`` keeps its
+        change records too, for a stream that outlives the table (retire_table)."""
         await self.conn.execute(delete(s.items).where(s.items.c.tid == tid))
         await self.conn.execute(delete(s.index_entries).where(s.index_entries.c.tid == tid))
-        # pending changes of a dropped table still ship (the peers decide by table_id);
-        # published ones go with the table
-        await self.conn.execute(
-            delete(s.changes).where(s.changes.c.tid == tid, s.changes.c.pending.is_(False))
-        )
+        if not keep_changes:
+            # pending changes of a dropped table still ship (the peers decide by
+            # table_id); published ones go with the table
+            await self.conn.execute(
+                delete(s.changes).where(s.changes.c.tid == tid, s.changes.c.pending.is_(False))
+            )
+            await self._forget_trims(tid)
         await self.conn.execute(delete(s.tables).where(s.tables.c.tid == tid))
         await _verify.clear(self.conn, tid)
+
+    async def retire_table(self, tid: int, name: str, spec: str, dropped_ms: int) -> None:
+        """Keep a dropped table's streams (spec, with its streams closed) until
+        expire_retired; its change records stay under ``tid``."""
+        await self.conn.execute(
+            s.retired_tables.insert().values(tid=tid, name=name, spec=spec, dropped_ms=dropped_ms)
+        )
+
+    async def expire_retired(self, dropped_before_ms: int, *, include_pending: bool = False) -> int:
+        """Forget the retired tables dropped before ``dropped_before_ms`` with what is
+        left of their change records (pending ones excepted: they still ship)."""
+        r = s.retired_tables.c
+        res = await self.conn.execute(select(r.tid).where(r.dropped_ms < dropped_before_ms))
+        tids = [int(row.tid) for row in res]
+        c = s.changes.c
+        for tid in tids:
+            conds: list[Any] = [c.tid == tid]
+            if not include_pending:
+                conds.append(c.pending.is_(False))
+            await self.conn.execute(delete(s.changes).where(*conds))
+            await self._forget_trims(tid)
+        if tids:
+            await self.conn.execute(delete(s.retired_tables).where(r.tid.in_(tids)))
+        return len(tids)
+
+    async def _forget_trims(self, tid: int) -> None:
+        # every shard's key of the table (digits and dots: nothing LIKE would expand)
+        prefix = _trim_key(tid, 0).rsplit(".", 1)[0] + "."
+        await self.conn.execute(delete(s.meta).where(s.meta.c.key.like(prefix + "%")))
 
     async def set_meta(self, key: str, value: str) -> None:
         await self.conn.execute(self._dialect.upsert_meta(key, value))
@@ -423,12 +488,54 @@ class WriteTx(ReadTx):
         return int(res.rowcount or 0)
 
     async def trim_changes(self, older_than_ms: int, *, include_pending: bool = False) -> int:
+        """Trim the change log (the Streams API's records) as a prefix of ``seq``:
+        below the first record logged at or after ``older_than_ms`` and, unless
+        ``include_pending``, below the first record the publisher has not shipped to
+        Kafka yet, so the outbox never loses a record.
+
+        A prefix, so that each shard loses only its oldest records and one number
+        per shard says what is gone: its greatest trimmed seq, kept in gt_meta
+        (trimmed_through), from which the Streams API tells a reader that asks for
+        trimmed records (TrimmedDataAccessException) from one that is up to date.
+        Returns the number of change records dropped."""
         c = s.changes.c
-        conds: list[Any] = [c.created_ms < older_than_ms]
+        res = await self.conn.execute(
+            select(c.seq).where(c.created_ms >= older_than_ms).order_by(c.seq).limit(1)
+        )
+        young = res.scalar()
+        bound = int(young) if young is not None else None
         if not include_pending:
-            conds.append(c.pending.is_(False))
-        res = await self.conn.execute(delete(s.changes).where(*conds))
-        return int(res.rowcount or 0)
+            first_pending = (
+                await self.conn.execute(select(func.min(c.seq)).where(c.pending.is_(True)))
+            ).scalar()
+            if first_pending is not None:
+                bound = int(first_pending) if bound is None else min(bound, int(first_pending))
+        if bound is None:
+            # every record is old enough.  SQLite numbers the next record max(seq) + 1
+            # of what is left, so emptying the log would hand out trimmed sequence
+            # numbers again: an end marker (a row of no table) stays behind instead
+            last = (
+                await self.conn.execute(select(c.seq, c.tid).order_by(c.seq.desc()).limit(1))
+            ).first()
+            if last is None:
+                return 0
+            if last.tid == _MARKER_TID:
+                bound = int(last.seq)
+            else:
+                bound = await self.append_change(
+                    _MARKER_TID, 0, "", Version(0, ""), b"", older_than_ms, False
+                )
+        res = await self.conn.execute(
+            select(c.tid, c.part, func.max(c.seq), func.count())
+            .where(c.seq < bound, c.tid != _MARKER_TID)
+            .group_by(c.tid, c.part)
+        )
+        trimmed = 0
+        for tid, part, top, count in res.all():
+            await self.set_meta(_trim_key(int(tid), int(part)), str(int(top)))
+            trimmed += int(count)
+        await self.conn.execute(delete(s.changes).where(c.seq < bound))
+        return trimmed
 
 
 class SqlStore:
@@ -439,15 +546,6 @@ class SqlStore:
         self.dialect = dialect
         self._writer: AsyncEngine | None = None
         self._reader: AsyncEngine | None = None
-        # SQLite has one writer at a time anyway; queueing in-process avoids
-        # busy-wait retries on the file lock.  PostgreSQL writers run in parallel
-        # and serialise per partition with advisory locks instead.
-        self._write_lock: asyncio.Lock | None = asyncio.Lock() if dialect.name == "sqlite" else None
-        # group commit state (SQLite only): see _group_write
-        self._queued = 0
-        self._group_conn: AsyncConnection | None = None
-        self._group_trans: Any = None
-        self._group_members: list[asyncio.Future[None]] = []
 
     @property
     def backend(self) -> str:
@@ -470,72 +568,11 @@ class SqlStore:
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[WriteTx]:
+        """One transaction on the writer engine.  The backends' stores
+        (``sqlite_store.py``, ``postgres_store.py``) replace this with their own."""
         assert self._writer is not None, "store not open"
-        if self._write_lock is None:
-            async with self._writer.begin() as conn:
-                yield WriteTx(conn, self.dialect)
-            return
-        async with self._group_write() as tx:
-            yield tx
-
-    @asynccontextmanager
-    async def _group_write(self) -> AsyncIterator[WriteTx]:
-        """Group commit for SQLite's single writer.
-
-        Writers queue on one lock.  Each runs its body inside a SAVEPOINT of a shared
-        transaction; the writer that finds nobody queued behind it (or a full group)
-        COMMITs for the whole group.  Every ``write()`` still returns only after the
-        commit that contains it is durable (invariant 7), but one fsync serves many
-        writes.  A body that raises rolls back its savepoint only: other members of
-        the group are unaffected.  If the group COMMIT itself fails, every member
-        gets the error, so nothing is acknowledged that was not made durable.
-        """
-        assert self._writer is not None and self._write_lock is not None
-        loop = asyncio.get_running_loop()
-        self._queued += 1
-        await self._write_lock.acquire()
-        self._queued -= 1
-        committed: asyncio.Future[None] | None = None
-        try:
-            if self._group_conn is None:
-                self._group_conn = await self._writer.connect()
-                self._group_trans = await self._group_conn.begin()
-            conn = self._group_conn
-            nested = await conn.begin_nested()
-            try:
-                yield WriteTx(conn, self.dialect)
-            except BaseException:
-                await nested.rollback()
-                raise
-            await nested.commit()
-            committed = loop.create_future()
-            self._group_members.append(committed)
-        finally:
-            try:
-                if self._queued == 0 or len(self._group_members) >= _GROUP_MAX:
-                    await self._flush_group()
-            finally:
-                self._write_lock.release()
-        await committed
-
-    async def _flush_group(self) -> None:
-        conn, trans, members = self._group_conn, self._group_trans, self._group_members
-        self._group_conn, self._group_trans, self._group_members = None, None, []
-        if conn is None or trans is None:
-            return
-        try:
-            await trans.commit()
-        except BaseException as exc:
-            for fut in members:
-                if not fut.done():
-                    fut.set_exception(exc)
-            raise
-        else:
-            for fut in members:
-                if not fut.done():
-                    fut.set_result(None)
-        finally:
-            await conn.close()
+        async with self._writer.begin() as conn:
+            yield WriteTx(conn, self.dialect)
 
     @asynccontextmanager
     async def read(self, *, snapshot: bool = False) -> AsyncIterator[ReadTx]:

@@ -38,11 +38,13 @@ from sqlalchemy.pool import StaticPool
 
 from regions.store import schema as s
 from regions.store.direct import DirectReads, DirectWrites
-from regions.store.sql import _GROUP_MAX, ReadTx, SqlStore, WriteTx
+from regions.store.sql import ReadTx, SqlStore, WriteTx
 from regions.store.sqlite import SqliteDialect
 
 __all__ = ["SqliteStore"]
 
+#: most writes one group commit may hold (bounds the latency of its first member)
+_GROUP_MAX = 64
 #: idle read connections kept open
 _POOL_MAX = 16
 
@@ -159,6 +161,8 @@ class SqliteStore(SqlStore):
         self._writer_conn: _Conn | None = None
         self._idle: list[_Conn] = []
         self._in_group = False
+        #: writers waiting for the lock: the last of a burst commits the group
+        self._queued = 0
         self._members: list[asyncio.Future[None]] = []
         # one thread: BEGIN and COMMIT of the writer connection, never two at once
         self._io: ThreadPoolExecutor | None = None
@@ -216,9 +220,15 @@ class SqliteStore(SqlStore):
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[WriteTx]:
-        """Group commit (see ``SqlStore._group_write``, same contract): queue on one
-        lock, run the body in a SAVEPOINT of the open group transaction, and let the
-        member that finds nobody queued behind it (or a full group) COMMIT for all."""
+        """Group commit for SQLite's single writer.
+
+        Writers queue on one lock.  Each runs its body inside a SAVEPOINT of a shared
+        transaction; the writer that finds nobody queued behind it (or a full group)
+        COMMITs for the whole group.  Every ``write()`` still returns only after the
+        commit that contains it is durable (invariant 7), but one fsync serves many
+        writes.  A body that raises rolls back its savepoint only: other members of
+        the group are unaffected.  If the group COMMIT itself fails, every member
+        gets the error, so nothing is acknowledged that was not made durable."""
         assert self._writer_conn is not None, "store not open"
         loop = asyncio.get_running_loop()
         self._queued += 1

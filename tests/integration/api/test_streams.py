@@ -741,11 +741,6 @@ def test_reenabling_creates_a_new_stream_and_the_old_one_stays_readable(
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="regions/region.py delete_table drops the table's streams with it; DynamoDB "
-    "disables the stream and keeps it listed and readable for 24 h",
-)
 def test_delete_table_disables_the_stream_but_keeps_it_readable(
     ddb: Any, streams: Any
 ) -> None:
