@@ -36,6 +36,7 @@ from regions.errors import DynamoError
 from regions.identities import Identities
 from regions.region import Region
 from replicator import signing
+from replicator.identity_sync import IdentitySync
 from replicator.runner import Replicator
 
 __all__ = ["RegionApp", "create_app"]
@@ -103,6 +104,9 @@ def create_app(region: Region, replicator: Replicator | None = None) -> RegionAp
         sweeper = asyncio.create_task(ttl.run_sweeper(region, region.settings.ttl_interval_s))
         sampler = asyncio.create_task(history.run())
         keeper = asyncio.create_task(maintenance.run_housekeeping(region))
+        # users and keys written before this region joined (or while it was away
+        # longer than Kafka keeps them) are pulled from the peers
+        identity_sync = asyncio.create_task(IdentitySync(region).run())
         log.info(
             "region %s ready (store %s, kafka %s, peers %s)",
             region.name,
@@ -113,7 +117,7 @@ def create_app(region: Region, replicator: Replicator | None = None) -> RegionAp
         try:
             yield
         finally:
-            for task in (sweeper, keeper, sampler):
+            for task in (sweeper, keeper, sampler, identity_sync):
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task

@@ -9,14 +9,15 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from fastapi import APIRouter, Depends, HTTPException, Request, Response
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 
 from api.errors import error_body, rest_status
 from regions import principals
 from regions.catalog import TableSpec
 from regions.changes import ChangeRecord, UnknownSchema
-from regions.errors import DynamoError
+from regions.errors import DynamoError, ReseedUnavailable
 from regions.region import Region
+from replicator.runner import Replicator
 
 __all__ = ["router"]
 
@@ -82,6 +83,40 @@ async def push_rows(name: str, request: Request, repair: bool = False) -> Respon
         ),
         media_type="application/json",
     )
+
+
+@router.get("/tables/{name}/snapshot")
+async def snapshot(
+    name: str,
+    request: Request,
+    table_id: str,
+    replica: str,
+    after: str | None = None,
+    limit: int = Query(500, ge=1, le=5000),
+    catch_up: bool = False,
+) -> Response:
+    """A page of this region's copy of a table (items and tombstones, with versions)
+    for a re-seeding replica (``replicator/reseed.py``).  ``catch_up`` (the first
+    page) first waits until this region has applied what Kafka holds."""
+    replicator: Replicator | None = request.app.state.replicator
+    try:
+        if replicator is None:
+            raise ReseedUnavailable(f"region {request.app.state.region.name} runs without Kafka")
+        page = await replicator.snapshot_page(
+            name, table_id=table_id, replica=replica, after=after, limit=limit, first=catch_up
+        )
+    except DynamoError as exc:
+        return _error(exc)
+    except ValueError:
+        return Response(status_code=400, content=b'{"message":"bad cursor"}')
+    body = (
+        b'{"next":'
+        + orjson.dumps(page.next)
+        + b',"rows":['
+        + b",".join(r.encode() for r in page.records)
+        + b"]}"
+    )
+    return Response(content=body, media_type="application/json")
 
 
 @router.delete("/tables/{name}")

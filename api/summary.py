@@ -82,10 +82,17 @@ async def region_summary(
                     for src, c in sorted(app.per_source.items())
                 },
             },
+            # re-seed after an absence longer than the tombstone horizon (replicator/reseed.py)
+            "reseed": replicator.reseeder.status(),
             "last_error": replicator.last_error,
             "last_error_at": replicator.last_error_at,
         }
+        if replicator.reseeder.pending:
+            problems.append(f"re-seeding from peers: {replicator.reseeder.reason}")
 
+    reseeding: dict[str, Any] = (
+        replicator.reseeder.status()["tables"] if replicator is not None else {}
+    )
     tables = [
         {
             "name": t.name,
@@ -93,6 +100,7 @@ async def region_summary(
             "replicas": [{"region": r, "status": s} for r, s in t.replicas],
             "items": t.items,
             "bytes": t.size_bytes,
+            "reseed": reseeding.get(t.name),
         }
         for t in await state.tables()
     ]

@@ -17,6 +17,13 @@ Admin only: the bucket rows are items of any table, read past every table policy
 and the rows endpoint writes.  An unsigned request on a region run with
 ``--allow-anonymous`` is allowed, as everywhere.  docs/verify.md describes the tree
 and the protocol.
+
+The identities system table (users and access keys, ``regions/system_tables.py``)
+is served here too, under its name ``globaltables:identities``: it converges like
+any global table, the verifier checks it, and every region's identity sync
+(``replicator/identity_sync.py``) pulls what it lacks through these endpoints.  Its
+rows hold sealed (encrypted) secrets and users' policies, which the admin key can
+read through the admin API anyway.
 """
 
 from __future__ import annotations
@@ -28,31 +35,16 @@ import orjson
 from fastapi import APIRouter, Query, Request, Response
 
 from api.errors import error_body, rest_status
-from regions import principals, verification
-from regions.errors import DynamoError
+from regions import principals, system_tables, verification
+from regions.errors import DynamoError, ReseedUnavailable
 from regions.keys import decode_key
 from regions.region import Region
+from regions.verification import decode_cursor, encode_cursor
 from regions.verify_tree import BUCKETS, FANOUT, LEAF_DEPTH, nodes_at, parse_ids
 
 __all__ = ["decode_cursor", "encode_cursor", "router"]
 
 router = APIRouter(prefix="/v1/internal/verify", include_in_schema=False)
-
-
-def encode_cursor(cursor: tuple[int, bytes, bytes]) -> str:
-    part, hk, rk = cursor
-    raw = part.to_bytes(4, "big") + len(hk).to_bytes(4, "big") + hk + rk
-    return base64.urlsafe_b64encode(raw).decode()
-
-
-def decode_cursor(text: str) -> tuple[int, bytes, bytes]:
-    raw = base64.urlsafe_b64decode(text.encode())
-    if len(raw) < 8:
-        raise ValueError("bad cursor")
-    n = int.from_bytes(raw[4:8], "big")
-    if len(raw) < 8 + n:
-        raise ValueError("bad cursor")
-    return int.from_bytes(raw[:4], "big"), raw[8 : 8 + n], raw[8 + n :]
 
 
 class VerifyAccessDenied(DynamoError):
@@ -68,6 +60,22 @@ def _denied() -> Response | None:
         VerifyAccessDenied(
             f"User: {principal.arn} is not authorized to verify or repair replicas: "
             "only the admin key is"
+        )
+    )
+
+
+def _untrusted(request: Request) -> Response | None:
+    """A region that owes itself a re-seed (replicator/reseed.py) may hold items
+    deleted elsewhere whose tombstones are gone: the verifier (or a peer's identity
+    sync) would copy them back everywhere.  It refuses to show its rows until the
+    re-seed is done; the comparison fails instead of repairing the wrong way."""
+    replicator = request.app.state.replicator
+    if replicator is None or replicator.reseeder.trusted:
+        return None
+    return _error(
+        ReseedUnavailable(
+            f"Region {request.app.state.region.name} is re-seeding its replicas after an "
+            "absence longer than the tombstone horizon; try again when it is done"
         )
     )
 
@@ -98,6 +106,8 @@ async def tables(request: Request) -> Response:
         return denied
     region: Region = request.app.state.region
     specs = await region.tables()
+    with system_tables.access():
+        specs.append(await region.table_spec(system_tables.IDENTITIES))
     return _json(
         {
             "region": region.name,
@@ -124,6 +134,8 @@ async def tree(
 ) -> Response:
     if (denied := _denied()) is not None:
         return denied
+    if (stale := _untrusted(request)) is not None:
+        return stale
     region: Region = request.app.state.region
     width = nodes_at(depth)
     try:
@@ -131,7 +143,8 @@ async def tree(
     except ValueError as exc:
         return _bad(str(exc))
     try:
-        view = await verification.table_tree(region, table, snapshot)
+        with system_tables.access():
+            view = await verification.table_tree(region, table, snapshot)
     except DynamoError as exc:
         return _error(exc)
     hashes, counts = view.tree.hashes[depth], view.tree.counts[depth]
@@ -163,7 +176,8 @@ async def rehash(table: str, request: Request) -> Response:
         return denied
     region: Region = request.app.state.region
     try:
-        items = await verification.rebuild_leaves(region, table)
+        with system_tables.access():
+            items = await verification.rebuild_leaves(region, table)
     except DynamoError as exc:
         return _error(exc)
     return _json({"region": region.name, "table": table, "items": items})
@@ -179,6 +193,8 @@ async def buckets(
 ) -> Response:
     if (denied := _denied()) is not None:
         return denied
+    if (stale := _untrusted(request)) is not None:
+        return stale
     region: Region = request.app.state.region
     try:
         wanted = parse_ids(ids, BUCKETS)
@@ -186,7 +202,10 @@ async def buckets(
     except ValueError as exc:
         return _bad(str(exc))
     try:
-        page = await verification.bucket_page(region, table, wanted, after=cursor, limit=limit)
+        with system_tables.access():
+            page = await verification.bucket_page(
+                region, table, wanted, after=cursor, limit=limit
+            )
     except DynamoError as exc:
         return _error(exc)
     schema = page.spec.key_schema

@@ -101,6 +101,23 @@ def main() -> None:
     help="Seconds a delete's tombstone is kept.",
 )
 @click.option(
+    "--stream-retention",
+    default=86400,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Seconds DynamoDB Streams records are kept (DynamoDB: 24 h); a deleted table's "
+    "stream stays listed and readable this long. Records not yet published to Kafka are "
+    "never trimmed.",
+)
+@click.option(
+    "--housekeeping-interval",
+    default=60.0,
+    show_default=True,
+    type=click.FloatRange(min=0, min_open=True),
+    help="Most seconds between two housekeeping rounds (stream trimming, tombstone "
+    "collection); never more than a quarter of --stream-retention (at least 1 s).",
+)
+@click.option(
     "--ttl-interval",
     default=30.0,
     show_default=True,
@@ -120,6 +137,14 @@ def main() -> None:
     show_default=True,
     type=float,
     help="Seconds of unused provisioned capacity a table banks for bursts (DynamoDB: 300).",
+)
+@click.option(
+    "--identity-sync-interval",
+    default=30.0,
+    show_default=True,
+    type=click.FloatRange(min=0, max=3600, min_open=True),
+    help="Seconds between two comparisons of the users and access keys with each peer "
+    "(a region pulls what it lacks, e.g. users created before it joined).",
 )
 @click.option(
     "--config",
@@ -191,9 +216,12 @@ def region(
     topic_partitions: int,
     sqlite_synchronous: str,
     tombstone_horizon: int,
+    stream_retention: int,
+    housekeeping_interval: float,
     ttl_interval: float,
     ttl_change_window: int,
     burst_seconds: float,
+    identity_sync_interval: float,
     config_file: Path | None,
     admin_access_key_id: str | None,
     admin_secret_access_key: str | None,
@@ -253,10 +281,13 @@ def region(
             peers=peer_map,
             topic_partitions=topic_partitions,
             tombstone_horizon_s=tombstone_horizon,
+            change_retention_s=stream_retention,
+            housekeeping_interval_s=housekeeping_interval,
             sqlite_synchronous=sqlite_synchronous,
             ttl_interval_s=ttl_interval,
             ttl_change_window_s=ttl_change_window,
             burst_s=burst_seconds,
+            identity_sync_interval_s=identity_sync_interval,
             auth=auth,
         )
     except ValueError as exc:

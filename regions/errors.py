@@ -17,6 +17,7 @@ __all__ = [
     "InternalError",
     "LimitExceeded",
     "ProvisionedThroughputExceeded",
+    "ReseedUnavailable",
     "ResourceInUse",
     "ResourceNotFound",
     "SerializationError",
@@ -64,6 +65,12 @@ class ResourceNotFound(DynamoError):
 
 class ResourceInUse(DynamoError):
     code = "ResourceInUseException"
+
+
+class ReseedUnavailable(ResourceInUse):
+    """A re-seed of a stale replica cannot proceed now (regions/reseed.py): the peer
+    asked for a copy is itself re-seeding or has not caught up with Kafka, or no
+    peer could serve it.  Retried later; nothing was purged."""
 
 
 class LimitExceeded(DynamoError):

@@ -29,7 +29,16 @@ from typing import Any, Protocol
 
 import orjson
 
-from regions import catalog, definitions, indexes, reads, streams, system_tables
+from regions import (
+    catalog,
+    definitions,
+    indexes,
+    reads,
+    reseed,
+    streams,
+    system_tables,
+    throughput,
+)
 from regions.catalog import Replica, TableSpec
 from regions.changes import INSERT, MODIFY, REMOVE, ChangeRecord
 from regions.errors import (
@@ -58,6 +67,11 @@ __all__ = ["ApplyStats", "PeerLink", "Region", "WriteOutcome", "WritesCancelled"
 log = logging.getLogger("globaltables.region")
 
 _KEY_TYPES = ("S", "N", "B")
+#: rows a backfill reads and pushes at once: each push is one HTTP request and one
+#: store transaction at the new replica, whose fixed cost dominated at 500 rows
+_BACKFILL_ROWS = 2000
+#: ... and at most this many bytes of items per push (items go up to 400 KB each)
+_BACKFILL_BYTES = 4 * 1024 * 1024
 _TABLE_ARN_PREFIX = "arn:aws:dynamodb:"
 
 
@@ -117,6 +131,20 @@ class _Counters:
 Mutation = Callable[[Item | None], Item | None]
 
 
+def _chunks(records: list[ChangeRecord], rows: list[StoredRow]) -> list[list[ChangeRecord]]:
+    """Backfill records cut into pushes of at most _BACKFILL_BYTES of item data."""
+    out: list[list[ChangeRecord]] = [[]]
+    size = 0
+    for record, row in zip(records, rows, strict=True):
+        n = len(row.data) if row.data is not None else 0
+        if out[-1] and size + n > _BACKFILL_BYTES:
+            out.append([])
+            size = 0
+        out[-1].append(record)
+        size += n
+    return out
+
+
 def _table_name(name_or_arn: str) -> str:
     """TableName accepts a name or a table ARN."""
     if name_or_arn.startswith(_TABLE_ARN_PREFIX) and ":table/" in name_or_arn:
@@ -148,6 +176,9 @@ class Region:
         #: set by the replicator: waits until every change published by other
         #: regions so far has been applied here (used before a backfill copy)
         self.catch_up: Callable[[], Awaitable[None]] | None = None
+        #: table id -> percent done, for tables this region is re-seeding
+        #: (replicator/reseed.py); DescribeTable shows the replica UPDATING meanwhile
+        self.reseeding: dict[str, int] = {}
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -279,7 +310,7 @@ class Region:
         tid, spec = await self._table(name)
         async with self.store.read() as tx:
             count, size = await tx.count_items(tid)
-        return spec, count, size
+        return reseed.describe_overlay(spec, self.name, self.reseeding), count, size
 
     async def index_counts(self, name: str) -> dict[str, tuple[int, int]]:
         """Entry count and size in bytes of each index of a table."""
@@ -373,11 +404,27 @@ class Region:
                 "Resource cannot be deleted as it is currently protected against deletion. "
                 "Disable deletion protection first."
             )
-        async with self.store.write() as tx:
-            await tx.drop_table(tid)
-        self._tables.pop(spec.name, None)
+        await self._drop_table(tid, spec)
         log.info("deleted table %s", spec.name)
         return replace(spec, status=catalog.DELETING)
+
+    async def _drop_table(self, tid: int, spec: TableSpec) -> None:
+        """Drop a table (DeleteTable, or a peer deleting this replica).  As in DynamoDB
+        its stream outlives it: disabled, still listed and readable until the stream
+        retention has passed (housekeeping then forgets it), so the table's change
+        records stay and its spec is kept aside, with its streams closed."""
+        now = wall_ms()
+        async with self.store.write() as tx:
+            if spec.streams:
+                closed = tuple(
+                    # +1: a change logged in this very millisecond is still in it
+                    st if not st.enabled else replace(st, disabled_ms=now + 1)
+                    for st in spec.streams
+                )
+                kept = replace(spec, streams=closed, status=catalog.DELETING)
+                await tx.retire_table(tid, spec.name, orjson.dumps(kept.to_json()).decode(), now)
+            await tx.drop_table(tid, keep_changes=bool(spec.streams))
+        self._tables.pop(spec.name, None)
 
     async def add_replica(self, name: str, region_name: str) -> TableSpec:
         """UpdateTable ReplicaUpdates Create: make the table global, or add a region.
@@ -431,8 +478,12 @@ class Region:
 
     async def _backfill(self, table: str, target: str) -> None:
         assert self.peers is not None
+        # where the time goes, for the log line at the end (docs/global-tables.md)
+        started = time.monotonic()
         if self.catch_up is not None:
             await self.catch_up()
+        caught_up = time.monotonic()
+        read_s = push_s = 0.0
         tid, spec = await self._table(table)
         async with self.store.read() as tx:
             total = (await tx.count_items(tid))[0] or 1
@@ -441,8 +492,9 @@ class Region:
         cursor: tuple[int, bytes, bytes] | None = None
         try:
             while True:
+                t0 = time.monotonic()
                 async with self.store.read() as tx:
-                    rows = await tx.scan_all_rows(tid, after=cursor, limit=500)
+                    rows = await tx.scan_all_rows(tid, after=cursor, limit=_BACKFILL_ROWS)
                 if not rows:
                     break
                 cursor = (rows[-1].part, rows[-1].hk, rows[-1].rk)
@@ -461,7 +513,12 @@ class Region:
                             version=row.version,
                         )
                     )
-                await self.peers.push_rows(target, spec.name, records)
+                t1 = time.monotonic()
+                for chunk in _chunks(records, rows):
+                    await self.peers.push_rows(target, spec.name, chunk)
+                t2 = time.monotonic()
+                read_s += t1 - t0
+                push_s += t2 - t1
                 sent += sum(1 for r in rows if r.data is not None)
                 pct = min(99, sent * 100 // total)
                 if pct // 5 != last_pct // 5:
@@ -472,7 +529,17 @@ class Region:
             await self._set_replica(table, target, "CREATION_FAILED", last_pct, tell=True)
             return
         await self._set_replica(table, target, catalog.ACTIVE, 100, tell=True)
-        log.info("backfill of %s to %s done: %d items", table, target, sent)
+        log.info(
+            "backfill of %s to %s done: %d items in %.1fs (catch-up %.1fs, reading %.1fs, "
+            "pushing %.1fs)",
+            table,
+            target,
+            sent,
+            time.monotonic() - started,
+            caught_up - started,
+            read_s,
+            push_s,
+        )
 
     async def _set_replica(
         self, table: str, region_name: str, status: str, progress: int, *, tell: bool
@@ -524,9 +591,7 @@ class Region:
         tid, spec = await self._table(name)
         if spec.table_id != table_id:
             raise ResourceInUse(f"Table {name} in {self.name} is not a replica of that table")
-        async with self.store.write() as tx:
-            await tx.drop_table(tid)
-        self._tables.pop(spec.name, None)
+        await self._drop_table(tid, spec)
 
     async def accept_replica(self, spec: TableSpec) -> TableSpec:
         """A peer tells us a global table's replica set (and spec): create our replica
@@ -573,6 +638,8 @@ class Region:
             ttl_attribute=spec.ttl_attribute,
             ttl_changed_at=spec.ttl_changed_at,
         )
+        # billing mode and capacities are the same on every replica (as in DynamoDB)
+        updated = throughput.shared_with(updated, spec)
         # global secondary indexes are built in every region: reconcile ours
         theirs = {i.name: i for i in spec.indexes if i.status != catalog.DELETING}
         kept = tuple(i for i in updated.indexes if i.name in theirs or i.kind == indexes.LSI)
@@ -714,6 +781,14 @@ class Region:
             table_class=table_class or spec.table_class,
         )
         await self._save_spec(tid, new)
+        if (new.billing_mode, new.read_capacity, new.write_capacity) != (
+            spec.billing_mode,
+            spec.read_capacity,
+            spec.write_capacity,
+        ):
+            # a global table's billing mode and capacity are the same in every replica
+            # (accept_replica takes them); protection and class stay per replica
+            await self._tell_replicas(new)
         return new
 
     @staticmethod
@@ -1227,16 +1302,20 @@ class Region:
             await tx.mark_published(seqs)
 
     async def housekeeping(self) -> tuple[int, int]:
-        """Drop tombstones past the horizon and change records past retention."""
+        """Drop tombstones past the horizon, change records past the stream retention
+        (never one still waiting for the publisher) and deleted tables' streams once
+        that retention has passed since the delete."""
         now = wall_ms()
+        retention_start = now - self.settings.change_retention_s * 1000
+        # without Kafka nothing ever publishes: the outbox is only the stream's log
+        no_outbox = self.settings.kafka is None
         async with self.store.write() as tx:
             tombs = await tx.gc_tombstones(now - self.settings.tombstone_horizon_s * 1000)
-            # without Kafka nothing ever publishes: the outbox is only the stream's log
-            trimmed = await tx.trim_changes(
-                now - self.settings.change_retention_s * 1000,
-                include_pending=self.settings.kafka is None,
-            )
+            trimmed = await tx.trim_changes(retention_start, include_pending=no_outbox)
+            expired = await tx.expire_retired(retention_start, include_pending=no_outbox)
             await tx.trim_conflicts(now - self.settings.conflict_retention_s * 1000)
+        if expired:
+            log.info("housekeeping: %d deleted tables' streams expired", expired)
         return tombs, trimmed
 
     async def conflicts(self, limit: int = 100, table: str | None = None) -> list[dict[str, Any]]:

@@ -35,8 +35,12 @@ class RegionSettings:
     account_id: str = "000000000000"
     #: how long a delete's tombstone outlives it (invariant 4)
     tombstone_horizon_s: int = 24 * 3600
-    #: how long change records are kept for the Streams API
+    #: how long change records are kept for the Streams API (DynamoDB: 24 h), and a
+    #: deleted table's stream with them
     change_retention_s: int = 24 * 3600
+    #: most seconds between two housekeeping rounds (trimming, tombstone GC); see
+    #: housekeeping_period_s for the period actually used
+    housekeeping_interval_s: float = 60.0
     sqlite_synchronous: str = "FULL"
     #: how long LWW conflict-log entries are kept
     conflict_retention_s: int = 7 * 24 * 3600
@@ -46,6 +50,9 @@ class RegionSettings:
     ttl_change_window_s: int = 3600
     #: seconds of unused provisioned capacity a table banks for bursts (DynamoDB: 300)
     burst_s: float = 300.0
+    #: seconds between two anti-entropy rounds of the identities table with each peer
+    #: (replicator/identity_sync.py); the first round runs shortly after start
+    identity_sync_interval_s: float = 30.0
     #: SigV4 authentication: admin key, secret key, anonymous/public switches
     auth: AuthSettings = field(default_factory=AuthSettings)
 
@@ -64,3 +71,16 @@ class RegionSettings:
             raise ValueError("the TTL change window cannot be negative")
         if self.burst_s <= 0:
             raise ValueError("the burst capacity window must be positive")
+        if not 0 < self.identity_sync_interval_s <= 3600:
+            raise ValueError("the identity sync interval must be between 0 and 3600 seconds")
+        if self.change_retention_s < 0:
+            raise ValueError("the stream retention cannot be negative")
+        if self.housekeeping_interval_s <= 0:
+            raise ValueError("the housekeeping interval must be positive")
+
+    @property
+    def housekeeping_period_s(self) -> float:
+        """Seconds between two housekeeping rounds: the configured interval, but at
+        most a quarter of the stream retention (and not below a second), so that a
+        short retention is kept to closely without a second setting."""
+        return min(self.housekeeping_interval_s, max(1.0, self.change_retention_s / 4))

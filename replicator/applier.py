@@ -12,11 +12,13 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from regions.changes import ChangeRecord, UnknownSchema
+from regions.errors import ReseedUnavailable
 from regions.region import Region
 from regions.versions import physical_ms, wall_ms
 from replicator.kafka import change_topic, make_consumer, source_of_topic
@@ -67,11 +69,25 @@ class Applier:
         #: next offset per partition whose records are durably applied
         self._applied_to: dict[TopicPartition, int] = {}
         self._consumer: AIOKafkaConsumer | None = None
+        #: awaited with (partition, committed offset, log start offset) for every
+        #: partition newly assigned, before anything is committed there: how the
+        #: re-seeder learns that Kafka trimmed records never applied here
+        self.on_assigned: (
+            Callable[[TopicPartition, int | None, int], Awaitable[None]] | None
+        ) = None
 
-    async def wait_caught_up(self, timeout: float = 120.0) -> None:
+    async def wait_caught_up(self, timeout: float = 120.0, *, strict: bool = False) -> None:
         """Return once every record published to the source topics before this call
         has been applied here (used before a backfill copy).  Gives up quietly
-        after ``timeout``: a backfill then relies on later writes and the verifier."""
+        after ``timeout``: a backfill then relies on later writes and the verifier.
+        ``strict`` (a copy for a re-seeding region, replicator/reseed.py, which
+        purges what the copy lacks) raises :class:`ReseedUnavailable` instead."""
+
+        def give_up(message: str) -> None:
+            if strict:
+                raise ReseedUnavailable(f"{self.region.name} cannot serve a copy: {message}")
+            log.warning("catch-up: %s; backfill proceeds", message)
+
         if not self.sources:
             return
         deadline = time.monotonic() + timeout
@@ -79,21 +95,33 @@ class Applier:
             await asyncio.sleep(0.1)
         consumer = self._consumer
         if consumer is None:
-            log.warning("catch-up: applier not running; backfill proceeds without waiting")
+            give_up("applier not running")
             return
         partitions: list[TopicPartition] = []
         for source in self.sources:
-            for p in consumer.partitions_for_topic(change_topic(source)) or ():
+            known = consumer.partitions_for_topic(change_topic(source))
+            if not known and strict:
+                # no metadata yet: "nothing to wait for" would be a guess
+                give_up(f"no partition metadata for {change_topic(source)} yet")
+            for p in known or ():
                 partitions.append(TopicPartition(change_topic(source), p))
         ends = await consumer.end_offsets(partitions)
+        # records below the log start can no longer be applied by anyone
+        starts = await consumer.beginning_offsets(partitions)
         while time.monotonic() < deadline:
             behind = [
-                tp for tp, end in ends.items() if end > 0 and self._applied_to.get(tp, 0) < end
+                tp
+                for tp, end in ends.items()
+                if end > starts.get(tp, 0) and self._applied_to.get(tp, 0) < end
             ]
+            if behind and strict:
+                # a partition this applier has not polled since it started: its
+                # committed offset (committed only once the apply was durable) tells
+                behind = [tp for tp in behind if ((await consumer.committed(tp)) or 0) < ends[tp]]
             if not behind:
                 return
             await asyncio.sleep(0.1)
-        log.warning("catch-up: timed out; backfill proceeds")
+        give_up("timed out")
 
     async def run(self) -> None:
         if not self.sources:
@@ -103,9 +131,11 @@ class Applier:
         await consumer.start()
         self._consumer = consumer
         self.connected = True
+        checked: set[TopicPartition] = set()
         try:
             while True:
                 polled = await consumer.getmany(timeout_ms=200, max_records=self.batch)
+                await self._check_assigned(consumer, checked)
                 by_source: dict[str, list[ChangeRecord]] = {}
                 for tp, messages in polled.items():
                     source = source_of_topic(tp.topic)
@@ -141,6 +171,22 @@ class Applier:
             self._consumer = None
             with contextlib.suppress(Exception):
                 await consumer.stop()
+
+    async def _check_assigned(
+        self, consumer: AIOKafkaConsumer, checked: set[TopicPartition]
+    ) -> None:
+        """Report newly assigned partitions' committed and log start offsets.  Runs
+        before this loop's commit, so the committed offset is still the one from
+        before this process (a reset to the log start has not been committed)."""
+        if self.on_assigned is None:
+            return
+        fresh = [tp for tp in consumer.assignment() if tp not in checked]
+        if not fresh:
+            return
+        starts = await consumer.beginning_offsets(fresh)
+        for tp in fresh:
+            await self.on_assigned(tp, await consumer.committed(tp), starts[tp])
+            checked.add(tp)
 
     async def _apply(self, source: str, records: list[ChangeRecord]) -> None:
         stats = await self.region.apply_remote(records)

@@ -19,6 +19,7 @@ from replicator.applier import Applier
 from replicator.kafka import change_topic, ensure_topics
 from replicator.lag import LagTracker
 from replicator.publisher import Publisher
+from replicator.reseed import CATCH_UP_TIMEOUT_S, Reseeder, SnapshotPage, serve_snapshot
 
 __all__ = ["Replicator"]
 
@@ -32,6 +33,9 @@ class Replicator:
         self.lag = LagTracker(region.name)
         self.publisher = Publisher(region, bootstrap)
         self.applier = Applier(region, bootstrap, sources, self.lag)
+        #: re-seeds this region after an absence longer than the tombstone horizon
+        self.reseeder = Reseeder(region)
+        self.applier.on_assigned = self.reseeder.check_offsets
         self.last_error: str | None = None
         self.last_error_at: float | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -41,6 +45,8 @@ class Replicator:
         self._tasks = [
             asyncio.create_task(self._forever("publisher", self.publisher.run)),
             asyncio.create_task(self._forever("applier", self.applier.run)),
+            # needs the store and the peers, not Kafka: not under _forever's topic set-up
+            asyncio.create_task(self.reseeder.run()),
         ]
 
     async def stop(self) -> None:
@@ -50,6 +56,26 @@ class Replicator:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await t
         self._tasks = []
+
+    async def snapshot_page(
+        self, name: str, *, table_id: str, replica: str, after: str | None, limit: int, first: bool
+    ) -> SnapshotPage:
+        """A page of this region's copy of a table for a re-seeding peer
+        (``replicator/reseed.py``); the first one only after a strict catch-up."""
+
+        async def catch_up() -> None:
+            await self.applier.wait_caught_up(CATCH_UP_TIMEOUT_S, strict=True)
+
+        return await serve_snapshot(
+            self.region,
+            name=name,
+            table_id=table_id,
+            replica=replica,
+            after=after,
+            limit=limit,
+            catch_up=catch_up if first else None,
+            reseeding=not self.reseeder.trusted,
+        )
 
     async def _forever(self, name: str, body: Callable[[], Awaitable[None]]) -> None:
         delay = 0.5
@@ -113,6 +139,7 @@ class Replicator:
                 "errors": self.applier.errors,
             },
             "lag": self.lag.snapshot(),
+            "reseed": self.reseeder.status(),
             "last_error": self.last_error,
             "last_error_at": self.last_error_at,
         }

@@ -79,7 +79,8 @@ def describe(
                 "ReplicaStatus": r.status,
                 **(
                     {"ReplicaStatusPercentProgress": str(r.progress)}
-                    if r.status == "CREATING"
+                    # CREATING: backfill; UPDATING: re-seed after a long absence
+                    if r.status in ("CREATING", "UPDATING")
                     else {}
                 ),
             }

@@ -32,6 +32,15 @@ def test_help(command: list[str]) -> None:
     assert "Traceback" not in out.stderr
 
 
+def test_region_stream_retention_option() -> None:
+    out = _cli("region", "--help")
+    assert "--stream-retention" in out.stdout and "86400" in out.stdout
+    assert "--housekeeping-interval" in out.stdout
+    bad = _cli("region", "--name", "us-east-1", "--stream-retention", "0")
+    assert bad.returncode == 2 and "--stream-retention" in bad.stderr
+    assert "Traceback" not in bad.stderr
+
+
 def test_region_rejects_a_bad_peer() -> None:
     out = _cli("region", "--name", "us-east-1", "--peer", "nonsense")
     assert out.returncode == 2
