@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.fixtures.regions import REPO, RegionProcess, cli_env, free_port
+from tests.fixtures.regions import REPO, RegionProcess, cli_env, mesh, running
 from tests.integration.replication.helpers import NAMES, eventually, make_global
 
 pytestmark = pytest.mark.integration
@@ -240,27 +240,9 @@ UP_A, UP_B, DOWN = "us-west-2", "eu-central-1", "ap-northeast-1"
 @pytest.fixture()
 def one_down(kafka_bootstrap: str, tmp_path: Path) -> Iterator[dict[str, RegionProcess]]:
     """Three regions of this test's own (the shared ones must stay up), one stopped."""
-    names = (UP_A, UP_B, DOWN)
-    ports = {n: free_port() for n in names}
-    procs = {
-        n: RegionProcess(
-            n,
-            ports[n],
-            f"sqlite:///{tmp_path}/{n}.db",
-            kafka=kafka_bootstrap,
-            peers={p: f"http://127.0.0.1:{ports[p]}" for p in names if p != n},
-            log_dir=tmp_path,
-        )
-        for n in names
-    }
-    try:
-        for p in procs.values():
-            p.start()
+    with running(mesh((UP_A, UP_B, DOWN), tmp_path, kafka_bootstrap)) as procs:
         procs[DOWN].stop()
         yield procs
-    finally:
-        for p in procs.values():
-            p.stop()
 
 
 def test_a_region_that_is_down_is_reported_and_the_page_still_renders(

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.fixtures.regions import REPO, RegionProcess, free_port
+from tests.fixtures.regions import REPO, RegionProcess, mesh, running
 
 # region names of this test's own: topics and consumer groups are named after the
 # region, so reusing the shared deployment's names on the same broker would mix them
-NAMES = ("eu-north-1", "ca-central-1", "ap-south-1")
+NAMES = ("eu-south-1", "ap-east-1", "ca-west-1")
 
 pytestmark = pytest.mark.integration
 
@@ -29,25 +29,8 @@ def _artifacts() -> Path:
 
 @pytest.fixture()
 def deployment(kafka_bootstrap: str, tmp_path: Path) -> Iterator[dict[str, RegionProcess]]:
-    ports = {n: free_port() for n in NAMES}
-    procs = {
-        n: RegionProcess(
-            n,
-            ports[n],
-            f"sqlite:///{tmp_path}/{n}.db",
-            kafka=kafka_bootstrap,
-            peers={p: f"http://127.0.0.1:{ports[p]}" for p in NAMES if p != n},
-            log_dir=tmp_path,
-        )
-        for n in NAMES
-    }
-    try:
-        for p in procs.values():
-            p.start()
+    with running(mesh(NAMES, tmp_path, kafka_bootstrap)) as procs:
         yield procs
-    finally:
-        for p in procs.values():
-            p.stop()
 
 
 def test_dashboard_in_chromium_shows_lag_charts_and_a_region_going_down(

@@ -9,31 +9,15 @@ from typing import Any
 
 import pytest
 
-from tests.fixtures.regions import RegionProcess, free_port
+from tests.fixtures.regions import RegionProcess, mesh, running
 
 NAMES = ("us-east-1", "eu-west-1", "ap-southeast-2")
 
 
 @pytest.fixture(scope="package")
 def regions(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, RegionProcess]]:
-    d = tmp_path_factory.mktemp("three")
-    ports = {n: free_port() for n in NAMES}
-    procs = {
-        n: RegionProcess(
-            n,
-            ports[n],
-            f"sqlite:///{d}/{n}.db",
-            kafka=kafka_bootstrap,
-            peers={p: f"http://127.0.0.1:{ports[p]}" for p in NAMES if p != n},
-            log_dir=d,
-        )
-        for n in NAMES
-    }
-    for p in procs.values():
-        p.start()
-    yield procs
-    for p in procs.values():
-        p.stop()
+    with running(mesh(NAMES, tmp_path_factory.mktemp("three"), kafka_bootstrap)) as procs:
+        yield procs
 
 
 def eventually(check: Callable[[], bool], timeout: float = 30.0, what: str = "condition") -> None:

@@ -21,7 +21,7 @@ from typing import Any, Final
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.fixtures.regions import RegionProcess, free_port
+from tests.fixtures.regions import RegionProcess, mesh, running
 from tests.integration.replication.helpers import NAMES, eventually, make_global
 
 pytestmark = pytest.mark.integration
@@ -262,27 +262,12 @@ def ttl_regions(
     kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[dict[str, RegionProcess]]:
     """Three replicating regions whose TTL sweepers run every half second."""
-    d = tmp_path_factory.mktemp("ttl-three")
-    ports = {n: free_port() for n in TTL_NAMES}
-    procs = {
-        n: RegionProcess(
-            n,
-            ports[n],
-            f"sqlite:///{d}/{n}.db",
-            kafka=kafka_bootstrap,
-            peers={p: f"http://127.0.0.1:{ports[p]}" for p in TTL_NAMES if p != n},
-            log_dir=d,
-            extra_args=["--ttl-interval", "0.5"],
-        )
-        for n in TTL_NAMES
-    }
-    try:
-        for p in procs.values():
-            p.start()
+    procs = mesh(
+        TTL_NAMES, tmp_path_factory.mktemp("ttl-three"), kafka_bootstrap,
+        extra_args=["--ttl-interval", "0.5"],
+    )
+    with running(procs):
         yield procs
-    finally:
-        for p in procs.values():
-            p.stop()
 
 
 def _ttl_status(client: Any) -> str:
