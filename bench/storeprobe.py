@@ -4,8 +4,9 @@ transaction (wait for it, hold it) change with the number of concurrent writers.
 
 It explains the HTTP numbers: if puts/s falls as concurrency rises while the write
 transaction's hold time grows, writers are serialised behind one transaction whose length
-is set by round trips, not by CPU or fsync.  It reaches into the store (its SQLAlchemy
-engines and ``write()``), so it is a diagnostic: it fails loudly when the store changes shape.
+is set by round trips, not by CPU or fsync.  It reaches into the store (its connection and
+driver classes, SQLAlchemy engines and ``write()``), so it is a diagnostic: it fails loudly
+when the store changes shape.
 """
 
 from __future__ import annotations
@@ -35,8 +36,47 @@ async def _probe(store_url: str, concurrency: tuple[int, ...], seconds: float) -
     from regions.region import Region
     from regions.settings import RegionSettings
 
+    statements: Counter[str] = Counter()
+
+    def seen(who: str, sql: str) -> None:
+        statements[f"{who}: {' '.join(str(sql).split()[:3])}"] += 1
+
+    from regions.store import postgres_store, sqlite_store
+
+    # SQLite: every statement of every connection, BEGIN/SAVEPOINT/COMMIT included,
+    # from sqlite3's trace hook (connections are made as the store needs them)
+    plain_conn = sqlite_store._Conn
+
+    class TracedConn(plain_conn):  # type: ignore[misc, valid-type]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.raw.set_trace_callback(lambda sql: seen("sqlite", sql))
+
+    sqlite_store._Conn = TracedConn  # type: ignore[misc]
+    # PostgreSQL: the hot statements go to asyncpg directly, the rest via SQLAlchemy
+    plain_driver = postgres_store._AsyncpgDriver
+
+    class CountedDriver(plain_driver):  # type: ignore[misc, valid-type]
+        async def fetch(self, sql: str, args: Any) -> Any:
+            seen("asyncpg", sql)
+            return await super().fetch(sql, args)
+
+        async def fetchrow(self, sql: str, args: Any) -> Any:
+            seen("asyncpg", sql)
+            return await super().fetchrow(sql, args)
+
+        async def execute(self, sql: str, args: Any) -> None:
+            seen("asyncpg", sql)
+            await super().execute(sql, args)
+
+    postgres_store._AsyncpgDriver = CountedDriver  # type: ignore[misc]
     region = Region(RegionSettings(name="us-east-1", store_url=store_url, partitions=8))
-    await region.open()
+    try:
+        await region.open()
+    except BaseException:
+        sqlite_store._Conn = plain_conn  # type: ignore[misc]
+        postgres_store._AsyncpgDriver = plain_driver  # type: ignore[misc]
+        raise
     try:
         await region.create_table(
             name=_TABLE,
@@ -45,13 +85,13 @@ async def _probe(store_url: str, concurrency: tuple[int, ...], seconds: float) -
             billing_mode="PAY_PER_REQUEST",
         )
         store: Any = region.store
-        statements: Counter[str] = Counter()
         for attr in ("_writer", "_reader"):
-            engine = getattr(store, attr)
+            engine = getattr(store, attr, None)
+            if engine is None:
+                continue  # the SQLite store has no SQLAlchemy engines: traced above
 
             def count(*args: Any, _who: str = attr.strip("_")) -> None:
-                statement = str(args[2])
-                statements[f"{_who}: {' '.join(statement.split()[:3])}"] += 1
+                seen(_who, args[2])
 
             event.listen(engine.sync_engine, "before_cursor_execute", count)
 
@@ -125,6 +165,9 @@ async def _probe(store_url: str, concurrency: tuple[int, ...], seconds: float) -
         }
     finally:
         await region.close()
+        # connections and drivers are made as the store needs them: traced until here
+        sqlite_store._Conn = plain_conn  # type: ignore[misc]
+        postgres_store._AsyncpgDriver = plain_driver  # type: ignore[misc]
 
 
 def run_store_probe(

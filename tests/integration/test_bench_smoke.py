@@ -178,3 +178,37 @@ def test_fold_py_spy_raw() -> None:
     assert d["self"][0]["name"] == "handle (api/dynamodb/router.py)" and d["self"][0]["pct"] == 75.0
     assert {p["name"] for p in d["packages_self"]} == {"api/dynamodb", "aiosqlite"}
     assert d["threads"][0] == {"name": "MainThread", "samples": 3, "pct": 75.0}
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_store_probe_counts_statements_and_measures_puts(
+    backend: str, request: pytest.FixtureRequest
+) -> None:
+    """The in-process probe sees every statement of a put, on either store, and its
+    put rates are well-formed."""
+    from bench.storeprobe import run_store_probe
+
+    url = None
+    if backend == "postgresql":
+        url = request.getfixturevalue("postgres_db_factory")().replace(
+            "postgresql+asyncpg://", "postgresql://"
+        )
+    out = run_store_probe(url, concurrency=(1, 2), seconds=0.5)
+    per_put = " ".join(out["statements_per_put"])
+    for table in ("gt_items", "gt_changes", "gt_verify"):
+        assert f"INSERT INTO {table}" in per_put, out["statements_per_put"]
+    assert any("SELECT" in s for s in out["statements_per_get"])
+    assert [r["concurrency"] for r in out["concurrency"]] == [1, 2]
+    for run in out["concurrency"]:
+        assert run["puts_per_s"] > 0 and 0 < run["p50_ms"] <= run["p99_ms"]
+
+
+@pytest.mark.integration
+def test_asgi_floor_answers_like_the_trivial_server(tmp_path: Path) -> None:
+    server = make_server("asgi-floor", tmp_path).start()
+    try:
+        result = _run(server.url, "get")
+        assert result.errors == {} and result.ops > 0
+    finally:
+        server.stop()
