@@ -254,16 +254,30 @@ class SqliteStore(SqlStore):
             try:
                 if self._queued == 0 or len(self._members) >= _GROUP_MAX:
                     await self._flush()
+            except BaseException:
+                # the failure reaches this writer as the exception itself; its own
+                # future holds the same one and is not awaited any more
+                if committed is not None and committed.done() and not committed.cancelled():
+                    committed.exception()
+                raise
             finally:
                 self._lock.release()
         await committed
 
     async def _flush(self) -> None:
-        """COMMIT the open group (durable when it returns) and settle its members."""
+        """COMMIT the open group (durable when it returns) and settle its members.
+
+        The commit runs as a task of its own, shielded: if the request that happens
+        to flush is cancelled (its client went away), the COMMIT already running on
+        the worker thread still completes and still settles every member with what
+        really happened, instead of reporting a failure for writes that are durable."""
         members, self._members = self._members, []
         if not self._in_group:
             return
         self._in_group = False
+        await asyncio.shield(asyncio.ensure_future(self._commit(members)))
+
+    async def _commit(self, members: list[asyncio.Future[None]]) -> None:
         try:
             await self._on_io("COMMIT")
         except BaseException as exc:
