@@ -24,7 +24,14 @@ import httpx
 from globaltables import kafka_broker
 from tests.chaos.load import wait_for
 from tests.chaos.proxy import TcpProxy
-from tests.fixtures.regions import ADMIN_KEY_ID, ADMIN_SECRET, REPO, RegionProcess, free_port
+from tests.fixtures.regions import (
+    ADMIN_KEY_ID,
+    ADMIN_SECRET,
+    REPO,
+    RegionProcess,
+    free_port,
+    free_ports,
+)
 
 __all__ = ["CUT_REGION", "NAMES", "Deployment"]
 
@@ -77,7 +84,7 @@ class Deployment:
         # the proxy first: the broker's readiness probe may follow the CUT address
         self.proxy = TcpProxy(self.cut_port, self.proxy_port).start()
         self.start_broker()
-        ports = {n: free_port() for n in NAMES}
+        ports = dict(zip(NAMES, free_ports(len(NAMES)), strict=True))
         for n in NAMES:
             self.regions[n] = RegionProcess(
                 n,

@@ -24,7 +24,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.records_to_delete import RecordsToDelete
 
 from replicator.kafka import change_topic
-from tests.fixtures.regions import RegionProcess, free_port
+from tests.fixtures.regions import RegionProcess, free_port, free_ports
 from tests.integration.replication.helpers import eventually, row_versions
 
 A, B, R = "rs-north-7", "rs-west-7", "rs-south-7"
@@ -91,7 +91,7 @@ def _reseed(proc: RegionProcess) -> dict[str, Any]:
 def test_region_away_past_the_horizon_is_reseeded_without_resurrecting_deletes(
     kafka_bootstrap: str, tmp_path: Path
 ) -> None:
-    ports = {n: free_port() for n in (A, B, R)}
+    ports = dict(zip((A, B, R), free_ports(3), strict=True))
     procs = {n: _region(n, ports, tmp_path, kafka_bootstrap) for n in (A, B, R)}
     cut_off: RegionProcess | None = None
     try:
