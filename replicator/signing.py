@@ -95,6 +95,9 @@ class SigV4(httpx.Auth):
         ``--allow-anonymous``); ``regions`` maps ``scheme://host:port`` to names."""
         self.signer = signer
         self._regions = {k.rstrip("/"): v for k, v in (regions or {}).items()}
+        # origins the caller named: never re-learned, so a misconfigured peer URL is
+        # refused by the region behind it instead of being signed for
+        self._configured = frozenset(self._regions)
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         if self.signer is None:
@@ -104,16 +107,35 @@ class SigV4(httpx.Auth):
         origin = _origin(request.url)
         region = self._regions.get(origin)
         if region is None:
-            probe = yield httpx.Request("GET", f"{origin}/healthz")
-            try:
-                name = probe.json().get("region")
-            except ValueError:
-                name = None
-            if not isinstance(name, str):
-                raise RegionUnknown(f"{origin} does not say which region it is (/healthz)")
-            region = self._regions[origin] = name
+            region = yield from self._learn(origin)
         self.signer(request, region)
-        yield request
+        response = yield request
+        if origin in self._configured or not _scoped_elsewhere(response):
+            return
+        # a learned name went stale: another region answers at this address now (a
+        # restarted deployment on reused ports); learn it again and sign once more
+        fresh = yield from self._learn(origin)
+        if fresh != region:
+            self.signer(request, fresh)
+            yield request
+
+    def _learn(self, origin: str) -> Generator[httpx.Request, httpx.Response, str]:
+        probe = yield httpx.Request("GET", f"{origin}/healthz")
+        try:
+            name = probe.json().get("region")
+        except ValueError:
+            name = None
+        if not isinstance(name, str):
+            raise RegionUnknown(f"{origin} does not say which region it is (/healthz)")
+        self._regions[origin] = name
+        return name
+
+
+def _scoped_elsewhere(response: httpx.Response) -> bool:
+    """The region refused the request's credential scope (it is not that region)."""
+    return response.status_code in (400, 403) and (
+        b"Credential should be scoped to a valid region" in response.content
+    )
 
 
 def for_admin(auth: AuthSettings, regions: Mapping[str, str] | None = None) -> SigV4:
