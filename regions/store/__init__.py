@@ -33,7 +33,7 @@ def open_store_url(url: str, *, sqlite_synchronous: str = "FULL") -> SqlStore:
         if not u.database or u.database == ":memory:":
             raise ValueError("the SQLite store needs a file path: sqlite:///path/to/region.db")
         return SqliteStore(
-            u.set(drivername="sqlite+aiosqlite").render_as_string(hide_password=False),
+            u.set(drivername="sqlite").render_as_string(hide_password=False),
             SqliteDialect(synchronous=sqlite_synchronous),
         )
     if backend in ("postgresql", "postgres"):

@@ -7,16 +7,17 @@ on power loss, which would break "no acknowledged write is lost".
 
 Writers use ``BEGIN IMMEDIATE`` so that a read-modify-write transaction holds the
 write lock from its first statement; a deferred transaction that upgrades later
-can fail with SQLITE_BUSY when another process wrote in between.
+can fail with SQLITE_BUSY when another process wrote in between.  The connections
+themselves are ``sqlite_store.py``'s; this module holds what the SQL shares with
+SQLAlchemy's SQLite dialect (pragmas, upserts, the durability read-back).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import event
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from regions.store import schema as s
 from regions.store.sql import _Dialect
@@ -45,29 +46,6 @@ class SqliteDialect(_Dialect):
         cur.execute(f"PRAGMA synchronous={self.synchronous}")
         cur.execute(f"PRAGMA busy_timeout={self.busy_timeout_ms}")
         cur.close()
-
-    def make_engines(self, url: str) -> tuple[AsyncEngine, AsyncEngine]:
-        writer = create_async_engine(url, pool_size=1, max_overflow=0)
-        reader = create_async_engine(url, pool_size=4, max_overflow=4)
-
-        @event.listens_for(writer.sync_engine, "connect")
-        def _w_connect(dbapi_conn: Any, _rec: Any) -> None:
-            self._pragmas(dbapi_conn)
-
-        @event.listens_for(writer.sync_engine, "begin")
-        def _w_begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
-
-        @event.listens_for(reader.sync_engine, "connect")
-        def _r_connect(dbapi_conn: Any, _rec: Any) -> None:
-            self._pragmas(dbapi_conn)
-
-        @event.listens_for(reader.sync_engine, "begin")
-        def _r_begin(conn: Any) -> None:
-            # deferred: a read transaction takes no lock until it reads
-            conn.exec_driver_sql("BEGIN")
-
-        return writer, reader
 
     async def lock_partition(self, conn: AsyncConnection, tid: int, part: int) -> None:
         # BEGIN IMMEDIATE already holds the database write lock
