@@ -31,7 +31,6 @@ decides *when* and runs it:
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
@@ -61,6 +60,7 @@ from regions.reseed import (
     write_marker,
 )
 from regions.types import decode_item
+from regions.verification import decode_cursor, encode_cursor
 from regions.versions import wall_ms
 
 __all__ = [
@@ -69,8 +69,6 @@ __all__ = [
     "Reseeder",
     "SnapshotPage",
     "SnapshotSource",
-    "decode_cursor",
-    "encode_cursor",
     "records_lost",
     "serve_snapshot",
 ]
@@ -105,21 +103,6 @@ class SnapshotSource(Protocol):
         catch_up: bool,
         limit: int,
     ) -> SnapshotPage: ...
-
-
-def encode_cursor(cursor: tuple[int, bytes, bytes]) -> str:
-    part, hk, rk = cursor
-    raw = part.to_bytes(4, "big") + len(hk).to_bytes(4, "big") + hk + rk
-    return base64.urlsafe_b64encode(raw).decode()
-
-
-def decode_cursor(text: str) -> tuple[int, bytes, bytes]:
-    """Raises ValueError on a malformed cursor."""
-    raw = base64.urlsafe_b64decode(text.encode())
-    if len(raw) < 8 or len(raw) < 8 + int.from_bytes(raw[4:8], "big"):
-        raise ValueError("bad cursor")
-    n = int.from_bytes(raw[4:8], "big")
-    return int.from_bytes(raw[:4], "big"), raw[8 : 8 + n], raw[8 + n :]
 
 
 def records_lost(committed: int | None, log_start: int, *, ran_before: bool) -> bool:

@@ -13,8 +13,9 @@ from regions.reseed import (
     should_purge,
 )
 from regions.system_tables import identities_spec
+from regions.verification import decode_cursor, encode_cursor
 from regions.versions import Version
-from replicator.reseed import decode_cursor, encode_cursor, records_lost
+from replicator.reseed import records_lost
 
 V1 = Version(100 << 16, "us-east-1")
 V2 = Version(200 << 16, "eu-west-1")

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from tests.fixtures.regions import RegionProcess, mesh, running
+from tests.integration.api.support import http
 
 NAMES = ("us-east-1", "eu-west-1", "ap-southeast-2")
 
@@ -18,6 +19,26 @@ NAMES = ("us-east-1", "eu-west-1", "ap-southeast-2")
 def regions(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, RegionProcess]]:
     with running(mesh(NAMES, tmp_path_factory.mktemp("three"), kafka_bootstrap)) as procs:
         yield procs
+
+
+#: a policy that lets a user do anything in DynamoDB
+ALLOW_DYNAMODB = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Action": "dynamodb:*", "Resource": "*"}],
+}
+
+
+def new_key(proc: RegionProcess, user: str) -> dict[str, str]:
+    """Create ``user`` (allowed all of DynamoDB) in ``proc``'s region and an access
+    key for it, with the admin API; the key as ``aws iam create-access-key`` shows it."""
+    created = http().post(
+        f"{proc.url}/v1/admin/users", json={"UserName": user, "Policies": [ALLOW_DYNAMODB]}
+    )
+    assert created.status_code == 201, created.text
+    resp = http().post(f"{proc.url}/v1/admin/users/{user}/keys")
+    assert resp.status_code == 201, resp.text
+    key: dict[str, str] = resp.json()["AccessKey"]
+    return key
 
 
 def eventually(check: Callable[[], bool], timeout: float = 30.0, what: str = "condition") -> None:

@@ -30,17 +30,13 @@ from botocore.exceptions import ClientError
 from replicator.kafka import change_topic
 from tests.fixtures.regions import REPO, RegionProcess, cli_env, free_port, mesh, running
 from tests.integration.api.support import http
-from tests.integration.replication.helpers import eventually
+from tests.integration.replication.helpers import eventually, new_key
 
 pytestmark = pytest.mark.integration
 
 EARLY = ("me-south-1", "af-south-1")
 LATE = "il-central-1"
 IDENTITIES = "globaltables:identities"
-ALLOW_DYNAMODB = {
-    "Version": "2012-10-17",
-    "Statement": [{"Effect": "Allow", "Action": "dynamodb:*", "Resource": "*"}],
-}
 
 
 @pytest.fixture(scope="module")
@@ -66,17 +62,6 @@ def _outcome(proc: RegionProcess, key: dict[str, str]) -> str:
     except ClientError as exc:
         return str(exc.response["Error"]["Code"])
     return "ok"
-
-
-def _new_key(proc: RegionProcess, user: str) -> dict[str, str]:
-    created = http().post(
-        f"{proc.url}/v1/admin/users", json={"UserName": user, "Policies": [ALLOW_DYNAMODB]}
-    )
-    assert created.status_code == 201, created.text
-    resp = http().post(f"{proc.url}/v1/admin/users/{user}/keys")
-    assert resp.status_code == 201, resp.text
-    key: dict[str, str] = resp.json()["AccessKey"]
-    return key
 
 
 async def _drop_records(bootstrap: str, topics: list[str]) -> None:
@@ -114,9 +99,9 @@ def test_a_region_started_later_gets_the_keys_created_before(
 ) -> None:
     first, second = early[EARLY[0]], early[EARLY[1]]
     tag = uuid.uuid4().hex[:6]
-    key = _new_key(first, f"late-a-{tag}")
-    other = _new_key(second, f"late-b-{tag}")
-    revoked = _new_key(first, f"late-r-{tag}")
+    key = new_key(first, f"late-a-{tag}")
+    other = new_key(second, f"late-b-{tag}")
+    revoked = new_key(first, f"late-r-{tag}")
     for k in (key, other, revoked):
         for p in early.values():
             eventually(lambda p=p, k=k: _outcome(p, k) == "ok", what=f"a key to work in {p.name}")

@@ -14,14 +14,9 @@ from botocore.exceptions import ClientError
 
 from tests.fixtures.regions import RegionProcess
 from tests.integration.api.support import http
-from tests.integration.replication.helpers import NAMES, eventually
+from tests.integration.replication.helpers import NAMES, eventually, new_key
 
 pytestmark = pytest.mark.integration
-
-ALLOW_DYNAMODB = {
-    "Version": "2012-10-17",
-    "Statement": [{"Effect": "Allow", "Action": "dynamodb:*", "Resource": "*"}],
-}
 
 
 def _client(proc: RegionProcess, key: dict[str, str]) -> Any:
@@ -44,20 +39,9 @@ def _outcome(proc: RegionProcess, key: dict[str, str]) -> str:
     return "ok"
 
 
-def _new_key(proc: RegionProcess, user: str) -> dict[str, str]:
-    created = http().post(
-        f"{proc.url}/v1/admin/users", json={"UserName": user, "Policies": [ALLOW_DYNAMODB]}
-    )
-    assert created.status_code == 201, created.text
-    resp = http().post(f"{proc.url}/v1/admin/users/{user}/keys")
-    assert resp.status_code == 201, resp.text
-    key: dict[str, str] = resp.json()["AccessKey"]
-    return key
-
-
 def test_key_created_in_one_region_works_in_all(regions: dict[str, RegionProcess]) -> None:
     east = regions["us-east-1"]
-    key = _new_key(east, f"repl-{uuid.uuid4().hex[:8]}")
+    key = new_key(east, f"repl-{uuid.uuid4().hex[:8]}")
     assert _outcome(east, key) == "ok"
     for name in NAMES[1:]:
         eventually(
@@ -78,7 +62,7 @@ def test_key_created_in_one_region_works_in_all(regions: dict[str, RegionProcess
 def test_revocation_in_another_region(regions: dict[str, RegionProcess]) -> None:
     west, south = regions["eu-west-1"], regions["ap-southeast-2"]
     user = f"repl-{uuid.uuid4().hex[:8]}"
-    key = _new_key(west, user)
+    key = new_key(west, user)
     eventually(lambda: _outcome(south, key) == "ok", what="the key to reach ap-southeast-2")
     # the user (and with it every key) deleted where the key was not created
     assert http().delete(f"{south.url}/v1/admin/users/{user}").status_code == 200
