@@ -36,6 +36,10 @@ class Driver(Protocol):
         """A condition ``column`` is one of ``values``, its parameters added to ``args``."""
         ...
 
+    async def lock_partition(self, tid: int, part: int) -> None:
+        """Serialise the writers of one partition until the transaction ends."""
+        ...
+
 
 _ITEM_COLS = "part, hk, rk, hlc, origin, data, size"
 _INDEX_COLS = "part, hk, rk, tk, data, size"

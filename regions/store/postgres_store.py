@@ -18,7 +18,6 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from regions.store.direct import DirectReads, DirectWrites
 from regions.store.postgres import PostgresDialect
 from regions.store.sql import ReadTx, SqlStore, WriteTx
 
@@ -41,6 +40,12 @@ class _AsyncpgDriver:
 
     async def execute(self, sql: str, args: Sequence[Any]) -> None:
         await self.pg.execute(sql, *args)
+
+    async def lock_partition(self, tid: int, part: int) -> None:
+        # transaction-scoped advisory lock keyed (tid, part): read-modify-write is
+        # safe across connections and processes without locking rows that may not
+        # exist yet (postgres.py)
+        await self.pg.execute("SELECT pg_advisory_xact_lock($1, $2)", tid, part)
 
     def any_of(self, column: str, values: Sequence[Any], args: list[Any]) -> str:
         # one array parameter: one prepared statement whatever the number of values
@@ -67,21 +72,6 @@ async def _begin_on_driver(conn: AsyncConnection) -> None:
         await start()
 
 
-class PgReadTx(DirectReads, ReadTx):
-    def __init__(self, conn: AsyncConnection, db: _AsyncpgDriver) -> None:
-        super().__init__(conn)
-        self.db = db
-
-
-class PgWriteTx(DirectWrites, WriteTx):
-    def __init__(self, conn: AsyncConnection, dialect: PostgresDialect, db: _AsyncpgDriver) -> None:
-        super().__init__(conn, dialect)
-        self.db = db
-
-    async def lock_partition(self, tid: int, part: int) -> None:
-        await self.db.execute("SELECT pg_advisory_xact_lock($1, $2)", (tid, part))
-
-
 class PostgresStore(SqlStore):
     """``SqlStore`` with the hot statements on asyncpg directly (module docstring)."""
 
@@ -94,7 +84,7 @@ class PostgresStore(SqlStore):
         assert self._writer is not None, "store not open"
         async with self._writer.begin() as conn:
             await _begin_on_driver(conn)
-            yield PgWriteTx(conn, self.pg_dialect, await _driver(conn))
+            yield WriteTx(conn, self.pg_dialect, await _driver(conn))
 
     @asynccontextmanager
     async def read(self, *, snapshot: bool = False) -> AsyncIterator[ReadTx]:
@@ -105,4 +95,4 @@ class PostgresStore(SqlStore):
             if snapshot:
                 await conn.execution_options(isolation_level="REPEATABLE READ")
                 await _begin_on_driver(conn)
-            yield PgReadTx(conn, await _driver(conn))
+            yield ReadTx(conn, await _driver(conn))

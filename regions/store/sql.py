@@ -1,23 +1,27 @@
-"""The partitioned store over SQLAlchemy Core, shared by both backends.
+"""The partitioned store's transactions, shared by both backends.
 
-The dialect-specific parts (engine set-up, durability pragmas, partition locks,
-upsert) sit in ``sqlite.py`` and ``postgres.py``; everything else is one code path
+A transaction runs the statements every request needs as plain SQL on the
+backend's driver (``direct.py``) and everything rarer (catalog, housekeeping,
+streams bookkeeping, verification) as SQLAlchemy Core on the same connection,
+here.  The dialect-specific parts (engine set-up, durability read-back,
+partition locks) sit in ``sqlite.py`` and ``postgres.py``, the connections in
+``sqlite_store.py`` and ``postgres_store.py``; everything else is one code path
 so that the same test suite proves both.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy import and_, delete, func, select, tuple_, update
+from sqlalchemy import and_, delete, func, select, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from regions.store import schema as s
 from regions.store import verify as _verify
-from regions.store.base import UNREAD, IndexRow, KeyRange, StoredChange, StoredRow, Unread
+from regions.store.direct import DirectReads, DirectWrites, Driver
 from regions.versions import Version
 
 __all__ = ["ReadTx", "SqlStore", "WriteTx"]
@@ -31,27 +35,9 @@ class _Dialect:
     def make_engines(self, url: str) -> tuple[AsyncEngine, AsyncEngine]:
         raise NotImplementedError
 
-    async def lock_partition(self, conn: AsyncConnection, tid: int, part: int) -> None:
-        raise NotImplementedError
-
-    def upsert_item(self, values: dict[str, Any]) -> Any:
-        raise NotImplementedError
-
-    def upsert_meta(self, key: str, value: str) -> Any:
-        raise NotImplementedError
-
-    def upsert_index(self, values: dict[str, Any]) -> Any:
-        raise NotImplementedError
-
     async def durability(self, conn: AsyncConnection) -> dict[str, str]:
         """The durability settings in force on ``conn``, as the database reports them."""
         raise NotImplementedError
-
-
-def _row(r: Any) -> StoredRow:
-    return StoredRow(
-        part=r.part, hk=r.hk, rk=r.rk, version=Version(r.hlc, r.origin), data=r.data, size=r.size
-    )
 
 
 
@@ -65,77 +51,13 @@ def _trim_key(tid: int, part: int) -> str:
     return f"streams.trimmed.{tid}.{part}"
 
 
-class ReadTx:
-    """Reads on one connection (a consistent snapshot on PostgreSQL REPEATABLE READ
-    is not promised; each statement sees committed data)."""
+class ReadTx(DirectReads):
+    """Reads on one connection: ``conn`` for SQLAlchemy statements, ``db`` for the
+    direct ones (``DirectReads``), both the same database connection."""
 
-    def __init__(self, conn: AsyncConnection) -> None:
+    def __init__(self, conn: AsyncConnection, db: Driver) -> None:
         self.conn = conn
-
-    async def get_row(self, tid: int, part: int, hk: bytes, rk: bytes) -> StoredRow | None:
-        i = s.items.c
-        res = await self.conn.execute(
-            select(s.items).where(i.tid == tid, i.part == part, i.hk == hk, i.rk == rk)
-        )
-        r = res.first()
-        return _row(r) if r is not None else None
-
-    async def query(
-        self,
-        tid: int,
-        part: int,
-        hk: bytes,
-        rng: KeyRange,
-        *,
-        forward: bool = True,
-        after_rk: bytes | None = None,
-        limit: int = 1000,
-    ) -> list[StoredRow]:
-        """Live items of one partition key in sort-key order: a PK range scan."""
-        i = s.items.c
-        conds = [i.tid == tid, i.part == part, i.hk == hk, i.data.is_not(None)]
-        if rng.low is not None:
-            conds.append(i.rk >= rng.low if rng.low_inclusive else i.rk > rng.low)
-        if rng.high is not None:
-            conds.append(i.rk <= rng.high if rng.high_inclusive else i.rk < rng.high)
-        if after_rk is not None:
-            conds.append(i.rk > after_rk if forward else i.rk < after_rk)
-        order = i.rk.asc() if forward else i.rk.desc()
-        res = await self.conn.execute(select(s.items).where(*conds).order_by(order).limit(limit))
-        return [_row(r) for r in res]
-
-    async def scan(
-        self,
-        tid: int,
-        *,
-        parts: Sequence[int] | None = None,
-        after: tuple[int, bytes, bytes] | None = None,
-        limit: int = 1000,
-    ) -> list[StoredRow]:
-        """Live items in (partition, hk, rk) order, resuming after a key."""
-        i = s.items.c
-        conds: list[Any] = [i.tid == tid, i.data.is_not(None)]
-        if parts is not None:
-            conds.append(i.part.in_(list(parts)))
-        if after is not None:
-            conds.append(tuple_(i.part, i.hk, i.rk) > tuple_(*after))
-        res = await self.conn.execute(
-            select(s.items).where(*conds).order_by(i.part, i.hk, i.rk).limit(limit)
-        )
-        return [_row(r) for r in res]
-
-    async def scan_all_rows(
-        self, tid: int, *, after: tuple[int, bytes, bytes] | None = None, limit: int = 1000
-    ) -> list[StoredRow]:
-        """Items AND tombstones, for verification and backfill."""
-        i = s.items.c
-        conds: list[Any] = [i.tid == tid]
-        if after is not None:
-            conds.append(tuple_(i.part, i.hk, i.rk) > tuple_(*after))
-        res = await self.conn.execute(
-            select(s.items).where(*conds).order_by(i.part, i.hk, i.rk).limit(limit)
-        )
-        return [_row(r) for r in res]
+        self.db = db
 
     async def count_items(self, tid: int) -> tuple[int, int]:
         i = s.items.c
@@ -170,37 +92,10 @@ class ReadTx:
         r = res.first()
         return (int(r.tid), str(r.spec)) if r is not None else None
 
-    async def get_meta(self, key: str) -> str | None:
-        res = await self.conn.execute(select(s.meta.c.value).where(s.meta.c.key == key))
-        v = res.scalar()
-        return str(v) if v is not None else None
-
-    async def pending_changes(self, limit: int) -> list[StoredChange]:
-        c = s.changes.c
-        res = await self.conn.execute(
-            select(c.seq, c.tid, c.part, c.record, c.created_ms)
-            .where(c.pending.is_(True))
-            .order_by(c.seq)
-            .limit(limit)
-        )
-        return [StoredChange(r.seq, r.tid, r.part, r.record, r.created_ms) for r in res]
-
     async def pending_count(self) -> int:
         c = s.changes.c
         res = await self.conn.execute(select(func.count()).where(c.pending.is_(True)))
         return int(res.scalar_one())
-
-    async def changes_after(
-        self, tid: int, part: int, after_seq: int, limit: int
-    ) -> list[StoredChange]:
-        c = s.changes.c
-        res = await self.conn.execute(
-            select(c.seq, c.tid, c.part, c.record, c.created_ms)
-            .where(c.tid == tid, c.part == part, c.seq > after_seq)
-            .order_by(c.seq)
-            .limit(limit)
-        )
-        return [StoredChange(r.seq, r.tid, r.part, r.record, r.created_ms) for r in res]
 
     async def shard_range(self, tid: int, part: int, from_ms: int) -> tuple[int | None, int | None]:
         """First and last change-log seq of one table partition since ``from_ms``."""
@@ -234,54 +129,6 @@ class ReadTx:
         v = res.scalar()
         return int(v) if v is not None else 0
 
-    async def index_query(
-        self,
-        tid: int,
-        iid: int,
-        part: int,
-        hk: bytes,
-        rng: KeyRange,
-        *,
-        forward: bool = True,
-        after: tuple[bytes, bytes] | None = None,
-        limit: int = 1000,
-    ) -> list[IndexRow]:
-        """Entries of one index partition key in (index sort key, table key) order."""
-        x = s.index_entries.c
-        conds: list[Any] = [x.tid == tid, x.iid == iid, x.part == part, x.hk == hk]
-        if rng.low is not None:
-            conds.append(x.rk >= rng.low if rng.low_inclusive else x.rk > rng.low)
-        if rng.high is not None:
-            conds.append(x.rk <= rng.high if rng.high_inclusive else x.rk < rng.high)
-        if after is not None:
-            pos = tuple_(x.rk, x.tk)
-            conds.append(pos > tuple_(*after) if forward else pos < tuple_(*after))
-        order = [x.rk.asc(), x.tk.asc()] if forward else [x.rk.desc(), x.tk.desc()]
-        res = await self.conn.execute(
-            select(s.index_entries).where(*conds).order_by(*order).limit(limit)
-        )
-        return [IndexRow(r.part, r.hk, r.rk, r.tk, r.data, r.size) for r in res]
-
-    async def index_scan(
-        self,
-        tid: int,
-        iid: int,
-        *,
-        parts: Sequence[int] | None = None,
-        after: tuple[int, bytes, bytes, bytes] | None = None,
-        limit: int = 1000,
-    ) -> list[IndexRow]:
-        x = s.index_entries.c
-        conds: list[Any] = [x.tid == tid, x.iid == iid]
-        if parts is not None:
-            conds.append(x.part.in_(list(parts)))
-        if after is not None:
-            conds.append(tuple_(x.part, x.hk, x.rk, x.tk) > tuple_(*after))
-        res = await self.conn.execute(
-            select(s.index_entries).where(*conds).order_by(x.part, x.hk, x.rk, x.tk).limit(limit)
-        )
-        return [IndexRow(r.part, r.hk, r.rk, r.tk, r.data, r.size) for r in res]
-
     async def retired_tables(self, name: str | None = None) -> list[tuple[int, str]]:
         """(tid, spec) of deleted tables whose streams are kept (gt_retired_tables),
         oldest drop first; only those named ``name`` if given."""
@@ -299,107 +146,20 @@ class ReadTx:
         return int(value) if value is not None else 0
 
 
-class WriteTx(ReadTx):
+class WriteTx(ReadTx, DirectWrites):
     """One store transaction; commits when the ``write()`` block exits cleanly."""
 
-    def __init__(self, conn: AsyncConnection, dialect: _Dialect) -> None:
-        super().__init__(conn)
+    def __init__(self, conn: AsyncConnection, dialect: _Dialect, db: Driver) -> None:
+        super().__init__(conn, db)
         self._dialect = dialect
 
     async def lock_partition(self, tid: int, part: int) -> None:
         """Serialise writers of one partition across processes (the unit of locking)."""
-        await self._dialect.lock_partition(self.conn, tid, part)
-
-    async def put_row(
-        self,
-        tid: int,
-        part: int,
-        hk: bytes,
-        rk: bytes,
-        version: Version,
-        data: bytes | None,
-        size: int,
-        now_ms: int,
-        *,
-        prev: StoredRow | Unread | None = UNREAD,
-    ) -> None:
-        """Insert or replace one row.  The caller holds the partition lock; the
-        verifier's leaf sums follow the row in this same transaction.  ``prev`` is
-        the row as the caller read it in this transaction (None: no row), which
-        saves reading it again."""
-        await _verify.adjust(self.conn, tid, part, hk, rk, version, data, prev=prev)
-        values = {
-            "tid": tid,
-            "part": part,
-            "hk": hk,
-            "rk": rk,
-            "hlc": version.hlc,
-            "origin": version.origin,
-            "data": data,
-            "size": size,
-            "tomb_ms": now_ms if data is None else None,
-        }
-        await self.conn.execute(self._dialect.upsert_item(values))
-
-    async def put_index_entry(self, tid: int, iid: int, e: IndexRow) -> None:
-        values = {
-            "tid": tid,
-            "iid": iid,
-            "part": e.part,
-            "hk": e.hk,
-            "rk": e.rk,
-            "tk": e.tk,
-            "data": e.data,
-            "size": e.size,
-        }
-        await self.conn.execute(self._dialect.upsert_index(values))
-
-    async def delete_index_entry(
-        self, tid: int, iid: int, part: int, hk: bytes, rk: bytes, tk: bytes
-    ) -> None:
-        x = s.index_entries.c
-        await self.conn.execute(
-            delete(s.index_entries).where(
-                x.tid == tid, x.iid == iid, x.part == part, x.hk == hk, x.rk == rk, x.tk == tk
-            )
-        )
+        await self.db.lock_partition(tid, part)
 
     async def drop_index(self, tid: int, iid: int) -> None:
         x = s.index_entries.c
         await self.conn.execute(delete(s.index_entries).where(x.tid == tid, x.iid == iid))
-
-    async def append_change(
-        self,
-        tid: int,
-        part: int,
-        event: str,
-        version: Version,
-        record: bytes,
-        now_ms: int,
-        pending: bool,
-    ) -> int:
-        res = await self.conn.execute(
-            s.changes.insert()
-            .values(
-                tid=tid,
-                part=part,
-                event=event,
-                hlc=version.hlc,
-                origin=version.origin,
-                record=record,
-                created_ms=now_ms,
-                pending=pending,
-            )
-            .returning(s.changes.c.seq)
-        )
-        return int(res.scalar_one())
-
-    async def mark_published(self, seqs: Sequence[int]) -> None:
-        if seqs:
-            c = s.changes.c
-            await self.conn.execute(
-                update(s.changes).where(c.seq.in_(list(seqs))).values(pending=False)
-            )
 
     async def insert_table(self, name: str, table_id: str, spec: str) -> int:
         values: dict[str, Any] = {"name": name, "table_id": table_id, "spec": spec}
@@ -467,9 +227,6 @@ class WriteTx(ReadTx):
         # every shard's key of the table (digits and dots: nothing LIKE would expand)
         prefix = _trim_key(tid, 0).rsplit(".", 1)[0] + "."
         await self.conn.execute(delete(s.meta).where(s.meta.c.key.like(prefix + "%")))
-
-    async def set_meta(self, key: str, value: str) -> None:
-        await self.conn.execute(self._dialect.upsert_meta(key, value))
 
     async def log_conflict(self, values: dict[str, Any]) -> None:
         await self.conn.execute(s.conflicts.insert().values(**values))
@@ -568,22 +325,16 @@ class SqlStore:
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[WriteTx]:
-        """One transaction on the writer engine.  The backends' stores
-        (``sqlite_store.py``, ``postgres_store.py``) replace this with their own."""
-        assert self._writer is not None, "store not open"
-        async with self._writer.begin() as conn:
-            yield WriteTx(conn, self.dialect)
+        """One store transaction (``sqlite_store.py``, ``postgres_store.py``)."""
+        raise NotImplementedError
+        yield  # an async generator, like the backends' own
 
     @asynccontextmanager
     async def read(self, *, snapshot: bool = False) -> AsyncIterator[ReadTx]:
-        """A read connection.  With ``snapshot`` every statement sees the same
-        committed state (TransactGetItems is serializable in DynamoDB): SQLite's read
-        transaction already does that; PostgreSQL needs REPEATABLE READ."""
-        assert self._reader is not None, "store not open"
-        async with self._reader.connect() as conn:
-            if snapshot and self.dialect.name == "postgresql":
-                await conn.execution_options(isolation_level="REPEATABLE READ")
-            yield ReadTx(conn)
+        """A read connection; with ``snapshot`` every statement sees the same
+        committed state (TransactGetItems is serializable in DynamoDB)."""
+        raise NotImplementedError
+        yield
 
     async def durability(self) -> dict[str, str]:
         """Invariant 7's settings read back from a connection that commits writes

@@ -9,17 +9,15 @@ Writers use ``BEGIN IMMEDIATE`` so that a read-modify-write transaction holds th
 write lock from its first statement; a deferred transaction that upgrades later
 can fail with SQLITE_BUSY when another process wrote in between.  The connections
 themselves are ``sqlite_store.py``'s; this module holds what the SQL shares with
-SQLAlchemy's SQLite dialect (pragmas, upserts, the durability read-back).
+SQLAlchemy's SQLite dialect (pragmas and the durability read-back).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from regions.store import schema as s
 from regions.store.sql import _Dialect
 
 __all__ = ["SqliteDialect"]
@@ -47,10 +45,6 @@ class SqliteDialect(_Dialect):
         cur.execute(f"PRAGMA busy_timeout={self.busy_timeout_ms}")
         cur.close()
 
-    async def lock_partition(self, conn: AsyncConnection, tid: int, part: int) -> None:
-        # BEGIN IMMEDIATE already holds the database write lock
-        return None
-
     async def durability(self, conn: AsyncConnection) -> dict[str, str]:
         # synchronous is per connection (a fresh connection to the file would show
         # SQLite's default), so it must be read on the writer's own connection
@@ -60,21 +54,3 @@ class SqliteDialect(_Dialect):
             "journal_mode": str(journal).upper(),
             "synchronous": _SYNCHRONOUS_NAMES.get(int(sync), str(sync)),
         }
-
-    def upsert_item(self, values: dict[str, Any]) -> Any:
-        stmt = sqlite_insert(s.items).values(**values)
-        return stmt.on_conflict_do_update(
-            index_elements=["tid", "part", "hk", "rk"],
-            set_={k: stmt.excluded[k] for k in ("hlc", "origin", "data", "size", "tomb_ms")},
-        )
-
-    def upsert_meta(self, key: str, value: str) -> Any:
-        stmt = sqlite_insert(s.meta).values(key=key, value=value)
-        return stmt.on_conflict_do_update(index_elements=["key"], set_={"value": value})
-
-    def upsert_index(self, values: dict[str, Any]) -> Any:
-        stmt = sqlite_insert(s.index_entries).values(**values)
-        return stmt.on_conflict_do_update(
-            index_elements=["tid", "iid", "part", "hk", "rk", "tk"],
-            set_={"data": stmt.excluded.data, "size": stmt.excluded.size},
-        )

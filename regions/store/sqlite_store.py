@@ -37,7 +37,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.pool import StaticPool
 
 from regions.store import schema as s
-from regions.store.direct import DirectReads, DirectWrites
 from regions.store.sql import ReadTx, SqlStore, WriteTx
 from regions.store.sqlite import SqliteDialect
 
@@ -79,6 +78,10 @@ class _Sqlite3Driver:
 
     async def execute(self, sql: str, args: Sequence[Any]) -> None:
         self.raw.execute(_numbered(sql), args)
+
+    async def lock_partition(self, tid: int, part: int) -> None:
+        # BEGIN IMMEDIATE already holds the database write lock
+        return None
 
     def any_of(self, column: str, values: Sequence[Any], args: list[Any]) -> str:
         first = len(args) + 1
@@ -133,18 +136,6 @@ class _Conn:
             self._engine.dispose()
         finally:
             self.raw.close()
-
-
-class SqliteReadTx(DirectReads, ReadTx):
-    def __init__(self, conn: _Conn) -> None:
-        super().__init__(cast(AsyncConnection, conn.sa))
-        self.db = conn.driver
-
-
-class SqliteWriteTx(DirectWrites, WriteTx):
-    def __init__(self, conn: _Conn, dialect: SqliteDialect) -> None:
-        super().__init__(cast(AsyncConnection, conn.sa), dialect)
-        self.db = conn.driver
 
 
 class SqliteStore(SqlStore):
@@ -242,7 +233,7 @@ class SqliteStore(SqlStore):
                 self._in_group = True
             conn.raw.execute("SAVEPOINT gt_write")
             try:
-                yield SqliteWriteTx(conn, self.sqlite)
+                yield WriteTx(cast(AsyncConnection, conn.sa), self.sqlite, conn.driver)
             except BaseException:
                 conn.raw.execute("ROLLBACK TO gt_write")
                 conn.raw.execute("RELEASE gt_write")
@@ -306,7 +297,7 @@ class SqliteStore(SqlStore):
         try:
             conn.raw.execute("BEGIN")
             try:
-                yield SqliteReadTx(conn)
+                yield ReadTx(cast(AsyncConnection, conn.sa), conn.driver)
             finally:
                 conn.raw.execute("ROLLBACK")
                 reusable = True

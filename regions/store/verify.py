@@ -21,18 +21,15 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func, insert, select, tuple_
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import delete, func, insert, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from regions.store import schema as s
-from regions.store.base import UNREAD, StoredRow, Unread
+from regions.store.base import StoredRow
 from regions.verify_tree import BUCKETS, Leaf, bucket_of, combine, row_digest
 from regions.versions import Version
 
 __all__ = [
-    "adjust",
     "clear",
     "count_rows",
     "is_ready",
@@ -59,56 +56,6 @@ def _limbs(digest: int) -> list[int]:
 def _leaf(live: int, sums: Sequence[int]) -> Leaf:
     total = sum(int(x) << (32 * n) for n, x in enumerate(sums))
     return Leaf(int(live), total % (1 << 128))
-
-
-def _upsert_stmt(make: Any) -> Any:
-    stmt = make(s.verify_buckets).values(
-        {c: bindparam(c) for c in ("tid", "part", "bucket", "live", *_LIMBS)}
-    )
-    v = s.verify_buckets.c
-    return stmt.on_conflict_do_update(
-        index_elements=["tid", "part", "bucket"],
-        set_={c: v[c] + stmt.excluded[c] for c in ("live", *_LIMBS)},
-    )
-
-
-# built once: adjust() runs on every row write, and building a statement costs more
-# Python time than executing this one
-_i = s.items.c
-_PREV = select(_i.hlc, _i.origin, _i.data).where(
-    _i.tid == bindparam("tid"),
-    _i.part == bindparam("part"),
-    _i.hk == bindparam("hk"),
-    _i.rk == bindparam("rk"),
-)
-_UPSERT = {"postgresql": _upsert_stmt(pg_insert), "sqlite": _upsert_stmt(sqlite_insert)}
-
-
-async def adjust(
-    conn: AsyncConnection,
-    tid: int,
-    part: int,
-    hk: bytes,
-    rk: bytes,
-    version: Version,
-    data: bytes | None,
-    *,
-    prev: StoredRow | Unread | None = UNREAD,
-) -> None:
-    """Move one row's digest out of / into its leaf; call BEFORE the row is replaced.
-    ``prev`` is the row being replaced if the caller read it in this transaction."""
-    old_version: Version | None = None
-    old_data: bytes | None = None
-    if prev is UNREAD:
-        got = (await conn.execute(_PREV, {"tid": tid, "part": part, "hk": hk, "rk": rk})).first()
-        if got is not None:
-            old_version, old_data = Version(got.hlc, got.origin), got.data
-    elif prev is not None:
-        old_version, old_data = prev.version, prev.data
-    values = leaf_delta(tid, part, hk, rk, old_version, old_data, version, data)
-    if values is None:
-        return
-    await conn.execute(_UPSERT[conn.dialect.name], values)
 
 
 def leaf_delta(
