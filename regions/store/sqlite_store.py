@@ -15,7 +15,7 @@ than to hand it to another thread and wait.
   PostgreSQL's.
 - **Reads** take a pooled connection and run in a deferred transaction, so one
   ``read()`` block sees one snapshot (WAL readers never wait for the writer).
-- **Writes** keep the group commit of ``SqlStore._group_write``: bodies run on
+- **Writes** are committed in groups (:meth:`SqliteStore.write`): bodies run on
   the loop thread, each in a SAVEPOINT of one shared ``BEGIN IMMEDIATE``
   transaction, and only BEGIN (which may wait for another process's lock) and
   COMMIT (the fsync of ``synchronous=FULL``) go to a worker thread.  A write is

@@ -2,8 +2,8 @@
 
 ``gt_verify`` holds one row per (table, partition, bucket): the number of live
 items and the sum of their row digests (``regions.verify_tree``), as four exact
-sums of 32-bit limbs.  :func:`adjust` runs inside :meth:`WriteTx.put_row`, before
-the item row is replaced, so the leaf sums change in the same transaction as the
+sums of 32-bit limbs.  ``put_row`` (``direct.py``) applies :func:`leaf_delta`
+before the item row is replaced, so the leaf sums change in the same transaction as the
 items they describe (invariant 1) whichever code path writes a row (local write,
 LWW apply, backfill).  It is one additive upsert: concurrent writers never
 read-modify-write a leaf, and leaves are per partition besides, so writers
