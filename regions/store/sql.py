@@ -308,6 +308,10 @@ class SqlStore:
     def backend(self) -> str:
         return self.dialect.name
 
+    def share_with_processes(self) -> None:
+        """Other processes of the region write to this store too (--workers): a
+        backend that serialises writers itself lets them take turns fairly."""
+
     def describe(self) -> str:
         """The URL without its password, for logs and /healthz."""
         return make_url(self.url).render_as_string(hide_password=True)

@@ -20,11 +20,18 @@ than to hand it to another thread and wait.
   transaction, and only BEGIN (which may wait for another process's lock) and
   COMMIT (the fsync of ``synchronous=FULL``) go to a worker thread.  A write is
   acknowledged after the COMMIT that contains it returned (invariant 7).
+- **Processes sharing the file** (``globaltables region --workers``) take turns at
+  writing through an exclusive ``flock`` on ``<db>-writer.lock``, held from BEGIN to
+  COMMIT.  SQLite's own busy handler would also serialise them, but it polls with
+  sleeps of 1 ms and more, longer than a whole group commit here; a process waiting
+  on the ``flock`` wakes the moment the other releases it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import fcntl
+import os
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -157,9 +164,14 @@ class SqliteStore(SqlStore):
         self._members: list[asyncio.Future[None]] = []
         # one thread: BEGIN and COMMIT of the writer connection, never two at once
         self._io: ThreadPoolExecutor | None = None
+        #: the lock file every process writing this database takes turns on
+        self._turn_fd: int | None = None
+        #: other processes of the region write here too (share_with_processes)
+        self._shared = False
 
     async def open(self) -> None:
         self._io = ThreadPoolExecutor(1, thread_name_prefix="sqlite-commit")
+        self._turn_fd = os.open(f"{self.path}-writer.lock", os.O_RDWR | os.O_CREAT, 0o600)
         self._writer_conn = _Conn(self.path, self.sqlite)
         # DDL in autocommit: each CREATE commits on its own, and all are IF NOT EXISTS
         s.metadata.create_all(self._writer_conn.sa.sa)
@@ -179,11 +191,12 @@ class SqliteStore(SqlStore):
             if self._io is not None:
                 self._io.shutdown(wait=True)
                 self._io = None
+            if self._turn_fd is not None:
+                os.close(self._turn_fd)
+                self._turn_fd = None
 
-    async def _on_io(self, sql: str) -> None:
-        assert self._writer_conn is not None and self._io is not None
-        raw = self._writer_conn.raw
-        await asyncio.get_running_loop().run_in_executor(self._io, raw.execute, sql)
+    def share_with_processes(self) -> None:
+        self._shared = True
 
     async def _begin(self, conn: _Conn) -> None:
         """BEGIN IMMEDIATE: the database write lock, for the whole group.
@@ -191,23 +204,58 @@ class SqliteStore(SqlStore):
         Tried on the loop thread first with no busy wait (the writer connection's
         busy_timeout is 0): in WAL mode nobody else holds the lock unless another
         process writes to the same file.  If one does, wait for it on the worker
-        thread, up to the configured busy_timeout, so the loop never blocks."""
+        thread, up to the configured busy_timeout, so the loop never blocks.  The
+        writers' turn (the lock file, module docstring) is taken first the same way."""
+        assert self._turn_fd is not None and self._io is not None
+        loop = asyncio.get_running_loop()
+        if self._shared:
+            # always queue for the turn: the process that just ended its turn would
+            # otherwise take it back on the loop before the waiting one even wakes
+            await loop.run_in_executor(self._io, self._begin_waiting, conn)
+            return
+        try:
+            fcntl.flock(self._turn_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            # another process of the region is writing: wait for its turn to end
+            await loop.run_in_executor(self._io, self._begin_waiting, conn)
+            return
         try:
             conn.raw.execute("BEGIN IMMEDIATE")
             return
         except sqlite3.OperationalError as exc:
             # the primary code (the low byte): SQLITE_BUSY_SNAPSHOT and kin are busy too
             if exc.sqlite_errorcode & 0xFF not in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+                self._end_turn()
                 raise
-        assert self._io is not None
-        await asyncio.get_running_loop().run_in_executor(self._io, self._begin_waiting, conn)
+        await loop.run_in_executor(self._io, self._begin_waiting, conn)
 
     def _begin_waiting(self, conn: _Conn) -> None:
+        assert self._turn_fd is not None
+        # a no-op if this process already holds it (flock locks are per open file)
+        fcntl.flock(self._turn_fd, fcntl.LOCK_EX)
         conn.raw.execute(f"PRAGMA busy_timeout={self.sqlite.busy_timeout_ms}")
         try:
+            # a writer that does not take turns (an older version) may still hold it
             conn.raw.execute("BEGIN IMMEDIATE")
+        except BaseException:
+            self._end_turn()
+            raise
         finally:
             conn.raw.execute("PRAGMA busy_timeout=0")
+
+    def _end_turn(self) -> None:
+        if self._turn_fd is not None:
+            fcntl.flock(self._turn_fd, fcntl.LOCK_UN)
+
+    def _commit_now(self) -> None:
+        """COMMIT (on the worker thread), then end the turn at once: another process
+        waiting for it wakes while this one is still settling its group."""
+        assert self._writer_conn is not None
+        try:
+            self._writer_conn.raw.execute("COMMIT")
+        finally:
+            if not self._writer_conn.raw.in_transaction:
+                self._end_turn()
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[WriteTx]:
@@ -269,8 +317,9 @@ class SqliteStore(SqlStore):
         await asyncio.shield(asyncio.ensure_future(self._commit(members)))
 
     async def _commit(self, members: list[asyncio.Future[None]]) -> None:
+        assert self._io is not None
         try:
-            await self._on_io("COMMIT")
+            await asyncio.get_running_loop().run_in_executor(self._io, self._commit_now)
         except BaseException as exc:
             # nothing of the group is acknowledged; leave the connection usable
             assert self._writer_conn is not None
@@ -279,6 +328,7 @@ class SqliteStore(SqlStore):
                     self._writer_conn.raw.execute("ROLLBACK")
             except sqlite3.Error:
                 pass
+            self._end_turn()
             for fut in members:
                 if not fut.done():
                     fut.set_exception(exc)

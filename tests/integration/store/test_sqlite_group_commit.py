@@ -136,3 +136,51 @@ async def test_the_file_is_readable_by_the_sqlalchemy_path(tmp_path: Path) -> No
         assert sum(leaf.count for leaf in rebuilt.values()) == 50 - len(range(0, 50, 7))
     finally:
         await region.close()
+
+
+@pytest.mark.parametrize("shared", [False, True])
+async def test_processes_sharing_the_file_take_turns_at_writing(
+    tmp_path: Path, shared: bool
+) -> None:
+    """Two regions on one file stand for two processes of a region (--workers): the
+    writer turn (a flock on ``<db>-writer.lock``, per open file) keeps the second out
+    until the first has committed, and then lets it in at once."""
+    url = f"sqlite:///{tmp_path}/r.db"
+    first = Region(RegionSettings(name="us-east-1", store_url=url, partitions=4))
+    second = Region(RegionSettings(name="us-east-1", store_url=url, partitions=4))
+    await first.open()
+    await second.open()
+    if shared:
+        first.store.share_with_processes()
+        second.store.share_with_processes()
+    try:
+        await _table(first)
+        holding = asyncio.Event()
+        release = asyncio.Event()
+        order: list[str] = []
+
+        async def long_write() -> None:
+            async with first.store.write() as tx:
+                await tx.set_meta("turn", "first")
+                holding.set()
+                await release.wait()
+            order.append("first committed")
+
+        async def second_write() -> None:
+            await holding.wait()
+            await second.put_item("items", _item("k", "1"))
+            order.append("second committed")
+
+        task_a = asyncio.create_task(long_write())
+        task_b = asyncio.create_task(second_write())
+        await holding.wait()
+        await asyncio.sleep(0.3)
+        assert order == [] and not task_b.done()  # waiting for its turn, not failed
+        release.set()
+        await asyncio.wait_for(asyncio.gather(task_a, task_b), 5)
+        assert order == ["first committed", "second committed"]
+        got = await first.get_item("items", {"pk": {"S": "k"}, "sk": {"N": "1"}})
+        assert got is not None
+    finally:
+        await first.close()
+        await second.close()
