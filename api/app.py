@@ -28,9 +28,11 @@ from api.auth.middleware import AuthMiddleware, read_body, request_of
 from api.dynamodb.protocol import MAX_BODY
 from api.dynamodb.router import CONTEXT_OPERATIONS, OPERATIONS, serve
 from api.dynamodb.router import router as dynamodb_router
+from api.forwarding import Forwarder
 from api.history import History
 from api.metrics import RegionMetrics
 from api.region_state import RegionState
+from api.workers import WorkerLink, WorkerPool, served_by_worker
 from regions import maintenance, principals, ttl
 from regions.errors import DynamoError
 from regions.identities import Identities
@@ -55,11 +57,17 @@ class RegionApp(FastAPI):
     """
 
     front_auth: AuthMiddleware
+    #: in a worker process (api/workers.py): where what it does not serve goes
+    forward: Forwarder | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"] == "/" and scope["method"] == "POST":
-            await self._dynamodb(scope, receive, send)
-            return
+        if scope["type"] == "http":
+            if self.forward is not None and not served_by_worker(scope):
+                await self.forward(scope, receive, send)
+                return
+            if scope["path"] == "/" and scope["method"] == "POST":
+                await self._dynamodb(scope, receive, send)
+                return
         await super().__call__(scope, receive, send)
 
     async def _dynamodb(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -94,10 +102,31 @@ class RegionApp(FastAPI):
         await response(scope, receive, send)
 
 
-def create_app(region: Region, replicator: Replicator | None = None) -> RegionApp:
+def create_app(
+    region: Region,
+    replicator: Replicator | None = None,
+    *,
+    workers: WorkerPool | None = None,
+    link: WorkerLink | None = None,
+) -> RegionApp:
+    """The app of a region's primary process (with ``workers`` if it starts some), or
+    of one of its worker processes (``link``): see api/workers.py."""
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if link is not None:
+            # a worker: item operations only, no background jobs of its own
+            await region.open()
+            link.start(region, app.state.metrics)
+            try:
+                yield
+            finally:
+                await link.stop(region, app.state.metrics)
+                await region.close()
+            return
         await region.open()
+        if workers is not None:
+            workers.start(region, app.state.metrics)
         if replicator is not None:
             await replicator.start()
         # expiry is the region's own job, with or without replication
@@ -117,6 +146,9 @@ def create_app(region: Region, replicator: Replicator | None = None) -> RegionAp
         try:
             yield
         finally:
+            if workers is not None:
+                # first, so that their last changes are committed before the publisher stops
+                await workers.stop()
             for task in (sweeper, keeper, sampler, identity_sync):
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -159,6 +191,8 @@ def create_app(region: Region, replicator: Replicator | None = None) -> RegionAp
     app.add_middleware(AuthMiddleware, **auth_options)
     # the same checks for POST /, which bypasses the middleware stack (RegionApp)
     app.front_auth = AuthMiddleware(app, **auth_options)
+    if link is not None:
+        app.forward = link.forward
     app.include_router(dynamodb_router)
     app.include_router(rest.router)
     app.include_router(rest_query.router)
@@ -183,8 +217,10 @@ def create_app(region: Region, replicator: Replicator | None = None) -> RegionAp
                 "ok": store_ok,
             },
             "peers": region.settings.peers,
-            "writes": region.counters.writes,
+            "writes": region.write_counts()[0],
         }
+        if workers is not None:
+            body["workers"] = workers.status()
         if replicator is not None:
             body["replication"] = await replicator.status()
         else:

@@ -41,7 +41,7 @@ class History:
         self.interval_s = interval_s
         self.keep_s = keep_s
         self._samples: deque[Sample] = deque(maxlen=max(1, int(keep_s / interval_s)))
-        self._last_writes = region.counters.writes
+        self._last_writes = region.write_counts()[0]
         self._last_t = time.monotonic()
 
     async def run(self) -> None:
@@ -52,7 +52,7 @@ class History:
 
     def sample(self) -> Sample:
         now = time.monotonic()
-        writes = self.region.counters.writes
+        writes = self.region.write_counts()[0]
         elapsed = max(now - self._last_t, 1e-6)
         rate = max(writes - self._last_writes, 0) / elapsed
         self._last_writes, self._last_t = writes, now

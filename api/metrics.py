@@ -13,7 +13,7 @@ clash):
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -32,11 +32,15 @@ from prometheus_client.core import (
     Metric,
 )
 from prometheus_client.exposition import choose_encoder
+from prometheus_client.samples import Sample
 
 from api.region_state import RegionState, TableRow
 from regions.region import Region
 from replicator.lag import BUCKETS_MS
 from replicator.runner import Replicator
+
+#: one sample of a worker process's request metrics: (family, sample name, labels, value)
+WorkerSample = tuple[str, str, dict[str, str], float]
 
 __all__ = ["NO_ERROR", "THROTTLE_CODES", "UNKNOWN_OPERATION", "RegionMetrics", "router"]
 
@@ -72,24 +76,28 @@ class RegionMetrics:
         self.operations = frozenset(operations)
         self.registry = CollectorRegistry()
         labels = ["operation", "status", "error"]
+        # registered through _WithWorkers, which adds the worker processes' counts
         self.requests = Counter(
             "globaltables_requests",
             "DynamoDB API requests by operation, HTTP status and error code (none on success).",
             labels,
-            registry=self.registry,
+            registry=None,
         )
         self.latency = Histogram(
             "globaltables_request_duration_seconds",
             "Time from receiving a DynamoDB API request to its response.",
             labels,
             buckets=LATENCY_BUCKETS,
-            registry=self.registry,
+            registry=None,
         )
         self.throttled = Counter(
             "globaltables_throttled_requests",
             "Requests refused by throttling (ProvisionedThroughputExceeded and the like).",
-            registry=self.registry,
+            registry=None,
         )
+        #: in the primary of a region with workers: their request_samples()
+        self.worker_samples: Callable[[], list[WorkerSample]] | None = None
+        self.registry.register(_WithWorkers(self))
         self.state_collector = _StateCollector(region, replicator)
         self.registry.register(self.state_collector)
         # per-registry process metrics (CPU, memory, fds): the defaults would register
@@ -116,6 +124,16 @@ class RegionMetrics:
         if error in THROTTLE_CODES:
             self.throttled.inc()
 
+    def request_samples(self) -> list[WorkerSample]:
+        """This process's request metrics as plain values: what a worker process
+        reports to the primary, which adds them to its own (api/workers.py)."""
+        return [
+            (family.name, sample.name, dict(sample.labels), sample.value)
+            for metric in (self.requests, self.latency, self.throttled)
+            for family in metric.collect()
+            for sample in family.samples
+        ]
+
     async def exposition(self, accept: str = "") -> tuple[bytes, str]:
         """The scrape body and its content type (OpenMetrics if the scraper asks)."""
         # the async reads happen here; collect() then only formats what it was given
@@ -126,6 +144,43 @@ class RegionMetrics:
             self.state_collector.backlog = await self._state.backlog()
         encoder, content_type = choose_encoder(accept)
         return encoder(self.registry), content_type
+
+
+class _WithWorkers:
+    """The request metrics of every process serving the region: this one's, plus the
+    latest counts each worker process reported (same families, label sets summed)."""
+
+    def __init__(self, owner: RegionMetrics) -> None:
+        self.owner = owner
+
+    def collect(self) -> Iterator[Metric]:
+        owner = self.owner
+        extra: dict[str, list[WorkerSample]] = {}
+        if owner.worker_samples is not None:
+            for entry in owner.worker_samples():
+                extra.setdefault(entry[0], []).append(entry)
+        for metric in (owner.requests, owner.latency, owner.throttled):
+            for family in metric.collect():
+                more = extra.get(family.name)
+                if more:
+                    family.samples = _summed(family.samples, more)
+                yield family
+
+
+def _summed(samples: list[Sample], more: list[WorkerSample]) -> list[Sample]:
+    index: dict[tuple[str, tuple[tuple[str, str], ...]], int] = {}
+    out = list(samples)
+    for i, sample in enumerate(out):
+        index[(sample.name, tuple(sorted(sample.labels.items())))] = i
+    for _, name, labels, value in more:
+        key = (name, tuple(sorted(labels.items())))
+        at = index.get(key)
+        if at is None:
+            index[key] = len(out)
+            out.append(Sample(name, labels, value))
+        else:
+            out[at] = out[at]._replace(value=out[at].value + value)
+    return out
 
 
 class _StateCollector:
@@ -152,16 +207,16 @@ class _StateCollector:
         up.add_metric([], 1 if self.store_ok else 0)
         yield up
 
-        c = region.counters
+        writes, noop = region.write_counts()
         yield _counter(
             "globaltables_writes",
             "Local writes that changed an item (the write throughput).",
-            c.writes,
+            writes,
         )
         yield _counter(
             "globaltables_noop_writes",
             "Local writes that changed nothing (e.g. deleting a missing item).",
-            c.noop_writes,
+            noop,
         )
 
         items = GaugeMetricFamily(

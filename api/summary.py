@@ -105,6 +105,7 @@ async def region_summary(
         for t in await state.tables()
     ]
     counters = region.counters
+    writes, noop = region.write_counts()
     return {
         "region": region.name,
         "now_ms": int(now * 1000),
@@ -115,8 +116,8 @@ async def region_summary(
         "replication": replication,
         "lag": lag,
         "writes": {
-            "total": counters.writes,
-            "noop": counters.noop_writes,
+            "total": writes,
+            "noop": noop,
             "applied_remote": counters.applied,
             "conflicts_lost": counters.lost,
         },

@@ -203,6 +203,15 @@ def main() -> None:
     "region's hybrid logical clock reads, to test last-writer-wins under clock skew.",
 )
 @click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    envvar="GLOBALTABLES_WORKERS",
+    help="Processes serving the API on the port: this one and WORKERS-1 workers that "
+    "answer item operations over the same store (one core each; docs/regions.md).",
+)
+@click.option(
     "--log-level", default="INFO", show_default=True, help="DEBUG, INFO, WARNING or ERROR."
 )
 def region(
@@ -229,6 +238,7 @@ def region(
     allow_anonymous: bool,
     public_status: bool,
     clock_skew_ms: int,
+    workers: int,
     log_level: str,
 ) -> None:
     """Run one region: the DynamoDB API, the REST API and the replicator.
@@ -240,6 +250,7 @@ def region(
     import uvicorn
 
     from api.app import create_app
+    from api.http_protocol import RegionHttpProtocol
     from globaltables.config_file import ConfigError, load_config
     from regions.auth_settings import AuthSettings
     from regions.region import Region
@@ -288,6 +299,7 @@ def region(
             ttl_change_window_s=ttl_change_window,
             burst_s=burst_seconds,
             identity_sync_interval_s=identity_sync_interval,
+            processes=workers,
             auth=auth,
         )
     except ValueError as exc:
@@ -316,8 +328,39 @@ def region(
         clock = HybridClock(now_ms=lambda: wall_ms() + clock_skew_ms)
     the_region = Region(settings, peers=HttpPeers(peer_map, auth=peer_auth), clock=clock)
     replicator = Replicator(the_region, kafka, sorted(peer_map)) if kafka else None
-    app = create_app(the_region, replicator)
-    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+    if workers == 1:
+        app = create_app(the_region, replicator)
+        uvicorn.run(
+            app,
+            host=host,
+            port=port,
+            log_level="warning",
+            access_log=False,
+            http=RegionHttpProtocol,
+        )
+        return
+    from api.workers import WorkerPool, listen
+
+    # every process of the region listens on the port (SO_REUSEPORT: the kernel spreads
+    # connections over them); the workers relay what they do not serve on a private one
+    try:
+        public = listen(host, port, reuse_port=True)
+        private = listen("127.0.0.1", 0)
+    except OSError as exc:
+        raise click.ClickException(f"cannot listen on {host}:{port}: {exc}") from None
+    pool = WorkerPool(
+        workers,
+        host=host,
+        port=port,
+        primary_url=f"http://127.0.0.1:{private.getsockname()[1]}",
+        settings=settings,
+        extra_args=["--clock-skew-ms", str(clock_skew_ms), "--log-level", log_level],
+    )
+    the_region.share_processes(pool.signals, worker=False)
+    app = create_app(the_region, replicator, workers=pool)
+    config = uvicorn.Config(app, log_level="warning", access_log=False, http=RegionHttpProtocol)
+    uvicorn.Server(config).run(sockets=[public, private])
+
 
 
 main.add_command(bench)

@@ -34,6 +34,7 @@ from regions import policy, system_tables
 from regions.auth_settings import AuthSettings
 from regions.errors import ConditionalCheckFailed, DynamoError, ValidationError
 from regions.principals import ADMIN, Principal
+from regions.process_signals import IDENTITIES
 from regions.secrets import SecretBox, SecretUnreadable
 from regions.types import Item
 
@@ -163,6 +164,8 @@ class Identities:
         self._admin = auth.admin
         self._box: SecretBox | None = auth.secret_box()
         self._cache: dict[str, tuple[float, Resolved | None]] = {}
+        #: the shared IDENTITIES counter the cache was filled at (--workers)
+        self._hint = 0
 
     # ------------------------------------------------------------------ authentication
 
@@ -174,6 +177,13 @@ class Identities:
                 admin.secret_access_key,
                 Principal(ADMIN, access_key_id, policies=None, account_id=self.account_id),
             )
+        signals = self.region.signals
+        if signals is not None:
+            hint = signals.read(IDENTITIES)
+            if hint != self._hint:
+                # the primary changed users or keys: this process's copies are stale
+                self._cache.clear()
+                self._hint = hint
         now = time.monotonic()
         hit = self._cache.get(access_key_id)
         if hit is not None and hit[0] > now:
@@ -183,6 +193,13 @@ class Identities:
             self._cache.clear()  # keys guessed at random must not grow it without bound
         self._cache[access_key_id] = (now + CACHE_TTL_S, resolved)
         return resolved
+
+    def _forget(self) -> None:
+        """After a local change to users or keys: drop the cached lookups, here and
+        (through the shared counter) in the region's other processes."""
+        self._cache.clear()
+        if self.region.signals is not None:
+            self.region.signals.bump(IDENTITIES)
 
     async def _lookup(self, access_key_id: str) -> Resolved | None:
         if not access_key_id.isascii() or len(access_key_id) > 128:
@@ -254,7 +271,7 @@ class Identities:
             await self._put(self._user_item(new), must_exist=True)
         except ConditionalCheckFailed:
             raise NoSuchEntity(f"The user with name {name} cannot be found.") from None
-        self._cache.clear()
+        self._forget()
         log.info("replaced the policies of user %s", name)
         return new
 
@@ -263,7 +280,7 @@ class Identities:
         for key in await self.list_keys(name):
             await self._delete(f"key#{key.access_key_id}")
         await self._delete(f"user#{name}")
-        self._cache.clear()
+        self._forget()
         log.info("deleted user %s and its access keys", name)
 
     # ------------------------------------------------------------------ access keys
@@ -287,6 +304,7 @@ class Identities:
             "created": {"N": str(key.created)},
         }
         await self._put(item, must_exist=False)
+        self._forget()
         log.info("created access key %s for user %s", key.access_key_id, user_name)
         return NewAccessKey(key, secret)
 
@@ -307,7 +325,7 @@ class Identities:
         if await self._get(f"key#{access_key_id}") is None:
             raise NoSuchEntity(f"The Access Key with id {access_key_id} cannot be found.")
         await self._delete(f"key#{access_key_id}")
-        self._cache.pop(access_key_id, None)
+        self._forget()
         log.info("revoked access key %s", access_key_id)
 
     # ------------------------------------------------------------------ storage

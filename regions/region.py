@@ -57,6 +57,7 @@ from regions.keys import (
     item_key,
     validate_key,
 )
+from regions.process_signals import CATALOG, ProcessSignals
 from regions.settings import RegionSettings
 from regions.store import UNREAD, IndexRow, SqlStore, StoredRow, Unread, WriteTx, open_store_url
 from regions.types import Item, check_item_size, decode_item, encode_item, item_size, validate_item
@@ -113,6 +114,14 @@ class WriteOutcome:
     old: Item | None
     new: Item | None
     changed: bool
+
+
+class _CatalogMoved(Exception):
+    """A worker's write found a newer catalog epoch in the store (Region._write_many)."""
+
+
+#: the meta key of the catalog epoch, bumped in every transaction that changes a spec
+_CATALOG_EPOCH = "catalog_epoch"
 
 
 @dataclass
@@ -179,6 +188,35 @@ class Region:
         #: table id -> percent done, for tables this region is re-seeding
         #: (replicator/reseed.py); DescribeTable shows the replica UPDATING meanwhile
         self.reseeding: dict[str, int] = {}
+        #: set by share_processes(): the counters of a region served by several processes
+        self.signals: ProcessSignals | None = None
+        #: a worker process (--workers): it serves item operations and leaves the catalog,
+        #: the replicator and every background job to the primary process
+        self.worker = False
+        #: the stored catalog epoch (and the shared hint) the cached catalog was read at
+        self._catalog_epoch = 0
+        self._catalog_hint = 0
+        #: in the primary of a region with workers: their (writes, no-op writes)
+        self.worker_writes: Callable[[], tuple[int, int]] | None = None
+
+    def write_counts(self) -> tuple[int, int]:
+        """Local writes that changed an item and no-op writes, of every process
+        serving this region."""
+        writes, noop = self.counters.writes, self.counters.noop_writes
+        if self.worker_writes is not None:
+            more = self.worker_writes()
+            writes, noop = writes + more[0], noop + more[1]
+        return writes, noop
+
+    def share_processes(self, signals: ProcessSignals, *, worker: bool) -> None:
+        """Serve this region from several processes over one store (before open()).
+
+        The primary bumps ``signals`` after it changes the catalog; a worker reloads its
+        cached catalog when it sees that, and re-checks the stored epoch inside every
+        write transaction, so no item is written under a stale table spec."""
+        self.signals = signals
+        self.worker = worker
+        self.store.share_with_processes()
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -187,9 +225,10 @@ class Region:
         async with self.store.read() as tx:
             # a restart must never issue versions below ones already stored
             self.clock.observe(await tx.max_hlc())
-            for tid, raw in await tx.tables():
-                spec = TableSpec.from_json(orjson.loads(raw))
-                self._tables[spec.name] = (tid, spec)
+        await self._load_catalog()
+        if self.worker:
+            # the primary owns the system tables and resumes index builds
+            return
         async with self.store.write() as wtx:
             await wtx.set_meta("region", self.name)
         await self._ensure_system_tables()
@@ -233,6 +272,32 @@ class Region:
                 tid, current.with_replicas(tuple(catalog.Replica(r) for r in wanted))
             )
 
+    async def _load_catalog(self) -> None:
+        """(Re)read every table spec, with the epoch they were stored at."""
+        hint = self.signals.read(CATALOG) if self.signals is not None else 0
+        async with self.store.read() as tx:
+            epoch = await tx.get_meta(_CATALOG_EPOCH)
+            rows = await tx.tables()
+        tables: dict[str, tuple[int, TableSpec]] = {}
+        for tid, raw in rows:
+            spec = TableSpec.from_json(orjson.loads(raw))
+            tables[spec.name] = (tid, spec)
+        self._tables = tables
+        self._catalog_epoch = int(epoch or 0)
+        self._catalog_hint = hint
+
+    async def _bump_catalog(self, tx: WriteTx) -> None:
+        """Inside a transaction that changes a table spec: a new catalog epoch, so
+        that processes sharing the store notice (see share_processes)."""
+        epoch = int(await tx.get_meta(_CATALOG_EPOCH) or 0) + 1
+        await tx.set_meta(_CATALOG_EPOCH, str(epoch))
+        self._catalog_epoch = epoch
+
+    def _catalog_changed(self) -> None:
+        """After the commit of a catalog change: tell the workers."""
+        if self.signals is not None:
+            self.signals.bump(CATALOG)
+
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(coro)
         self._background.add(task)
@@ -253,6 +318,9 @@ class Region:
         if system_tables.hidden(name):
             # the service's own tables do not exist for the API (regions/system_tables.py)
             raise ResourceNotFound(f"Requested resource not found: Table: {name} not found")
+        signals = self.signals
+        if signals is not None and self.worker and signals.read(CATALOG) != self._catalog_hint:
+            await self._load_catalog()
         hit = self._tables.get(name)
         if hit is not None:
             return hit
@@ -394,7 +462,9 @@ class Region:
             tid = await tx.insert_table(
                 spec.name, spec.table_id, orjson.dumps(spec.to_json()).decode()
             )
+            await self._bump_catalog(tx)
         self._tables[spec.name] = (tid, spec)
+        self._catalog_changed()
         return tid
 
     async def delete_table(self, name: str) -> TableSpec:
@@ -424,7 +494,9 @@ class Region:
                 kept = replace(spec, streams=closed, status=catalog.DELETING)
                 await tx.retire_table(tid, spec.name, orjson.dumps(kept.to_json()).decode(), now)
             await tx.drop_table(tid, keep_changes=bool(spec.streams))
+            await self._bump_catalog(tx)
         self._tables.pop(spec.name, None)
+        self._catalog_changed()
 
     async def add_replica(self, name: str, region_name: str) -> TableSpec:
         """UpdateTable ReplicaUpdates Create: make the table global, or add a region.
@@ -904,7 +976,9 @@ class Region:
     async def _save_spec(self, tid: int, spec: TableSpec) -> None:
         async with self.store.write() as tx:
             await tx.update_table(tid, orjson.dumps(spec.to_json()).decode())
+            await self._bump_catalog(tx)
         self._tables[spec.name] = (tid, spec)
+        self._catalog_changed()
 
     # ------------------------------------------------------------------ items
 
@@ -1022,11 +1096,38 @@ class Region:
         atomic: bool,
         service: bool = False,
     ) -> list[WriteOutcome | DynamoError]:
+        if not self.worker:
+            return await self._write_planned(plan, atomic=atomic, service=service)
+        while True:
+            try:
+                return await self._write_planned(plan, atomic=atomic, service=service)
+            except _CatalogMoved:
+                # the primary changed a spec since this process read it (an index being
+                # added, the table deleted...): write under the current one instead
+                await self._load_catalog()
+                plan = [(tid, self._spec_of(tid, spec.name), k, m) for tid, spec, k, m in plan]
+
+    def _spec_of(self, tid: int, name: str) -> TableSpec:
+        hit = self._tables.get(name)
+        if hit is None or hit[0] != tid:
+            raise ResourceNotFound(f"Requested resource not found: Table: {name} not found")
+        return hit[1]
+
+    async def _write_planned(
+        self,
+        plan: list[tuple[int, TableSpec, Item, Mutation]],
+        *,
+        atomic: bool,
+        service: bool = False,
+    ) -> list[WriteOutcome | DynamoError]:
         encs = [encode_key(key, spec.key_schema, spec.partitions) for _, spec, key, _ in plan]
         now = wall_ms()
         results: list[WriteOutcome | DynamoError] = []
         changed = 0
         async with self.store.write() as tx:
+            if self.worker and int(await tx.get_meta(_CATALOG_EPOCH) or 0) != self._catalog_epoch:
+                # read under the write lock (SQLite) or in the transaction (PostgreSQL)
+                raise _CatalogMoved()
             # one global lock order, so concurrent multi-item writers cannot deadlock
             for tid, part in sorted({(p[0], e.part) for p, e in zip(plan, encs, strict=True)}):
                 await tx.lock_partition(tid, part)

@@ -53,6 +53,9 @@ class RegionSettings:
     #: seconds between two anti-entropy rounds of the identities table with each peer
     #: (replicator/identity_sync.py); the first round runs shortly after start
     identity_sync_interval_s: float = 30.0
+    #: processes serving the region's API (--workers): the primary and processes-1
+    #: workers that serve item operations over the same store
+    processes: int = 1
     #: SigV4 authentication: admin key, secret key, anonymous/public switches
     auth: AuthSettings = field(default_factory=AuthSettings)
 
@@ -73,6 +76,8 @@ class RegionSettings:
             raise ValueError("the burst capacity window must be positive")
         if not 0 < self.identity_sync_interval_s <= 3600:
             raise ValueError("the identity sync interval must be between 0 and 3600 seconds")
+        if not 1 <= self.processes <= 64:
+            raise ValueError("the number of processes must be between 1 and 64")
         if self.change_retention_s < 0:
             raise ValueError("the stream retention cannot be negative")
         if self.housekeeping_interval_s <= 0:

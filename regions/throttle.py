@@ -237,19 +237,24 @@ class Throttle:
         *,
         clock: Callable[[], float] = time.monotonic,
         arn: Callable[[str], str] | None = None,
+        share: float = 1.0,
     ) -> None:
         self.burst_s = burst_s
         self.clock = clock
         self.arn = arn or (lambda table: table)
+        #: this process's part of every rate: a region served by N processes
+        #: (--workers) gives each 1/N, so together they admit what the table allows
+        self.share = share
         self.buckets: dict[tuple[str, str, str], Bucket] = {}
 
     def _bucket(self, limit: _Limit, now: float) -> Bucket:
-        size = limit.rate * (self.burst_s if limit.provisioned else _ON_DEMAND_BURST_S)
+        rate = limit.rate * self.share
+        size = rate * (self.burst_s if limit.provisioned else _ON_DEMAND_BURST_S)
         bucket = self.buckets.get(limit.key)
         if bucket is None:
-            bucket = self.buckets[limit.key] = Bucket(limit.rate, size, size, now)
-        elif bucket.rate != limit.rate or bucket.size != size:
-            bucket.reconfigure(limit.rate, size, now)
+            bucket = self.buckets[limit.key] = Bucket(rate, size, size, now)
+        elif bucket.rate != rate or bucket.size != size:
+            bucket.reconfigure(rate, size, now)
         else:
             bucket.refill(now)
         return bucket
@@ -416,7 +421,9 @@ def for_region(region: Region) -> Throttle:
     """The region's buckets (created on first use, with its ``burst_s`` setting)."""
     throttle = _THROTTLES.get(region)
     if throttle is None:
-        throttle = _THROTTLES[region] = Throttle(region.settings.burst_s, arn=region.arn)
+        throttle = _THROTTLES[region] = Throttle(
+            region.settings.burst_s, arn=region.arn, share=1 / region.settings.processes
+        )
     return throttle
 
 

@@ -1,0 +1,284 @@
+"""A region served by several processes (``globaltables region --workers 2``).
+
+Every test reaches the region over many keep-alive connections (one boto3 client each,
+one connection per client), which the kernel spreads over the primary and its worker,
+and checks that whatever process a request lands on, the answer is the region's: the
+catalog, access keys, metrics and replication behave as with one process.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import httpx
+import pytest
+from botocore.config import Config
+
+from tests.fixtures.regions import (
+    ADMIN_KEY_ID,
+    ADMIN_SECRET,
+    RegionProcess,
+    free_port,
+    mesh,
+    running,
+)
+from tests.integration.api.support import create_table, expect_error, http, unique
+from tests.integration.replication.helpers import eventually, new_key
+
+pytestmark = pytest.mark.integration
+
+NAME = "eu-north-1"
+CONNECTIONS = 16
+
+
+def _clients(url: str, n: int = CONNECTIONS, key: str = ADMIN_KEY_ID, secret: str = ADMIN_SECRET) -> list[Any]:
+    return [
+        boto3.client(
+            "dynamodb",
+            endpoint_url=url,
+            region_name=NAME,
+            aws_access_key_id=key,
+            aws_secret_access_key=secret,
+            config=Config(max_pool_connections=1, retries={"max_attempts": 1, "mode": "standard"}),
+        )
+        for _ in range(n)
+    ]
+
+
+def _workers(proc: RegionProcess) -> list[dict[str, Any]]:
+    workers: list[dict[str, Any]] = proc.health()["workers"]  # type: ignore[assignment]
+    return workers
+
+
+def _wait_ready(proc: RegionProcess) -> None:
+    eventually(lambda: all(w["ready"] for w in _workers(proc)), 30, "the worker to serve")
+
+
+@pytest.fixture(scope="module")
+def region(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RegionProcess]:
+    d = tmp_path_factory.mktemp("workers")
+    proc = RegionProcess(
+        NAME, free_port(), f"sqlite:///{d}/{NAME}.db", log_dir=d, extra_args=["--workers", "2"]
+    ).start()
+    try:
+        _wait_ready(proc)
+        yield proc
+    finally:
+        proc.stop()
+
+
+def test_a_worker_serves_items_and_every_connection_sees_every_write(region: RegionProcess) -> None:
+    clients = _clients(region.url)
+    table = unique("w")
+    create_table(clients[0], table)
+    for i, c in enumerate(clients):
+        c.put_item(TableName=table, Item={"p": {"S": f"k{i}"}, "n": {"N": str(i)}})
+    # every connection reads every item, whichever process wrote it
+    for c in clients:
+        for i in range(len(clients)):
+            got = c.get_item(TableName=table, Key={"p": {"S": f"k{i}"}}, ConsistentRead=True)
+            assert got["Item"]["n"] == {"N": str(i)}
+    # the worker really served part of it (16 connections all on one process: 2**-16)
+    eventually(lambda: _workers(region)[0]["requests"] > 0, 5, "a worker report")
+    assert _workers(region)[0]["running"]
+
+
+def test_catalog_changes_reach_the_worker_at_once(region: RegionProcess) -> None:
+    clients = _clients(region.url)
+    table = unique("cat")
+    create_table(clients[0], table)
+    for i, c in enumerate(clients):
+        c.put_item(TableName=table, Item={"p": {"S": f"a{i}"}, "g": {"S": "G"}})
+    clients[0].update_table(
+        TableName=table,
+        AttributeDefinitions=[{"AttributeName": "g", "AttributeType": "S"}],
+        GlobalSecondaryIndexUpdates=[
+            {
+                "Create": {
+                    "IndexName": "byg",
+                    "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}],
+                    "Projection": {"ProjectionType": "ALL"},
+                }
+            }
+        ],
+    )
+    # writes during and after the index build, from every connection
+    for i, c in enumerate(clients):
+        c.put_item(TableName=table, Item={"p": {"S": f"b{i}"}, "g": {"S": "G"}})
+
+    def active() -> bool:
+        desc = clients[0].describe_table(TableName=table)["Table"]
+        return all(i["IndexStatus"] == "ACTIVE" for i in desc["GlobalSecondaryIndexes"])
+
+    eventually(active, 30, "the index to be ACTIVE")
+    for c in clients:
+        got = c.query(
+            TableName=table,
+            IndexName="byg",
+            KeyConditionExpression="g = :g",
+            ExpressionAttributeValues={":g": {"S": "G"}},
+        )
+        assert got["Count"] == 2 * len(clients)
+
+    # a deleted table is gone for every process, and a new one of the same name is new
+    clients[0].delete_table(TableName=table)
+    for c in clients:
+        expect_error(
+            lambda c=c: c.put_item(TableName=table, Item={"p": {"S": "x"}}),
+            "ResourceNotFoundException",
+            f"Requested resource not found: Table: {table} not found",
+        )
+    create_table(clients[0], table, hash_=("q", "N"))
+    for i, c in enumerate(clients):
+        c.put_item(TableName=table, Item={"q": {"N": str(i)}})
+        expect_error(
+            lambda c=c: c.put_item(TableName=table, Item={"p": {"S": "old schema"}}),
+            "ValidationException",
+        )
+    assert clients[0].scan(TableName=table)["Count"] == len(clients)
+
+
+def test_control_plane_errors_and_other_routes_through_a_worker(region: RegionProcess) -> None:
+    clients = _clients(region.url)
+    missing = unique("missing")
+    for c in clients:
+        # relayed to the primary: its answer, error envelope included
+        expect_error(
+            lambda c=c: c.describe_table(TableName=missing),
+            "ResourceNotFoundException",
+            f"Requested resource not found: Table: {missing} not found",
+        )
+        assert "TableNames" in c.list_tables()
+    with httpx.Client() as fresh:
+        for _ in range(CONNECTIONS):
+            # new connections each time: both processes answer the public routes
+            r = httpx.get(f"{region.url}/healthz", timeout=10)
+            assert r.json()["region"] == NAME
+            page = fresh.get(f"{region.url}/dashboard", timeout=10, headers={"connection": "close"})
+            assert page.status_code == 200 and "<html" in page.text.lower()
+
+
+def test_metrics_count_the_requests_of_every_process(region: RegionProcess) -> None:
+    clients = _clients(region.url)
+    table = unique("met")
+    create_table(clients[0], table)
+
+    def puts_200() -> float:
+        text = http().get(f"{region.url}/metrics").text
+        for line in text.splitlines():
+            if line.startswith("globaltables_requests_total{") and (
+                'operation="PutItem"' in line and 'status="200"' in line
+            ):
+                return float(line.rsplit(" ", 1)[1])
+        return 0.0
+
+    before = puts_200()
+    rounds = 5
+    for r in range(rounds):
+        for i, c in enumerate(clients):
+            c.put_item(TableName=table, Item={"p": {"S": f"{r}-{i}"}})
+    want = before + rounds * len(clients)
+    # the worker reports every half second
+    eventually(lambda: puts_200() == want, 5, f"{want} PutItems counted")
+
+
+def test_a_revoked_key_is_refused_by_every_process_at_once(region: RegionProcess) -> None:
+    key = new_key(region, unique("wuser"))
+    clients = _clients(region.url, key=key["AccessKeyId"], secret=key["SecretAccessKey"])
+    for c in clients:
+        assert "TableNames" in c.list_tables()
+        # GetItem is served by whichever process holds the connection: fill its cache
+        expect_error(
+            lambda c=c: c.get_item(TableName=unique("none"), Key={"p": {"S": "x"}}),
+            "ResourceNotFoundException",
+        )
+    revoked = http().delete(f"{region.url}/v1/admin/keys/{key['AccessKeyId']}")
+    assert revoked.status_code in (200, 204), revoked.text
+    for c in clients:
+        expect_error(
+            lambda c=c: c.get_item(TableName=unique("none"), Key={"p": {"S": "x"}}),
+            "UnrecognizedClientException",
+        )
+
+
+def test_a_killed_primary_takes_its_worker_along(tmp_path: Path) -> None:
+    port = free_port()
+    store = f"sqlite:///{tmp_path}/{NAME}.db"
+    proc = RegionProcess(NAME, port, store, log_dir=tmp_path, extra_args=["--workers", "2"])
+    proc.start()
+    _wait_ready(proc)
+    pid = _workers(proc)[0]["pid"]
+    table = unique("kill")
+    clients = _clients(proc.url)
+    create_table(clients[0], table)
+    for i, c in enumerate(clients):
+        c.put_item(TableName=table, Item={"p": {"S": f"k{i}"}})
+    proc.kill(signal.SIGKILL)
+
+    def gone() -> bool:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        return False
+
+    eventually(gone, 10, "the worker to exit")
+    # the port is free again, and every acknowledged write is there
+    again = RegionProcess(NAME, port, store, log_dir=tmp_path, extra_args=["--workers", "2"])
+    again.start()
+    try:
+        _wait_ready(again)
+        got = _clients(again.url, 1)[0].scan(TableName=table, ConsistentRead=True)
+        assert got["Count"] == len(clients)
+    finally:
+        again.stop()
+
+
+def test_writes_served_by_a_worker_replicate(
+    kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    names = ["eu-south-1", "eu-south-2"]
+    procs = mesh(names, tmp_path_factory.mktemp("workers-repl"), kafka_bootstrap)
+    procs["eu-south-1"].extra_args += ["--workers", "2"]
+    with running(procs):
+        _wait_ready(procs["eu-south-1"])
+        source = [
+            boto3.client(
+                "dynamodb",
+                endpoint_url=procs["eu-south-1"].url,
+                region_name="eu-south-1",
+                aws_access_key_id=ADMIN_KEY_ID,
+                aws_secret_access_key=ADMIN_SECRET,
+                config=Config(max_pool_connections=1),
+            )
+            for _ in range(CONNECTIONS)
+        ]
+        table = unique("wrep")
+        create_table(source[0], table)
+        source[0].update_table(
+            TableName=table, ReplicaUpdates=[{"Create": {"RegionName": "eu-south-2"}}]
+        )
+        dest: Any = procs["eu-south-2"].client()
+
+        def replica_active() -> bool:
+            try:
+                return bool(dest.describe_table(TableName=table)["Table"]["TableStatus"] == "ACTIVE")
+            except Exception:
+                return False
+
+        eventually(replica_active, 60, "the replica")
+        for r in range(3):
+            for i, c in enumerate(source):
+                c.put_item(TableName=table, Item={"p": {"S": f"{r}-{i}"}, "r": {"N": str(r)}})
+        eventually(
+            lambda: dest.scan(TableName=table, ConsistentRead=True)["Count"] == 3 * CONNECTIONS,
+            30,
+            "every write in the other region",
+        )
+        # some of those writes were the worker's (its report comes every half second)
+        eventually(lambda: _workers(procs["eu-south-1"])[0]["requests"] > 0, 5, "a report")
