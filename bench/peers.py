@@ -38,6 +38,7 @@ from bench.sigv4 import BENCH_ACCESS_KEY, BENCH_SECRET_KEY
 
 __all__ = [
     "DURABILITY",
+    "EXTRA_SERVER_NAMES",
     "SERVER_NAMES",
     "STORELESS",
     "Server",
@@ -51,7 +52,12 @@ __all__ = [
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO = BENCH_DIR.parent
-SERVER_NAMES = ("moto", "dynalite-mem", "dynalite-disk", "gt-sqlite", "gt-pg")
+SERVER_NAMES = ("moto", "dynalite-mem", "dynalite-disk", "gt-sqlite", "gt-sqlite-w2", "gt-pg")
+#: a region served by two processes (``globaltables region --workers 2``): the same
+#: store and durability, one core per process (docs/regions.md, "Worker processes")
+WORKER_SUFFIX = "-w2"
+#: globaltables servers that exist but are not in the standard set (time: < 10 min)
+EXTRA_SERVER_NAMES = ("gt-pg-w2",)
 #: what each server promises about an acknowledged write; printed next to its numbers
 DURABILITY = {
     "moto": "memory only",
@@ -59,6 +65,8 @@ DURABILITY = {
     "dynalite-disk": "LevelDB on disk, no fsync",
     "gt-sqlite": "SQLite WAL, synchronous=FULL (fsync per commit)",
     "gt-pg": "PostgreSQL, fsync=on, synchronous_commit=on",
+    "gt-sqlite-w2": "SQLite WAL, synchronous=FULL (fsync per commit)",
+    "gt-pg-w2": "PostgreSQL, fsync=on, synchronous_commit=on",
     "trivial": "none (answers {})",
     "asgi-floor": "none (uvicorn answering {})",
 }
@@ -140,13 +148,21 @@ class Server:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"{self.name} exited during start-up:\n{self.log_tail()}")
-            with contextlib.suppress(httpx.HTTPError):
+            with contextlib.suppress(httpx.HTTPError, ValueError):
                 # any HTTP answer means it listens (moto answers GET / with 404)
-                httpx.get(self.url + self.health_path, timeout=1.0)
-                return self
+                answer = httpx.get(self.url + self.health_path, timeout=1.0)
+                if self._ready(answer):
+                    return self
             time.sleep(0.1)
         self.stop()
         raise RuntimeError(f"{self.name} did not answer within {timeout:.0f}s:\n{self.log_tail()}")
+
+    def _ready(self, answer: httpx.Response) -> bool:
+        """A region with workers (gt-*-w2) is ready once every worker serves too."""
+        if not self.name.endswith(WORKER_SUFFIX):
+            return True
+        workers = answer.json().get("workers") or []
+        return bool(workers) and all(w.get("ready") for w in workers)
 
     def log_tail(self, n: int = 2000) -> str:
         try:
@@ -272,22 +288,28 @@ def make_server(name: str, workdir: Path) -> Server:
             cmd += ["--path", str(path)]
             server.cleanup.append(("rmtree", path))
         return server
-    if name == "gt-sqlite":
-        db = workdir / "gt-sqlite" / "us-east-1.db"
+    workers: list[str] = []
+    shown = ""
+    if name.endswith(WORKER_SUFFIX):
+        workers = ["--workers", "2"]
+        shown = ", 2 processes"
+    base = name.removesuffix(WORKER_SUFFIX)
+    if base == "gt-sqlite":
+        db = workdir / name / "us-east-1.db"
         shutil.rmtree(db.parent, ignore_errors=True)
         db.parent.mkdir(parents=True)
         server = Server(
             name,
-            region_cmd("us-east-1", port, f"sqlite:///{db}"),
+            region_cmd("us-east-1", port, f"sqlite:///{db}", workers),
             port,
             workdir,
             health_path="/healthz",
-            version=f"globaltables {_git_rev()} (SQLite)",
+            version=f"globaltables {_git_rev()} (SQLite{shown})",
             env=region_env(),
         )
         server.cleanup.append(("rmtree", db.parent))
         return server
-    if name == "gt-pg":
+    if base == "gt-pg":
         from globaltables import postgres_local
 
         try:
@@ -310,11 +332,11 @@ def make_server(name: str, workdir: Path) -> Server:
         store = f"postgresql://{postgres_local.SUPERUSER}@127.0.0.1:{cluster.port}/{postgres_local.DEFAULT_DATABASE}"
         server = Server(
             name,
-            region_cmd("us-east-1", port, store),
+            region_cmd("us-east-1", port, store, workers),
             port,
             workdir,
             health_path="/healthz",
-            version=f"globaltables {_git_rev()} ({_pg_version(data)})",
+            version=f"globaltables {_git_rev()} ({_pg_version(data)}{shown})",
             env=region_env(),
         )
         pid = _postmaster_pid(data)
@@ -322,4 +344,7 @@ def make_server(name: str, workdir: Path) -> Server:
             server.extra_pids.append(pid)
         server.cleanup += [("rmtree", data), ("pg-stop", data)]
         return server
-    raise ValueError(f"unknown server {name!r}; one of {', '.join((*SERVER_NAMES, *STORELESS))}")
+    raise ValueError(
+        f"unknown server {name!r}; one of "
+        f"{', '.join((*SERVER_NAMES, *EXTRA_SERVER_NAMES, *STORELESS))}"
+    )

@@ -15,7 +15,18 @@ import click
 __all__ = ["bench"]
 
 _WORKLOADS = ("put", "get", "query", "mixed", "batch-write", "transact")
-_SERVERS = ("trivial", "asgi-floor", "moto", "dynalite-mem", "dynalite-disk", "gt-sqlite", "gt-pg")
+_SERVERS = (
+    "trivial",
+    "asgi-floor",
+    "moto",
+    "dynalite-mem",
+    "dynalite-disk",
+    "gt-sqlite",
+    "gt-sqlite-w2",
+    "gt-pg",
+)
+#: accepted by --servers, not run by default
+_MORE_SERVERS = ("gt-pg-w2",)
 
 
 def _csv(choices: tuple[str, ...]) -> Any:
@@ -164,7 +175,14 @@ def ceiling_cmd(
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path(".data/bench"), show_default=True,
               help="Where results.json, results.md and the servers' logs go.")
 @click.option("--workloads", default=",".join(_WORKLOADS), show_default=True, callback=_csv(_WORKLOADS))
-@click.option("--servers", default=",".join(_SERVERS), show_default=True, callback=_csv(_SERVERS))
+@click.option(
+    "--servers",
+    default=",".join(_SERVERS),
+    show_default=True,
+    callback=_csv((*_SERVERS, *_MORE_SERVERS)),
+    help="Servers to run; also gt-pg-w2 (PostgreSQL, --workers 2). gt-*-w2 run the "
+    "region with --workers 2.",
+)
 @click.option("--rounds", type=click.IntRange(1, 20), default=2, show_default=True,
               help="Interleaved rounds per workload (A, B, ..., A, B, ...).")
 @click.option("--duration", type=click.FloatRange(0.5, 600), default=3.0, show_default=True,
