@@ -16,7 +16,9 @@ import logging
 import httpx
 from starlette.types import Message, Receive, Scope, Send
 
-from api.dynamodb.protocol import encode_error
+from api.auth.middleware import read_body
+from api.dynamodb.protocol import MAX_BODY, encode_error
+from api.dynamodb.transport import RequestTooLarge
 from regions.errors import InternalError
 
 __all__ = ["Forwarder"]
@@ -52,14 +54,14 @@ class Forwarder:
         await self.client.aclose()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        body = bytearray()
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return
-            body += message.get("body", b"")
-            if not message.get("more_body", False):
-                break
+        try:
+            # the primary would refuse more than this too; do not hold it to find out
+            body = await read_body(receive, MAX_BODY)
+        except RequestTooLarge as exc:
+            await encode_error(exc)(scope, receive, send)
+            return
+        if body is None:
+            return  # the client went away
         headers = [(k, v) for k, v in scope["headers"] if k.lower() not in _HOP]
         target = scope.get("raw_path") or scope["path"].encode()
         if scope.get("query_string"):
@@ -70,7 +72,7 @@ class Forwarder:
             scope["method"],
             self.primary_url + target.decode("latin-1"),
             headers=headers,
-            content=bytes(body),
+            content=body,
         )
         try:
             response = await self.client.send(request, stream=True)
