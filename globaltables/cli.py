@@ -250,7 +250,6 @@ def region(
     import uvicorn
 
     from api.app import create_app
-    from api.http_protocol import RegionHttpProtocol
     from globaltables.config_file import ConfigError, load_config
     from regions.auth_settings import AuthSettings
     from regions.region import Region
@@ -330,14 +329,7 @@ def region(
     replicator = Replicator(the_region, kafka, sorted(peer_map)) if kafka else None
     if workers == 1:
         app = create_app(the_region, replicator)
-        uvicorn.run(
-            app,
-            host=host,
-            port=port,
-            log_level="warning",
-            access_log=False,
-            http=RegionHttpProtocol,
-        )
+        uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
         return
     from api.workers import WorkerPool, listen
 
@@ -358,7 +350,7 @@ def region(
     )
     the_region.share_processes(pool.signals, worker=False)
     app = create_app(the_region, replicator, workers=pool)
-    config = uvicorn.Config(app, log_level="warning", access_log=False, http=RegionHttpProtocol)
+    config = uvicorn.Config(app, log_level="warning", access_log=False)
     uvicorn.Server(config).run(sockets=[public, private])
 
 

@@ -51,7 +51,6 @@ def main(argv: list[str] | None = None) -> None:
     import uvicorn
 
     from api.app import create_app
-    from api.http_protocol import RegionHttpProtocol
     from api.workers import WorkerLink, listen
     from regions.process_signals import ProcessSignals
     from regions.region import Region
@@ -73,9 +72,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     app = create_app(region, None, link=link)
     sock = listen(args.host, args.port, reuse_port=True)
-    config = uvicorn.Config(
-        app, log_level="warning", access_log=False, http=RegionHttpProtocol, lifespan="on"
-    )
+    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
     uvicorn.Server(config).run(sockets=[sock])
 
 

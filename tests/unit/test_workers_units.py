@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import Any
 
-import pytest
 from prometheus_client.samples import Sample
 
-from api.http_protocol import CoalescingTransport
 from api.metrics import _summed
 from api.workers import served_by_worker
 from regions.process_signals import CATALOG, IDENTITIES, ProcessSignals
@@ -68,55 +65,3 @@ def test_each_process_admits_its_share_of_a_tables_rate() -> None:
     half = Throttle(burst_s=1, clock=lambda: 0.0, share=0.5)._bucket(limit, 0.0)
     assert (whole.rate, whole.size) == (100, 100)
     assert (half.rate, half.size) == (50, 50)
-
-
-class _Recorder:
-    def __init__(self) -> None:
-        self.writes: list[bytes] = []
-        self.closed = False
-
-    def write(self, data: bytes) -> None:
-        self.writes.append(bytes(data))
-
-    def is_closing(self) -> bool:
-        return self.closed
-
-    def close(self) -> None:
-        self.closed = True
-
-    def get_extra_info(self, name: str) -> str:
-        return f"info:{name}"
-
-
-HEAD = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n"
-
-
-async def test_a_response_head_leaves_with_its_body() -> None:
-    raw = _Recorder()
-    t = CoalescingTransport(raw, asyncio.get_running_loop())  # type: ignore[arg-type]
-    t.write(HEAD)
-    assert raw.writes == []
-    t.write(b"{}")
-    assert raw.writes == [HEAD + b"{}"]
-    # delegated
-    assert t.get_extra_info("peername") == "info:peername"
-
-
-async def test_a_head_without_body_is_flushed_on_the_next_iteration() -> None:
-    raw = _Recorder()
-    t = CoalescingTransport(raw, asyncio.get_running_loop())  # type: ignore[arg-type]
-    t.write(b"HTTP/1.1 204 No Content\r\n\r\n")
-    await asyncio.sleep(0)
-    await asyncio.sleep(0)
-    assert raw.writes == [b"HTTP/1.1 204 No Content\r\n\r\n"]
-    t.write(HEAD)
-    t.close()
-    assert raw.writes[-1] == HEAD and raw.closed
-
-
-@pytest.mark.parametrize("body", [b"plain", b"HTTP/1.1 but not a head"])
-async def test_other_writes_pass_straight_through(body: bytes) -> None:
-    raw = _Recorder()
-    t = CoalescingTransport(raw, asyncio.get_running_loop())  # type: ignore[arg-type]
-    t.write(body)
-    assert raw.writes == [body]
