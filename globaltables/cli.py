@@ -343,7 +343,8 @@ def region(
     pool = WorkerPool(
         workers,
         host=host,
-        port=port,
+        # the port actually bound (--port 0 picks one: the workers must share it)
+        port=public.getsockname()[1],
         primary_url=f"http://127.0.0.1:{private.getsockname()[1]}",
         settings=settings,
         extra_args=["--clock-skew-ms", str(clock_skew_ms), "--log-level", log_level],

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import signal
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -233,10 +233,41 @@ def test_a_killed_primary_takes_its_worker_along(tmp_path: Path) -> None:
     again.start()
     try:
         _wait_ready(again)
+        pid = _workers(again)[0]["pid"]
         got = _clients(again.url, 1)[0].scan(TableName=table, ConsistentRead=True)
         assert got["Count"] == len(clients)
     finally:
         again.stop()
+    # a graceful stop (SIGTERM) stops the workers first
+    assert gone()
+
+
+def test_workers_over_postgresql(
+    postgres_db_factory: Callable[[], str], tmp_path: Path
+) -> None:
+    store = postgres_db_factory().replace("postgresql+asyncpg://", "postgresql://")
+    proc = RegionProcess(
+        NAME, free_port(), store, log_dir=tmp_path, extra_args=["--workers", "2"]
+    ).start()
+    try:
+        _wait_ready(proc)
+        clients = _clients(proc.url)
+        table = unique("pgw")
+        create_table(clients[0], table)
+        for i, c in enumerate(clients):
+            c.put_item(TableName=table, Item={"p": {"S": f"k{i}"}, "n": {"N": str(i)}})
+        for c in clients:
+            got = c.scan(TableName=table, ConsistentRead=True)
+            assert got["Count"] == len(clients)
+        clients[0].delete_table(TableName=table)
+        for c in clients:
+            expect_error(
+                lambda c=c: c.get_item(TableName=table, Key={"p": {"S": "k0"}}),
+                "ResourceNotFoundException",
+            )
+        eventually(lambda: _workers(proc)[0]["requests"] > 0, 5, "a worker report")
+    finally:
+        proc.stop()
 
 
 def test_writes_served_by_a_worker_replicate(
