@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -313,3 +315,105 @@ def test_writes_served_by_a_worker_replicate(
         )
         # some of those writes were the worker's (its report comes every half second)
         eventually(lambda: _workers(procs["eu-south-1"])[0]["requests"] > 0, 5, "a report")
+
+
+def _write_until(clients: list[Any], table: str, stop: threading.Event) -> tuple[set[str], int]:
+    """Each client puts its own keys in a loop until ``stop``; returns the keys whose
+    PutItem was acknowledged (HTTP 200) and the number of failed calls."""
+    acked: set[str] = set()
+    failed = [0]
+    lock = threading.Lock()
+
+    def run(n: int, c: Any) -> None:
+        i = 0
+        while not stop.is_set() and i < 5000:
+            key = f"c{n}-{i}"
+            i += 1
+            try:
+                c.put_item(TableName=table, Item={"p": {"S": key}})
+            except Exception:
+                with lock:
+                    failed[0] += 1
+                time.sleep(0.05)
+                continue
+            with lock:
+                acked.add(key)
+
+    threads = [threading.Thread(target=run, args=(n, c)) for n, c in enumerate(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    return acked, failed[0]
+
+
+def _all_keys(client: Any, table: str) -> set[str]:
+    keys: set[str] = set()
+    kwargs: dict[str, Any] = {"TableName": table, "ConsistentRead": True}
+    while True:
+        page = client.scan(**kwargs)
+        keys |= {i["p"]["S"] for i in page["Items"]}
+        if "LastEvaluatedKey" not in page:
+            return keys
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def test_no_acknowledged_write_is_lost_when_the_primary_is_killed_mid_load(
+    tmp_path: Path,
+) -> None:
+    port = free_port()
+    store = f"sqlite:///{tmp_path}/{NAME}.db"
+    proc = RegionProcess(NAME, port, store, log_dir=tmp_path, extra_args=["--workers", "2"])
+    proc.start()
+    _wait_ready(proc)
+    table = unique("crash")
+    create_table(_clients(proc.url, 1)[0], table)
+    stop = threading.Event()
+    killer = threading.Timer(1.5, lambda: (proc.kill(signal.SIGKILL), stop.set()))
+    killer.start()
+    acked, _ = _write_until(_clients(proc.url), table, stop)
+    killer.join()
+    assert len(acked) > 50, "the load did not run before the kill"
+    again = RegionProcess(NAME, port, store, log_dir=tmp_path, extra_args=["--workers", "2"])
+    again.start()
+    try:
+        _wait_ready(again)
+        stored = _all_keys(_clients(again.url, 1)[0], table)
+        assert acked <= stored, f"{len(acked - stored)} acknowledged writes lost"
+    finally:
+        again.stop()
+
+
+def test_a_killed_worker_is_replaced_and_loses_nothing(tmp_path: Path) -> None:
+    proc = RegionProcess(
+        NAME, free_port(), f"sqlite:///{tmp_path}/{NAME}.db", log_dir=tmp_path,
+        extra_args=["--workers", "2"],
+    ).start()
+    try:
+        _wait_ready(proc)
+        table = unique("wkill")
+        create_table(_clients(proc.url, 1)[0], table)
+        first = _workers(proc)[0]["pid"]
+        stop = threading.Event()
+        killer = threading.Timer(1.0, lambda: os.kill(first, signal.SIGKILL))
+        stopper = threading.Timer(4.0, stop.set)
+        killer.start()
+        stopper.start()
+        # fresh clients after the kill too: the kernel spreads their connections again
+        acked, _ = _write_until(_clients(proc.url), table, stop)
+        killer.join()
+        stopper.join()
+
+        def replaced() -> bool:
+            w = _workers(proc)[0]
+            return bool(w["pid"] != first and w["running"] and w["ready"])
+
+        eventually(replaced, 30, "a new worker")
+        assert acked <= _all_keys(_clients(proc.url, 1)[0], table)
+        # and the new worker serves
+        clients = _clients(proc.url)
+        for i, c in enumerate(clients):
+            c.put_item(TableName=table, Item={"p": {"S": f"after-{i}"}})
+        assert {f"after-{i}" for i in range(len(clients))} <= _all_keys(clients[0], table)
+    finally:
+        proc.stop()
