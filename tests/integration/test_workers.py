@@ -61,14 +61,24 @@ def _wait_ready(proc: RegionProcess) -> None:
     eventually(lambda: all(w["ready"] for w in _workers(proc)), 30, "the worker to serve")
 
 
-@pytest.fixture(scope="module")
-def region(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RegionProcess]:
-    d = tmp_path_factory.mktemp("workers")
+def _started(store: str, log_dir: Path, port: int | None = None) -> RegionProcess:
+    """A region with one worker, started, its worker serving."""
     proc = RegionProcess(
-        NAME, free_port(), f"sqlite:///{d}/{NAME}.db", log_dir=d, extra_args=["--workers", "2"]
+        NAME, port or free_port(), store, log_dir=log_dir, extra_args=["--workers", "2"]
     ).start()
     try:
         _wait_ready(proc)
+    except BaseException:
+        proc.stop()
+        raise
+    return proc
+
+
+@pytest.fixture(scope="module")
+def region(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RegionProcess]:
+    d = tmp_path_factory.mktemp("workers")
+    proc = _started(f"sqlite:///{d}/{NAME}.db", d)
+    try:
         yield proc
     finally:
         proc.stop()
@@ -211,9 +221,7 @@ def test_a_revoked_key_is_refused_by_every_process_at_once(region: RegionProcess
 def test_a_killed_primary_takes_its_worker_along(tmp_path: Path) -> None:
     port = free_port()
     store = f"sqlite:///{tmp_path}/{NAME}.db"
-    proc = RegionProcess(NAME, port, store, log_dir=tmp_path, extra_args=["--workers", "2"])
-    proc.start()
-    _wait_ready(proc)
+    proc = _started(store, tmp_path, port)
     pid = _workers(proc)[0]["pid"]
     table = unique("kill")
     clients = _clients(proc.url)
@@ -231,10 +239,8 @@ def test_a_killed_primary_takes_its_worker_along(tmp_path: Path) -> None:
 
     eventually(gone, 10, "the worker to exit")
     # the port is free again, and every acknowledged write is there
-    again = RegionProcess(NAME, port, store, log_dir=tmp_path, extra_args=["--workers", "2"])
-    again.start()
+    again = _started(store, tmp_path, port)
     try:
-        _wait_ready(again)
         pid = _workers(again)[0]["pid"]
         got = _clients(again.url, 1)[0].scan(TableName=table, ConsistentRead=True)
         assert got["Count"] == len(clients)
@@ -248,11 +254,8 @@ def test_workers_over_postgresql(
     postgres_db_factory: Callable[[], str], tmp_path: Path
 ) -> None:
     store = postgres_db_factory().replace("postgresql+asyncpg://", "postgresql://")
-    proc = RegionProcess(
-        NAME, free_port(), store, log_dir=tmp_path, extra_args=["--workers", "2"]
-    ).start()
+    proc = _started(store, tmp_path)
     try:
-        _wait_ready(proc)
         clients = _clients(proc.url)
         table = unique("pgw")
         create_table(clients[0], table)
@@ -363,9 +366,7 @@ def test_no_acknowledged_write_is_lost_when_the_primary_is_killed_mid_load(
 ) -> None:
     port = free_port()
     store = f"sqlite:///{tmp_path}/{NAME}.db"
-    proc = RegionProcess(NAME, port, store, log_dir=tmp_path, extra_args=["--workers", "2"])
-    proc.start()
-    _wait_ready(proc)
+    proc = _started(store, tmp_path, port)
     table = unique("crash")
     create_table(_clients(proc.url, 1)[0], table)
     stop = threading.Event()
@@ -374,10 +375,8 @@ def test_no_acknowledged_write_is_lost_when_the_primary_is_killed_mid_load(
     acked, _ = _write_until(_clients(proc.url), table, stop)
     killer.join()
     assert len(acked) > 50, "the load did not run before the kill"
-    again = RegionProcess(NAME, port, store, log_dir=tmp_path, extra_args=["--workers", "2"])
-    again.start()
+    again = _started(store, tmp_path, port)
     try:
-        _wait_ready(again)
         stored = _all_keys(_clients(again.url, 1)[0], table)
         assert acked <= stored, f"{len(acked - stored)} acknowledged writes lost"
     finally:
@@ -385,12 +384,8 @@ def test_no_acknowledged_write_is_lost_when_the_primary_is_killed_mid_load(
 
 
 def test_a_killed_worker_is_replaced_and_loses_nothing(tmp_path: Path) -> None:
-    proc = RegionProcess(
-        NAME, free_port(), f"sqlite:///{tmp_path}/{NAME}.db", log_dir=tmp_path,
-        extra_args=["--workers", "2"],
-    ).start()
+    proc = _started(f"sqlite:///{tmp_path}/{NAME}.db", tmp_path)
     try:
-        _wait_ready(proc)
         table = unique("wkill")
         create_table(_clients(proc.url, 1)[0], table)
         first = _workers(proc)[0]["pid"]
