@@ -48,6 +48,7 @@ from regions.process_signals import ProcessSignals
 if TYPE_CHECKING:
     from api.metrics import RegionMetrics, WorkerSample
     from regions.region import Region
+    from regions.settings import RegionSettings
 
 __all__ = ["SERVED_BY_WORKERS", "WorkerLink", "WorkerPool", "listen", "served_by_worker"]
 
@@ -124,7 +125,7 @@ class WorkerPool:
         host: str,
         port: int,
         primary_url: str,
-        settings: Any,
+        settings: RegionSettings,
         extra_args: list[str],
     ) -> None:
         self.count = count
