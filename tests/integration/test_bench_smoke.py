@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from click.testing import CliRunner
 
@@ -54,6 +55,26 @@ def bench_region(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         aio.run(ensure_table(ep))
         aio.run(preload(ep, KEYS, 1024))
         yield server
+    finally:
+        server.stop()
+
+
+@pytest.mark.integration
+def test_a_region_with_a_worker_is_ready_only_once_the_worker_serves(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """gt-sqlite-w2: the harness starts measuring when both processes serve."""
+    server = make_server("gt-sqlite-w2", tmp_path_factory.mktemp("bench-w2")).start()
+    try:
+        workers = httpx.get(server.url + "/healthz", timeout=5).json()["workers"]
+        assert [w["ready"] for w in workers] == [True]
+        ep = Endpoint(server.url, server.region)
+        aio.run(ensure_table(ep))
+        aio.run(preload(ep, KEYS, 1024))
+        result = _run(server.url, "mixed")
+        assert result.ops > 0 and result.errors == {}, result.errors
+        # the worker's processes are the server's too (its CPU is counted)
+        assert len(server.processes()) >= 2
     finally:
         server.stop()
 
