@@ -5,6 +5,8 @@ with the SQLAlchemy path.  Real files, real sqlite3 connections, no mocks."""
 from __future__ import annotations
 
 import asyncio
+import fcntl
+import os
 import sqlite3
 import time
 from pathlib import Path
@@ -153,10 +155,10 @@ async def test_processes_sharing_the_file_take_turns_at_writing(
     if shared:
         first.store.share_with_processes()
         second.store.share_with_processes()
+    holding = asyncio.Event()
+    release = asyncio.Event()
     try:
         await _table(first)
-        holding = asyncio.Event()
-        release = asyncio.Event()
         order: list[str] = []
 
         async def long_write() -> None:
@@ -176,11 +178,24 @@ async def test_processes_sharing_the_file_take_turns_at_writing(
         await holding.wait()
         await asyncio.sleep(0.3)
         assert order == [] and not task_b.done()  # waiting for its turn, not failed
-        release.set()
-        await asyncio.wait_for(asyncio.gather(task_a, task_b), 5)
-        assert order == ["first committed", "second committed"]
+        # the turn is the lock file's: a third party (another process) cannot take it
+        lock_path = f"{tmp_path}/r.db-writer.lock"
+        probe = os.open(lock_path, os.O_RDWR)
+        try:
+            with pytest.raises(BlockingIOError):
+                fcntl.flock(probe, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            release.set()
+            await asyncio.wait_for(asyncio.gather(task_a, task_b), 5)
+            assert order == ["first committed", "second committed"]
+            # and every writer gave it back after its COMMIT
+            fcntl.flock(probe, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(probe, fcntl.LOCK_UN)
+        finally:
+            os.close(probe)
         got = await first.get_item("items", {"pk": {"S": "k"}, "sk": {"N": "1"}})
         assert got is not None
     finally:
+        # a failed assertion above must not leave the first writer holding the store
+        release.set()
         await first.close()
         await second.close()
