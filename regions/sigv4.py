@@ -105,8 +105,10 @@ def _remove_dot_segments(path: str) -> str:
     return first + "/".join(out) + last
 
 
+@functools.lru_cache(maxsize=256)
 def canonical_uri(raw_path: str) -> str:
-    """The canonical URI of a path exactly as it was sent on the wire."""
+    """The canonical URI of a path exactly as it was sent on the wire (cached: the
+    DynamoDB protocol always posts to ``/``, and quoting it was per-request work)."""
     return quote(_remove_dot_segments(raw_path) if raw_path else "/", safe="/~")
 
 
@@ -151,7 +153,8 @@ def string_to_sign(x_amz_date: str, credential_scope: str, canonical: str) -> st
 
 
 def signature(key: bytes, to_sign: str) -> str:
-    return hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
+    # hmac.digest is OpenSSL's one-shot HMAC, without hmac.new's Python object
+    return hmac.digest(key, to_sign.encode(), "sha256").hex()
 
 
 def authorization(access_key_id: str, credential_scope: str, signed: str, sig: str) -> str:

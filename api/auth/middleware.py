@@ -32,7 +32,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.auth.errors import UnrecognizedClient
 from api.auth.verifier import Request, check_signature, parse_claim
-from api.dynamodb.protocol import MAX_BODY, encode_error, parse_target
+from api.dynamodb.protocol import MAX_BODY, WireResponse, encode_error, parse_target
 from api.dynamodb.transport import RequestTooLarge, cors_headers
 from api.errors import error_body, rest_status
 from regions import principals
@@ -110,9 +110,7 @@ class AuthMiddleware:
         if admitted is None:
             return  # the client went away
         principal, body = admitted
-        await self._run(
-            principal, scope, receive if body is None else _replay(body, receive), send
-        )
+        await self._run(principal, scope, receive if body is None else _replay(body, receive), send)
 
     async def authenticate(
         self, scope: Scope, request: Request, receive: Receive
@@ -152,14 +150,15 @@ class AuthMiddleware:
         receive: Receive,
         send: Send,
     ) -> None:
-        response: Response
+        response: Response | WireResponse
         if scope["path"] == "/":
             # the DynamoDB protocol: its envelope, and CORS so a browser can read it
-            response = encode_error(exc)
-            response.headers.update(cors_headers(Headers(scope=scope), preflight=False))
+            wire = encode_error(exc)
+            wire.add_headers(cors_headers(Headers(scope=scope), preflight=False))
             if self.observe is not None:
                 elapsed = time.perf_counter() - started
-                self.observe(_operation(request), response.status_code, elapsed, exc.code)
+                self.observe(_operation(request), wire.status_code, elapsed, exc.code)
+            response = wire
         elif scope["path"].startswith("/v1/internal/"):
             # what replicator/peers.py and the verifier read: __type and message
             response = Response(

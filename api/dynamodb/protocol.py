@@ -7,18 +7,21 @@ computed on the bytes actually sent, never on a re-serialisation.
 
 from __future__ import annotations
 
-import uuid
+import os
 import zlib
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
 from fastapi import Response
+from starlette.types import Receive, Scope, Send
 
 from regions.errors import DynamoError, SerializationError, UnknownOperation
 
 __all__ = [
     "CONTENT_TYPE",
     "MAX_BODY",
+    "WireResponse",
     "decode_body",
     "encode_error",
     "encode_response",
@@ -53,16 +56,62 @@ def decode_body(raw: bytes) -> dict[str, Any]:
     return body
 
 
+def _request_id() -> str:
+    # the same 32 upper-case hex digits as uuid4().hex.upper(), without building a UUID
+    return os.urandom(16).hex().upper()
+
+
 def _headers(body: bytes) -> dict[str, str]:
     return {
-        "x-amzn-RequestId": uuid.uuid4().hex.upper(),
+        "x-amzn-RequestId": _request_id(),
         "x-amz-crc32": str(zlib.crc32(body) & 0xFFFFFFFF),
     }
 
 
-def encode_response(payload: dict[str, Any] | None) -> Response:
-    body = b"" if payload is None else orjson.dumps(payload)
-    return Response(content=body, status_code=200, media_type=CONTENT_TYPE, headers=_headers(body))
+_JSON_TYPE = CONTENT_TYPE.encode()
+
+
+class WireResponse:
+    """A DynamoDB protocol answer, sent as two ASGI messages.
+
+    Every request gets one, so it skips what a Starlette ``Response`` does per
+    instance (header list building and lowering, a ``MutableHeaders`` view for
+    each update, the background-task check); the header names are already
+    lower-case bytes, as Starlette would send them."""
+
+    __slots__ = ("body", "raw_headers", "status_code")
+
+    def __init__(self, body: bytes, status_code: int = 200) -> None:
+        self.body = body
+        self.status_code = status_code
+        self.raw_headers: list[tuple[bytes, bytes]] = [
+            (b"content-length", str(len(body)).encode()),
+            (b"content-type", _JSON_TYPE),
+            (b"x-amzn-requestid", _request_id().encode()),
+            (b"x-amz-crc32", str(zlib.crc32(body) & 0xFFFFFFFF).encode()),
+        ]
+
+    def add_headers(self, headers: Mapping[str, str]) -> None:
+        for name, value in headers.items():
+            self.raw_headers.append((name.lower().encode("latin-1"), value.encode("latin-1")))
+
+    def header(self, name: str) -> str | None:
+        """The value of a header, by name in any case (for tests and logs)."""
+        key = name.lower().encode("latin-1")
+        for k, v in self.raw_headers:
+            if k == key:
+                return v.decode("latin-1")
+        return None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await send(
+            {"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers}
+        )
+        await send({"type": "http.response.body", "body": self.body})
+
+
+def encode_response(payload: dict[str, Any] | None) -> WireResponse:
+    return WireResponse(b"" if payload is None else orjson.dumps(payload))
 
 
 def plain_response(body: bytes, status: int = 200, media_type: str | None = None) -> Response:
@@ -70,10 +119,7 @@ def plain_response(body: bytes, status: int = 200, media_type: str | None = None
     return Response(content=body, status_code=status, media_type=media_type, headers=_headers(body))
 
 
-def encode_error(exc: DynamoError) -> Response:
+def encode_error(exc: DynamoError) -> WireResponse:
     from api.errors import error_body, error_status
 
-    body = orjson.dumps(error_body(exc))
-    return Response(
-        content=body, status_code=error_status(exc), media_type=CONTENT_TYPE, headers=_headers(body)
-    )
+    return WireResponse(orjson.dumps(error_body(exc)), error_status(exc))

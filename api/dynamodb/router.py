@@ -32,6 +32,7 @@ from api.dynamodb import (
 )
 from api.dynamodb.protocol import (
     MAX_BODY,
+    WireResponse,
     decode_body,
     encode_error,
     encode_response,
@@ -51,6 +52,7 @@ from regions.region import Region
 __all__ = ["CONTEXT_OPERATIONS", "OPERATIONS", "Observer", "router", "serve"]
 
 log = logging.getLogger("globaltables.api")
+
 
 class Observer(Protocol):
     """Where a request's outcome is counted (``api.metrics.RegionMetrics``)."""
@@ -95,7 +97,7 @@ async def serve(
     raw: bytes,
     started: float,
     host: str,
-) -> Response:
+) -> WireResponse:
     """One DynamoDB protocol request, its body already read (and authenticated by
     the caller): decode, authorize, run the operation, encode.  ``POST /`` reaches
     it straight from the ASGI entry point (``api.app.RegionApp``), not through the
@@ -128,7 +130,9 @@ async def serve(
         internal = InternalError("Internal server error")
         response = encode_error(internal)
         error = internal.code
-    response.headers.update(cors_headers(headers, preflight=False))
+    cors = cors_headers(headers, preflight=False)
+    if cors:
+        response.add_headers(cors)
     metrics.observe(op, response.status_code, time.perf_counter() - started, error)
     return response
 

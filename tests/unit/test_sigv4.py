@@ -4,6 +4,7 @@ failure as DynamoDB does (reference §1.3, §12 item 21)."""
 from __future__ import annotations
 
 import calendar
+import dataclasses
 import datetime
 import hashlib
 from collections.abc import Mapping
@@ -15,6 +16,7 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials as BotoCredentials
 
+from api.auth import verifier
 from api.auth.errors import IncompleteSignature, InvalidSignature, MissingAuthenticationToken
 from api.auth.verifier import Request, check_signature, parse_claim
 from regions import sigv4
@@ -360,3 +362,45 @@ def test_unsigned_client_auth_sends_requests_as_they_are() -> None:
 
     with httpx.Client(transport=httpx.MockTransport(handler), auth=SigV4(None)) as client:
         assert client.get("http://h/v1/x").status_code == 200
+
+
+def test_a_repeated_header_is_parsed_once_and_still_checked_each_time() -> None:
+    """parse_claim keeps a parsed claim per header-without-signature: a request that
+    hits it gets its own signature, and the time check still runs on every call."""
+    verifier._TEMPLATES.clear()
+    request, _ = _botocore_sign("http://127.0.0.1:8000/")
+    received = _as_received(request, "127.0.0.1:8000")
+    first = parse_claim(received, "us-east-1", now=NOW)
+    assert len(verifier._TEMPLATES) == 1
+    # same header but for the signature (another body, same second): a cache hit
+    other, _ = _botocore_sign("http://127.0.0.1:8000/", body=BODY.replace(b"Music", b"Films"))
+    assert other.headers["Authorization"] != request.headers["Authorization"]
+    hit = parse_claim(_as_received(other, "127.0.0.1:8000"), "us-east-1", now=NOW)
+    assert len(verifier._TEMPLATES) == 1
+    assert hit.signature == other.headers["Authorization"].rpartition("Signature=")[2]
+    assert hit == dataclasses.replace(first, signature=hit.signature)
+    check_signature(
+        hit, _as_received(other, "127.0.0.1:8000"), BODY.replace(b"Music", b"Films"), SECRET
+    )
+    # the cached claim does not outlive the clock-skew window
+    with pytest.raises(InvalidSignature, match=r"^Signature expired: 20240309T235958Z"):
+        parse_claim(received, "us-east-1", now=NOW + 6 * 60)
+    # nor does it answer for another region, whose scope check must fail
+    with pytest.raises(InvalidSignature, match=r"^Credential should be scoped to a valid region"):
+        parse_claim(received, "eu-west-1", now=NOW)
+
+
+def test_a_signature_not_last_is_parsed_in_full() -> None:
+    verifier._TEMPLATES.clear()
+    request, _ = _botocore_sign("http://127.0.0.1:8000/")
+    header = request.headers["Authorization"]
+    head, _, signature = header.rpartition(", Signature=")
+    algorithm, _, params = head.partition(" ")
+    moved = f"{algorithm} Signature={signature}, {params}"
+    received = _as_received(request, "127.0.0.1:8000", authorization=moved)
+    check_signature(parse_claim(received, "us-east-1", now=NOW), received, BODY, SECRET)
+    assert not verifier._TEMPLATES
+    # a parameter whose name merely ends in "Signature" is not the signature
+    odd = f"{head}, XSignature={signature}"
+    with pytest.raises(IncompleteSignature, match=r"requires 'Signature' parameter"):
+        parse_claim(_as_received(request, "h", authorization=odd), "us-east-1", now=NOW)

@@ -7,6 +7,7 @@ stored data as it was.
 
 from __future__ import annotations
 
+import re
 import zlib
 from collections.abc import Iterator
 from typing import Any
@@ -211,7 +212,8 @@ def test_response_headers(region_proc: RegionProcess, operation: str, body: dict
     r = post(region_proc.url, operation, body)
     assert r.headers["content-type"] == JSON_10
     assert r.headers["x-amz-crc32"] == str(zlib.crc32(r.content))
-    assert r.headers["x-amzn-requestid"]
+    # 32 upper-case hex digits, as DynamoDB's own request ids
+    assert re.fullmatch(r"[0-9A-F]{32}", r.headers["x-amzn-requestid"])
     assert int(r.headers["content-length"]) == len(r.content)
 
 

@@ -111,6 +111,27 @@ async def test_a_read_block_is_one_snapshot(sqlite_region: Region) -> None:
     assert await region.get_item("items", KEY) == _item("a", "1", v="new")
 
 
+async def test_a_read_without_snapshot_sees_each_commit_and_leaves_no_transaction(
+    sqlite_region: Region,
+) -> None:
+    """Without ``snapshot`` a read block runs in autocommit, as PostgreSQL's does:
+    each statement sees what is committed when it runs, and the pooled connection
+    goes back idle, holding no read lock on an old snapshot."""
+    region = sqlite_region
+    await _table(region)
+    await region.put_item("items", _item("a", "1", v="old"))
+    tid, spec = await region._table("items")
+    enc = encode_key(KEY, spec.key_schema, spec.partitions)
+    store = region.store
+    assert isinstance(store, SqliteStore)
+    async with store.read() as tx:
+        first = await tx.get_row(tid, enc.part, enc.hk, enc.rk)
+        await region.put_item("items", _item("a", "1", v="new"))
+        again = await tx.get_row(tid, enc.part, enc.hk, enc.rk)
+    assert first is not None and again is not None and first.data != again.data
+    assert store._idle and not any(conn.raw.in_transaction for conn in store._idle)
+
+
 async def test_the_file_is_readable_by_the_sqlalchemy_path(tmp_path: Path) -> None:
     """Both paths write the same rows: a store written by the direct path reads
     back the same through plain SQLAlchemy statements (the verifier's rebuild)."""
