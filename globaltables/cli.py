@@ -326,7 +326,10 @@ def region(
         )
         clock = HybridClock(now_ms=lambda: wall_ms() + clock_skew_ms)
     the_region = Region(settings, peers=HttpPeers(peer_map, auth=peer_auth), clock=clock)
-    replicator = Replicator(the_region, kafka, sorted(peer_map)) if kafka else None
+    try:
+        replicator = Replicator(the_region, kafka, sorted(peer_map)) if kafka else None
+    except ValueError as exc:  # a malformed tuning variable (replicator/publisher.py)
+        raise click.UsageError(str(exc)) from None
     if workers == 1:
         app = create_app(the_region, replicator)
         uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)

@@ -13,6 +13,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
+import os
 
 from aiokafka import AIOKafkaProducer
 
@@ -24,9 +26,30 @@ __all__ = ["Publisher"]
 log = logging.getLogger("globaltables.publisher")
 
 
+#: how long the publisher waits for a wake-up before it looks at the outbox anyway.
+#: Every committed write wakes it (in a worker process, through the pipe to the
+#: primary, api/workers.py), so this is a safety net, not the path changes take.
+IDLE_POLL_ENV = "GLOBALTABLES_PUBLISH_IDLE_POLL_S"
+IDLE_POLL_S = 0.5
+
+
+def idle_poll_s() -> float:
+    text = os.environ.get(IDLE_POLL_ENV)
+    if text is None:
+        return IDLE_POLL_S
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not (value > 0 and math.isfinite(value)):
+        raise ValueError(f"{IDLE_POLL_ENV} must be a number of seconds > 0, not {text!r}")
+    return value
+
+
 class Publisher:
     def __init__(self, region: Region, bootstrap: str, batch: int = 500) -> None:
         self.region = region
+        self.idle_poll_s = idle_poll_s()
         self.bootstrap = bootstrap
         self.batch = batch
         self.topic = change_topic(region.name)
@@ -50,7 +73,9 @@ class Publisher:
                 records = await self.region.pending_changes(self.batch)
                 if not records:
                     with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self.region.changes_available.wait(), 0.5)
+                        await asyncio.wait_for(
+                            self.region.changes_available.wait(), self.idle_poll_s
+                        )
                     continue
                 futures = [
                     await producer.send(self.topic, value=r.encode(), key=r.message_key())
