@@ -86,6 +86,10 @@ class PeerLink(Protocol):
     async def drop_replica(self, region: str, table: str, table_id: str) -> None: ...
 
 
+#: what apply_remote did with one record (its ``outcomes``)
+APPLIED, LOST, DUPLICATE, SKIPPED = "applied", "lost", "duplicate", "skipped"
+
+
 @dataclass
 class ApplyStats:
     applied: int = 0
@@ -1286,7 +1290,11 @@ class Region:
     # ------------------------------------------------------------------ replication
 
     async def apply_remote(
-        self, records: list[ChangeRecord], *, repair: bool = False
+        self,
+        records: list[ChangeRecord],
+        *,
+        repair: bool = False,
+        outcomes: list[str] | None = None,
     ) -> ApplyStats:
         """Apply a batch of other regions' changes in ONE transaction (LWW).
 
@@ -1297,13 +1305,19 @@ class Region:
         here: a region that lost one of its own writes (restored from an old
         backup, say) takes it back from a peer's copy.  Applied records are logged
         with ``pending=False`` either way, so nothing is published again (no loop).
+
+        ``outcomes``, if given, is filled with one of ``applied``, ``lost``,
+        ``duplicate`` or ``skipped`` per record, in order: how the applier keeps
+        per-source counts while it applies every source's records in one transaction.
         """
         stats = ApplyStats()
+        told = outcomes if outcomes is not None else []
+        told[:] = [SKIPPED] * len(records)
         if not records:
             return stats
         now = wall_ms()
-        plan: list[tuple[ChangeRecord, int, TableSpec, EncodedKey]] = []
-        for rec in records:
+        plan: list[tuple[int, ChangeRecord, int, TableSpec, EncodedKey]] = []
+        for i, rec in enumerate(records):
             self.clock.observe(rec.version.hlc)
             if rec.version.origin == self.name and not repair:
                 # our own change echoed back (e.g. a topic shared by mistake): never loop
@@ -1320,20 +1334,22 @@ class Region:
                 stats.skipped += 1
                 continue
             key = validate_key(rec.keys, spec.key_schema)
-            plan.append((rec, tid, spec, encode_key(key, spec.key_schema, spec.partitions)))
+            plan.append((i, rec, tid, spec, encode_key(key, spec.key_schema, spec.partitions)))
         if plan:
             async with self.store.write() as tx:
                 # lock partitions in one global order so two appliers cannot deadlock
-                for tid, part in sorted({(t, e.part) for _, t, _, e in plan}):
+                for tid, part in sorted({(t, e.part) for _, _, t, _, e in plan}):
                     await tx.lock_partition(tid, part)
-                for rec, tid, spec, enc in plan:
+                for i, rec, tid, spec, enc in plan:
                     row = await tx.get_row(tid, enc.part, enc.hk, enc.rk)
                     if row is not None and rec.version <= row.version:
                         if rec.version == row.version:
                             stats.duplicates += 1
+                            told[i] = DUPLICATE
                         else:
                             # invariant 3: a discarded change leaves a trace
                             stats.lost += 1
+                            told[i] = LOST
                             await tx.log_conflict(
                                 {
                                     "table_name": spec.name,
@@ -1382,6 +1398,7 @@ class Region:
                         prev=row,
                     )
                     stats.applied += 1
+                    told[i] = APPLIED
         self.counters.applied += stats.applied
         self.counters.lost += stats.lost
         self.counters.duplicates += stats.duplicates

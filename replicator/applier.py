@@ -19,7 +19,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from regions.changes import ChangeRecord, UnknownSchema
 from regions.errors import ReseedUnavailable
-from regions.region import Region
+from regions.region import APPLIED, DUPLICATE, LOST, Region
 from regions.versions import physical_ms, wall_ms
 from replicator.kafka import change_topic, make_consumer, source_of_topic
 from replicator.lag import LagTracker
@@ -69,6 +69,8 @@ class Applier:
         #: next offset per partition whose records are durably applied
         self._applied_to: dict[TopicPartition, int] = {}
         self._consumer: AIOKafkaConsumer | None = None
+        #: the offset commit in flight (_commit_in_background)
+        self._committing: asyncio.Task[None] | None = None
         #: awaited with (partition, committed offset, log start offset) for every
         #: partition newly assigned, before anything is committed there: how the
         #: re-seeder learns that Kafka trimmed records never applied here
@@ -136,14 +138,16 @@ class Applier:
             while True:
                 polled = await consumer.getmany(timeout_ms=200, max_records=self.batch)
                 await self._check_assigned(consumer, checked)
-                by_source: dict[str, list[ChangeRecord]] = {}
+                sources: list[str] = []
+                records: list[ChangeRecord] = []
                 for tp, messages in polled.items():
                     source = source_of_topic(tp.topic)
                     if messages:
                         self._positions[tp] = messages[-1].offset + 1
                     for m in messages:
                         try:
-                            by_source.setdefault(source, []).append(ChangeRecord.decode(m.value))
+                            records.append(ChangeRecord.decode(m.value))
+                            sources.append(source)
                         except (UnknownSchema, ValueError, KeyError, TypeError):
                             # kept visible: counted and logged, never applied blindly
                             self.undecodable += 1
@@ -151,16 +155,13 @@ class Applier:
                             log.error(
                                 "undecodable change at %s[%d]@%d", tp.topic, tp.partition, m.offset
                             )
-                # one transaction per source and poll (not one for the whole poll), so
-                # that applied/lost counts can be told per source -> destination pair
-                for source, records in sorted(by_source.items()):
-                    await self._apply(source, records)
+                # every source's records in one transaction: one durable commit per poll
+                await self._apply(sources, records)
                 if polled:
                     # the batch is durable: only now may Kafka forget it
-                    await consumer.commit()
-                    for tp, messages in polled.items():
-                        if messages:
-                            self._applied_to[tp] = messages[-1].offset + 1
+                    offsets = {tp: ms[-1].offset + 1 for tp, ms in polled.items() if ms}
+                    await self._commit_in_background(consumer, offsets)
+                    self._applied_to.update(offsets)
                     for tp in consumer.assignment():
                         # partitions with nothing new: our position is applied too
                         if tp not in self._applied_to:
@@ -169,8 +170,33 @@ class Applier:
         finally:
             self.connected = False
             self._consumer = None
+            if self._committing is not None and not self._committing.done():
+                # what it would have committed is durable here: redelivered, it is
+                # recognised as a duplicate
+                self._committing.cancel()
+            self._committing = None
             with contextlib.suppress(Exception):
                 await consumer.stop()
+
+    async def _commit_in_background(
+        self, consumer: AIOKafkaConsumer, offsets: dict[TopicPartition, int]
+    ) -> None:
+        """Commit ``offsets`` (already durable here) while the loop polls on.
+
+        The commit is a round trip to the broker, which then writes its offsets
+        topic; the next poll need not wait for it, as nothing it returns depends on
+        it.  One commit at a time, in order: the previous one is awaited first, and
+        its failure (a rebalance, say) surfaces here and restarts the applier."""
+        previous = self._committing
+        if previous is not None:
+            self._committing = None
+            await previous
+        self._committing = asyncio.create_task(consumer.commit(offsets))
+
+    async def _settle_commit(self) -> None:
+        if self._committing is not None:
+            task, self._committing = self._committing, None
+            await task
 
     async def _check_assigned(
         self, consumer: AIOKafkaConsumer, checked: set[TopicPartition]
@@ -183,24 +209,36 @@ class Applier:
         fresh = [tp for tp in consumer.assignment() if tp not in checked]
         if not fresh:
             return
+        # what was applied before is committed before the newly assigned are read
+        await self._settle_commit()
         starts = await consumer.beginning_offsets(fresh)
         for tp in fresh:
             await self.on_assigned(tp, await consumer.committed(tp), starts[tp])
             checked.add(tp)
 
-    async def _apply(self, source: str, records: list[ChangeRecord]) -> None:
-        stats = await self.region.apply_remote(records)
+    async def _apply(self, sources: list[str], records: list[ChangeRecord]) -> None:
+        """Apply one poll's records (``sources[i]`` sent ``records[i]``) in one
+        transaction, and count each one for its source -> destination pair."""
+        if not records:
+            return
+        outcomes: list[str] = []
+        stats = await self.region.apply_remote(records, outcomes=outcomes)
         self.applied += stats.applied
         self.lost += stats.lost + stats.duplicates
         self.skipped += stats.skipped
-        counts = self._counts(source)
-        counts.applied += stats.applied
-        counts.conflicts_lost += stats.lost
-        counts.duplicates += stats.duplicates
-        counts.skipped += stats.skipped
         now = wall_ms()
-        for rec in records:
-            self.lag.observe(source, now - physical_ms(rec.version.hlc), time.time())
+        wall = time.time()
+        for source, rec, outcome in zip(sources, records, outcomes, strict=True):
+            counts = self._counts(source)
+            if outcome == APPLIED:
+                counts.applied += 1
+            elif outcome == LOST:
+                counts.conflicts_lost += 1
+            elif outcome == DUPLICATE:
+                counts.duplicates += 1
+            else:
+                counts.skipped += 1
+            self.lag.observe(source, now - physical_ms(rec.version.hlc), wall)
 
     def _counts(self, source: str) -> SourceCounts:
         c = self.per_source.get(source)

@@ -12,7 +12,7 @@ from regions.catalog import Replica
 from regions.changes import ChangeRecord
 from regions.errors import ConditionalCheckFailed, ResourceInUse, ResourceNotFound, ValidationError
 from regions.keys import encode_key
-from regions.region import Region
+from regions.region import ApplyStats, Region
 from regions.settings import RegionSettings
 from regions.store import KeyRange
 from regions.versions import Version
@@ -179,6 +179,25 @@ async def test_lww_apply_newer_wins_older_and_duplicates_lose(region: Region) ->
     # the clock observed the remote version: the next local write is newer
     await region.put_item("items", _item("a", "1", v="local"))
     assert (await region.pending_changes())[0].version > newer.version
+
+
+async def test_apply_outcomes_name_each_record_in_order(region: Region) -> None:
+    """One transaction for several sources: ``outcomes`` tells, per record, what the
+    applier counts for that record's source -> destination pair."""
+    await _table(region, replicas=("eu-west-1", "us-east-1", "ap-southeast-2"))
+    a = {"pk": {"S": "a"}, "sk": {"N": "1"}}
+    b = {"pk": {"S": "b"}, "sk": {"N": "1"}}
+    base = region.clock.tick() + (1 << 30)
+    newer = _remote(region, _item("a", "1", v="eu"), base + 10, "eu-west-1", a)
+    older = _remote(region, _item("a", "1", v="ap"), base + 5, "ap-southeast-2", a)
+    echo = _remote(region, _item("b", "1"), base + 1, region.name, b)
+    other = _remote(region, _item("b", "1", v="ap"), base + 2, "ap-southeast-2", b)
+    outcomes: list[str] = ["left over"]
+    stats = await region.apply_remote([newer, older, echo, newer, other], outcomes=outcomes)
+    assert outcomes == ["applied", "lost", "skipped", "duplicate", "applied"]
+    assert (stats.applied, stats.lost, stats.duplicates, stats.skipped) == (2, 1, 1, 1)
+    assert await region.apply_remote([], outcomes=outcomes) == ApplyStats()
+    assert outcomes == []
 
 
 async def test_tombstone_blocks_resurrection_by_an_older_write(region: Region) -> None:
