@@ -13,8 +13,10 @@ than to hand it to another thread and wait.
   duck-typed as the ``AsyncConnection`` the shared code expects), so the rare
   paths (DDL, maintenance, verification, catalog) stay one code path with
   PostgreSQL's.
-- **Reads** take a pooled connection and run in a deferred transaction, so one
-  ``read()`` block sees one snapshot (WAL readers never wait for the writer).
+- **Reads** take a pooled connection (WAL readers never wait for the writer).  A
+  ``read(snapshot=True)`` block runs in a deferred transaction and sees one snapshot;
+  any other read runs in autocommit, each statement seeing the latest commit, as
+  PostgreSQL's reads do.
 - **Writes** are committed in groups (:meth:`SqliteStore.write`): bodies run on
   the loop thread, each in a SAVEPOINT of one shared ``BEGIN IMMEDIATE``
   transaction, and only BEGIN (which may wait for another process's lock) and
