@@ -304,3 +304,50 @@ def store_probe_cmd(store_url: str | None, concurrency: tuple[int, ...], seconds
     doc = run_store_probe(store_url, concurrency, seconds)
     click.echo(store_probe_tables(doc))
     _write_json(json_path, doc)
+
+
+@bench.command("in-process")
+@click.option("--workload", "-w", type=click.Choice(("get", "put")), default="get", show_default=True)
+@click.option("--requests", "-n", type=click.IntRange(100, 1_000_000), default=10_000, show_default=True,
+              help="Requests per repetition.")
+@click.option("--repetitions", "-r", type=click.IntRange(1, 50), default=5, show_default=True)
+@click.option("--concurrency", "-c", type=click.IntRange(1, 1024), default=16, show_default=True)
+@click.option("--key-space", type=click.IntRange(25, 100_000), default=2000, show_default=True)
+@click.option("--item-size", type=click.IntRange(64, 400_000), default=1024, show_default=True)
+@click.option("--progress/--no-progress", default=None, help="Progress bar (default: on a terminal).")
+@click.option("--json", "json_path", default=None, help="Write the result as JSON to this file ('-': stdout).")
+def in_process_cmd(
+    workload: str,
+    requests: int,
+    repetitions: int,
+    concurrency: int,
+    key_space: int,
+    item_size: int,
+    progress: bool | None,
+    json_path: str | None,
+) -> None:
+    """A region's own CPU per GetItem or PutItem, without sockets: its ASGI app is
+    called directly with signed requests, on a fresh SQLite store (synchronous=FULL).
+    Prints the CPU µs per request of each repetition; the minimum is the figure least
+    disturbed by the rest of the machine."""
+    import sys
+
+    from tqdm import tqdm
+
+    from bench.inprocess import InProcessConfig, run_in_process
+
+    cfg = InProcessConfig(workload=workload, requests=requests, repetitions=repetitions,
+                          concurrency=concurrency, key_space=key_space, item_size=item_size)
+    show = sys.stderr.isatty() if progress is None else progress
+    with tqdm(total=repetitions, desc=f"in-process {workload}", unit="rep", disable=not show) as bar:
+
+        def tick() -> None:
+            bar.update()
+
+        doc = run_in_process(cfg, tick)
+    for i, run in enumerate(doc["runs"], 1):
+        click.echo(f"repetition {i}: {run['cpu_us_per_request']:.1f} µs of CPU per {workload}, "
+                   f"{run['requests_per_s']:,.0f} {workload}s/s")
+    click.echo(f"{workload}: min {doc['cpu_us_min']:.1f} µs, median {doc['cpu_us_median']:.1f} µs of CPU "
+               f"per request ({requests:,} requests x {repetitions}, concurrency {concurrency})")
+    _write_json(json_path, doc)

@@ -5,6 +5,7 @@ peers belong to `make bench`, not to `make test`."""
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -136,9 +137,45 @@ def test_cli_run_prints_table_and_json(bench_region: Server, tmp_path: Path) -> 
 
 
 def test_cli_help() -> None:
-    for args in (["bench", "--help"], ["bench", "run", "--help"], ["bench", "suite", "--help"]):
+    for args in (
+        ["bench", "--help"],
+        ["bench", "run", "--help"],
+        ["bench", "suite", "--help"],
+        ["bench", "in-process", "--help"],
+    ):
         result = CliRunner().invoke(main, args)
         assert result.exit_code == 0, result.output
+
+
+@pytest.mark.parametrize("workload", ["get", "put"])
+def test_in_process_bench_times_answered_requests(workload: str, tmp_path: Path) -> None:
+    out = tmp_path / "in-process.json"
+    result = CliRunner().invoke(
+        main,
+        ["bench", "in-process", "-w", workload, "-n", "200", "-r", "2", "-c", "4",
+         "--key-space", "50", "--no-progress", "--json", str(out)],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert f"µs of CPU per {workload}" in result.output
+    doc = json.loads(out.read_text())
+    assert doc["workload"] == workload and len(doc["runs"]) == 2
+    assert 0 < doc["cpu_us_min"] <= doc["cpu_us_median"]
+    assert all(run["requests_per_s"] > 0 for run in doc["runs"])
+
+
+def test_in_process_bench_refuses_an_answer_that_is_not_200(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A request the region refuses (here: signed with the wrong secret) fails the run
+    instead of being timed as a fast one."""
+    from bench import inprocess
+    from bench.sigv4 import Signer
+
+    monkeypatch.setattr(
+        inprocess, "Signer", lambda host, region: Signer(host=host, region=region, secret_key="no")
+    )
+    with pytest.raises(RuntimeError, match=r"^CreateTable answered 400: .*InvalidSignatureException"):
+        inprocess.run_in_process(inprocess.InProcessConfig(requests=100, repetitions=1))
 
 
 # ---------------------------------------------------------------- pure helpers (no processes)
