@@ -95,14 +95,6 @@ class WireResponse:
         for name, value in headers.items():
             self.raw_headers.append((name.lower().encode("latin-1"), value.encode("latin-1")))
 
-    def header(self, name: str) -> str | None:
-        """The value of a header, by name in any case (for tests and logs)."""
-        key = name.lower().encode("latin-1")
-        for k, v in self.raw_headers:
-            if k == key:
-                return v.decode("latin-1")
-        return None
-
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await send(
             {"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers}
