@@ -8,14 +8,16 @@ the response envelope.  It is how docs/benchmarks.md measures a change to the re
 path: the minimum over several repetitions is the least disturbed by the machine.
 
 Every answer must be a 200; anything else fails the run, so a broken signature cannot
-pass for a fast one.  Puts write a different item every time: an identical put is a
-no-op write, and would be timed as much cheaper than a real one.
+pass for a fast one.  Keys, items and the table are the load generator's.  Each put
+carries freshly drawn padding: an identical put is a no-op write, and would be timed
+as much cheaper than a real one.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import random
 import tempfile
 import time
 from collections.abc import Callable
@@ -24,12 +26,15 @@ from typing import Any
 
 import orjson
 
+from bench.loadgen import Items, create_table_body, key_of
 from bench.sigv4 import BENCH_ACCESS_KEY, BENCH_SECRET_KEY, CONTENT_TYPE, Signer
 
 __all__ = ["InProcessConfig", "run_in_process"]
 
 WORKLOADS = ("get", "put")
 _TABLE = "bench"
+#: items per partition key, as the load generator lays them out (bench/loadgen.py)
+_GROUP = 20
 _HOST = "127.0.0.1:9"
 _PREFIX = "DynamoDB_20120810."
 _Request = tuple[dict[str, Any], bytes]
@@ -129,18 +134,6 @@ def _signed(signer: Signer, operation: str, payload: dict[str, Any]) -> _Request
     return scope, body
 
 
-def _key(i: int) -> dict[str, Any]:
-    # the load generator's data model (bench/loadgen.py): 20 items per partition
-    return {"pk": {"S": f"p{i // 20}"}, "sk": {"S": str(i % 20)}}
-
-
-def _item(i: int, serial: int, size: int) -> dict[str, Any]:
-    tag = f"{serial:08d}"
-    # about ``size`` bytes as DynamoDB counts them, different for every serial
-    pad = max(size - 40, 8)
-    return {**_key(i), "data": {"S": (tag * (pad // len(tag) + 1))[:pad]}}
-
-
 async def _measure(cfg: InProcessConfig, tick: Callable[[], None]) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="gt-inprocess-") as directory:
         return await _measure_in(directory, cfg, tick)
@@ -169,32 +162,14 @@ async def _measure_in(
     signer = Signer(host=_HOST, region="us-east-1")
     await app.start()
     try:
-        status, answer = await app.call(
-            _signed(
-                signer,
-                "CreateTable",
-                {
-                    "TableName": _TABLE,
-                    "KeySchema": [
-                        {"AttributeName": "pk", "KeyType": "HASH"},
-                        {"AttributeName": "sk", "KeyType": "RANGE"},
-                    ],
-                    "AttributeDefinitions": [
-                        {"AttributeName": "pk", "AttributeType": "S"},
-                        {"AttributeName": "sk", "AttributeType": "S"},
-                    ],
-                    "BillingMode": "PAY_PER_REQUEST",
-                },
-            )
-        )
+        status, answer = await app.call(_signed(signer, "CreateTable", create_table_body(_TABLE)))
         if status != 200:
             raise RuntimeError(f"CreateTable answered {status}: {answer[:300]!r}")
-        serial = 0
+        rng = random.Random(1)
+        items = Items(rng, cfg.item_size, _GROUP)
 
         def put(i: int) -> _Request:
-            nonlocal serial
-            serial += 1
-            payload = {"TableName": _TABLE, "Item": _item(i, serial, cfg.item_size)}
+            payload = {"TableName": _TABLE, "Item": items.item(rng, i)}
             return _signed(signer, "PutItem", payload)
 
         for i in range(cfg.key_space):
@@ -202,7 +177,7 @@ async def _measure_in(
             if status != 200:
                 raise RuntimeError(f"preloading answered {status}: {answer[:300]!r}")
         gets = [
-            _signed(signer, "GetItem", {"TableName": _TABLE, "Key": _key(i)})
+            _signed(signer, "GetItem", {"TableName": _TABLE, "Key": key_of(i, _GROUP)})
             for i in range(cfg.key_space)
         ]
 

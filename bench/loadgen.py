@@ -134,6 +134,22 @@ async def call(
 # --------------------------------------------------------------------------- data model
 
 
+def create_table_body(table: str) -> dict[str, Any]:
+    """CreateTable of the benchmark table: ``pk`` (hash) and ``sk`` (range), on demand."""
+    return {
+        "TableName": table,
+        "KeySchema": [
+            {"AttributeName": "pk", "KeyType": "HASH"},
+            {"AttributeName": "sk", "KeyType": "RANGE"},
+        ],
+        "AttributeDefinitions": [
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+        ],
+        "BillingMode": "PAY_PER_REQUEST",
+    }
+
+
 def key_of(i: int, group: int) -> dict[str, dict[str, str]]:
     return {"pk": {"S": f"p{i // group}"}, "sk": {"S": str(i % group)}}
 
@@ -145,7 +161,7 @@ def _pad_length(i: int, group: int, item_size: int) -> int:
     return max(item_size - fixed, 1)
 
 
-class _Items:
+class Items:
     """Item bodies with distinct, cheap pseudo-random padding."""
 
     def __init__(self, rng: random.Random, item_size: int, group: int) -> None:
@@ -192,7 +208,7 @@ Op = tuple[str, str, bytes, int]  # (kind, DynamoDB operation, body, items writt
 
 
 def _generator(cfg: LoadConfig, rng: random.Random) -> Callable[[], Op]:
-    items = _Items(rng, cfg.item_size, cfg.group)
+    items = Items(rng, cfg.item_size, cfg.group)
     table, n, group = cfg.table, cfg.key_space, cfg.group
     partitions = max(1, math.ceil(n / group))
     dumps = orjson.dumps
@@ -501,23 +517,7 @@ async def ensure_table(
         except DynamoError as exc:
             if exc.code != "ResourceNotFoundException":
                 raise
-            await call(
-                conn,
-                endpoint,
-                "CreateTable",
-                {
-                    "TableName": table,
-                    "KeySchema": [
-                        {"AttributeName": "pk", "KeyType": "HASH"},
-                        {"AttributeName": "sk", "KeyType": "RANGE"},
-                    ],
-                    "AttributeDefinitions": [
-                        {"AttributeName": "pk", "AttributeType": "S"},
-                        {"AttributeName": "sk", "AttributeType": "S"},
-                    ],
-                    "BillingMode": "PAY_PER_REQUEST",
-                },
-            )
+            await call(conn, endpoint, "CreateTable", create_table_body(table))
         deadline = time.monotonic() + timeout
         while True:
             desc = await call(conn, endpoint, "DescribeTable", {"TableName": table})
@@ -544,7 +544,7 @@ async def preload(
     started = time.monotonic()
     chunks = [list(range(i, min(i + _BATCH, key_space))) for i in range(0, key_space, _BATCH)]
     rng = random.Random(seed)
-    items = _Items(rng, item_size, group)
+    items = Items(rng, item_size, group)
     queue = list(reversed(chunks))
 
     async def worker() -> None:

@@ -39,12 +39,18 @@ NAME = "eu-north-1"
 CONNECTIONS = 16
 
 
-def _clients(url: str, n: int = CONNECTIONS, key: str = ADMIN_KEY_ID, secret: str = ADMIN_SECRET) -> list[Any]:
+def _clients(
+    url: str,
+    n: int = CONNECTIONS,
+    key: str = ADMIN_KEY_ID,
+    secret: str = ADMIN_SECRET,
+    region: str = NAME,
+) -> list[Any]:
     return [
         boto3.client(
             "dynamodb",
             endpoint_url=url,
-            region_name=NAME,
+            region_name=region,
             aws_access_key_id=key,
             aws_secret_access_key=secret,
             config=Config(max_pool_connections=1, retries={"max_attempts": 1, "mode": "standard"}),
@@ -291,17 +297,7 @@ def test_writes_served_by_a_worker_replicate(
     procs["eu-south-1"].env[IDLE_POLL_ENV] = "3600"
     with running(procs):
         _wait_ready(procs["eu-south-1"])
-        source = [
-            boto3.client(
-                "dynamodb",
-                endpoint_url=procs["eu-south-1"].url,
-                region_name="eu-south-1",
-                aws_access_key_id=ADMIN_KEY_ID,
-                aws_secret_access_key=ADMIN_SECRET,
-                config=Config(max_pool_connections=1),
-            )
-            for _ in range(CONNECTIONS)
-        ]
+        source = _clients(procs["eu-south-1"].url, region="eu-south-1")
         table = unique("wrep")
         create_table(source[0], table)
         source[0].update_table(
