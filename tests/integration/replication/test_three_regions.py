@@ -213,3 +213,43 @@ def test_conflict_log_records_every_discarded_change(regions: dict[str, RegionPr
     )
     assert out.returncode == 0, out.stderr
     assert "conflict-log" in out.stdout or "no conflicts recorded" in out.stdout
+
+
+def test_applied_changes_have_their_kafka_offsets_committed(
+    regions: dict[str, RegionProcess], kafka_bootstrap: str
+) -> None:
+    """The applier commits a durable batch's offsets in the background, while it polls
+    on: they still reach the broker, up to the end of the source's topic, once the
+    writes stop (nothing committed would mean every restart re-applies it all)."""
+    import asyncio
+
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    from replicator.kafka import apply_group, change_topic
+
+    clients = make_global(regions, "offsets")
+    for i in range(30):
+        clients["us-east-1"].put_item(TableName="offsets", Item={"id": {"S": f"k{i}"}})
+    eventually(
+        lambda: clients["eu-west-1"].scan(TableName="offsets", ConsistentRead=True)["Count"] == 30,
+        what="the writes in eu-west-1",
+    )
+
+    async def behind() -> int:
+        consumer = AIOKafkaConsumer(bootstrap_servers=kafka_bootstrap, client_id="offsets-check")
+        admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap, client_id="offsets-check")
+        await consumer.start()
+        await admin.start()
+        try:
+            topic = change_topic("us-east-1")
+            described = await admin.describe_topics([topic])
+            parts = [TopicPartition(topic, p["partition"]) for p in described[0]["partitions"]]
+            ends = await consumer.end_offsets(parts)
+            committed = await admin.list_consumer_group_offsets(apply_group("eu-west-1"))
+            return sum(end - (committed[tp].offset if tp in committed else 0) for tp, end in ends.items())
+        finally:
+            await consumer.stop()
+            await admin.close()
+
+    eventually(lambda: asyncio.run(behind()) == 0, 30, "eu-west-1's offsets committed to the end")
