@@ -33,6 +33,7 @@ import bisect
 import contextlib
 import random
 import re
+import secrets
 import string
 import sys
 import time
@@ -47,6 +48,7 @@ from bench import aio, procstat
 from bench.httpclient import Connection
 from bench.loadgen import Endpoint, call, ensure_table, percentile
 from bench.peers import Server, free_port, region_cmd, region_env
+from regions.kafka_security import KafkaSecurity
 
 __all__ = ["NAMES", "ReplicationConfig", "histogram_quantile", "parse_lag_histograms", "run_replication"]
 
@@ -162,6 +164,9 @@ class Deployment:
                     raise
         self.bootstrap, self.kafka_pid = info.bootstrap, info.pid
         say(f"  kafka          {self.bootstrap}")
+        # SASL/SCRAM with ACLs, as `kafka start` runs it: each region its own principal
+        kafka_passwords = {n: secrets.token_urlsafe(18) for n in NAMES}
+        kafka_broker.grant_regions(self.bootstrap, info.security, kafka_passwords)
         ports = {n: free_port() for n in NAMES}
         for n in NAMES:
             extra = ["--kafka", self.bootstrap]
@@ -177,7 +182,12 @@ class Deployment:
                 region=n,
                 health_path="/healthz",
                 # one admin key for the deployment: regions sign their calls to each other
-                env=region_env(),
+                env={
+                    **region_env(),
+                    **KafkaSecurity.sasl_scram(
+                        kafka_broker.region_principal(n), kafka_passwords[n]
+                    ).env(),
+                },
             )
         for s in self.regions.values():
             s.start(timeout=90)

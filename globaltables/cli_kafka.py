@@ -7,12 +7,17 @@ scripts can do ``KAFKA_BOOTSTRAP=$(globaltables kafka start)``; progress goes to
 
 from __future__ import annotations
 
+import json
+import logging
+import os
+import secrets
 import time
 from pathlib import Path
 
 import click
 
 from globaltables import kafka_broker
+from regions.kafka_security import MECHANISMS, PROTOCOLS, KafkaSecurity
 
 _DATA_HELP = (
     "Broker data directory (Kafka log, server.properties, broker.log, broker.json). "
@@ -31,6 +36,9 @@ def kafka() -> None:
     The broker's jars are fetched once from Maven Central with `mvn` (Java 17+ and Maven
     needed) and the JVM runs detached in the background, so it outlives this command. Each
     data directory holds one broker; its data survives stop/start.
+
+    Clients authenticate (SASL/SCRAM-SHA-512) and ACLs decide what each may do: `kafka
+    grant` gives each region a principal that writes only its own topic (docs/security.md).
     """
 
 
@@ -40,7 +48,7 @@ def kafka() -> None:
     type=click.IntRange(1, 65535),
     default=9092,
     show_default=True,
-    help="Client (PLAINTEXT) port on 127.0.0.1.",
+    help="Client (SASL_PLAINTEXT) port on 127.0.0.1.",
 )
 @click.option(
     "--data",
@@ -62,14 +70,34 @@ def kafka() -> None:
     show_default=True,
     help="Seconds to wait for the broker to answer requests.",
 )
-def start_cmd(port: int, data: Path | None, controller_port: int | None, timeout: float) -> None:
+@click.option(
+    "--insecure-plaintext",
+    is_flag=True,
+    help="No authentication and no ACLs: anyone who reaches the port reads and writes "
+    "every region's changes. Local experiments only; the data directory must have been "
+    "formatted that way.",
+)
+def start_cmd(
+    port: int,
+    data: Path | None,
+    controller_port: int | None,
+    timeout: float,
+    insecure_plaintext: bool,
+) -> None:
     """Start the broker in the background and wait until it serves requests.
 
     Fetches the jars on first use and formats the data directory once. If a broker is already
     running from the data directory, reports it instead of starting another. Prints the
     bootstrap address (127.0.0.1:PORT) as the last line on stdout.
+
+    By default the client listener takes SASL/SCRAM-SHA-512 only and ACLs allow nothing
+    to anyone but the super user admin, whose password is generated on the first start
+    into DATA/admin.password (mode 0600), or taken from $GLOBALTABLES_KAFKA_ADMIN_PASSWORD.
+    Then `globaltables kafka grant REGION...` creates each region's principal.
     """
     data_dir = _data_dir(data)
+    if insecure_plaintext:
+        logging.basicConfig(format="globaltables: %(levelname)s: %(message)s")
     try:
         running = kafka_broker.status(data_dir)
         if running is not None:
@@ -87,7 +115,11 @@ def start_cmd(port: int, data: Path | None, controller_port: int | None, timeout
             )
         began = time.monotonic()
         info = kafka_broker.start(
-            data_dir, port=port, controller_port=controller_port, timeout=timeout
+            data_dir,
+            port=port,
+            controller_port=controller_port,
+            timeout=timeout,
+            secure=not insecure_plaintext,
         )
     except kafka_broker.KafkaBrokerError as exc:
         raise click.ClickException(str(exc)) from exc
@@ -97,7 +129,180 @@ def start_cmd(port: int, data: Path | None, controller_port: int | None, timeout
             f"log {data_dir / 'broker.log'})",
             err=True,
         )
+    _explain_security(info, data_dir)
     click.echo(info.bootstrap)
+
+
+def _explain_security(info: kafka_broker.BrokerInfo, data_dir: Path) -> None:
+    if not info.secure:
+        click.echo(
+            "WARNING: this broker has no authentication and no ACLs (--insecure-plaintext); "
+            "start regions with --kafka-insecure-plaintext",
+            err=True,
+        )
+        return
+    data_opt = f" --data {data_dir}" if data_dir != kafka_broker.default_data_dir() else ""
+    if os.environ.get(kafka_broker.ADMIN_PASSWORD_ENV):
+        source, value = f"${kafka_broker.ADMIN_PASSWORD_ENV}", f"${kafka_broker.ADMIN_PASSWORD_ENV}"
+    else:
+        path = kafka_broker.admin_password_file(data_dir)
+        source, value = f"{path} (mode 0600)", f"$(cat {path})"
+    click.echo(
+        f"SASL/SCRAM-SHA-512 with ACLs: super user {kafka_broker.ADMIN_USER!r}, password in "
+        f"{source}\n"
+        "  a principal per region (it may write only its own topic):\n"
+        f"    globaltables kafka grant REGION...{data_opt} --config-dir DIR   "
+        "# then: globaltables region --config DIR/REGION.toml ...\n"
+        "  or, for development, every region as the admin:\n"
+        f"    export GLOBALTABLES_KAFKA_USERNAME={kafka_broker.ADMIN_USER} "
+        f'GLOBALTABLES_KAFKA_PASSWORD="{value}"',
+        err=True,
+    )
+
+
+@kafka.command("grant")
+@click.argument("regions", nargs=-1, required=True)
+@click.option(
+    "--data",
+    "data",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="The local broker's data directory: its bootstrap address and admin password "
+    "are read from there. " + _DATA_HELP.split(". ", 1)[1],
+)
+@click.option(
+    "--bootstrap",
+    default=None,
+    envvar="GLOBALTABLES_KAFKA",
+    show_envvar=True,
+    help="Bootstrap servers of the cluster. [default: the broker running from --data]",
+)
+@click.option(
+    "--admin-username",
+    default=kafka_broker.ADMIN_USER,
+    show_default=True,
+    envvar="GLOBALTABLES_KAFKA_ADMIN_USERNAME",
+    show_envvar=True,
+    help="A super user (or a principal allowed to ALTER the cluster and alter SCRAM users).",
+)
+@click.option(
+    "--admin-password",
+    default=None,
+    envvar=kafka_broker.ADMIN_PASSWORD_ENV,
+    show_envvar=True,
+    help="Its password. [default: DATA/admin.password]",
+)
+@click.option(
+    "--security-protocol",
+    type=click.Choice(PROTOCOLS[:2]),
+    default="SASL_PLAINTEXT",
+    show_default=True,
+    help="How to reach the cluster as the admin.",
+)
+@click.option(
+    "--sasl-mechanism",
+    type=click.Choice(MECHANISMS),
+    default="SCRAM-SHA-512",
+    show_default=True,
+    help="The admin's SASL mechanism.",
+)
+@click.option(
+    "--ca-file",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    default=None,
+    help="CA bundle (PEM) of the brokers' certificates, with SASL_SSL.",
+)
+@click.option(
+    "--password",
+    default=None,
+    envvar="GLOBALTABLES_KAFKA_REGION_PASSWORD",
+    show_envvar=True,
+    help="The regions' password (the same for every region named). [default: a new random "
+    "one per region]",
+)
+@click.option(
+    "--config-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Write each region's credentials to DIR/REGION.toml (mode 0600) for "
+    "`globaltables region --config`, instead of printing them.",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=1.0),
+    default=120.0,
+    show_default=True,
+    help="Seconds to wait for the cluster.",
+)
+def grant_cmd(
+    regions: tuple[str, ...],
+    data: Path | None,
+    bootstrap: str | None,
+    admin_username: str,
+    admin_password: str | None,
+    security_protocol: str,
+    sasl_mechanism: str,
+    ca_file: Path | None,
+    password: str | None,
+    config_dir: Path | None,
+    timeout: float,
+) -> None:
+    """Give each REGION its own Kafka principal and ACLs.
+
+    Creates (or resets the password of) the SCRAM-SHA-512 user region-REGION, allowed to
+    write only its own topic globaltables.REGION.changes, to read and create the
+    globaltables.* topics and to use its consumer group globaltables.apply.REGION. All
+    regions in one run (one JVM; a JDK is needed). The credentials are printed once as
+    GLOBALTABLES_KAFKA_* variables, or written to --config-dir.
+    """
+    data_dir = _data_dir(data)
+    if bootstrap is None:
+        running = kafka_broker.status(data_dir)
+        if running is None:
+            raise click.UsageError(
+                f"no Kafka broker running from {data_dir}: start it, or pass --bootstrap"
+            )
+        bootstrap = running.bootstrap
+    try:
+        if admin_password is None:
+            admin_password = kafka_broker.admin_password(data_dir)
+        admin = KafkaSecurity(
+            protocol=security_protocol,
+            mechanism=sasl_mechanism,
+            username=admin_username,
+            password=admin_password,
+            ca_file=str(ca_file) if ca_file is not None else None,
+        )
+    except (ValueError, kafka_broker.KafkaBrokerError) as exc:
+        raise click.UsageError(str(exc)) from None
+    passwords = {r: password or secrets.token_urlsafe(24) for r in dict.fromkeys(regions)}
+    try:
+        kafka_broker.grant_regions(bootstrap, admin, passwords, timeout=timeout)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    except kafka_broker.KafkaBrokerError as exc:
+        raise click.ClickException(str(exc)) from exc
+    for region, secret in passwords.items():
+        user = kafka_broker.region_principal(region)
+        if config_dir is not None:
+            config_dir.mkdir(parents=True, exist_ok=True)
+            path = config_dir / f"{region}.toml"
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                os.fchmod(fh.fileno(), 0o600)
+                fh.write(
+                    f"# Kafka credentials of region {region} (`globaltables kafka grant`)\n"
+                    f"kafka_username = {json.dumps(user)}\n"
+                    f"kafka_password = {json.dumps(secret)}\n"
+                )
+            click.echo(f"granted {user}: credentials in {path}", err=True)
+        else:
+            click.echo(f"granted {user}", err=True)
+            click.echo(
+                f"# region {region}\n"
+                f"GLOBALTABLES_KAFKA_USERNAME={user}\n"
+                f"GLOBALTABLES_KAFKA_PASSWORD={secret}"
+            )
 
 
 @kafka.command("stop")

@@ -6,6 +6,12 @@ TOML (or JSON, for a name ending in ``.json``), flat::
     admin_access_key_id = "AKIAADMIN0000EXAMPLE"
     admin_secret_access_key = "..."
     secret_key = "..."            # encrypts stored access keys; the same in every region
+    replication_keys = "new,old"  # sign/verify change records on Kafka; default: secret_key
+    kafka_username = "region-us-east-1"   # the region's Kafka principal (`kafka grant`)
+    kafka_password = "..."
+    kafka_security_protocol = "SASL_PLAINTEXT"   # also SASL_SSL, SSL, PLAINTEXT
+    kafka_sasl_mechanism = "SCRAM-SHA-512"       # also SCRAM-SHA-256, PLAIN
+    kafka_ca_file = "/etc/ssl/kafka-ca.pem"      # TLS (SSL, SASL_SSL)
 
 A value given on the command line or in the environment wins over the file.
 """
@@ -19,7 +25,17 @@ from pathlib import Path
 
 __all__ = ["KEYS", "ConfigError", "load_config"]
 
-KEYS = ("admin_access_key_id", "admin_secret_access_key", "secret_key")
+KEYS = (
+    "admin_access_key_id",
+    "admin_secret_access_key",
+    "secret_key",
+    "replication_keys",
+    "kafka_username",
+    "kafka_password",
+    "kafka_security_protocol",
+    "kafka_sasl_mechanism",
+    "kafka_ca_file",
+)
 
 
 class ConfigError(ValueError):

@@ -68,7 +68,14 @@ def run_demo(data: Path, kafka_port: int, base_port: int, duration: int, rate: f
     _say("globaltables demo: fetching Kafka (first run only) and starting the broker ...")
     kafka_broker.ensure_jars()
     broker = kafka_broker.start(kafka_dir, port=kafka_port)
-    _say(f"  kafka          {broker.bootstrap}")
+    # SASL/SCRAM and ACLs: each region signs in as its own principal, which may write
+    # only its own change topic (docs/security.md)
+    kafka_passwords = {r: secrets.token_urlsafe(24) for r in REGIONS}
+    kafka_broker.grant_regions(broker.bootstrap, broker.security, kafka_passwords)
+    _say(
+        f"  kafka          {broker.bootstrap}   (SASL/SCRAM-SHA-512 with ACLs; admin password "
+        f"in {kafka_broker.admin_password_file(kafka_dir)})"
+    )
 
     urls = {r: f"http://127.0.0.1:{base_port + i}" for i, r in enumerate(REGIONS)}
     procs: dict[str, subprocess.Popen[bytes]] = {}
@@ -101,8 +108,16 @@ def run_demo(data: Path, kafka_port: int, base_port: int, duration: int, rate: f
             for peer in REGIONS:
                 if peer != region:
                     cmd += ["--peer", f"{peer}={urls[peer]}"]
+            kafka_env = {
+                "GLOBALTABLES_KAFKA_USERNAME": kafka_broker.region_principal(region),
+                "GLOBALTABLES_KAFKA_PASSWORD": kafka_passwords[region],
+            }
+            env = {
+                **{k: v for k, v in region_env.items() if not k.startswith("GLOBALTABLES_KAFKA")},
+                **kafka_env,
+            }
             procs[region] = subprocess.Popen(
-                cmd, stdout=open(log, "wb"), stderr=subprocess.STDOUT, env=region_env  # noqa: SIM115
+                cmd, stdout=open(log, "wb"), stderr=subprocess.STDOUT, env=env  # noqa: SIM115
             )
         for region in REGIONS:
             _wait_healthy(urls[region], procs[region], data / f"{region}.log")

@@ -11,9 +11,20 @@ as a detached background process. Everything a broker needs lives in one data di
     <data_dir>/kraft/              Kafka's log and metadata (formatted once, kept on restart)
     <data_dir>/broker.log          the JVM's stdout/stderr (broker.log.1: the previous run)
     <data_dir>/broker.json         pid, ports and bootstrap address of the last start
+    <data_dir>/admin.password      the admin (super user) password, mode 0600
 
 so several brokers can run side by side as long as each has its own directory and ports.
 POSIX only (process groups, ``fcntl`` locks, ``/proc`` or ``ps``).
+
+Security (docs/security.md, "Kafka: authentication and ACLs"): by default the client
+listener speaks SASL_PLAINTEXT with SCRAM-SHA-512 only, and KRaft's StandardAuthorizer
+denies whatever no ACL allows. The super user ``User:admin`` has its SCRAM credential
+written into the metadata when the storage is formatted (``--add-scram``); the broker
+talks to itself as that user (inter-broker: SCRAM on the client listener; controller:
+SASL/PLAIN on the loopback controller listener, whose only user is admin). Regions get
+principals of their own with :func:`grant_regions` (``globaltables kafka grant``).
+``secure=False`` (``kafka start --insecure-plaintext``) is the old plaintext broker
+without authentication or ACLs.
 """
 
 from __future__ import annotations
@@ -26,7 +37,10 @@ import fcntl
 import functools
 import hashlib
 import json
+import logging
 import os
+import re
+import secrets
 import shutil
 import signal
 import socket
@@ -36,18 +50,27 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable, Coroutine, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from regions.kafka_security import KafkaSecurity
+
 __all__ = [
+    "ADMIN_PASSWORD_ENV",
+    "ADMIN_USER",
     "KAFKA_VERSION",
     "BrokerInfo",
     "KafkaBrokerError",
     "PortInUseError",
+    "admin_password",
+    "admin_password_file",
+    "admin_security",
     "default_data_dir",
     "ensure_jars",
+    "grant_regions",
     "jar_dir",
+    "region_principal",
     "start",
     "status",
     "stop",
@@ -64,11 +87,28 @@ _RESOURCES = _PKG_DIR / "kafka"
 _POM = _RESOURCES / "pom.xml"
 _LOG4J = _RESOURCES / "log4j.properties"
 _TEMPLATE = _RESOURCES / "server.properties.tmpl"
+_GRANT_SOURCE = _RESOURCES / "GrantRegions.java"
 
 _MARKER = ".globaltables-complete"
 _RECORD = "broker.json"
 _LOG = "broker.log"
 _PROPS = "server.properties"
+_PASSWORD_FILE = "admin.password"
+# written next to Kafka's meta.properties once the storage is formatted: "sasl" or "plaintext"
+_SECURITY_MARKER = ".globaltables-security"
+
+#: the super user: the broker itself (inter-broker and controller connections) and the
+#: operator's admin principal (``kafka grant``)
+ADMIN_USER = "admin"
+#: the admin password, instead of ``<data_dir>/admin.password`` (read when the storage is
+#: formatted and at every start: it must stay the same for a data directory)
+ADMIN_PASSWORD_ENV = "GLOBALTABLES_KAFKA_ADMIN_PASSWORD"
+#: SCRAM iterations of the credentials we create (Kafka's minimum is 4096)
+_SCRAM_ITERATIONS = 8192
+# what may stand inside a double-quoted JAAS option value and a --add-scram argument
+_SAFE_PASSWORD = re.compile(r"^[A-Za-z0-9_.~+/@%^*()!?:;-]{8,200}$")
+
+_logger = logging.getLogger("globaltables.kafka_broker")
 _MAIN_CLASS = "kafka.Kafka"
 _STORAGE_TOOL = "kafka.tools.StorageTool"
 _HOST = "127.0.0.1"  # loopback only, and never "localhost" so ::1 is never tried
@@ -109,12 +149,19 @@ class PortInUseError(KafkaBrokerError):
 
 @dataclass(frozen=True)
 class BrokerInfo:
-    """A running broker: where clients connect, its JVM pid, its data dir and client port."""
+    """A running broker: where clients connect, its JVM pid, its data dir and client port,
+    and the admin (super user) credentials clients of this broker can use."""
 
     bootstrap: str
     pid: int
     data_dir: Path
     port: int
+    #: admin SASL/SCRAM credentials, or plaintext for a broker started insecure
+    security: KafkaSecurity = field(default_factory=KafkaSecurity)
+
+    @property
+    def secure(self) -> bool:
+        return self.security.sasl
 
 
 # --------------------------------------------------------------------------- locations
@@ -382,7 +429,13 @@ def status(data_dir: Path) -> BrokerInfo | None:
         return None
     if not _is_our_broker(pid, data_dir):
         return None
-    return BrokerInfo(bootstrap=bootstrap, pid=pid, data_dir=data_dir, port=port)
+    security = KafkaSecurity.insecure()
+    if record.get("sasl", False):
+        try:
+            security = admin_security(data_dir)
+        except KafkaBrokerError:
+            pass  # the password file went away: callers see a plaintext view and fail to auth
+    return BrokerInfo(bootstrap=bootstrap, pid=pid, data_dir=data_dir, port=port, security=security)
 
 
 def _wait_exit(pid: int, timeout: float) -> bool:
@@ -474,7 +527,7 @@ def _run_sync(factory: Callable[[], Coroutine[Any, Any, _T]]) -> _T:
         return pool.submit(lambda: asyncio.run(factory())).result()
 
 
-async def _probe(bootstrap: str, timeout: float) -> None:
+async def _probe(bootstrap: str, timeout: float, security: KafkaSecurity | None) -> None:
     # A real Kafka request (Metadata via the admin client), not just a TCP connect: the KRaft
     # broker binds its port before it has caught up with the metadata log and serves requests.
     from aiokafka.admin import AIOKafkaAdminClient  # heavy import, only needed here
@@ -484,6 +537,7 @@ async def _probe(bootstrap: str, timeout: float) -> None:
         bootstrap_servers=bootstrap,
         client_id="globaltables-readiness-probe",
         request_timeout_ms=request_ms,
+        **(security or KafkaSecurity.insecure()).client_kwargs(),
     )
     try:
         await asyncio.wait_for(admin.start(), timeout)
@@ -519,7 +573,12 @@ class _BrokerExited(Exception):
     pass
 
 
-def _wait_ready(bootstrap: str, timeout: float, alive: Callable[[], bool] | None) -> None:
+def _wait_ready(
+    bootstrap: str,
+    timeout: float,
+    alive: Callable[[], bool] | None,
+    security: KafkaSecurity | None = None,
+) -> None:
     addrs = _addresses(bootstrap)
     deadline = time.monotonic() + timeout
     last: BaseException | None = None
@@ -533,7 +592,9 @@ def _wait_ready(bootstrap: str, timeout: float, alive: Callable[[], bool] | None
         # fail to bootstrap would log a connection ERROR every attempt.
         if _tcp_open(addrs, min(1.0, remaining)):
             try:
-                _run_sync(functools.partial(_probe, bootstrap, min(5.0, max(remaining, 1.0))))
+                _run_sync(
+                    functools.partial(_probe, bootstrap, min(5.0, max(remaining, 1.0)), security)
+                )
                 return
             except Exception as exc:  # not ready yet: connection refused/reset, timeouts
                 last = exc
@@ -542,12 +603,13 @@ def _wait_ready(bootstrap: str, timeout: float, alive: Callable[[], bool] | None
         time.sleep(min(0.3, max(deadline - time.monotonic(), 0)))
 
 
-def wait_ready(bootstrap: str, timeout: float) -> None:
+def wait_ready(bootstrap: str, timeout: float, security: KafkaSecurity | None = None) -> None:
     """Block until the Kafka at ``bootstrap`` answers a Metadata request listing a broker.
 
-    Raises TimeoutError after ``timeout`` seconds.
+    ``security``: the credentials to ask with (None: plaintext, unauthenticated). Raises
+    TimeoutError after ``timeout`` seconds.
     """
-    _wait_ready(bootstrap, timeout, alive=None)
+    _wait_ready(bootstrap, timeout, alive=None, security=security)
 
 
 # --------------------------------------------------------------------------- start
@@ -561,27 +623,145 @@ def _log_tail(path: Path, lines: int = 40) -> str:
     return "\n".join(text.splitlines()[-lines:]) or "(empty log)"
 
 
+def _scram_jaas(password: str) -> str:
+    return (
+        "org.apache.kafka.common.security.scram.ScramLoginModule required "
+        f'username="{ADMIN_USER}" password="{password}";'
+    )
+
+
+def _security_properties(port: int, controller_port: int, password: str | None) -> dict[str, str]:
+    """Listeners and, unless ``password`` is None (insecure), SASL and the authorizer."""
+    if password is None:
+        return {
+            "listeners": f"PLAINTEXT://{_HOST}:{port},CONTROLLER://{_HOST}:{controller_port}",
+            "advertised.listeners": f"PLAINTEXT://{_HOST}:{port}",
+            "inter.broker.listener.name": "PLAINTEXT",
+            "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+        }
+    return {
+        # CLIENT: regions, tools and the broker itself (inter-broker), SCRAM-SHA-512 only
+        "listeners": f"CLIENT://{_HOST}:{port},CONTROLLER://{_HOST}:{controller_port}",
+        "advertised.listeners": f"CLIENT://{_HOST}:{port}",
+        "listener.security.protocol.map": "CLIENT:SASL_PLAINTEXT,CONTROLLER:SASL_PLAINTEXT",
+        "inter.broker.listener.name": "CLIENT",
+        "sasl.enabled.mechanisms": "SCRAM-SHA-512",
+        "sasl.mechanism.inter.broker.protocol": "SCRAM-SHA-512",
+        "listener.name.client.sasl.enabled.mechanisms": "SCRAM-SHA-512",
+        "listener.name.client.scram-sha-512.sasl.jaas.config": _scram_jaas(password),
+        # CONTROLLER: the broker half of this JVM registering with the controller half.
+        # SCRAM credentials live in the metadata the controller serves, so the
+        # controller listener uses PLAIN with its one user defined right here.
+        "sasl.mechanism.controller.protocol": "PLAIN",
+        "listener.name.controller.sasl.enabled.mechanisms": "PLAIN",
+        "listener.name.controller.plain.sasl.jaas.config": (
+            "org.apache.kafka.common.security.plain.PlainLoginModule required "
+            f'username="{ADMIN_USER}" password="{password}" user_{ADMIN_USER}="{password}";'
+        ),
+        "authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+        "allow.everyone.if.no.acl.found": "false",
+        "super.users": f"User:{ADMIN_USER}",
+    }
+
+
 def _render_properties(
-    data_dir: Path, port: int, controller_port: int, extra: dict[str, str] | None = None
+    data_dir: Path,
+    port: int,
+    controller_port: int,
+    extra: dict[str, str] | None = None,
+    password: str | None = None,
 ) -> Path:
     # Properties-file escaping: a backslash would start an escape sequence in the value.
-    data = str(data_dir).replace("\\", "\\\\")
+    backslash = "\\"
+    data = str(data_dir).replace(backslash, backslash * 2)
+    props = _security_properties(port, controller_port, password)
+    extra = dict(extra or {})
+    if password is not None:
+        # Another SASL listener passed in extra (the chaos tests' proxied one) takes
+        # SCRAM as the client listener does, unless extra configures it itself.
+        protocols = (
+            extra.get("listener.security.protocol.map") or props["listener.security.protocol.map"]
+        )
+        for entry in protocols.split(","):
+            name, _, protocol = entry.strip().partition(":")
+            if name in ("CLIENT", "CONTROLLER") or not protocol.startswith("SASL_"):
+                continue
+            prefix = f"listener.name.{name.lower()}."
+            extra.setdefault(prefix + "sasl.enabled.mechanisms", "SCRAM-SHA-512")
+            extra.setdefault(prefix + "scram-sha-512.sasl.jaas.config", _scram_jaas(password))
+    block = "".join(f"{key}={value}\n" for key, value in props.items())
     text = (
         _TEMPLATE.read_text()
+        .replace("@SECURITY@\n", block)
         .replace("@PORT@", str(port))
         .replace("@CONTROLLER_PORT@", str(controller_port))
         .replace("@DATA_DIR@", data)
     )
     if extra:
-        backslash = "\\"
         # appended: java.util.Properties keeps the last value of a repeated key, so an
         # override (e.g. advertised.listeners) wins over the template's line
         text += "\n# extra_properties passed to kafka_broker.start()\n"
         for key, value in extra.items():
             text += f"{key}={value.replace(backslash, backslash * 2)}\n"
     target = data_dir / _PROPS
-    target.write_text(text)
+    _write_private(target, text)  # holds the admin password
     return target
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write ``path`` readable by its owner only (0600), also if it existed before."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        os.fchmod(fh.fileno(), 0o600)
+        fh.write(text)
+
+
+# --------------------------------------------------------------------------- credentials
+
+
+def admin_password_file(data_dir: Path) -> Path:
+    return Path(data_dir).expanduser().resolve() / _PASSWORD_FILE
+
+
+def _check_password(password: str, where: str) -> str:
+    if not _SAFE_PASSWORD.match(password):
+        raise KafkaBrokerError(
+            f"the Kafka admin password from {where} must be 8 to 200 characters out of "
+            "letters, digits and _.~+/@%^*()!?:;- (it is written into JAAS options)"
+        )
+    return password
+
+
+def admin_password(data_dir: Path, *, create: bool = False) -> str:
+    """The broker's admin (super user) password.
+
+    ``$GLOBALTABLES_KAFKA_ADMIN_PASSWORD`` if set; else ``<data_dir>/admin.password``;
+    else, with ``create``, a new random one written there with mode 0600. It must stay
+    the same for the life of the data directory: the storage was formatted with it.
+    """
+    env = os.environ.get(ADMIN_PASSWORD_ENV)
+    if env:
+        return _check_password(env, f"${ADMIN_PASSWORD_ENV}")
+    path = admin_password_file(data_dir)
+    try:
+        return _check_password(path.read_text().strip(), str(path))
+    except FileNotFoundError:
+        if not create:
+            raise KafkaBrokerError(
+                f"no Kafka admin password: {path} does not exist and "
+                f"${ADMIN_PASSWORD_ENV} is not set"
+            ) from None
+    except OSError as exc:
+        raise KafkaBrokerError(f"cannot read the Kafka admin password {path}: {exc}") from None
+    password = secrets.token_urlsafe(24)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _write_private(path, password + "\n")
+    return password
+
+
+def admin_security(data_dir: Path) -> KafkaSecurity:
+    """Admin credentials (SASL_PLAINTEXT, SCRAM-SHA-512) of the broker in ``data_dir``."""
+    return KafkaSecurity.sasl_scram(ADMIN_USER, admin_password(data_dir))
 
 
 def _cluster_id() -> str:
@@ -594,9 +774,31 @@ def _cluster_id() -> str:
             return cid
 
 
-def _format_storage(java: str, classpath: str, props: Path, data_dir: Path) -> None:
-    if (data_dir / "kraft" / "meta.properties").is_file():
+def _formatted_as(data_dir: Path) -> str | None:
+    """ "sasl" or "plaintext" if the storage is formatted (a storage formatted before
+    this marker existed counts as plaintext: it has no admin credential), else None."""
+    kraft = data_dir / "kraft"
+    if not (kraft / "meta.properties").is_file():
+        return None
+    try:
+        return (kraft / _SECURITY_MARKER).read_text().strip() or "plaintext"
+    except OSError:
+        return "plaintext"
+
+
+def _format_storage(
+    java: str, classpath: str, props: Path, data_dir: Path, password: str | None
+) -> None:
+    if _formatted_as(data_dir) is not None:
         return  # already formatted: keep the cluster id and every message
+    scram = []
+    if password is not None:
+        # the super user's SCRAM credential goes into the bootstrap metadata, so the
+        # broker can authenticate to itself (and the operator to it) from the first start
+        scram = [
+            "--add-scram",
+            f"SCRAM-SHA-512=[name={ADMIN_USER},password={password},iterations={_SCRAM_ITERATIONS}]",
+        ]
     cmd = [
         java,
         *_TOOL_JVM_FLAGS,
@@ -609,15 +811,22 @@ def _format_storage(java: str, classpath: str, props: Path, data_dir: Path) -> N
         _cluster_id(),
         "-c",
         str(props),
+        *scram,
     ]
     proc = subprocess.run(
         cmd, cwd=data_dir, stdin=subprocess.DEVNULL, capture_output=True, text=True, check=False
     )
     if proc.returncode != 0:
+        output = (proc.stdout + proc.stderr).strip()
+        if password is not None:
+            output = output.replace(password, "***")
         raise KafkaBrokerError(
             f"formatting Kafka storage in {data_dir / 'kraft'} failed (exit {proc.returncode}):\n"
-            + (proc.stdout + proc.stderr).strip()
+            + output
         )
+    (data_dir / "kraft" / _SECURITY_MARKER).write_text(
+        ("sasl" if password is not None else "plaintext") + "\n"
+    )
 
 
 def start(
@@ -626,6 +835,8 @@ def start(
     controller_port: int | None = None,
     timeout: float = 120.0,
     extra_properties: dict[str, str] | None = None,
+    *,
+    secure: bool = True,
 ) -> BrokerInfo:
     """Start a broker from ``data_dir`` in the background and return once it serves requests.
 
@@ -640,7 +851,13 @@ def start(
 
     ``extra_properties`` are added to (and override) ``server.properties``, e.g. a second
     listener whose advertised address is a TCP proxy the chaos tests can cut; pass them
-    again on every restart, the file is rendered anew each time.
+    again on every restart, the file is rendered anew each time. With ``secure``, any
+    SASL listener they add takes SCRAM-SHA-512 like the client listener.
+
+    ``secure`` (the default): SASL/SCRAM-SHA-512 and ACLs, the admin password from
+    :func:`admin_password` (created on the first start); the returned info carries the
+    admin credentials. ``secure=False``: plaintext without authentication, which only a
+    data directory formatted that way accepts (and the reverse).
     """
     data_dir = Path(data_dir).expanduser().resolve()
     started = time.monotonic()
@@ -665,11 +882,31 @@ def start(
                 raise PortInUseError(
                     f"port {port} on {_HOST} is already in use (another Kafka broker?)"
                 )
+            formatted = _formatted_as(data_dir)
+            wanted = "sasl" if secure else "plaintext"
+            if formatted is not None and formatted != wanted:
+                raise KafkaBrokerError(
+                    f"the Kafka storage in {data_dir} was formatted "
+                    + (
+                        "with SASL/SCRAM and ACLs: start it without --insecure-plaintext"
+                        if formatted == "sasl"
+                        else "without authentication: start it with --insecure-plaintext, "
+                        "or use a new data directory for a broker with SASL and ACLs"
+                    )
+                )
+            password = admin_password(data_dir, create=formatted is None) if secure else None
+            if not secure:
+                _logger.warning(
+                    "Kafka broker in %s runs WITHOUT authentication or ACLs: whoever reaches "
+                    "127.0.0.1:%d can read and write every region's changes",
+                    data_dir,
+                    port,
+                )
             previous = (_read_record(data_dir) or {}).get("controller_port")
             cport = _choose_controller_port(port, controller_port, previous)
-            props = _render_properties(data_dir, port, cport, extra_properties)
+            props = _render_properties(data_dir, port, cport, extra_properties, password)
             classpath = f"{lib}{os.sep}*"  # the JVM expands the wildcard to every jar in lib
-            _format_storage(java, classpath, props, data_dir)
+            _format_storage(java, classpath, props, data_dir, password)
 
             log_path = data_dir / _LOG
             if log_path.exists():
@@ -705,11 +942,23 @@ def start(
                     "controller_port": cport,
                     "bootstrap": bootstrap,
                     "kafka_version": KAFKA_VERSION,
+                    "sasl": secure,
                     "data_dir": str(data_dir),
                     "started_at": time.time(),
                 },
             )
-            existing = BrokerInfo(bootstrap=bootstrap, pid=proc.pid, data_dir=data_dir, port=port)
+            security = (
+                KafkaSecurity.sasl_scram(ADMIN_USER, password)
+                if password is not None
+                else KafkaSecurity.insecure()
+            )
+            existing = BrokerInfo(
+                bootstrap=bootstrap,
+                pid=proc.pid,
+                data_dir=data_dir,
+                port=port,
+                security=security,
+            )
 
     remaining = max(timeout - (time.monotonic() - started), 1.0)
     _ready_or_raise(existing, data_dir, remaining, owned=owned)
@@ -719,7 +968,12 @@ def start(
 def _ready_or_raise(info: BrokerInfo, data_dir: Path, timeout: float, *, owned: bool) -> None:
     log_path = data_dir / _LOG
     try:
-        _wait_ready(info.bootstrap, timeout, alive=lambda: _is_our_broker(info.pid, data_dir))
+        _wait_ready(
+            info.bootstrap,
+            timeout,
+            alive=lambda: _is_our_broker(info.pid, data_dir),
+            security=info.security,
+        )
     except _BrokerExited:
         child = _CHILDREN.pop(info.pid, None)
         code = f" with code {child.returncode}" if child is not None else ""
@@ -742,3 +996,98 @@ def _ready_or_raise(info: BrokerInfo, data_dir: Path, timeout: float, *, owned: 
                 f"{exc}; {what}. Last lines of {log_path}:\n{_log_tail(log_path)}"
             ) from exc
         raise
+
+
+# --------------------------------------------------------------------------- regions
+
+_REGION_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+
+
+def region_principal(region: str) -> str:
+    """The SCRAM user of a region: ``region-<name>`` (principal ``User:region-<name>``)."""
+    return f"region-{region}"
+
+
+def _admin_client_config(bootstrap: str, admin: KafkaSecurity) -> dict[str, str]:
+    config = {
+        "bootstrap.servers": bootstrap,
+        "security.protocol": admin.protocol,
+        "request.timeout.ms": "30000",
+        "default.api.timeout.ms": "60000",
+    }
+    if admin.sasl:
+        module = (
+            "org.apache.kafka.common.security.plain.PlainLoginModule"
+            if admin.mechanism == "PLAIN"
+            else "org.apache.kafka.common.security.scram.ScramLoginModule"
+        )
+        for value in (admin.username or "", admin.password or ""):
+            if any(c in value for c in '"\\\t\n'):
+                raise KafkaBrokerError(
+                    "the admin credentials cannot hold quotes, backslashes or tabs"
+                )
+        config["sasl.mechanism"] = admin.mechanism
+        config["sasl.jaas.config"] = (
+            f'{module} required username="{admin.username}" password="{admin.password}";'
+        )
+    if admin.ca_file is not None:
+        config["ssl.truststore.type"] = "PEM"
+        config["ssl.truststore.location"] = str(Path(admin.ca_file).expanduser().resolve())
+    return config
+
+
+def grant_regions(
+    bootstrap: str,
+    admin: KafkaSecurity,
+    passwords: dict[str, str],
+    timeout: float = 120.0,
+) -> None:
+    """Create (or reset) the SCRAM user ``region-<name>`` of each region with its password,
+    and the ACLs that let it write only its own change topic (the table in
+    ``kafka/GrantRegions.java`` and docs/security.md), in one JVM run through Kafka's
+    Admin API. ``admin``: a super user's credentials (:func:`admin_security`)."""
+    if not passwords:
+        raise ValueError("no region to grant")
+    for region, password in passwords.items():
+        if not _REGION_NAME.match(region):
+            raise ValueError(f"region name must be lowercase letters, digits and '-': {region!r}")
+        if not password or any(c in password for c in "\t\r\n"):
+            raise ValueError(f"the Kafka password of {region} must be non-empty, without tabs")
+    lib = ensure_jars()
+    java = _java()
+    lines = [f"config\t{k}\t{v}" for k, v in _admin_client_config(bootstrap, admin).items()]
+    lines += [f"region\t{region}\t{password}" for region, password in passwords.items()]
+    cmd = [
+        java,
+        *_TOOL_JVM_FLAGS,
+        f"-Dlog4j.configuration={_LOG4J.as_uri()}",
+        "-cp",
+        f"{lib}{os.sep}*",
+        str(_GRANT_SOURCE),
+    ]
+    try:
+        proc = subprocess.run(
+            cmd,
+            input="\n".join(lines) + "\n",
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        raise KafkaBrokerError(
+            f"granting Kafka access to {', '.join(passwords)} at {bootstrap} timed out "
+            f"after {timeout:.0f}s"
+        ) from None
+    if proc.returncode != 0:
+        output = (proc.stdout + proc.stderr).strip()
+        for secret in [admin.password, *passwords.values()]:
+            if secret:
+                output = output.replace(secret, "***")
+        hint = ""
+        if "jdk.compiler" in output or "compiler" in output.lower():
+            hint = "\n(running GrantRegions.java needs a JDK, e.g. openjdk-17-jdk-headless)"
+        raise KafkaBrokerError(
+            f"granting Kafka access to {', '.join(passwords)} at {bootstrap} failed "
+            f"(exit {proc.returncode}):\n{output[-3000:]}{hint}"
+        )

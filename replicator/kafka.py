@@ -7,10 +7,13 @@ reads every other region's topic in consumer group ``globaltables.apply.<D>``.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
+
+from regions.kafka_security import KafkaSecurity
 
 __all__ = [
     "apply_group",
@@ -40,11 +43,20 @@ def apply_group(region: str) -> str:
     return f"globaltables.apply.{region}"
 
 
-def make_producer(bootstrap: str, client_id: str) -> AIOKafkaProducer:
+def _auth(security: KafkaSecurity | None) -> dict[str, Any]:
+    # None: plaintext without credentials (a broker started with --insecure-plaintext)
+    return (security or KafkaSecurity.insecure()).client_kwargs()
+
+
+def make_producer(
+    bootstrap: str, client_id: str, security: KafkaSecurity | None = None
+) -> AIOKafkaProducer:
     # idempotence + acks=all: a retried send never duplicates or reorders within a
-    # partition, and an acknowledged send survives a broker restart
+    # partition, and an acknowledged send survives a broker restart. The region's
+    # principal may write only to its own topic (docs/security.md).
     return AIOKafkaProducer(
         bootstrap_servers=bootstrap,
+        **_auth(security),
         client_id=client_id,
         enable_idempotence=True,
         acks="all",
@@ -72,10 +84,13 @@ def producer_settings(producer: AIOKafkaProducer) -> dict[str, object]:
     }
 
 
-def make_consumer(bootstrap: str, region: str, topics: list[str]) -> AIOKafkaConsumer:
+def make_consumer(
+    bootstrap: str, region: str, topics: list[str], security: KafkaSecurity | None = None
+) -> AIOKafkaConsumer:
     return AIOKafkaConsumer(
         *topics,
         bootstrap_servers=bootstrap,
+        **_auth(security),
         group_id=apply_group(region),
         client_id=f"globaltables-{region}-applier",
         # offsets are committed only after the applied batch is durable (invariant 7)
@@ -88,11 +103,21 @@ def make_consumer(bootstrap: str, region: str, topics: list[str]) -> AIOKafkaCon
     )
 
 
-async def ensure_topics(bootstrap: str, topics: list[str], partitions: int) -> None:
+async def ensure_topics(
+    bootstrap: str, topics: list[str], partitions: int, security: KafkaSecurity | None = None
+) -> None:
     """Create the change topics if missing, so consumers can subscribe before the
-    first change of a peer is produced."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="globaltables-admin")
-    await admin.start()
+    first change of a peer is produced (a region's principal may CREATE topics named
+    ``globaltables.*``)."""
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap, client_id="globaltables-admin", **_auth(security)
+    )
+    try:
+        await admin.start()
+    except BaseException:
+        # a client that failed to start keeps its connections until closed
+        await admin.close()
+        raise
     try:
         for topic in topics:
             try:

@@ -22,6 +22,7 @@ from typing import Any
 import httpx
 
 from globaltables import kafka_broker
+from regions.kafka_security import KafkaSecurity
 from tests.chaos.load import wait_for
 from tests.chaos.proxy import TcpProxy
 from tests.fixtures.regions import (
@@ -60,14 +61,25 @@ class Deployment:
 
     def _broker_properties(self) -> dict[str, str]:
         return {
-            "listeners": f"PLAINTEXT://127.0.0.1:{self.broker_port},"
+            "listeners": f"CLIENT://127.0.0.1:{self.broker_port},"
             f"CUT://127.0.0.1:{self.cut_port},CONTROLLER://127.0.0.1:{self.controller_port}",
             # clients of the CUT listener are told to come back through the proxy
-            "advertised.listeners": f"PLAINTEXT://127.0.0.1:{self.broker_port},"
+            "advertised.listeners": f"CLIENT://127.0.0.1:{self.broker_port},"
             f"CUT://127.0.0.1:{self.proxy_port}",
-            "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,"
-            "CUT:PLAINTEXT",
+            # SASL/SCRAM on both, as `kafka start` runs the broker (kafka_broker gives the
+            # CUT listener the client listener's SCRAM settings)
+            "listener.security.protocol.map": "CONTROLLER:SASL_PLAINTEXT,"
+            "CLIENT:SASL_PLAINTEXT,CUT:SASL_PLAINTEXT",
         }
+
+    @property
+    def kafka_security(self) -> KafkaSecurity:
+        """The admin credentials of this deployment's own broker (not the session's)."""
+        return kafka_broker.admin_security(self.broker_dir)
+
+    def kafka_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments of a test's aiokafka client of this broker."""
+        return self.kafka_security.client_kwargs()
 
     def start_broker(self) -> None:
         kafka_broker.start(
@@ -93,6 +105,8 @@ class Deployment:
                 kafka=self.proxy.address if n == CUT_REGION else self.bootstrap,
                 peers={p: f"http://127.0.0.1:{ports[p]}" for p in NAMES if p != n},
                 log_dir=self.root,
+                # this broker's credentials, over whatever the session exported
+                env=self.kafka_security.env(),
             )
         for proc in self.regions.values():
             proc.start(timeout=60)

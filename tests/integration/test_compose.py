@@ -158,11 +158,12 @@ def test_region_services_use_only_flags_and_variables_the_cli_reads(
         peers = dict(parse_peer(p) for p in params["peers"])
         assert peers == {p: f"http://{p}:{ports[p]}" for p in regions if p != name}
         assert params["kafka"] == "kafka:9092"
-        assert (
-            "PLAINTEXT://kafka:9092"
-            in services["kafka"]["environment"]["KAFKA_ADVERTISED_LISTENERS"]
-        )
-        assert "kafka" in svc["depends_on"]
+        assert "CLIENT://kafka:9092" in services["kafka"]["environment"]["KAFKA_ADVERTISED_LISTENERS"]
+        # its own Kafka principal, which kafka-init creates before the region starts
+        assert params["kafka_username"] == f"region-{name}"
+        assert params["kafka_password"] and params["kafka_security_protocol"] is None
+        assert not params["kafka_insecure_plaintext"]
+        assert svc["depends_on"]["kafka-init"]["condition"] == "service_completed_successfully"
 
         store = urlsplit(params["store_url"])
         assert store.scheme == "postgresql"
@@ -176,6 +177,35 @@ def test_region_services_use_only_flags_and_variables_the_cli_reads(
         )
         postgres_used.add(store.hostname)
     assert len(postgres_used) == len(regions), "each region has a database of its own"
+
+
+def test_kafka_requires_authentication_and_regions_get_acls(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    env = services["kafka"]["environment"]
+    protocols = dict(p.split(":") for p in env["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"].split(","))
+    assert set(protocols.values()) == {"SASL_PLAINTEXT"}, "no listener without authentication"
+    assert env["KAFKA_LISTENER_NAME_CLIENT_SASL_ENABLED_MECHANISMS"] == "SCRAM-SHA-512"
+    assert env["KAFKA_AUTHORIZER_CLASS_NAME"] == (
+        "org.apache.kafka.metadata.authorizer.StandardAuthorizer"
+    )
+    assert str(env["KAFKA_ALLOW_EVERYONE_IF_NO_ACL_FOUND"]) == "false"
+    assert env["KAFKA_SUPER_USERS"] == "User:admin"
+    # kafka-init grants exactly the regions' principals, with the passwords they use
+    init = services["kafka-init"]
+    assert init["depends_on"]["kafka"]["condition"] == "service_healthy"
+    passwords = dict(p.split("=", 1) for p in init["environment"]["REGION_PASSWORDS"].split())
+    for name, svc in region_services(services).items():
+        assert svc["environment"]["GLOBALTABLES_KAFKA_PASSWORD"] == passwords.pop(name)
+    assert not passwords
+    script = init["command"][0]
+    for acl in (
+        '--operation Write --operation Describe --topic "globaltables.$$region.changes"',
+        "--topic globaltables. --resource-pattern-type prefixed",
+        '--operation Read --group "globaltables.apply.$$region"',
+        '--entity-name "region-$$region"',
+    ):
+        assert acl in script
 
 
 def test_the_workload_writes_in_every_region(

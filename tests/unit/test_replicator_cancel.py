@@ -22,7 +22,7 @@ from replicator.runner import Replicator
 def _replicator() -> Replicator:
     rep = Replicator.__new__(Replicator)  # no Region, Kafka or store: only the loop runs
     stub: Any = SimpleNamespace
-    rep.region = stub(name="us-east-1", settings=stub(topic_partitions=1))
+    rep.region = stub(name="us-east-1", settings=stub(topic_partitions=1, kafka_security=None))
     rep.bootstrap = "unused:9092"
     rep.applier = stub(sources=["eu-west-1"], errors=0)
     rep.publisher = stub(errors=0)

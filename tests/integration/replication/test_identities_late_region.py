@@ -28,6 +28,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from replicator.kafka import change_topic
+from tests.fixtures.kafka import kafka_client_kwargs
 from tests.fixtures.regions import REPO, RegionProcess, cli_env, free_port, mesh, running
 from tests.integration.api.support import http
 from tests.integration.replication.helpers import eventually, new_key
@@ -66,8 +67,8 @@ def _outcome(proc: RegionProcess, key: dict[str, str]) -> str:
 
 async def _drop_records(bootstrap: str, topics: list[str]) -> None:
     """Delete every record of ``topics`` so far, as Kafka's retention would."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, **kafka_client_kwargs())
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **kafka_client_kwargs())
     await consumer.start()
     await admin.start()
     try:

@@ -24,6 +24,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.records_to_delete import RecordsToDelete
 
 from replicator.kafka import change_topic
+from tests.fixtures.kafka import kafka_client_kwargs
 from tests.fixtures.regions import RegionProcess, free_port, free_ports
 from tests.integration.replication.helpers import eventually, row_versions
 
@@ -59,9 +60,9 @@ def _put(client: Any, key: str, value: str) -> None:
 async def _trim_topics(bootstrap: str, topics: list[str]) -> tuple[dict[Any, int], dict[Any, int]]:
     """Delete every record of ``topics`` (DeleteRecords up to the end offsets); the
     end offsets and the log start offsets after."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, **kafka_client_kwargs())
     await consumer.start()
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **kafka_client_kwargs())
     await admin.start()
     try:
         tps = [
