@@ -22,6 +22,13 @@ __all__ = ["BotocoreSigner", "credentials", "dynamodb_client", "http_auth", "reg
 _SIGNED = ("content-type", "x-amz-target")
 
 
+def _signed(name: str) -> bool:
+    """Whether a request header is signed: those of _SIGNED, and every x-amz-* header
+    (a region refuses a request with an unsigned one, as AWS does)."""
+    name = name.lower()
+    return name in _SIGNED or name.startswith("x-amz-")
+
+
 def credentials() -> Any | None:
     """botocore's frozen credentials from the usual chain, or None."""
     import botocore.session
@@ -42,7 +49,7 @@ class BotocoreSigner:
             method=request.method,
             url=str(request.url),
             data=request.content,
-            headers={k: v for k, v in request.headers.items() if k.lower() in _SIGNED},
+            headers={k: v for k, v in request.headers.items() if _signed(k)},
         )
         SigV4Auth(self.creds, "dynamodb", region).add_auth(aws)
         for name in ("Authorization", "X-Amz-Date", "X-Amz-Security-Token"):

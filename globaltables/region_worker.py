@@ -45,12 +45,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--parent", type=int, required=True, help="pid of the primary")
     parser.add_argument("--clock-skew-ms", type=int, default=0, help="as the primary's")
     parser.add_argument("--log-level", default="info", help="as the primary's")
+    parser.add_argument("--edge-limits", default=None, help="the primary's HTTP limits (JSON)")
     args = parser.parse_args(argv)
     _die_with_parent(args.parent)
 
     import uvicorn
 
     from api.app import create_app
+    from api.edge import edge_protocol
+    from api.edge_limits import EdgeLimits
     from api.workers import WorkerLink, listen
     from regions.process_signals import ProcessSignals
     from regions.region import Region
@@ -72,7 +75,15 @@ def main(argv: list[str] | None = None) -> None:
     )
     app = create_app(region, None, link=link)
     sock = listen(args.host, args.port, reuse_port=True)
-    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
+    edge = EdgeLimits.from_json(args.edge_limits) if args.edge_limits else EdgeLimits()
+    config = uvicorn.Config(
+        app,
+        log_level="warning",
+        access_log=False,
+        lifespan="on",
+        http=edge_protocol(edge),
+        **edge.uvicorn_options(),
+    )
     uvicorn.Server(config).run(sockets=[sock])
 
 

@@ -34,6 +34,13 @@ _QUERY_SAFE = "-_.~"
 _SIGNED = ("content-type", "x-amz-target")
 
 
+def _signed(name: str) -> bool:
+    """Whether a request header is signed: those of _SIGNED, and every x-amz-* header
+    (a region refuses a request with an unsigned one, as AWS does)."""
+    name = name.lower()
+    return name in _SIGNED or name.startswith("x-amz-")
+
+
 class RequestSigner(Protocol):
     def __call__(self, request: httpx.Request, region: str) -> None:
         """Add X-Amz-Date and Authorization (and any token) to ``request``."""
@@ -58,7 +65,7 @@ class KeySigner:
                 host=request.headers["host"],
                 raw_path=request.url.raw_path.decode("ascii").partition("?")[0],
                 raw_query=request.url.query.decode("ascii"),
-                headers={k: v for k, v in request.headers.items() if k.lower() in _SIGNED},
+                headers={k: v for k, v in request.headers.items() if _signed(k)},
                 body=request.content,
             )
         )

@@ -4,9 +4,9 @@ Two steps, so that a request is only buffered once it names a real key:
 
 1. :func:`parse_claim` reads the ``Authorization`` header and the date, and checks
    everything that does not need the body: the parts, the date format and the
-   clock-skew window (5 minutes back, 15 ahead), that ``host`` is signed, the
-   algorithm, and the credential scope (this region's name, ``dynamodb``,
-   ``aws4_request``, the request's date);
+   clock-skew window (5 minutes back, 15 ahead), that ``host`` and every ``x-amz-*``
+   header the request carries are signed, the algorithm, and the credential scope
+   (this region's name, ``dynamodb``, ``aws4_request``, the request's date);
 2. :func:`check_signature` recomputes the signature over the body with the key's
    secret and compares in constant time.
 
@@ -111,6 +111,17 @@ def _request_time(request: Request) -> tuple[str, float]:
     return (text if text is x_amz_date else _basic(epoch)), epoch
 
 
+def _check_signed(request: Request, signed: tuple[str, ...]) -> None:
+    """Every ``x-amz-*`` header of the request is signed, as AWS requires (an SDK signs
+    every one it sends): otherwise a header added after signing, such as an
+    ``X-Amz-Target`` naming another operation, would ride on a valid signature.
+    Per request: the headers differ between requests that share a cached claim.
+    (``x-amzn-*``, e.g. X-Amzn-Trace-Id, and ``amz-sdk-*`` are not ``x-amz-*``.)"""
+    for name in request.headers:
+        if name.startswith("x-amz-") and name not in signed:
+            raise InvalidSignature(f"'{name}' must be a 'SignedHeader' in the AWS Authorization.")
+
+
 def _check_time(date: str, when: float, now: float | None) -> None:
     now = time.time() if now is None else now
     if when < now - PAST_LIMIT_S:
@@ -156,6 +167,7 @@ def parse_claim(request: Request, region: str, now: float | None = None) -> Clai
     template, when = cached
     # the same checks in the same order as _parse_claim: the others passed for this key
     _check_time(template.amz_date, when, now)
+    _check_signed(request, template.signed_headers)
     return Claim(
         template.access_key_id,
         template.amz_date,
@@ -193,6 +205,7 @@ def _parse_claim(request: Request, region: str, now: float | None) -> Claim:
     signed = tuple(h.strip().lower() for h in params["SignedHeaders"].split(";"))
     if "host" not in signed:
         raise InvalidSignature("'Host' must be a 'SignedHeader' in the AWS Authorization.")
+    _check_signed(request, signed)
     if algorithm != sigv4.ALGORITHM:
         raise IncompleteSignature(
             f"Unsupported AWS 'algorithm': '{algorithm}' (only {sigv4.ALGORITHM} for now)."

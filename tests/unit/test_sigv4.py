@@ -301,6 +301,86 @@ def test_credential_shape_host_and_algorithm() -> None:
         parse_claim(_as_received(request, "h", authorization=other), "us-east-1", now=NOW)
 
 
+def test_every_x_amz_header_must_be_signed() -> None:
+    """As AWS: an x-amz-* header outside SignedHeaders is refused, whatever its value,
+    so nothing can be added to a signed request after the fact (X-Amz-Target naming
+    another operation, say)."""
+    unsigned_target = {k: v for k, v in BOTO3_HEADERS.items() if k != "X-Amz-Target"}
+    request, _ = _botocore_sign("http://127.0.0.1:8000/", headers=unsigned_target)
+    assert "x-amz-target" not in request.headers["Authorization"]
+    _verify(_as_received(request, "127.0.0.1:8000"))  # without the header: fine
+    for added in ("x-amz-target", "x-amz-foo", "x-amz-security-token"):
+        received = _as_received(request, "127.0.0.1:8000", **{added: TARGET})
+        with pytest.raises(InvalidSignature) as err:
+            _verify(received)
+        assert err.value.message == (
+            f"'{added}' must be a 'SignedHeader' in the AWS Authorization."
+        )
+    # neither x-amzn-* (X-Amzn-Trace-Id, which no SDK signs) nor amz-sdk-* is x-amz-*
+    _verify(
+        _as_received(
+            request,
+            "127.0.0.1:8000",
+            **{"x-amzn-trace-id": "Root=1-5759e988-bd862e3fe1be46a994272793"},
+            **{"amz-sdk-invocation-id": "1", "x-amz": "1", "xx-amz-foo": "1"},
+        )
+    )
+    # checked after the Host check, as DynamoDB orders them
+    unsigned_host = request.headers["Authorization"].replace("content-type;host;", "content-type;")
+    received = _as_received(request, "h", authorization=unsigned_host, **{"x-amz-foo": "1"})
+    with pytest.raises(InvalidSignature, match=r"^'Host' must be a 'SignedHeader'"):
+        parse_claim(received, "us-east-1", now=NOW)
+
+
+def test_unsigned_x_amz_header_is_refused_on_a_cached_claim() -> None:
+    """The parsed-claim cache is per Authorization header, but the headers a request
+    carries are its own: a request that reuses a cached claim is still checked."""
+    verifier._TEMPLATES.clear()
+    unsigned_target = {k: v for k, v in BOTO3_HEADERS.items() if k != "X-Amz-Target"}
+    request, _ = _botocore_sign("http://127.0.0.1:8000/", headers=unsigned_target)
+    _verify(_as_received(request, "127.0.0.1:8000"))
+    assert len(verifier._TEMPLATES) == 1
+    added = _as_received(request, "127.0.0.1:8000", **{"x-amz-target": TARGET})
+    with pytest.raises(InvalidSignature, match=r"^'x-amz-target' must be a 'SignedHeader'"):
+        parse_claim(added, "us-east-1", now=NOW)
+    assert len(verifier._TEMPLATES) == 1  # it was the cached path
+    # and the other way round: a claim cached from a request with the header
+    verifier._TEMPLATES.clear()
+    with pytest.raises(InvalidSignature):
+        parse_claim(added, "us-east-1", now=NOW)
+    assert not verifier._TEMPLATES  # refused claims are not kept
+    _verify(_as_received(request, "127.0.0.1:8000"))
+
+
+def test_our_signers_sign_every_x_amz_header() -> None:
+    """replicator/signing.py and globaltables/aws_auth.py sign whatever x-amz-*
+    header a request carries, so the region accepts what they send."""
+    from globaltables.aws_auth import BotocoreSigner
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/healthz":
+            return httpx.Response(200, json={"region": "eu-west-1"})
+        received = Request(
+            request.method,
+            request.url.raw_path.decode().partition("?")[0],
+            request.url.query.decode(),
+            {k: [v] for k, v in request.headers.items()},
+        )
+        claim = parse_claim(received, "eu-west-1")
+        check_signature(claim, received, request.content, SECRET)
+        return httpx.Response(200, json={"ok": True})
+
+    headers = {"X-Amz-Target": TARGET, "X-Amz-Foo": "bar", "Content-Type": "application/json"}
+    for signer in (
+        KeySigner(Credentials(AKID, SECRET)),
+        BotocoreSigner(BotoCredentials(AKID, SECRET)),
+    ):
+        transport = httpx.MockTransport(handler)
+        with httpx.Client(transport=transport, auth=SigV4(signer)) as client:
+            resp = client.post("http://r.example:8001/", content=b"{}", headers=headers)
+            assert resp.json() == {"ok": True}, resp.text
+
+
 def test_date_header_is_the_fallback() -> None:
     # a client that signs Date instead of X-Amz-Date (allowed by SigV4)
     received = Request(

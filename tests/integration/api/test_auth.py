@@ -146,6 +146,51 @@ def test_tampered_body_or_signature(region_proc: RegionProcess, table: str) -> N
     assert "Item" not in _client(region_proc.url).get_item(TableName=table, Key={"p": {"S": "k"}})
 
 
+def _signed_then_added(
+    url: str, body: bytes, signed: dict[str, str], added: dict[str, str]
+) -> httpx.Response:
+    """POST / signed by botocore over ``signed`` (host and x-amz-date besides), with
+    ``added`` put on afterwards: headers the signature does not cover."""
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    request = AWSRequest(method="POST", url=url + "/", data=body, headers=signed)
+    SigV4Auth(Credentials(ADMIN_KEY_ID, ADMIN_SECRET), "dynamodb", REGION).add_auth(request)
+    assert "x-amz-target" not in request.headers["Authorization"] or "X-Amz-Target" in signed
+    return httpx.post(url + "/", content=body, headers={**dict(request.headers), **added})
+
+
+def test_unsigned_x_amz_headers_are_refused(region_proc: RegionProcess, table: str) -> None:
+    """A signature that leaves out X-Amz-Target (or any x-amz-* header the request
+    carries) does not cover it: adding ``X-Amz-Target: ...DeleteItem`` to a request
+    signed without one must not delete anything."""
+    ddb = _client(region_proc.url)
+    key = {"p": {"S": "kept"}}
+    ddb.put_item(TableName=table, Item={**key, "a": {"S": "v"}})
+    body = json.dumps({"TableName": table, "Key": key}).encode()
+    json_type = {"Content-Type": "application/x-amz-json-1.0"}
+    delete = {"X-Amz-Target": "DynamoDB_20120810.DeleteItem"}
+    for signed, added, name in (
+        # the operation added after signing
+        (json_type, delete, "x-amz-target"),
+        # the operation signed, another x-amz-* header added
+        ({**json_type, **delete}, {"X-Amz-Foo": "bar"}, "x-amz-foo"),
+    ):
+        response = _signed_then_added(region_proc.url, body, signed, added)
+        assert response.status_code == 400, response.text
+        assert response.json() == {
+            "__type": SERVICE_NS + "InvalidSignatureException",
+            "message": f"'{name}' must be a 'SignedHeader' in the AWS Authorization.",
+        }
+        assert ddb.get_item(TableName=table, Key=key)["Item"]["a"] == {"S": "v"}
+    # what is neither x-amz-* nor signed by the SDKs rides along as before
+    extra = {"X-Amzn-Trace-Id": "Root=1-5759e988-bd862e3fe1be46a994272793", "User-Agent": "t"}
+    response = _signed_then_added(region_proc.url, body, {**json_type, **delete}, extra)
+    assert response.status_code == 200, response.text
+    assert "Item" not in ddb.get_item(TableName=table, Key=key)
+
+
 def _signed_at(url: str, when: datetime.datetime) -> ClientError:
     with (
         mock.patch("botocore.auth.get_current_datetime", return_value=when),
