@@ -672,3 +672,38 @@ async def authorize_rest(
         principal,
         [Check(action, resource, _context(leading=leading, names=names, select=select))],
     )
+
+
+# --------------------------------------------------------------------------- item data on status routes
+
+
+async def may_read_item(
+    region: Region,
+    principal: principals.Principal,
+    table: str,
+    keys: dict[str, Any],
+    region_name: str | None = None,
+) -> bool:
+    """Whether ``principal`` may see this item's keys and image outside the item API
+    (the conflict log, ``api/visibility.py``): exactly when a ``GetItem`` of ``keys``
+    without a projection (the whole item, ``dynamodb:Select`` ``ALL_ATTRIBUTES``)
+    would be allowed, on the table's ARN in ``region_name`` (the region that logged
+    it; this one by default).  A table this region does not know is never shown:
+    without its key schema the ``dynamodb:LeadingKeys`` condition cannot be checked."""
+    if principal.is_admin:
+        return True
+    schema = await _schema(region, table)
+    if schema is None:
+        return False
+    where = region_name or region.name
+    arn = f"arn:aws:dynamodb:{where}:{region.settings.account_id}:table/{table}"
+    check = Check(
+        "GetItem",
+        arn,
+        _context(leading=_leading(schema, keys), names=set(keys), select="ALL_ATTRIBUTES"),
+    )
+    try:
+        enforce(principal, [check])
+    except AccessDenied:
+        return False
+    return True

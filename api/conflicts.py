@@ -3,6 +3,12 @@
 DynamoDB global tables give no way to see which concurrent write lost; here every
 remote change that lost last-writer-wins in this region is listed, newest first,
 with the winning and losing versions and the losing image.
+
+The keys and the losing image are item data: only a caller who may read the item
+(the admin key, or a user whose policies allow a ``GetItem`` of it) sees them.
+Everyone else, unsigned callers of the public status route included, gets each
+entry's table, versions (hlc and origin region) and time, with ``keys: null`` and
+``redacted: true`` (``api/visibility.py``, docs/security.md).
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ from typing import Any
 
 from fastapi import APIRouter, Query, Request
 
+from api.visibility import viewer
 from regions.region import Region
 
 __all__ = ["router"]
@@ -25,4 +32,11 @@ async def conflicts(
     table: str | None = Query(None, description="Only this table."),
 ) -> dict[str, Any]:
     region: Region = request.app.state.region
-    return {"region": region.name, "conflicts": await region.conflicts(limit, table)}
+    who = viewer(request)
+    rows = [await who.conflict(region, row) for row in await region.conflicts(limit, table)]
+    return {
+        "region": region.name,
+        # False: some entries were hidden from this caller (see the module docstring)
+        "complete": not any(r["redacted"] for r in rows),
+        "conflicts": rows,
+    }

@@ -5,6 +5,11 @@ The deployment view is the serving region's own summary plus every peer's
 fetched concurrently with short timeouts.  A peer that does not answer, or
 answers garbage, is reported ``down`` with the reason: the dashboard must keep
 working exactly when some region does not.
+
+Both are public by default (``--public-status``).  The regions ask each other with
+the admin key, and what comes back is cut down here to what the caller may see
+(``api/visibility.py``): conflicts without keys, errors without their texts, unless
+the caller signed with a key that may read them.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
 from api.summary import region_summary
+from api.visibility import redact_summary, viewer
 
 __all__ = ["CONFLICTS_SHOWN", "PEER_TIMEOUT", "router"]
 
@@ -40,12 +46,14 @@ HistoryParam = Query(
 
 @router.get("/replication", summary="This region's replication summary")
 async def replication(request: Request, history: float = HistoryParam) -> JSONResponse:
-    return JSONResponse(await _own_summary(request, history))
+    summary = await _own_summary(request, history)
+    return JSONResponse(summary if viewer(request).full else redact_summary(summary))
 
 
 @router.get("/deployment", summary="Every region's summary and recent conflicts")
 async def deployment(request: Request, history: float = HistoryParam) -> JSONResponse:
     region = request.app.state.region
+    who = viewer(request)
     peers: dict[str, str] = dict(region.settings.peers)
     # signed with the admin key: peers may run with --no-public-status
     async with httpx.AsyncClient(timeout=PEER_TIMEOUT, auth=request.app.state.peer_auth) as client:
@@ -71,6 +79,11 @@ async def deployment(request: Request, history: float = HistoryParam) -> JSONRes
         key=lambda c: int(c["at_ms"]),
         reverse=True,
     )[:CONFLICTS_SHOWN]
+    merged = [await who.conflict(region, c, c["detected_in"]) for c in merged]
+    if not who.full:
+        for r in regions:
+            if isinstance(r["summary"], dict):
+                r["summary"] = redact_summary(r["summary"])
     return JSONResponse(
         {
             "served_by": region.name,

@@ -10,8 +10,10 @@ Which requests go unauthenticated (docs/security.md says why):
 * always: ``GET /`` (DynamoDB's health check), ``OPTIONS /`` (CORS preflight: a
   browser sends it without credentials), ``/healthz``, ``/metrics``, the dashboard
   page and its files, ``/docs``, ``/redoc`` and ``/openapi.json``;
-* with ``public_status`` (the default): ``GET`` of ``/v1/deployment``,
-  ``/v1/replication`` and ``/v1/conflicts``, the dashboard's read-only data;
+* with ``public_status`` (the default): unsigned ``GET`` of ``/v1/deployment``,
+  ``/v1/replication`` and ``/v1/conflicts``, the dashboard's read-only data.  A
+  *signed* request to them is verified like any other, so the route knows its signer
+  and shows it the item data it may read (``api/visibility.py``);
 * with ``allow_anonymous``: any request that carries no ``Authorization`` header,
   as ``current = None``.  A signed request is verified all the same.
 
@@ -55,6 +57,7 @@ log = logging.getLogger("globaltables.auth")
 PUBLIC_PATHS = frozenset(
     {
         "/healthz",
+        "/readyz",
         "/metrics",
         "/dashboard",
         "/docs",
@@ -97,7 +100,9 @@ class AuthMiddleware:
         return self.settings.public_status and method == "GET" and path in STATUS_PATHS
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or self.is_public(scope["method"], scope["path"]):
+        if scope["type"] != "http" or (
+            self.is_public(scope["method"], scope["path"]) and not _signed_status(scope)
+        ):
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
@@ -172,6 +177,13 @@ class AuthMiddleware:
             )
         log.debug("rejected %s %s: %s", scope["method"], scope["path"], exc.code)
         await response(scope, receive, send)
+
+
+def _signed_status(scope: Scope) -> bool:
+    """A signed request to a status route: verified, even where the route is public."""
+    return scope["path"] in STATUS_PATHS and any(
+        name.lower() == b"authorization" for name, _ in scope["headers"]
+    )
 
 
 def request_of(scope: Scope) -> Request:
