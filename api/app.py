@@ -3,8 +3,9 @@
 Routes: ``POST /`` (DynamoDB JSON 1.0 protocol), ``/v1/...`` (plain REST API,
 documented at ``/docs``), ``/v1/internal/...`` (region-to-region control plane),
 ``/v1/replication`` and ``/v1/deployment`` (replication state), ``/metrics``
-(Prometheus), ``/dashboard`` and ``/healthz``.  The lifespan opens the region's
-store and starts its replicator, its TTL sweeper and the dashboard's sampler.
+(Prometheus), ``/dashboard``, ``/healthz`` (liveness) and ``/readyz`` (readiness).
+The lifespan opens the region's store and starts its replicator, its TTL sweeper
+and the dashboard's sampler.
 """
 
 from __future__ import annotations
@@ -21,7 +22,18 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.types import Receive, Scope, Send
 
-from api import admin, conflicts, dashboard, deployment, internal, metrics, rest, rest_query, verify
+from api import (
+    admin,
+    conflicts,
+    dashboard,
+    deployment,
+    internal,
+    metrics,
+    quarantine,
+    rest,
+    rest_query,
+    verify,
+)
 from api import durability as durability_api
 from api.auth.middleware import AuthMiddleware, read_body, request_of
 from api.dynamodb.protocol import MAX_BODY
@@ -31,6 +43,7 @@ from api.forwarding import Forwarder
 from api.history import History
 from api.metrics import RegionMetrics
 from api.region_state import RegionState
+from api.visibility import redact_summary
 from api.workers import WorkerLink, WorkerPool, served_by_worker
 from regions import maintenance, principals, ttl
 from regions.errors import DynamoError
@@ -202,16 +215,27 @@ def create_app(
     app.include_router(metrics.router)
     app.include_router(dashboard.make_router())
     app.include_router(conflicts.router)
+    app.include_router(quarantine.router)
     app.include_router(verify.router)
     app.include_router(admin.router)
     app.include_router(durability_api.router)
 
+    async def readiness() -> tuple[bool, list[str]]:
+        """(store answers, problems): what /healthz and /readyz report."""
+        store_ok = await region.store.ping()
+        problems = [] if store_ok else ["store unreachable"]
+        if replicator is not None:
+            problems += await replicator.problems()
+        return store_ok, problems
+
     @app.get("/healthz", tags=["operations"], summary="Store, Kafka and replication state")
     async def healthz(request: Request) -> JSONResponse:
-        store_ok = await region.store.ping()
+        # liveness: 200 unless the store is gone; "degraded" with its problems otherwise
+        store_ok, problems = await readiness()
         body: dict[str, Any] = {
             "region": region.name,
-            "status": "ok" if store_ok else "degraded",
+            "status": "ok" if not problems else "degraded",
+            "problems": problems,
             "store": {
                 "backend": region.store.backend,
                 "url": region.store.describe(),
@@ -223,9 +247,22 @@ def create_app(
         if workers is not None:
             body["workers"] = workers.status()
         if replicator is not None:
-            body["replication"] = await replicator.status()
+            # public to everyone: error texts reduced to their class (api/visibility.py)
+            body["replication"] = redact_summary({"replication": await replicator.status()})[
+                "replication"
+            ]
         else:
             body["replication"] = None
         return JSONResponse(body, status_code=200 if store_ok else 503)
+
+    @app.get("/readyz", tags=["operations"], summary="503 while /healthz says degraded")
+    async def readyz() -> JSONResponse:
+        _, problems = await readiness()
+        body = {
+            "region": region.name,
+            "status": "ok" if not problems else "degraded",
+            "problems": problems,
+        }
+        return JSONResponse(body, status_code=200 if not problems else 503)
 
     return app

@@ -335,16 +335,18 @@ class _StateCollector:
             labels=pair,
         )
         bad = CounterMetricFamily(
-            "globaltables_replication_undecodable",
-            "Records from the source that could not be decoded (never applied).",
-            labels=pair,
+            "globaltables_replication_quarantined",
+            "Records from the source put aside instead of applied (bad signature, format or "
+            "content, or an apply that raised), per reason; see GET /v1/quarantine.",
+            labels=[*pair, "reason"],
         )
         for src, counts in sorted(app.per_source.items()):
             applied.add_metric([src, dest], counts.applied)
             lost.add_metric([src, dest], counts.conflicts_lost)
             dup.add_metric([src, dest], counts.duplicates)
             skipped.add_metric([src, dest], counts.skipped)
-            bad.add_metric([src, dest], counts.undecodable)
+        for (src, reason), n in sorted(app.quarantine.counts.items()):
+            bad.add_metric([src, dest, reason], n)
         yield applied
         yield lost
         yield dup

@@ -50,10 +50,8 @@ async def region_summary(
             and replicator.last_error_at is not None
             and now - replicator.last_error_at < ERROR_FRESH_S
         )
-        if not pub.connected:
-            problems.append("publisher not connected to Kafka")
-        if app.sources and not app.connected:
-            problems.append("applier not connected to Kafka")
+        # Kafka contact, stuck publisher or applier (the same as /healthz and /readyz)
+        problems += await replicator.problems()
         if fresh_error:
             problems.append(f"replicator error: {replicator.last_error}")
         replication = {
@@ -70,7 +68,8 @@ async def region_summary(
                 "sources": app.sources,
                 "applied": app.applied,
                 "skipped": app.skipped,
-                "undecodable": app.undecodable,
+                # remote records put aside (replicator/quarantine.py): counts only here
+                "quarantined": app.quarantined,
                 "errors": app.errors,
                 "per_source": {
                     src: {
@@ -78,10 +77,13 @@ async def region_summary(
                         "conflicts_lost": c.conflicts_lost,
                         "duplicates": c.duplicates,
                         "skipped": c.skipped,
+                        "quarantined": c.quarantined,
                     }
                     for src, c in sorted(app.per_source.items())
                 },
             },
+            # what the quarantine holds, by reason and source (counts only: public)
+            "quarantine": await app.quarantine.held(),
             # re-seed after an absence longer than the tombstone horizon (replicator/reseed.py)
             "reseed": replicator.reseeder.status(),
             "last_error": replicator.last_error,

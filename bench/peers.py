@@ -205,6 +205,8 @@ def region_env() -> dict[str, str]:
     return {
         "GLOBALTABLES_ADMIN_ACCESS_KEY_ID": BENCH_ACCESS_KEY,
         "GLOBALTABLES_ADMIN_SECRET_ACCESS_KEY": BENCH_SECRET_KEY,
+        # the key that signs change records on Kafka (the bench's regions have no secret key)
+        "GLOBALTABLES_REPLICATION_KEYS": "globaltables-bench-replication-key",
     }
 
 

@@ -8,12 +8,15 @@ from pathlib import Path
 
 import click
 
+from api.edge_limits import EdgeLimits
 from globaltables.cli_bench import bench
 from globaltables.cli_kafka import kafka
+from globaltables.cli_quarantine import quarantine
 from globaltables.cli_replicas import replicas
 from globaltables.cli_users import keys, users
 from globaltables.cli_verify import verify
 from globaltables.cli_workload import workload
+from regions.kafka_security import KafkaSecurity
 
 __all__ = ["main"]
 
@@ -34,6 +37,65 @@ def main() -> None:
     Each region serves the DynamoDB API (boto3, AWS CLI) over its own store and
     replicates through Kafka to its peers with last-writer-wins.
     """
+
+
+def _kafka_security(
+    kafka: str | None,
+    file: dict[str, str],
+    *,
+    protocol: str | None,
+    mechanism: str | None,
+    username: str | None,
+    password: str | None,
+    ca_file: Path | None,
+    insecure: bool,
+) -> KafkaSecurity:
+    """The replicator's Kafka credentials from the options, variables and --config file;
+    a usage error if --kafka is given with neither credentials nor the insecure flag."""
+    protocol = protocol or file.get("kafka_security_protocol")
+    mechanism = mechanism or file.get("kafka_sasl_mechanism") or "SCRAM-SHA-512"
+    username = username or file.get("kafka_username")
+    password = password or file.get("kafka_password")
+    ca = str(ca_file) if ca_file is not None else file.get("kafka_ca_file")
+    log = logging.getLogger("globaltables.kafka")
+    if insecure:
+        if username or password or protocol not in (None, "PLAINTEXT") or ca:
+            raise click.UsageError(
+                "--kafka-insecure-plaintext takes no Kafka credentials, TLS or other "
+                "security protocol"
+            )
+        if kafka:
+            log.warning(
+                "Kafka without authentication or TLS (--kafka-insecure-plaintext): only for a "
+                "broker started with `kafka start --insecure-plaintext`"
+            )
+        return KafkaSecurity.insecure()
+    if protocol is None:
+        protocol = "SASL_PLAINTEXT" if username or password else None
+    if protocol is None or (protocol == "PLAINTEXT"):
+        if kafka:
+            raise click.UsageError(
+                "--kafka needs credentials: --kafka-username and --kafka-password (or "
+                "GLOBALTABLES_KAFKA_USERNAME / GLOBALTABLES_KAFKA_PASSWORD, or kafka_username / "
+                "kafka_password in --config; `globaltables kafka grant` makes them), or "
+                "--kafka-insecure-plaintext for a broker without authentication"
+            )
+        return KafkaSecurity.insecure()
+    if ca is not None and not Path(ca).is_file():
+        raise click.BadParameter(f"no such file: {ca}", param_hint="--kafka-ca-file")
+    try:
+        security = KafkaSecurity(
+            protocol=protocol,
+            mechanism=mechanism,
+            username=username if protocol.startswith("SASL_") else None,
+            password=password if protocol.startswith("SASL_") else None,
+            ca_file=ca,
+        )
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    if kafka:
+        log.info("Kafka: %s", security.describe())
+    return security
 
 
 @main.command()
@@ -67,6 +129,55 @@ def main() -> None:
     default=None,
     envvar="GLOBALTABLES_KAFKA",
     help="Kafka bootstrap servers (host:port). Without it the region does not replicate.",
+)
+@click.option(
+    "--kafka-security-protocol",
+    type=click.Choice(["SASL_PLAINTEXT", "SASL_SSL", "SSL", "PLAINTEXT"]),
+    default=None,
+    envvar="GLOBALTABLES_KAFKA_SECURITY_PROTOCOL",
+    show_envvar=True,
+    help="How the replicator talks to Kafka. [default: SASL_PLAINTEXT with a username, "
+    "PLAINTEXT with --kafka-insecure-plaintext]",
+)
+@click.option(
+    "--kafka-sasl-mechanism",
+    type=click.Choice(["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"]),
+    default=None,
+    envvar="GLOBALTABLES_KAFKA_SASL_MECHANISM",
+    show_envvar=True,
+    help="SASL mechanism of the SASL_* protocols. [default: SCRAM-SHA-512]",
+)
+@click.option(
+    "--kafka-username",
+    default=None,
+    envvar="GLOBALTABLES_KAFKA_USERNAME",
+    show_envvar=True,
+    help="The region's Kafka principal, region-NAME from `globaltables kafka grant`.",
+)
+@click.option(
+    "--kafka-password",
+    default=None,
+    envvar="GLOBALTABLES_KAFKA_PASSWORD",
+    show_envvar=True,
+    help="Its password. Prefer the variable or --config: the command line is visible to "
+    "every user of the machine.",
+)
+@click.option(
+    "--kafka-ca-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    envvar="GLOBALTABLES_KAFKA_CA_FILE",
+    show_envvar=True,
+    help="CA bundle (PEM) that signs the brokers' certificates (SSL, SASL_SSL). "
+    "[default: the system's trust store]",
+)
+@click.option(
+    "--kafka-insecure-plaintext",
+    is_flag=True,
+    envvar="GLOBALTABLES_KAFKA_INSECURE_PLAINTEXT",
+    show_envvar=True,
+    help="Talk to Kafka without credentials or TLS (a broker started with "
+    "`kafka start --insecure-plaintext`; local experiments only).",
 )
 @click.option(
     "--peer",
@@ -152,8 +263,9 @@ def main() -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
     envvar="GLOBALTABLES_CONFIG",
-    help="TOML (or .json) file with admin_access_key_id, admin_secret_access_key and "
-    "secret_key (docs/security.md); the options and variables below win over it.",
+    help="TOML (or .json) file with admin_access_key_id, admin_secret_access_key, "
+    "secret_key and the kafka_* settings (kafka_username, kafka_password, ...; "
+    "docs/security.md); options and variables win over it.",
 )
 @click.option(
     "--admin-access-key-id",
@@ -177,6 +289,25 @@ def main() -> None:
     show_envvar=True,
     help="Encrypts stored access keys (at least 16 characters, the same in every region). "
     "Prefer the variable or --config.",
+)
+@click.option(
+    "--replication-keys",
+    default=None,
+    envvar="GLOBALTABLES_REPLICATION_KEYS",
+    show_envvar=True,
+    help="Comma-separated keys (16+ characters each, the same list in every region) that "
+    "sign the change records this region publishes (the first) and verify those it reads "
+    "(any); default: the secret key. Rotation: docs/security.md.",
+)
+@click.option(
+    "--max-clock-ahead",
+    default=60.0,
+    show_default=True,
+    type=click.FloatRange(1, 86400),
+    envvar="GLOBALTABLES_MAX_CLOCK_AHEAD_S",
+    show_envvar=True,
+    help="Seconds a remote change's version may be ahead of this region's clock; "
+    "further ahead, it is quarantined, not applied (docs/reliability.md).",
 )
 @click.option(
     "--allow-anonymous",
@@ -212,6 +343,72 @@ def main() -> None:
     "answer item operations over the same store (one core each; docs/regions.md).",
 )
 @click.option(
+    "--max-request-line",
+    default=EdgeLimits.max_request_line,
+    show_default=True,
+    type=click.IntRange(min=1024),
+    envvar="GLOBALTABLES_MAX_REQUEST_LINE",
+    show_envvar=True,
+    help="Bytes of a request's target (URL); longer: 400, connection closed (docs/security.md).",
+)
+@click.option(
+    "--max-header-bytes",
+    default=EdgeLimits.max_header_bytes,
+    show_default=True,
+    type=click.IntRange(min=1024),
+    envvar="GLOBALTABLES_MAX_HEADER_BYTES",
+    show_envvar=True,
+    help="Bytes of a request's head (request line and headers); more: 400, connection closed.",
+)
+@click.option(
+    "--header-timeout",
+    default=EdgeLimits.header_timeout,
+    show_default=True,
+    type=click.FloatRange(min=0, min_open=True),
+    envvar="GLOBALTABLES_HEADER_TIMEOUT",
+    show_envvar=True,
+    help="Seconds a request head may take from its first byte (a new connection: from its "
+    "start); then 408 and the connection is closed.",
+)
+@click.option(
+    "--body-timeout",
+    default=EdgeLimits.body_timeout,
+    show_default=True,
+    type=click.FloatRange(min=0, min_open=True),
+    envvar="GLOBALTABLES_BODY_TIMEOUT",
+    show_envvar=True,
+    help="Seconds a request body may take after its head, plus a second per "
+    "--body-min-rate bytes received; then 408 and the connection is closed.",
+)
+@click.option(
+    "--body-min-rate",
+    default=EdgeLimits.body_min_rate,
+    show_default=True,
+    type=click.IntRange(min=0),
+    envvar="GLOBALTABLES_BODY_MIN_RATE",
+    show_envvar=True,
+    help="Bytes of body that extend --body-timeout by one second (0: a fixed deadline).",
+)
+@click.option(
+    "--idle-timeout",
+    default=EdgeLimits.idle_timeout,
+    show_default=True,
+    type=click.IntRange(min=1),
+    envvar="GLOBALTABLES_IDLE_TIMEOUT",
+    show_envvar=True,
+    help="Seconds an idle keep-alive connection stays open.",
+)
+@click.option(
+    "--max-connections",
+    default=EdgeLimits.max_connections,
+    show_default=True,
+    type=click.IntRange(min=1),
+    envvar="GLOBALTABLES_MAX_CONNECTIONS",
+    show_envvar=True,
+    help="Connections each process of the region serves at once; a request on a "
+    "connection over the cap is answered 503 and the connection closed.",
+)
+@click.option(
     "--log-level", default="INFO", show_default=True, help="DEBUG, INFO, WARNING or ERROR."
 )
 def region(
@@ -220,6 +417,12 @@ def region(
     port: int,
     store_url: str | None,
     kafka: str | None,
+    kafka_security_protocol: str | None,
+    kafka_sasl_mechanism: str | None,
+    kafka_username: str | None,
+    kafka_password: str | None,
+    kafka_ca_file: Path | None,
+    kafka_insecure_plaintext: bool,
     peers: tuple[str, ...],
     partitions: int,
     topic_partitions: int,
@@ -235,10 +438,19 @@ def region(
     admin_access_key_id: str | None,
     admin_secret_access_key: str | None,
     secret_key: str | None,
+    replication_keys: str | None,
+    max_clock_ahead: float,
     allow_anonymous: bool,
     public_status: bool,
     clock_skew_ms: int,
     workers: int,
+    max_request_line: int,
+    max_header_bytes: int,
+    header_timeout: float,
+    body_timeout: float,
+    body_min_rate: int,
+    idle_timeout: int,
+    max_connections: int,
     log_level: str,
 ) -> None:
     """Run one region: the DynamoDB API, the REST API and the replicator.
@@ -250,15 +462,26 @@ def region(
     import uvicorn
 
     from api.app import create_app
+    from api.edge import edge_protocol
     from globaltables.config_file import ConfigError, load_config
     from regions.auth_settings import AuthSettings
     from regions.region import Region
     from regions.settings import RegionSettings, parse_peer
     from replicator import signing
     from replicator.peers import HttpPeers
+    from replicator.record_auth import parse_keys
     from replicator.runner import Replicator
 
     _setup_logging(log_level)
+    edge = EdgeLimits(
+        max_request_line=max_request_line,
+        max_header_bytes=max_header_bytes,
+        header_timeout=header_timeout,
+        body_timeout=body_timeout,
+        body_min_rate=body_min_rate,
+        idle_timeout=idle_timeout,
+        max_connections=max_connections,
+    )
     file: dict[str, str] = {}
     if config_file is not None:
         try:
@@ -278,16 +501,28 @@ def region(
         )
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
+    kafka_security = _kafka_security(
+        kafka,
+        file,
+        protocol=kafka_security_protocol,
+        mechanism=kafka_sasl_mechanism,
+        username=kafka_username,
+        password=kafka_password,
+        ca_file=kafka_ca_file,
+        insecure=kafka_insecure_plaintext,
+    )
     if store_url is None:
         Path(".data").mkdir(exist_ok=True)
         store_url = f"sqlite:///{os.path.abspath(f'.data/{name}.db')}"
     try:
         peer_map = dict(parse_peer(p) for p in peers)
+        keyring_text = replication_keys or file.get("replication_keys")
         settings = RegionSettings(
             name=name,
             store_url=store_url,
             partitions=partitions,
             kafka=kafka,
+            kafka_security=kafka_security,
             peers=peer_map,
             topic_partitions=topic_partitions,
             tombstone_horizon_s=tombstone_horizon,
@@ -300,6 +535,8 @@ def region(
             identity_sync_interval_s=identity_sync_interval,
             processes=workers,
             auth=auth,
+            replication_keys=parse_keys(keyring_text) if keyring_text else (),
+            max_clock_ahead_ms=round(max_clock_ahead * 1000),
         )
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None
@@ -328,11 +565,20 @@ def region(
     the_region = Region(settings, peers=HttpPeers(peer_map, auth=peer_auth), clock=clock)
     try:
         replicator = Replicator(the_region, kafka, sorted(peer_map)) if kafka else None
-    except ValueError as exc:  # a malformed tuning variable (replicator/publisher.py)
+    except ValueError as exc:
+        # no key to sign records with, or a malformed tuning variable (replicator/publisher.py)
         raise click.UsageError(str(exc)) from None
     if workers == 1:
         app = create_app(the_region, replicator)
-        uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+        uvicorn.run(
+            app,
+            host=host,
+            port=port,
+            log_level="warning",
+            access_log=False,
+            http=edge_protocol(edge),
+            **edge.uvicorn_options(),
+        )
         return
     from api.workers import WorkerPool, listen
 
@@ -350,11 +596,22 @@ def region(
         port=public.getsockname()[1],
         primary_url=f"http://127.0.0.1:{private.getsockname()[1]}",
         settings=settings,
-        extra_args=["--clock-skew-ms", str(clock_skew_ms), "--log-level", log_level],
+        extra_args=[
+            *("--clock-skew-ms", str(clock_skew_ms), "--log-level", log_level),
+            # the workers serve the same port: the same HTTP limits
+            *("--edge-limits", edge.to_json()),
+        ],
     )
     the_region.share_processes(pool.signals, worker=False)
     app = create_app(the_region, replicator, workers=pool)
-    config = uvicorn.Config(app, log_level="warning", access_log=False)
+    config = uvicorn.Config(
+        app,
+        log_level="warning",
+        access_log=False,
+        # the private port only takes the workers' relays: they do not count against the cap
+        http=edge_protocol(edge, uncapped_ports=frozenset({private.getsockname()[1]})),
+        **edge.uvicorn_options(),
+    )
     uvicorn.Server(config).run(sockets=[public, private])
 
 
@@ -362,6 +619,7 @@ def region(
 main.add_command(bench)
 main.add_command(kafka)
 main.add_command(keys)
+main.add_command(quarantine)
 main.add_command(replicas)
 main.add_command(users)
 main.add_command(verify)
@@ -397,7 +655,9 @@ def conflicts(endpoint: str, table: str | None, limit: int, as_json: bool) -> No
     if table:
         params["table"] = table
     try:
-        # signed with the usual AWS credentials: the region may run --no-public-status
+        # signed with the usual AWS credentials: keys and losing images are shown only to
+        # a key that may read the table (the admin key sees all), and the region may
+        # run --no-public-status
         resp = httpx.get(
             f"{endpoint.rstrip('/')}/v1/conflicts", params=params, timeout=10, auth=http_auth()
         )
@@ -417,10 +677,21 @@ def conflicts(endpoint: str, table: str | None, limit: int, as_json: bool) -> No
         when = datetime.datetime.fromtimestamp(c["at_ms"] / 1000, datetime.UTC).strftime(
             "%Y-%m-%d %H:%M:%S.%f"
         )[:-3]
-        key = ",".join(f"{k}={next(iter(v.values()))}" for k, v in c["keys"].items())
+        keys = c.get("keys")
+        key = (
+            ",".join(f"{k}={next(iter(v.values()))}" for k, v in keys.items())
+            if isinstance(keys, dict)
+            else "(hidden)"
+        )
         w, lo = c["winner"], c["loser"]
         click.echo(
             f"{when:<24} {c['table']:<20} {key[:30]:<30} {w['origin'] + '@' + str(w['hlc']):<28} {lo['origin']}@{lo['hlc']}"
+        )
+    if body.get("complete") is False:
+        click.echo(
+            "(hidden): keys and images are shown only to a key allowed to read the item "
+            "(dynamodb:GetItem on the table); set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY",
+            err=True,
         )
 
 

@@ -15,7 +15,7 @@ from urllib.parse import quote
 
 import click
 
-__all__ = ["keys", "users"]
+__all__ = ["call_region", "keys", "users"]
 
 _endpoint = click.option(
     "--endpoint",
@@ -27,11 +27,17 @@ _as_json = click.option("--json", "as_json", is_flag=True, help="Print the raw J
 
 
 def _call(endpoint: str, method: str, path: str, body: Any = None) -> Any:
+    return call_region(endpoint, method, f"/v1/admin{path}", body)
+
+
+def call_region(endpoint: str, method: str, path: str, body: Any = None) -> Any:
+    """A signed call to a region's HTTP API; its JSON answer, or a ClickException
+    with the region's message."""
     import httpx
 
     from globaltables.aws_auth import http_auth
 
-    url = f"{endpoint.rstrip('/')}/v1/admin{path}"
+    url = f"{endpoint.rstrip('/')}{path}"
     try:
         resp = httpx.request(
             method,
@@ -50,6 +56,8 @@ def _call(endpoint: str, method: str, path: str, body: Any = None) -> Any:
     if resp.status_code >= 400:
         if isinstance(data, dict) and "message" in data:
             raise click.ClickException(f"{data.get('error', resp.status_code)}: {data['message']}")
+        if isinstance(data, dict) and "detail" in data:
+            raise click.ClickException(f"HTTP {resp.status_code}: {data['detail']}")
         raise click.ClickException(f"HTTP {resp.status_code} from {url}")
     return data
 

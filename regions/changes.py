@@ -22,16 +22,52 @@ import orjson
 from regions.types import Item
 from regions.versions import Version
 
-__all__ = ["INSERT", "MODIFY", "REMOVE", "SCHEMA_VERSION", "ChangeRecord", "UnknownSchema"]
+__all__ = [
+    "HLC_LIMIT",
+    "INSERT",
+    "MODIFY",
+    "REMOVE",
+    "SCHEMA_VERSION",
+    "ChangeRecord",
+    "InvalidRecord",
+    "UnknownSchema",
+]
 
 SCHEMA_VERSION = 1
 INSERT = "INSERT"
 MODIFY = "MODIFY"
 REMOVE = "REMOVE"
+_EVENTS = frozenset((INSERT, MODIFY, REMOVE))
+#: HLCs are stored in signed 64-bit columns (and hashed as 8 bytes by the verifier):
+#: a version must stay below this, with room for the clock to tick past it
+HLC_LIMIT = 1 << 62
 
 
-class UnknownSchema(ValueError):
+class InvalidRecord(ValueError):
+    """A change record that must not be applied (invariant 9).
+
+    ``reason`` is a short stable code (metrics, the quarantine, the docs' table in
+    docs/reliability.md); ``detail`` says what exactly was wrong, for a person."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+class UnknownSchema(InvalidRecord):
     """A record written by a newer (or corrupt) producer; never applied blindly."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__("unknown-schema", detail)
+
+
+def _field(body: dict[str, Any], name: str, kind: type | tuple[type, ...]) -> Any:
+    value = body.get(name)
+    # bool is an int to isinstance: an HLC of `true` is not a number
+    if not isinstance(value, kind) or isinstance(value, bool):
+        raise InvalidRecord("malformed", f"field {name!r} missing or of the wrong JSON type")
+    return value
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,17 +108,40 @@ class ChangeRecord:
 
     @classmethod
     def decode(cls, data: bytes) -> ChangeRecord:
-        body = orjson.loads(data)
-        if not isinstance(body, dict) or body.get("v") != SCHEMA_VERSION:
-            raise UnknownSchema(f"unknown change record schema: {str(body)[:80]}")
+        """Parse a record, checking every field's JSON type and range: whatever
+        comes off Kafka or a peer is untrusted until the region validated it
+        against the table (regions/remote_check.py).  Raises :class:`InvalidRecord`."""
+        try:
+            body = orjson.loads(data)
+        except orjson.JSONDecodeError as exc:
+            raise InvalidRecord("undecodable", f"not JSON: {exc}") from None
+        if not isinstance(body, dict):
+            raise InvalidRecord("undecodable", "not a JSON object")
+        if body.get("v") != SCHEMA_VERSION:
+            raise UnknownSchema(f"unknown change record schema {str(body.get('v'))[:20]!r}")
+        event = _field(body, "event", str)
+        if event not in _EVENTS:
+            raise InvalidRecord("malformed", f"unknown event {event[:20]!r}")
+        new = body.get("new")
+        if new is not None and not isinstance(new, dict):
+            raise InvalidRecord("malformed", "field 'new' is neither an item nor null")
+        if (event == REMOVE) != (new is None):
+            raise InvalidRecord("malformed", f"a {event} record with{'' if new else 'out'} an item")
+        hlc = body.get("hlc")
+        if isinstance(hlc, float):
+            # orjson reads an integer beyond 64 bits as a float
+            raise InvalidRecord("bad-hlc", f"hlc {hlc!r} is not an integer of 64 bits")
+        hlc = _field(body, "hlc", int)
+        if not 0 < hlc < HLC_LIMIT:
+            raise InvalidRecord("bad-hlc", f"hlc {str(hlc)[:40]} is outside 1..2**62-1")
         return cls(
-            table=body["table"],
-            table_id=body["table_id"],
-            event=body["event"],
-            keys=body["keys"],
-            new_image=body["new"],
+            table=_field(body, "table", str),
+            table_id=_field(body, "table_id", str),
+            event=event,
+            keys=_field(body, "keys", dict),
+            new_image=new,
             old_image=None,
-            version=Version(int(body["hlc"]), body["origin"]),
+            version=Version(hlc, _field(body, "origin", str)),
         )
 
     def message_key(self) -> bytes:

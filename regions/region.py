@@ -34,13 +34,14 @@ from regions import (
     definitions,
     indexes,
     reads,
+    remote_check,
     reseed,
     streams,
     system_tables,
     throughput,
 )
 from regions.catalog import Replica, TableSpec
-from regions.changes import INSERT, MODIFY, REMOVE, ChangeRecord
+from regions.changes import INSERT, MODIFY, REMOVE, ChangeRecord, InvalidRecord
 from regions.errors import (
     ConditionalCheckFailed,
     DynamoError,
@@ -74,6 +75,8 @@ _BACKFILL_ROWS = 2000
 #: ... and at most this many bytes of items per push (items go up to 400 KB each)
 _BACKFILL_BYTES = 4 * 1024 * 1024
 _TABLE_ARN_PREFIX = "arn:aws:dynamodb:"
+#: most quarantined records kept (the oldest go first), whatever their age
+QUARANTINE_KEEP = 10_000
 
 
 class PeerLink(Protocol):
@@ -88,6 +91,8 @@ class PeerLink(Protocol):
 
 #: what apply_remote did with one record (its ``outcomes``)
 APPLIED, LOST, DUPLICATE, SKIPPED = "applied", "lost", "duplicate", "skipped"
+#: ... or refused by the checks of invariant 9 (see ``rejected``)
+REJECTED = "rejected"
 
 
 @dataclass
@@ -96,8 +101,10 @@ class ApplyStats:
     #: duplicates (equal version) and stale changes (lower version)
     lost: int = 0
     duplicates: int = 0
-    #: tables this region does not replicate (or a different table of the same name)
+    #: tables this region does not replicate
     skipped: int = 0
+    #: refused by the checks of invariant 9 (regions/remote_check.py)
+    rejected: int = 0
 
 
 class WritesCancelled(DynamoError):
@@ -1295,11 +1302,18 @@ class Region:
         *,
         repair: bool = False,
         outcomes: list[str] | None = None,
+        rejected: dict[int, InvalidRecord] | None = None,
     ) -> ApplyStats:
         """Apply a batch of other regions' changes in ONE transaction (LWW).
 
         Idempotent: a record whose version is not greater than the stored one
         changes nothing, so redelivery after a crash is harmless.
+
+        Invariant 9: every record is checked against its table first
+        (regions/remote_check.py); only valid records reach the store or move the
+        clock.  ``rejected``, if given, receives each invalid record's position and
+        reason and the valid ones are applied; without it (peers' pushes over
+        HTTP) one invalid record refuses the whole batch with ValidationError.
 
         ``repair`` (the convergence verifier) also accepts versions that originated
         here: a region that lost one of its own writes (restored from an old
@@ -1307,8 +1321,9 @@ class Region:
         with ``pending=False`` either way, so nothing is published again (no loop).
 
         ``outcomes``, if given, is filled with one of ``applied``, ``lost``,
-        ``duplicate`` or ``skipped`` per record, in order: how the applier keeps
-        per-source counts while it applies every source's records in one transaction.
+        ``duplicate``, ``skipped`` or ``rejected`` per record, in order: how the
+        applier keeps per-source counts while it applies every source's records in
+        one transaction.
         """
         stats = ApplyStats()
         told = outcomes if outcomes is not None else []
@@ -1318,7 +1333,6 @@ class Region:
         now = wall_ms()
         plan: list[tuple[int, ChangeRecord, int, TableSpec, EncodedKey]] = []
         for i, rec in enumerate(records):
-            self.clock.observe(rec.version.hlc)
             if rec.version.origin == self.name and not repair:
                 # our own change echoed back (e.g. a topic shared by mistake): never loop
                 stats.skipped += 1
@@ -1330,10 +1344,30 @@ class Region:
             except ResourceNotFound:
                 stats.skipped += 1
                 continue
-            if spec.table_id != rec.table_id or self.name not in spec.replica_regions():
+            if self.name not in spec.replica_regions():
+                # a table of the same name that this region does not replicate
                 stats.skipped += 1
                 continue
-            key = validate_key(rec.keys, spec.key_schema)
+            try:
+                if spec.table_id != rec.table_id:
+                    raise InvalidRecord(
+                        "unknown-table-id",
+                        f"table {spec.name} is {spec.table_id} here, not {rec.table_id[:64]!r}",
+                    )
+                key, new = remote_check.check(
+                    rec, spec, now_ms=now, max_ahead_ms=self.settings.max_clock_ahead_ms
+                )
+            except InvalidRecord as exc:
+                if rejected is None:
+                    raise ValidationError(f"change record {i} refused: {exc}") from None
+                rejected[i] = exc
+                told[i] = REJECTED
+                stats.rejected += 1
+                continue
+            # only a valid version may move the clock (invariant 2 with 9)
+            self.clock.observe(rec.version.hlc)
+            if key is not rec.keys or new is not rec.new_image:
+                rec = replace(rec, keys=key, new_image=new)
             plan.append((i, rec, tid, spec, encode_key(key, spec.key_schema, spec.partitions)))
         if plan:
             async with self.store.write() as tx:
@@ -1432,6 +1466,10 @@ class Region:
             trimmed = await tx.trim_changes(retention_start, include_pending=no_outbox)
             expired = await tx.expire_retired(retention_start, include_pending=no_outbox)
             await tx.trim_conflicts(now - self.settings.conflict_retention_s * 1000)
+            # quarantined records are kept as long as conflicts, and never too many
+            await tx.trim_quarantine(
+                now - self.settings.conflict_retention_s * 1000, QUARANTINE_KEEP
+            )
         if expired:
             log.info("housekeeping: %d deleted tables' streams expired", expired)
         return tombs, trimmed

@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass, field
 
 from regions.auth_settings import AuthSettings
+from regions.kafka_security import KafkaSecurity
 
 __all__ = ["RegionSettings", "parse_peer"]
 
@@ -28,6 +29,9 @@ class RegionSettings:
     partitions: int = 8
     #: Kafka bootstrap servers; None runs the region without replication
     kafka: str | None = None
+    #: how the replicator authenticates to Kafka (its principal, TLS); the password
+    #: stays out of repr
+    kafka_security: KafkaSecurity = field(default_factory=KafkaSecurity)
     #: peer region name -> HTTP endpoint
     peers: dict[str, str] = field(default_factory=dict)
     #: partitions of this region's change topic
@@ -53,11 +57,17 @@ class RegionSettings:
     #: seconds between two anti-entropy rounds of the identities table with each peer
     #: (replicator/identity_sync.py); the first round runs shortly after start
     identity_sync_interval_s: float = 30.0
+    #: a remote version whose time is further ahead of this region's wall clock is
+    #: quarantined, not applied (regions/remote_check.py)
+    max_clock_ahead_ms: int = 60_000
     #: processes serving the region's API (--workers): the primary and processes-1
     #: workers that serve item operations over the same store
     processes: int = 1
     #: SigV4 authentication: admin key, secret key, anonymous/public switches
     auth: AuthSettings = field(default_factory=AuthSettings)
+    #: the deployment's replication keyring (replicator/record_auth.py), the signing
+    #: key first; empty: the secret key is the one key
+    replication_keys: tuple[str, ...] = field(default=(), repr=False)
 
     def __post_init__(self) -> None:
         if not _REGION_RE.match(self.name):
@@ -80,8 +90,22 @@ class RegionSettings:
             raise ValueError("the number of processes must be between 1 and 64")
         if self.change_retention_s < 0:
             raise ValueError("the stream retention cannot be negative")
+        if not 1_000 <= self.max_clock_ahead_ms <= 24 * 3600 * 1000:
+            raise ValueError("the clock-ahead bound must be between 1 s and 24 h")
         if self.housekeeping_interval_s <= 0:
             raise ValueError("the housekeeping interval must be positive")
+
+    def replication_keyring(self) -> tuple[str, ...]:
+        """The keys that sign and verify change records on Kafka (invariant 9)."""
+        if self.replication_keys:
+            return self.replication_keys
+        if self.auth.secret_key:
+            return (self.auth.secret_key,)
+        raise ValueError(
+            "replication through Kafka needs a key to sign change records: set "
+            "GLOBALTABLES_REPLICATION_KEYS or GLOBALTABLES_SECRET_KEY, the same in every "
+            "region (docs/security.md)"
+        )
 
     @property
     def housekeeping_period_s(self) -> float:

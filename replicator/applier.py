@@ -1,9 +1,16 @@
-"""Applier: other regions' topics -> LWW apply into this region -> commit offsets.
+"""Applier: other regions' topics -> checks -> LWW apply into this region -> commit offsets.
 
 Each poll's records are applied in ONE store transaction, and the Kafka offsets
 are committed only after that transaction is durable (invariant 7).  If the
 process dies in between, Kafka redelivers the batch and the LWW check makes the
 second apply a no-op (invariant 3), so the effect is exactly once.
+
+Invariant 9: a message is applied only if it is signed for the topic it was read
+from, decodes, names that topic's region as its origin (replicator/record_auth.py)
+and is valid for its table (regions/remote_check.py).  Anything else, and a record
+whose apply raises on its own while the store answers, goes to the quarantine
+(replicator/quarantine.py), durably, before the offset past it is committed: the
+applier never stalls on a record and never retries one forever.
 """
 
 from __future__ import annotations
@@ -16,13 +23,17 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.structs import ConsumerRecord
 
-from regions.changes import ChangeRecord, UnknownSchema
+from regions.changes import ChangeRecord, InvalidRecord
 from regions.errors import ReseedUnavailable
-from regions.region import APPLIED, DUPLICATE, LOST, Region
+from regions.region import APPLIED, DUPLICATE, LOST, REJECTED, SKIPPED, Region
 from regions.versions import physical_ms, wall_ms
+from replicator.health import KafkaContact
 from replicator.kafka import change_topic, make_consumer, source_of_topic
 from replicator.lag import LagTracker
+from replicator.quarantine import APPLY_ERROR, Quarantine, Suspect
+from replicator.record_auth import ReplicationKeys, open_record
 
 __all__ = ["Applier", "SourceCounts"]
 
@@ -40,14 +51,23 @@ class SourceCounts:
     duplicates: int = 0
     #: tables this region does not replicate
     skipped: int = 0
-    undecodable: int = 0
+    #: put aside instead of applied (replicator/quarantine.py), whatever the reason
+    quarantined: int = 0
 
 
 class Applier:
     def __init__(
-        self, region: Region, bootstrap: str, sources: list[str], lag: LagTracker, batch: int = 1000
+        self,
+        region: Region,
+        bootstrap: str,
+        sources: list[str],
+        lag: LagTracker,
+        keys: ReplicationKeys,
+        batch: int = 1000,
     ) -> None:
         self.region = region
+        self.keys = keys
+        self.quarantine = Quarantine(region, keys)
         self.bootstrap = bootstrap
         self.sources = sorted(sources)
         self.lag = lag
@@ -55,7 +75,7 @@ class Applier:
         self.applied = 0
         self.lost = 0
         self.skipped = 0
-        self.undecodable = 0
+        self.quarantined = 0
         #: failed runs (Kafka unreachable, fetch or commit failed); counted by the runner
         self.errors = 0
         #: per source region, for the per-pair metrics
@@ -63,7 +83,13 @@ class Applier:
         for src in self.sources:
             # a source that has sent nothing yet still shows (as 0) in lag and metrics
             lag.pair(src)
-        self.connected = False
+        #: when the broker last answered (replicator/health.py): ``connected``
+        self.contact = KafkaContact()
+        #: monotonic time of the last poll that applied records or found none waiting;
+        #: older than a few seconds while running = stuck (Replicator.problems)
+        self.last_progress = time.monotonic()
+        #: records published to the sources' topics and not yet read (last poll)
+        self.behind = 0
         #: next offset to read per partition, as far as this applier has consumed
         self._positions: dict[TopicPartition, int] = {}
         #: next offset per partition whose records are durably applied
@@ -129,10 +155,19 @@ class Applier:
         if not self.sources:
             return
         topics = [change_topic(s) for s in self.sources]
-        consumer = make_consumer(self.bootstrap, self.region.name, topics)
-        await consumer.start()
+        consumer = make_consumer(
+            self.bootstrap, self.region.name, topics, self.region.settings.kafka_security
+        )
+        try:
+            await consumer.start()
+        except BaseException:
+            # close what a failed start opened ("Unclosed AIOKafkaConsumer" otherwise)
+            with contextlib.suppress(Exception):
+                await consumer.stop()
+            raise
         self._consumer = consumer
-        self.connected = True
+        self.contact.started()
+        probe = asyncio.create_task(self.contact.watch(consumer.topics, self._probe_failed))
         checked: set[TopicPartition] = set()
         try:
             while True:
@@ -140,23 +175,28 @@ class Applier:
                 await self._check_assigned(consumer, checked)
                 sources: list[str] = []
                 records: list[ChangeRecord] = []
+                messages_of: list[tuple[TopicPartition, ConsumerRecord[bytes, bytes]]] = []
+                suspects: list[Suspect] = []
                 for tp, messages in polled.items():
                     source = source_of_topic(tp.topic)
                     if messages:
                         self._positions[tp] = messages[-1].offset + 1
                     for m in messages:
                         try:
-                            records.append(ChangeRecord.decode(m.value))
-                            sources.append(source)
-                        except (UnknownSchema, ValueError, KeyError, TypeError):
-                            # kept visible: counted and logged, never applied blindly
-                            self.undecodable += 1
-                            self._counts(source).undecodable += 1
-                            log.error(
-                                "undecodable change at %s[%d]@%d", tp.topic, tp.partition, m.offset
-                            )
+                            rec = open_record(self.keys, source, m.key, m.value, m.headers)
+                        except InvalidRecord as exc:
+                            suspects.append(_suspect(source, tp, m, exc.reason, exc.detail))
+                            continue
+                        except Exception as exc:
+                            # a check that raised is a record never to retry, not a stall
+                            detail = f"{exc.__class__.__name__}: {exc}"[:500]
+                            suspects.append(_suspect(source, tp, m, "malformed", detail))
+                            continue
+                        records.append(rec)
+                        sources.append(source)
+                        messages_of.append((tp, m))
                 # every source's records in one transaction: one durable commit per poll
-                await self._apply(sources, records)
+                await self._apply(sources, records, messages_of, suspects)
                 if polled:
                     # the batch is durable: only now may Kafka forget it
                     offsets = {tp: ms[-1].offset + 1 for tp, ms in polled.items() if ms}
@@ -167,8 +207,15 @@ class Applier:
                         if tp not in self._applied_to:
                             self._applied_to[tp] = await consumer.position(tp)
                 self._update_behind(consumer)
+                if polled or not self.behind:
+                    self.last_progress = time.monotonic()
+                if polled:
+                    self.contact.ok()  # records came from the broker
         finally:
-            self.connected = False
+            self.contact.stopped()
+            probe.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await probe
             self._consumer = None
             if self._committing is not None and not self._committing.done():
                 # what it would have committed is durable here: redelivered, it is
@@ -216,29 +263,79 @@ class Applier:
             await self.on_assigned(tp, await consumer.committed(tp), starts[tp])
             checked.add(tp)
 
-    async def _apply(self, sources: list[str], records: list[ChangeRecord]) -> None:
-        """Apply one poll's records (``sources[i]`` sent ``records[i]``) in one
-        transaction, and count each one for its source -> destination pair."""
-        if not records:
-            return
+    async def _apply(
+        self,
+        sources: list[str],
+        records: list[ChangeRecord],
+        messages_of: list[tuple[TopicPartition, ConsumerRecord[bytes, bytes]]],
+        suspects: list[Suspect],
+    ) -> None:
+        """Apply one poll's records (``sources[i]`` sent ``records[i]``, read as
+        ``messages_of[i]``) in one transaction, quarantine what must not be applied
+        (``suspects`` so far, plus what the region's checks refuse), and count each
+        record for its source -> destination pair."""
         outcomes: list[str] = []
-        stats = await self.region.apply_remote(records, outcomes=outcomes)
-        self.applied += stats.applied
-        self.lost += stats.lost + stats.duplicates
-        self.skipped += stats.skipped
+        rejected: dict[int, InvalidRecord] = {}
+        if records:
+            try:
+                await self.region.apply_remote(records, outcomes=outcomes, rejected=rejected)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("applying a batch of %d failed (%r); one by one", len(records), exc)
+                outcomes, rejected = await self._apply_each(records)
+        for i, err in rejected.items():
+            tp, m = messages_of[i]
+            suspects.append(_suspect(sources[i], tp, m, err.reason, err.detail))
+        # durable before the offsets past them are committed
+        await self.quarantine.put(suspects)
+        for s in suspects:
+            self.quarantined += 1
+            self._counts(s.source).quarantined += 1
         now = wall_ms()
         wall = time.time()
         for source, rec, outcome in zip(sources, records, outcomes, strict=True):
             counts = self._counts(source)
             if outcome == APPLIED:
+                self.applied += 1
                 counts.applied += 1
             elif outcome == LOST:
+                self.lost += 1
                 counts.conflicts_lost += 1
             elif outcome == DUPLICATE:
+                self.lost += 1
                 counts.duplicates += 1
-            else:
+            elif outcome == SKIPPED:
+                self.skipped += 1
                 counts.skipped += 1
-            self.lag.observe(source, now - physical_ms(rec.version.hlc), wall)
+            if outcome != REJECTED:
+                self.lag.observe(source, now - physical_ms(rec.version.hlc), wall)
+
+    async def _apply_each(
+        self, records: list[ChangeRecord]
+    ) -> tuple[list[str], dict[int, InvalidRecord]]:
+        """A batch whose apply raised: every record on its own, so that the one
+        that raises is found and put aside while the others apply.  A failure
+        while the store does not answer is the store's, not the record's: it
+        propagates, and the runner retries the whole poll later."""
+        outcomes: list[str] = []
+        rejected: dict[int, InvalidRecord] = {}
+        for i, rec in enumerate(records):
+            told: list[str] = []
+            refused: dict[int, InvalidRecord] = {}
+            try:
+                await self.region.apply_remote([rec], outcomes=told, rejected=refused)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                if not await self.region.store.ping():
+                    raise
+                refused[0] = InvalidRecord(APPLY_ERROR, f"{exc.__class__.__name__}: {exc}"[:500])
+                told = [REJECTED]
+            if 0 in refused:
+                rejected[i] = refused[0]
+            outcomes.extend(told)
+        return outcomes, rejected
 
     def _counts(self, source: str) -> SourceCounts:
         c = self.per_source.get(source)
@@ -256,3 +353,28 @@ class Applier:
             behind[source_of_topic(tp.topic)] += max(high - pos, 0)
         for source, n in behind.items():
             self.lag.set_behind(source, n)
+        self.behind = sum(behind.values())
+
+    @property
+    def connected(self) -> bool:
+        """Running, and the broker answered within the last few seconds."""
+        return self.contact.connected
+
+    def _probe_failed(self) -> None:
+        self.errors += 1
+
+
+def _suspect(
+    source: str, tp: TopicPartition, m: ConsumerRecord[bytes, bytes], reason: str, detail: str
+) -> Suspect:
+    return Suspect(
+        source=source,
+        topic=tp.topic,
+        partition=tp.partition,
+        offset=m.offset,
+        key=m.key,
+        value=m.value,
+        headers=tuple(m.headers or ()),
+        reason=reason,
+        detail=detail,
+    )

@@ -16,9 +16,12 @@ from typing import Any
 
 from regions.region import Region
 from replicator.applier import Applier
+from replicator.health import STALL_S
 from replicator.kafka import change_topic, ensure_topics
 from replicator.lag import LagTracker
 from replicator.publisher import Publisher
+from replicator.quarantine import RECENT_S
+from replicator.record_auth import ReplicationKeys
 from replicator.reseed import CATCH_UP_TIMEOUT_S, Reseeder, SnapshotPage, serve_snapshot
 
 __all__ = ["Replicator"]
@@ -31,8 +34,10 @@ class Replicator:
         self.region = region
         self.bootstrap = bootstrap
         self.lag = LagTracker(region.name)
-        self.publisher = Publisher(region, bootstrap)
-        self.applier = Applier(region, bootstrap, sources, self.lag)
+        #: raises ValueError when the region has no key to sign records with
+        keys = ReplicationKeys(region.settings.replication_keyring())
+        self.publisher = Publisher(region, bootstrap, keys)
+        self.applier = Applier(region, bootstrap, sources, self.lag, keys)
         #: re-seeds this region after an absence longer than the tombstone horizon
         self.reseeder = Reseeder(region)
         self.applier.on_assigned = self.reseeder.check_offsets
@@ -88,7 +93,10 @@ class Replicator:
                         change_topic(s) for s in self.applier.sources
                     ]
                     await ensure_topics(
-                        self.bootstrap, topics, self.region.settings.topic_partitions
+                        self.bootstrap,
+                        topics,
+                        self.region.settings.topic_partitions,
+                        self.region.settings.kafka_security,
                     )
                     topics_ready = True
                 await body()
@@ -116,11 +124,48 @@ class Replicator:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10.0)
 
+    async def problems(self) -> list[str]:
+        """Why this region's replication is not ready now; empty when it is.
+
+        ``/healthz`` (``"degraded"``), ``/readyz`` (503) and the dashboard's health
+        report these (docs/regions.md#health).  The hook for every other part of
+        the replicator that can go wrong: add its problem here.  The strings are
+        public: counts and durations, never keys or item data."""
+        problems: list[str] = []
+        now = time.monotonic()
+        pub, app = self.publisher, self.applier
+        if not pub.connected:
+            problems.append(f"publisher not connected to Kafka ({pub.contact.describe()})")
+        elif now - pub.last_progress > STALL_S:
+            problems.append(
+                f"publisher stalled: changes waiting, none published for "
+                f"{now - pub.last_progress:.0f}s"
+            )
+        if app.sources:
+            if not app.connected:
+                problems.append(f"applier not connected to Kafka ({app.contact.describe()})")
+            elif now - app.last_progress > STALL_S:
+                problems.append(
+                    f"applier stuck: {app.behind} records behind, none applied for "
+                    f"{now - app.last_progress:.0f}s"
+                )
+        grown = app.quarantine.recent()
+        if grown:
+            problems.append(
+                f"quarantine growing: {grown} remote records put aside in the last "
+                f"{RECENT_S:.0f}s (globaltables quarantine list)"
+            )
+        return problems
+
     async def status(self) -> dict[str, Any]:
         try:
             backlog: int | None = await self.publisher.backlog()
         except Exception:
             backlog = None
+        try:
+            quarantine: dict[str, Any] | None = await self.applier.quarantine.held()
+        except Exception:
+            quarantine = None
         return {
             "kafka": self.bootstrap,
             "publisher": {
@@ -135,9 +180,10 @@ class Replicator:
                 "applied": self.applier.applied,
                 "lost_or_duplicate": self.applier.lost,
                 "skipped": self.applier.skipped,
-                "undecodable": self.applier.undecodable,
+                "quarantined": self.applier.quarantined,
                 "errors": self.applier.errors,
             },
+            "quarantine": quarantine,
             "lag": self.lag.snapshot(),
             "reseed": self.reseeder.status(),
             "last_error": self.last_error,

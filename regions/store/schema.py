@@ -31,6 +31,7 @@ __all__ = [
     "items",
     "meta",
     "metadata",
+    "quarantine",
     "retired_tables",
     "tables",
     "verify_buckets",
@@ -134,6 +135,29 @@ conflicts = Table(
     Column("at_ms", BigInteger, nullable=False),
 )
 
+# Remote change records that were not applied (invariant 9): whatever failed the
+# signature, the format or the table's checks, or raised while applied, kept with
+# where it came from and its exact bytes so an operator can inspect, replay or drop
+# it (replicator/quarantine.py).  Never read by the write path.
+quarantine = Table(
+    "gt_quarantine",
+    metadata,
+    Column("id", _SeqType, primary_key=True, autoincrement=True),
+    Column("at_ms", BigInteger, nullable=False),
+    Column("source", String(64), nullable=False),
+    Column("topic", String(255), nullable=False),
+    Column("kafka_partition", Integer, nullable=False),
+    Column("kafka_offset", BigInteger, nullable=False),
+    Column("reason", String(32), nullable=False),
+    Column("detail", Text, nullable=False),
+    # the table the record names, when it could be read (filters and authorization)
+    Column("table_name", String(255), nullable=True),
+    Column("msg_key", LargeBinary, nullable=True),
+    Column("msg_value", LargeBinary, nullable=True),
+    # the Kafka headers as JSON [[name, base64], ...]
+    Column("headers", Text, nullable=False),
+)
+
 # The convergence verifier's leaves (regions/verify_tree.py): one row per
 # (table, partition, bucket), with the number of live items and the sum of their
 # 128-bit row digests, kept by WriteTx.put_row in the item's own transaction.
@@ -157,6 +181,7 @@ verify_buckets = Table(
 )
 
 Index("ix_gt_conflicts_at", conflicts.c.at_ms)
+Index("ix_gt_quarantine_at", quarantine.c.at_ms)
 Index("ix_gt_changes_pending", changes.c.pending, changes.c.seq)
 Index("ix_gt_changes_shard", changes.c.tid, changes.c.part, changes.c.seq)
 Index("ix_gt_items_tomb", items.c.tomb_ms)

@@ -119,6 +119,31 @@ class ReadTx(DirectReads):
         res = await self.conn.execute(q)
         return [dict(r._mapping) for r in res]
 
+    async def quarantined(
+        self, *, limit: int, before_id: int | None = None, with_bytes: bool = False
+    ) -> list[dict[str, Any]]:
+        """Quarantined records, newest first; the message bytes only if asked."""
+        q = s.quarantine.c
+        cols = [c for c in q if with_bytes or c.name not in ("msg_key", "msg_value")]
+        stmt = select(*cols).order_by(q.id.desc()).limit(limit)
+        if before_id is not None:
+            stmt = stmt.where(q.id < before_id)
+        res = await self.conn.execute(stmt)
+        return [dict(r._mapping) for r in res]
+
+    async def quarantined_one(self, qid: int) -> dict[str, Any] | None:
+        res = await self.conn.execute(select(s.quarantine).where(s.quarantine.c.id == qid))
+        row = res.first()
+        return dict(row._mapping) if row is not None else None
+
+    async def quarantine_counts(self) -> list[tuple[str, str, int]]:
+        """(source, reason, count) of what the quarantine holds."""
+        q = s.quarantine.c
+        res = await self.conn.execute(
+            select(q.source, q.reason, func.count()).group_by(q.source, q.reason)
+        )
+        return [(str(r[0]), str(r[1]), int(r[2])) for r in res]
+
     async def max_seq(self) -> int:
         res = await self.conn.execute(select(func.max(s.changes.c.seq)))
         v = res.scalar()
@@ -236,6 +261,35 @@ class WriteTx(ReadTx, DirectWrites):
             delete(s.conflicts).where(s.conflicts.c.at_ms < older_than_ms)
         )
         return int(res.rowcount or 0)
+
+    async def quarantine_put(self, rows: list[dict[str, Any]]) -> None:
+        if rows:
+            await self.conn.execute(s.quarantine.insert(), rows)
+
+    async def quarantine_drop(self, qid: int) -> bool:
+        res = await self.conn.execute(delete(s.quarantine).where(s.quarantine.c.id == qid))
+        return bool(res.rowcount)
+
+    async def quarantine_update(self, qid: int, reason: str, detail: str) -> None:
+        await self.conn.execute(
+            update(s.quarantine)
+            .where(s.quarantine.c.id == qid)
+            .values(reason=reason, detail=detail)
+        )
+
+    async def trim_quarantine(self, older_than_ms: int, keep: int) -> int:
+        """Drop entries older than ``older_than_ms``, and the oldest beyond ``keep``
+        (a flood of bad records must not fill the disk)."""
+        q = s.quarantine.c
+        res = await self.conn.execute(delete(s.quarantine).where(q.at_ms < older_than_ms))
+        dropped = int(res.rowcount or 0)
+        cut = (
+            await self.conn.execute(select(q.id).order_by(q.id.desc()).offset(keep).limit(1))
+        ).scalar()
+        if cut is not None:
+            res = await self.conn.execute(delete(s.quarantine).where(q.id <= cut))
+            dropped += int(res.rowcount or 0)
+        return dropped
 
     async def gc_tombstones(self, older_than_ms: int) -> int:
         i = s.items.c

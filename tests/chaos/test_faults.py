@@ -212,10 +212,12 @@ def test_clock_skew_with_concurrent_writers(deployment: Deployment, params: Para
     )
 
 
-async def _kafka_backlog(bootstrap: str, region: str, sources: list[str]) -> int:
+async def _kafka_backlog(
+    bootstrap: str, region: str, sources: list[str], auth: dict[str, Any]
+) -> int:
     """Records in the sources' topics that ``region``'s consumer group has not committed."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, client_id="chaos-backlog")
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="chaos-backlog")
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, client_id="chaos-backlog", **auth)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="chaos-backlog", **auth)
     await consumer.start()
     await admin.start()
     try:
@@ -258,7 +260,9 @@ def test_fill_the_topics_faster_than_a_region_applies(
         load.start(params.burst_s, only=sources).join()
         # what the applier will have to catch up with (offsets cannot move while paused)
         assert wait_for(deployment.replication_idle_except(CUT_REGION), 60)
-        backlog = asyncio.run(_kafka_backlog(deployment.bootstrap, CUT_REGION, sources))
+        backlog = asyncio.run(
+            _kafka_backlog(deployment.bootstrap, CUT_REGION, sources, deployment.kafka_kwargs())
+        )
     finally:
         deployment.resume(CUT_REGION)
     resumed = time.monotonic()

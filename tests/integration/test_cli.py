@@ -15,7 +15,9 @@ pytestmark = pytest.mark.integration
 
 COMMANDS = [[], ["region"], ["kafka"], ["kafka", "start"], ["kafka", "stop"], ["kafka", "status"], ["demo"], ["workload"],
             ["users"], ["users", "create"], ["users", "list"], ["users", "delete"],
-            ["keys"], ["keys", "create"], ["keys", "list"], ["keys", "revoke"]]
+            ["keys"], ["keys", "create"], ["keys", "list"], ["keys", "revoke"],
+            ["quarantine"], ["quarantine", "list"], ["quarantine", "show"], ["quarantine", "replay"],
+            ["quarantine", "drop"]]
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
@@ -77,4 +79,14 @@ def test_region_rejects_a_bad_config_file_or_secret_key(tmp_path: Path) -> None:
     assert out.returncode == 2 and "not valid TOML" in out.stderr
     short = _region_without_settings(tmp_path, "--allow-anonymous", GLOBALTABLES_SECRET_KEY="short")
     assert short.returncode == 2 and "at least 16 characters" in short.stderr
+    assert "Traceback" not in out.stderr + short.stderr
+
+
+def test_region_with_kafka_needs_a_replication_key(tmp_path: Path) -> None:
+    """Records on Kafka are signed (invariant 9): no key, no start; a short key is refused."""
+    args = ("--allow-anonymous", "--kafka", "127.0.0.1:1", "--kafka-insecure-plaintext")
+    out = _region_without_settings(tmp_path, *args)
+    assert out.returncode == 2 and "GLOBALTABLES_REPLICATION_KEYS" in out.stderr, out.stderr
+    short = _region_without_settings(tmp_path, *args, GLOBALTABLES_REPLICATION_KEYS="long-enough-key-123,short")
+    assert short.returncode == 2 and "16 characters" in short.stderr, short.stderr
     assert "Traceback" not in out.stderr + short.stderr

@@ -35,3 +35,29 @@ def test_housekeeping_period(retention: int, interval: float, period: float) -> 
 def test_nonsense_is_refused(kw: dict[str, float]) -> None:
     with pytest.raises(ValueError):
         _settings(**kw)
+
+
+def test_replication_keyring_defaults_to_the_secret_key_and_is_required() -> None:
+    from regions.auth_settings import AuthSettings
+
+    secret = "a-secret-key-of-some-length"
+    with_secret = RegionSettings(
+        name="us-east-1", store_url="sqlite:///unused.db", auth=AuthSettings(secret_key=secret)
+    )
+    assert with_secret.replication_keyring() == (secret,)
+    explicit = RegionSettings(
+        name="us-east-1",
+        store_url="sqlite:///unused.db",
+        auth=AuthSettings(secret_key=secret),
+        replication_keys=("new-key-0123456789", "old-key-0123456789"),
+    )
+    assert explicit.replication_keyring() == ("new-key-0123456789", "old-key-0123456789")
+    assert "new-key" not in repr(explicit)
+    with pytest.raises(ValueError, match="GLOBALTABLES_REPLICATION_KEYS"):
+        _settings().replication_keyring()
+
+
+@pytest.mark.parametrize("ms", [0, 999, 24 * 3600 * 1000 + 1])
+def test_clock_ahead_bound_is_checked(ms: int) -> None:
+    with pytest.raises(ValueError, match="clock-ahead"):
+        _settings(max_clock_ahead_ms=ms)

@@ -14,7 +14,8 @@ import httpx
 import pytest
 from botocore.config import Config
 
-from tests.fixtures.regions import RegionProcess
+from replicator.record_auth import ReplicationKeys
+from tests.fixtures.regions import SECRET_KEY, RegionProcess
 from tests.integration.replication.helpers import NAMES, eventually, make_global, row_versions
 
 pytestmark = pytest.mark.integration
@@ -118,6 +119,7 @@ def test_a_change_that_loses_last_writer_wins_leaves_no_record(
     from regions.changes import ChangeRecord
     from regions.versions import Version
     from replicator.kafka import change_topic
+    from tests.fixtures.kafka import kafka_client_kwargs
 
     table, clients, arns = _global_with_stream(regions)
     key = {"id": {"S": "contested"}}
@@ -144,10 +146,13 @@ def test_a_change_that_loses_last_writer_wins_leaves_no_record(
     )
 
     async def produce() -> None:
-        producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, enable_idempotence=True, acks="all")
+        producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, enable_idempotence=True, acks="all", **kafka_client_kwargs())
         await producer.start()
         try:
-            await producer.send_and_wait(change_topic("ap-southeast-2"), stale.encode(), key=stale.message_key())
+            value, key = stale.encode(), stale.message_key()
+            # signed with the deployment's key, as ap-southeast-2 itself would
+            headers = ReplicationKeys((SECRET_KEY,)).sign("ap-southeast-2", key, value)
+            await producer.send_and_wait(change_topic("ap-southeast-2"), value, key=key, headers=headers)
         finally:
             await producer.stop()
 

@@ -83,6 +83,9 @@ def test_delete_replicates_and_a_late_older_write_does_not_resurrect(
 
     from regions.changes import ChangeRecord
     from regions.versions import Version
+    from replicator.record_auth import ReplicationKeys
+    from tests.fixtures.kafka import kafka_client_kwargs
+    from tests.fixtures.regions import SECRET_KEY
 
     clients = make_global(regions, "tombstones")
     key = {"id": {"S": "doomed"}}
@@ -108,10 +111,13 @@ def test_delete_replicates_and_a_late_older_write_does_not_resurrect(
     )
 
     async def produce() -> None:
-        producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, enable_idempotence=True, acks="all")
+        producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, enable_idempotence=True, acks="all", **kafka_client_kwargs())
         await producer.start()
         try:
-            await producer.send_and_wait("globaltables.ap-southeast-2.changes", late.encode(), key=late.message_key())
+            value, key = late.encode(), late.message_key()
+            # signed with the deployment's key, as ap-southeast-2 itself would
+            headers = ReplicationKeys((SECRET_KEY,)).sign("ap-southeast-2", key, value)
+            await producer.send_and_wait("globaltables.ap-southeast-2.changes", value, key=key, headers=headers)
         finally:
             await producer.stop()
 
@@ -169,9 +175,8 @@ def test_conflict_log_records_every_discarded_change(regions: dict[str, RegionPr
     import subprocess
     import sys
 
-    import httpx
-
     from tests.fixtures.regions import REPO
+    from tests.integration.api.support import http
 
     clients = make_global(regions, "conflict-log")
     barrier = threading.Barrier(2)
@@ -195,7 +200,8 @@ def test_conflict_log_records_every_discarded_change(regions: dict[str, RegionPr
     final = row_versions(regions["us-east-1"], "conflict-log")["k"]
     logged = []
     for n in NAMES:
-        body = httpx.get(f"{regions[n].url}/v1/conflicts", params={"table": "conflict-log"}, timeout=5).json()
+        # signed with the admin key: keys and images are not public (test_conflicts_visibility)
+        body = http().get(f"{regions[n].url}/v1/conflicts", params={"table": "conflict-log"}).json()
         assert body["region"] == n
         logged += body["conflicts"]
     # with 30 interleaved writes of one key, some remote change arrived after a newer one
@@ -227,6 +233,7 @@ def test_applied_changes_have_their_kafka_offsets_committed(
     from aiokafka.admin import AIOKafkaAdminClient
 
     from replicator.kafka import apply_group, change_topic
+    from tests.fixtures.kafka import kafka_client_kwargs
 
     clients = make_global(regions, "offsets")
     for i in range(30):
@@ -237,8 +244,8 @@ def test_applied_changes_have_their_kafka_offsets_committed(
     )
 
     async def behind() -> int:
-        consumer = AIOKafkaConsumer(bootstrap_servers=kafka_bootstrap, client_id="offsets-check")
-        admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap, client_id="offsets-check")
+        consumer = AIOKafkaConsumer(bootstrap_servers=kafka_bootstrap, client_id="offsets-check", **kafka_client_kwargs())
+        admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap, client_id="offsets-check", **kafka_client_kwargs())
         await consumer.start()
         await admin.start()
         try:
