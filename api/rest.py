@@ -32,6 +32,9 @@ from regions.types import AttributeValue, Item, from_plain
 
 __all__ = ["router"]
 
+#: the message of a GET of an item that does not exist (404)
+MISSING_ITEM = "Requested resource not found: the table holds no item with this key"
+
 router = APIRouter(prefix="/v1", tags=["items"])
 
 
@@ -171,7 +174,11 @@ async def get_item(table: str, request: Request) -> Any:
     except DynamoError as exc:
         return _failed(request, exc)
     if item is None:
-        return JSONResponse({"error": "NotFound", "message": "item not found"}, status_code=404)
+        # DynamoDB has no error for a missing item (GetItem answers without one); the
+        # REST route's 404 carries the name DynamoDB gives a missing resource
+        return JSONResponse(
+            {"error": "ResourceNotFoundException", "message": MISSING_ITEM}, status_code=404
+        )
     return _item_response(item)
 
 
