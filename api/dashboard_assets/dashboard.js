@@ -106,12 +106,36 @@ function renderCards(regions, names) {
       const consumerOk = rep.applier.connected || !rep.applier.sources.length;
       rows.push(["publisher", `${yes(rep.publisher.connected, "up", "down")} · backlog ${backlog}`]);
       rows.push(["applier", `${yes(consumerOk, "up", "down")} · ${rep.applier.applied.toLocaleString("en")} applied`]);
+      if (rep.quarantine) rows.push(["quarantine", quarantineCount(rep.quarantine)]);
     } else {
       rows.push(["replication", "off (no Kafka)"]);
     }
     const problems = s.problems.map((p) => `<div class="problem">${esc(p)}</div>`).join("");
-    return `<div class="card ${status}">${title}<dl>${rows.map(([k, v]) => `<dt>${k}</dt><dd>${v}</dd>`).join("")}</dl>${problems}</div>`;
+    const held = rep && rep.quarantine ? quarantineReasons(rep.quarantine) : "";
+    return `<div class="card ${status}">${title}<dl>${rows.map(([k, v]) => `<dt>${k}</dt><dd>${v}</dd>`).join("")}</dl>${held}${problems}</div>`;
   }).join("");
+}
+
+// what a region's quarantine holds (remote records put aside, never applied:
+// replicator/quarantine.py).  Counts only: the records themselves are item data.
+const byCount = (counts) => Object.entries(counts || {}).sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
+
+function quarantineCount(q) {
+  if (!q.held) return `<span class="quarantine" title="no remote records put aside">0</span> held`;
+  const tip = [
+    `by reason: ${byCount(q.by_reason).map(([k, n]) => `${k} ${n}`).join(", ")}`,
+    `by source: ${byCount(q.by_source).map(([k, n]) => `${k} ${n}`).join(", ")}`,
+    `${q.recent} in the last 5 min`,
+    "inspect with: globaltables quarantine list",
+  ].join("\n");
+  const recent = q.recent ? ` · ${q.recent} new` : "";
+  return `<b class="quarantine warn" title="${esc(tip)}">${q.held.toLocaleString("en")}</b> held${recent}`;
+}
+
+function quarantineReasons(q) {
+  if (!q.held) return "";
+  const items = byCount(q.by_reason).map(([k, n]) => `<span class="reason">${esc(k)} <b>${n}</b></span>`);
+  return `<div class="quarantine-reasons" title="records put aside by reason">${items.join(" ")}</div>`;
 }
 
 function renderMatrix(regions, names) {
@@ -125,16 +149,23 @@ function renderMatrix(regions, names) {
       if (!d || !d.summary) return `<td class="none" title="destination down">down</td>`;
       const p = d.summary.lag[src];
       if (!p) return `<td class="none">not a source</td>`;
-      if (!p.applied) return `<td class="none"><div>–</div><div class="sub">nothing applied yet · ${p.records_behind} behind</div></td>`;
+      if (!p.applied) return `<td class="none"><div>–</div><div class="sub">nothing applied yet · ${p.records_behind} behind</div>${heldFrom(d, src)}</td>`;
       const cls = p.last_ms < 1000 ? "ok" : p.last_ms < 5000 ? "warn" : "bad";
       const idle = p.last_applied_at ? ago(Math.max(0, now - p.last_applied_at)) + " ago" : "nothing yet";
       return `<td class="${cls}" title="p50 ≤ ${fmt(p.p50_ms)} ms, max ${fmt(p.max_ms)} ms, last applied ${idle}">
         <div class="lag">${fmt(p.last_ms)}</div>
-        <div class="sub">p99 ≤ ${fmt(p.p99_ms)} · ${p.records_behind} behind</div></td>`;
+        <div class="sub">p99 ≤ ${fmt(p.p99_ms)} · ${p.records_behind} behind</div>${heldFrom(d, src)}</td>`;
     }).join("");
     return `<tr><th>${esc(src)}</th>${cells}</tr>`;
   });
   $("lag-matrix").innerHTML = head + rows.join("");
+}
+
+// records of one source that a destination put aside, under that pair's lag
+function heldFrom(dst, src) {
+  const q = dst.summary.replication && dst.summary.replication.quarantine;
+  const n = q && q.by_source ? q.by_source[src] : 0;
+  return n ? `<div class="sub held" title="records from ${esc(src)} put aside by ${esc(dst.name)}">${n} quarantined</div>` : "";
 }
 
 // ---------------------------------------------------------------- charts
@@ -244,6 +275,13 @@ function keyText(keys) {
   return Object.entries(keys || {}).map(([k, v]) => `${k}=${Object.values(v || {})[0]}`).join(", ");
 }
 
+// keys are item data: /v1/deployment gives them only to signed callers who may read
+// the table (docs/security.md), never to this page, which cannot sign
+function keyCell(c) {
+  if (c.keys) return `<td class="key">${esc(keyText(c.keys))}</td>`;
+  return `<td class="key hidden" title="keys need a signed request: globaltables conflicts">(hidden)</td>`;
+}
+
 function renderConflicts(conflicts) {
   if (!conflicts.length) {
     $("conflicts").innerHTML = `<tr><td class="empty">no conflicts recorded</td></tr>`;
@@ -251,7 +289,7 @@ function renderConflicts(conflicts) {
   }
   const head = "<tr><th>when</th><th>table</th><th>key</th><th>winner</th><th>lost</th><th>seen in</th></tr>";
   const rows = conflicts.slice(0, CONFLICTS_SHOWN).map((c) => `<tr><td>${esc(new Date(c.at_ms).toLocaleTimeString())}</td>
-    <td>${esc(c.table)}</td><td class="key">${esc(keyText(c.keys))}</td>
+    <td>${esc(c.table)}</td>${keyCell(c)}
     <td>${esc(c.winner.origin)}</td><td>${esc(c.loser.origin)}</td><td>${esc(c.detected_in)}</td></tr>`);
   $("conflicts").innerHTML = head + rows.join("");
 }
