@@ -16,6 +16,8 @@ COPY api ./api
 COPY regions ./regions
 COPY replicator ./replicator
 COPY globaltables ./globaltables
+# `globaltables bench` (docs/benchmarks.md); its npm peer (dynalite) is not in the image
+COPY bench ./bench
 COPY --from=dashboard-assets /src/api/dashboard_assets/node_modules ./api/dashboard_assets/node_modules
 # editable, so the region serves the dashboard files from /app/api/dashboard_assets
 RUN pip install -e . && useradd --system --home-dir /app globaltables

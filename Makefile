@@ -12,24 +12,32 @@ ASSETS := api/dashboard_assets
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
 
+# pip's output goes to $(VENV)/install.log and is shown only when the install fails
+INSTALL_LOG := $(VENV)/install.log
+comma := ,
+define quiet_install
+	@{ $(1); } > $(INSTALL_LOG) 2>&1 || { cat $(INSTALL_LOG) >&2; \
+		echo "make: installing into $(VENV) failed; the output above is in $(INSTALL_LOG)" >&2; exit 1; }
+endef
+
 $(VENV)/.installed: pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[dev]'
-	touch $@
+	@echo "installing the project and its dev tools into $(VENV) (output: $(INSTALL_LOG)) ..."
+	@$(PYTHON) -m venv $(VENV)
+	$(call quiet_install,$(PY) -m pip install --upgrade pip && $(PY) -m pip install -e '.[dev]')
+	@touch $@
 
 # npm ci writes node_modules/.package-lock.json: rebuilt when the lock file changes
 $(ASSETS)/node_modules/.package-lock.json: $(ASSETS)/package.json $(ASSETS)/package-lock.json
 	@command -v npm >/dev/null || { echo "npm is missing: install Node.js >= 18 and npm (Debian: apt-get install nodejs npm)" >&2; exit 1; }
 	cd $(ASSETS) && npm ci --ignore-scripts --no-audit --no-fund
-	touch $@
+	@touch $@
 
 dashboard-assets: $(ASSETS)/node_modules/.package-lock.json  ## install the dashboard's charting library (npm ci)
 
 setup: $(VENV)/.installed dashboard-assets  ## create .venv with the project and its dev tools; build the dashboard assets
 
 kafka-jars: setup  ## fetch the pinned Kafka broker jars from Maven Central (once)
-	$(PY) -c "from globaltables.kafka_broker import ensure_jars; print(ensure_jars())"
+	@$(PY) -c "from globaltables.kafka_broker import ensure_jars; ensure_jars()"
 
 lint: setup  ## ruff and mypy
 	$(VENV)/bin/ruff check .
@@ -53,14 +61,15 @@ BENCH_PROFILE_ARGS ?=
 
 # the bench extra: moto's server (a peer) and py-spy (profiles)
 $(VENV)/.bench-installed: pyproject.toml $(VENV)/.installed
-	$(PY) -m pip install -q -e '.[dev,bench]'
-	touch $@
+	@echo "installing the bench extra into $(VENV) (output: $(INSTALL_LOG)) ..."
+	$(call quiet_install,$(PY) -m pip install -e '.[dev$(comma)bench]')
+	@touch $@
 
 # dynalite (a peer) from the npm registry; its LevelDB binding ships prebuilt binaries
 bench/node_modules/.package-lock.json: bench/package.json bench/package-lock.json
 	@command -v npm >/dev/null || { echo "npm is missing: install Node.js >= 18 and npm (Debian: apt-get install nodejs npm)" >&2; exit 1; }
 	cd bench && npm ci --ignore-scripts --no-audit --no-fund
-	touch $@
+	@touch $@
 
 .PHONY: bench bench-profile
 bench: setup kafka-jars $(VENV)/.bench-installed bench/node_modules/.package-lock.json  ## the standard benchmark set vs moto and dynalite, plus replication (< 10 min)

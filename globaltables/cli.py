@@ -31,6 +31,7 @@ def _setup_logging(level: str) -> None:
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="globaltables", prog_name="globaltables")
 def main() -> None:
     """globaltables: self-hosted DynamoDB-compatible global tables.
 
@@ -100,13 +101,18 @@ def _kafka_security(
 
 @main.command()
 @click.option(
-    "--name", required=True, envvar="GLOBALTABLES_REGION", help="Region name, e.g. us-east-1."
+    "--name",
+    required=True,
+    envvar="GLOBALTABLES_REGION",
+    show_envvar=True,
+    help="Region name, e.g. us-east-1.",
 )
 @click.option(
     "--host",
     default="127.0.0.1",
     show_default=True,
     envvar="GLOBALTABLES_HOST",
+    show_envvar=True,
     help="Address to listen on (0.0.0.0 in a container).",
 )
 @click.option(
@@ -115,6 +121,7 @@ def _kafka_security(
     show_default=True,
     type=int,
     envvar="GLOBALTABLES_PORT",
+    show_envvar=True,
     help="HTTP port of the API.",
 )
 @click.option(
@@ -122,12 +129,14 @@ def _kafka_security(
     "store_url",
     default=None,
     envvar="GLOBALTABLES_STORE",
+    show_envvar=True,
     help="Store URL: sqlite:///PATH (default: sqlite:///.data/<name>.db) or postgresql://USER@HOST:PORT/DB.",
 )
 @click.option(
     "--kafka",
     default=None,
     envvar="GLOBALTABLES_KAFKA",
+    show_envvar=True,
     help="Kafka bootstrap servers (host:port). Without it the region does not replicate.",
 )
 @click.option(
@@ -184,6 +193,7 @@ def _kafka_security(
     "peers",
     multiple=True,
     envvar="GLOBALTABLES_PEERS",
+    show_envvar=True,
     help="A peer region as NAME=URL (repeatable), e.g. --peer eu-west-1=http://127.0.0.1:8001; "
     "in the environment, space-separated NAME=URL pairs.",
 )
@@ -263,6 +273,7 @@ def _kafka_security(
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
     envvar="GLOBALTABLES_CONFIG",
+    show_envvar=True,
     help="TOML (or .json) file with admin_access_key_id, admin_secret_access_key, "
     "secret_key and the kafka_* settings (kafka_username, kafka_password, ...; "
     "docs/security.md); options and variables win over it.",
@@ -313,6 +324,7 @@ def _kafka_security(
     "--allow-anonymous",
     is_flag=True,
     envvar="GLOBALTABLES_ALLOW_ANONYMOUS",
+    show_envvar=True,
     help="Serve unsigned requests, unrestricted (local development only). "
     "Signed requests are still verified.",
 )
@@ -321,6 +333,7 @@ def _kafka_security(
     default=True,
     show_default=True,
     envvar="GLOBALTABLES_PUBLIC_STATUS",
+    show_envvar=True,
     help="Serve the dashboard's read-only data (/v1/deployment, /v1/replication, "
     "/v1/conflicts) without a signature.",
 )
@@ -339,6 +352,7 @@ def _kafka_security(
     show_default=True,
     type=click.IntRange(1, 64),
     envvar="GLOBALTABLES_WORKERS",
+    show_envvar=True,
     help="Processes serving the API on the port: this one and WORKERS-1 workers that "
     "answer item operations over the same store (one core each; docs/regions.md).",
 )

@@ -8,9 +8,12 @@ profile.
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import IO, TYPE_CHECKING, Any, NoReturn
 
 import click
+
+if TYPE_CHECKING:
+    from tqdm import tqdm
 
 __all__ = ["replicas"]
 
@@ -32,6 +35,19 @@ def _client(endpoint: str) -> Any:
 def _replica_rows(client: Any, table: str) -> list[dict[str, Any]]:
     desc = client.describe_table(TableName=table)["Table"]
     return list(desc.get("Replicas", []))
+
+
+#: percent done, elapsed and estimated time left; no rate (tqdm's default "{rate}%/s")
+BACKFILL_BAR_FORMAT = "{desc}: {percentage:3.0f}%|{bar}| {elapsed} elapsed, {remaining} left"
+
+
+def backfill_bar(table: str, region: str, file: IO[str] | None = None) -> tqdm[NoReturn]:
+    """The progress bar of ``replicas add``: the backfill's percent done (0..100)."""
+    from tqdm import tqdm
+
+    return tqdm(
+        total=100, desc=f"backfill {table} -> {region}", bar_format=BACKFILL_BAR_FORMAT, file=file
+    )
 
 
 @click.group()
@@ -70,8 +86,6 @@ def list_replicas(endpoint: str, table: str) -> None:
 )
 def add_replica(endpoint: str, table: str, region: str, wait: bool, timeout: int) -> None:
     """Add a replica of TABLE in REGION (copies the existing items)."""
-    from tqdm import tqdm
-
     client = _client(endpoint)
     try:
         client.update_table(TableName=table, ReplicaUpdates=[{"Create": {"RegionName": region}}])
@@ -81,7 +95,7 @@ def add_replica(endpoint: str, table: str, region: str, wait: bool, timeout: int
         click.echo(f"replica of {table} in {region} requested")
         return
     deadline = time.monotonic() + timeout
-    with tqdm(total=100, desc=f"backfill {table} -> {region}", unit="%") as bar:
+    with backfill_bar(table, region) as bar:
         while time.monotonic() < deadline:
             row = next((r for r in _replica_rows(client, table) if r["RegionName"] == region), None)
             if row is None:

@@ -317,7 +317,8 @@ def run_demo(data: Path, kafka_port: int, base_port: int, duration: int, rate: f
     admin = _admin_key()
     settings = demo_settings(data, admin)
 
-    _say("globaltables demo: fetching Kafka (first run only) and starting the broker ...")
+    # ensure_jars() says so itself when it really fetches the jars (the first run only)
+    _say("globaltables demo: starting the Kafka broker ...")
     kafka_broker.ensure_jars()
     broker = kafka_broker.start(kafka_dir, port=kafka_port)
     # SASL/SCRAM and ACLs: each region signs in as its own principal, which may write

@@ -73,7 +73,11 @@ class Applier:
         self.lag = lag
         self.batch = batch
         self.applied = 0
-        self.lost = 0
+        #: remote changes that lost last-writer-wins to a newer local version (each one
+        #: is in the conflict log); not data loss
+        self.conflicts_lost = 0
+        #: redeliveries of a change already applied (equal version, no effect)
+        self.duplicates = 0
         self.skipped = 0
         self.quarantined = 0
         #: failed runs (Kafka unreachable, fetch or commit failed); counted by the runner
@@ -300,10 +304,10 @@ class Applier:
                 self.applied += 1
                 counts.applied += 1
             elif outcome == LOST:
-                self.lost += 1
+                self.conflicts_lost += 1
                 counts.conflicts_lost += 1
             elif outcome == DUPLICATE:
-                self.lost += 1
+                self.duplicates += 1
                 counts.duplicates += 1
             elif outcome == SKIPPED:
                 self.skipped += 1

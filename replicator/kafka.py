@@ -11,7 +11,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.errors import TopicAlreadyExistsError, for_code
 
 from regions.kafka_security import KafkaSecurity
 
@@ -105,10 +105,11 @@ def make_consumer(
 
 async def ensure_topics(
     bootstrap: str, topics: list[str], partitions: int, security: KafkaSecurity | None = None
-) -> None:
+) -> list[str]:
     """Create the change topics if missing, so consumers can subscribe before the
     first change of a peer is produced (a region's principal may CREATE topics named
-    ``globaltables.*``)."""
+    ``globaltables.*``).  Returns the topics it created, and logs only those: the
+    broker answers a topic that exists with an error code, not an exception."""
     admin = AIOKafkaAdminClient(
         bootstrap_servers=bootstrap, client_id="globaltables-admin", **_auth(security)
     )
@@ -118,14 +119,19 @@ async def ensure_topics(
         # a client that failed to start keeps its connections until closed
         await admin.close()
         raise
+    created: list[str] = []
     try:
-        for topic in topics:
-            try:
-                await admin.create_topics(
-                    [NewTopic(name=topic, num_partitions=partitions, replication_factor=1)]
-                )
+        response = await admin.create_topics(
+            [NewTopic(name=t, num_partitions=partitions, replication_factor=1) for t in topics]
+        )
+        for topic, code, *_message in response.topic_errors:
+            if code == 0:
+                created.append(topic)
                 log.info("created topic %s (%d partitions)", topic, partitions)
-            except TopicAlreadyExistsError:
-                pass
+            elif code != TopicAlreadyExistsError.errno:
+                # not fatal here: subscribing to a topic that is really missing fails
+                # later with its own error, which the runner reports and retries
+                log.warning("could not create topic %s: %s", topic, for_code(code).__name__)
     finally:
         await admin.close()
+    return created

@@ -44,6 +44,26 @@ class Replicator:
         self.last_error: str | None = None
         self.last_error_at: float | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        #: the change topics exist: set up once per process, for both tasks
+        self._topics_ready = False
+        self._topics_lock = asyncio.Lock()
+
+    async def _ensure_topics(self) -> None:
+        """This region's change topic and its sources', created if missing: once per
+        process start, whichever task gets here first (the other one waits for it)."""
+        async with self._topics_lock:
+            if self._topics_ready:
+                return
+            topics = [change_topic(self.region.name)] + [
+                change_topic(s) for s in self.applier.sources
+            ]
+            await ensure_topics(
+                self.bootstrap,
+                topics,
+                self.region.settings.topic_partitions,
+                self.region.settings.kafka_security,
+            )
+            self._topics_ready = True
 
     async def start(self) -> None:
         self.region.catch_up = self.applier.wait_caught_up
@@ -84,21 +104,10 @@ class Replicator:
 
     async def _forever(self, name: str, body: Callable[[], Awaitable[None]]) -> None:
         delay = 0.5
-        topics_ready = False
         while True:
             started = time.monotonic()
             try:
-                if not topics_ready:
-                    topics = [change_topic(self.region.name)] + [
-                        change_topic(s) for s in self.applier.sources
-                    ]
-                    await ensure_topics(
-                        self.bootstrap,
-                        topics,
-                        self.region.settings.topic_partitions,
-                        self.region.settings.kafka_security,
-                    )
-                    topics_ready = True
+                await self._ensure_topics()
                 await body()
                 if name == "applier" and not self.applier.sources:
                     return
@@ -178,7 +187,9 @@ class Replicator:
                 "connected": self.applier.connected,
                 "sources": self.applier.sources,
                 "applied": self.applier.applied,
-                "lost_or_duplicate": self.applier.lost,
+                # LWW losers (each in the conflict log) and redeliveries: neither is data loss
+                "conflicts_lost": self.applier.conflicts_lost,
+                "duplicates": self.applier.duplicates,
                 "skipped": self.applier.skipped,
                 "quarantined": self.applier.quarantined,
                 "errors": self.applier.errors,

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from globaltables.cli import main
 from tests.fixtures.regions import REPO
 
 pytestmark = pytest.mark.integration
@@ -32,6 +34,29 @@ def test_help(command: list[str]) -> None:
     assert out.returncode == 0, out.stderr
     assert "Usage:" in out.stdout
     assert "Traceback" not in out.stderr
+
+
+def test_version() -> None:
+    from importlib.metadata import version
+
+    out = _cli("--version")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == f"globaltables, version {version('globaltables')}"
+
+
+def test_region_help_names_the_variables_compose_sets() -> None:
+    # compose.yaml configures the regions through these (tests/integration/test_compose.py)
+    help_text = " ".join(_cli("region", "--help").stdout.split())
+    for option, var in [("--name", "GLOBALTABLES_REGION"), ("--store", "GLOBALTABLES_STORE"),
+                        ("--kafka", "GLOBALTABLES_KAFKA"), ("--peer", "GLOBALTABLES_PEERS"),
+                        ("--host", "GLOBALTABLES_HOST"), ("--port", "GLOBALTABLES_PORT"),
+                        ("--kafka-username", "GLOBALTABLES_KAFKA_USERNAME"),
+                        ("--kafka-password", "GLOBALTABLES_KAFKA_PASSWORD")]:  # fmt: skip
+        assert re.search(rf"\[env var: {var}[;\]]", help_text), (option, var)
+    region = main.commands["region"]  # type: ignore[attr-defined]
+    shown = {o: p.envvar for p in region.params if p.show_envvar for o in p.opts}
+    assert shown["--name"] == "GLOBALTABLES_REGION" and shown["--store"] == "GLOBALTABLES_STORE"
+    assert shown["--kafka"] == "GLOBALTABLES_KAFKA" and shown["--peer"] == "GLOBALTABLES_PEERS"
 
 
 def test_region_stream_retention_option() -> None:

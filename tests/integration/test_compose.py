@@ -26,6 +26,7 @@ from tests.fixtures.regions import REPO
 pytestmark = pytest.mark.integration
 
 COMPOSE = REPO / "compose.yaml"
+DOCS = REPO / "docs" / "compose.md"
 REGIONS = ("us-east-1", "eu-west-1", "ap-southeast-2")
 
 
@@ -90,11 +91,19 @@ def region_services(services: dict[str, dict[str, Any]]) -> dict[str, dict[str, 
     return {n: s for n, s in services.items() if s.get("command", [None])[0] == "region"}
 
 
+def published(service: dict[str, Any]) -> list[tuple[str, int, int]]:
+    """(host address, host port, container port) of each of the service's published ports."""
+    out = []
+    for mapping in service.get("ports", []):
+        address, host, container = str(mapping).split(":")
+        out.append((address, int(host), int(container)))
+    return out
+
+
 def container_port(service: dict[str, Any]) -> int:
-    (mapping,) = service["ports"]
-    host, container = str(mapping).split(":")
+    ((_, host, container),) = published(service)
     assert host == container, "the same port inside and outside, as in `make demo`"
-    return int(container)
+    return container
 
 
 def test_a_real_compose_implementation_accepts_the_file(
@@ -269,3 +278,106 @@ def test_grafana_is_provisioned_with_the_documented_metrics(
         "globaltables_replication_records_behind",
         "globaltables_replication_last_lag_seconds",
     } <= used
+
+
+def documented_services() -> dict[str, dict[str, Any]]:
+    """docs/compose.md's table: service -> image, published port, volumes."""
+    rows: dict[str, dict[str, Any]] = {}
+    for line in DOCS.read_text().splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) != 4 or not cells[0].startswith("`"):
+            continue
+        service, image, port, volumes = cells
+
+        def code(cell: str) -> list[str]:
+            return re.findall(r"`([^`]+)`", cell)
+
+        (name,) = code(service)
+        rows[name] = {
+            "image": code(image)[0],
+            "ports": code(port),
+            "volumes": code(volumes),
+        }
+    return rows
+
+
+def test_every_service_is_documented_with_its_image_port_and_volumes(
+    spec: dict[str, Any], services: dict[str, dict[str, Any]]
+) -> None:
+    docs = documented_services()
+    assert set(docs) == set(services), "docs/compose.md's table lists every service, no other"
+    for name, svc in services.items():
+        doc = docs[name]
+        assert svc["image"] == doc["image"], name
+        assert [f"{a}:{h}" for a, h, _ in published(svc)] == doc["ports"], name
+        assert [str(v) for v in svc.get("volumes", [])] == doc["volumes"], name
+    # each named volume is declared, and each declared one is used
+    named = {
+        str(v).split(":")[0]
+        for svc in services.values()
+        for v in svc.get("volumes", [])
+        if not str(v).startswith(".")
+    }
+    assert named == set(spec.get("volumes") or {})
+    assert "docs/compose.md" in COMPOSE.read_text()
+
+
+def test_state_survives_down_in_named_volumes(services: dict[str, dict[str, Any]]) -> None:
+    kafka = services["kafka"]
+    data_dir = kafka["environment"]["KAFKA_LOG_DIRS"]
+    assert [v.split(":")[1] for v in kafka["volumes"]] == [data_dir]
+    for n in REGIONS:
+        (volume,) = services[f"postgres-{n}"]["volumes"]
+        name, path = volume.split(":")
+        assert path == "/var/lib/postgresql/data" and name == f"postgres-{n}"
+
+
+def test_every_port_is_published_on_localhost_only(services: dict[str, dict[str, Any]]) -> None:
+    header = COMPOSE.read_text().split("\nservices:", 1)[0]
+    ports = {name: published(svc) for name, svc in services.items() if svc.get("ports")}
+    assert ports
+    for name, mappings in ports.items():
+        for address, host, container in mappings:
+            assert address == "127.0.0.1", f"{name} publishes {host} beyond localhost"
+            assert host == container, name
+            # the comments at the top name each published port
+            assert re.search(rf"\b{host}\b", header), f"{name}'s port {host} is not in the header"
+    assert "127.0.0.1" in header and "--resolve-image-digests" in header
+
+
+def test_kafka_is_the_version_the_code_runs(services: dict[str, dict[str, Any]]) -> None:
+    from globaltables.kafka_broker import KAFKA_VERSION
+
+    kafkas = {n: s["image"] for n, s in services.items() if s["image"].startswith("apache/kafka:")}
+    assert set(kafkas) == {"kafka", "kafka-init"}
+    assert set(kafkas.values()) == {f"apache/kafka:{KAFKA_VERSION}"}
+
+
+def test_prometheus_and_grafana_have_healthchecks(services: dict[str, dict[str, Any]]) -> None:
+    for name in ("prometheus", "grafana"):
+        svc = services[name]
+        ((_, _, port),) = published(svc)
+        assert f"http://127.0.0.1:{port}/" in " ".join(svc["healthcheck"]["test"]), name
+    assert services["grafana"]["depends_on"]["prometheus"]["condition"] == "service_healthy"
+
+
+def test_the_image_holds_every_package_of_the_project() -> None:
+    """``globaltables bench`` (and every other command) runs in the image: each package
+    pyproject.toml installs is copied by the Dockerfile and not dropped by .dockerignore."""
+    import tomllib
+
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())
+    packages = {p.rstrip("*") for p in project["tool"]["setuptools"]["packages"]["find"]["include"]}
+    dockerfile = (REPO / "Dockerfile").read_text()
+    copied = {
+        src.rstrip("/") for src in re.findall(r"^COPY (?!--from)(\S+)", dockerfile, re.MULTILINE)
+    }
+    ignored = {
+        line.strip().rstrip("/")
+        for line in (REPO / ".dockerignore").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    }
+    assert "bench" in packages
+    for package in packages:
+        assert package in copied, f"the Dockerfile does not copy {package}/"
+        assert package not in ignored, f".dockerignore drops {package}/"

@@ -54,6 +54,9 @@ def test_demo_replicates_across_three_regions_and_stops_cleanly(tmp_path: Path) 
     # every region sees (nearly) all writes of every region: replication works both ways
     assert max(counts) - min(counts) <= 30, status[-1]
     assert "stopped." in out.stdout
+    # the jars are there already (the session's broker uses them): nothing is fetched,
+    # and nothing says it is
+    assert "fetching" not in (out.stdout + out.stderr).lower(), out.stdout + out.stderr
     # nothing left running: the broker pid file's process is gone
     from globaltables import kafka_broker
 

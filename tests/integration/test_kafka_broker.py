@@ -256,6 +256,25 @@ async def test_session_fixture_broker_works(kafka_bootstrap: str) -> None:
     assert await _consume(kafka_bootstrap, topic, "fixture-group", 1, None) == [b"hello"]
 
 
+async def test_ensure_topics_reports_only_the_topics_it_created(
+    kafka_bootstrap: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    from replicator.kafka import ensure_topics
+    from tests.fixtures.kafka import kafka_security
+
+    first, second = _topic(), _topic()
+    with caplog.at_level("INFO", logger="globaltables.kafka"):
+        assert await ensure_topics(kafka_bootstrap, [first], 1, kafka_security()) == [first]
+        # the broker answers an existing topic with an error code, which is no creation
+        assert await ensure_topics(kafka_bootstrap, [first, second], 1, kafka_security()) == [
+            second
+        ]
+        assert await ensure_topics(kafka_bootstrap, [first, second], 1, kafka_security()) == []
+    created = [r.getMessage() for r in caplog.records if "created topic" in r.getMessage()]
+    assert created == [f"created topic {first} (1 partitions)", f"created topic {second} (1 partitions)"]
+    assert not [r for r in caplog.records if r.levelname == "WARNING"]
+
+
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "globaltables.cli_kafka", *args],

@@ -28,6 +28,8 @@ def _replicator() -> Replicator:
     rep.publisher = stub(errors=0)
     rep.last_error = None
     rep.last_error_at = None
+    rep._topics_ready = False
+    rep._topics_lock = asyncio.Lock()
     return rep
 
 

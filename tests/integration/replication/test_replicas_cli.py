@@ -64,6 +64,7 @@ def test_add_list_remove(regions: dict[str, RegionProcess]) -> None:
     # tqdm's bar on stderr, named after the copy, finishing at 100%
     assert f"backfill {table} -> eu-west-1" in out.stderr
     assert "100%" in out.stderr
+    assert "%/s" not in out.stderr  # percent done, not a rate of percent
     # the copy is complete once the replica is ACTIVE
     assert _count(west_ddb, table) == ITEMS
 

@@ -153,3 +153,22 @@ async def test_a_record_whose_apply_raises_is_quarantined_alone(store_url: str) 
         assert applier.quarantined == 1
     finally:
         await region.close()
+
+
+async def test_the_applier_counts_conflicts_lost_and_duplicates_apart(region: Region) -> None:
+    """/healthz's applier counts: a last-writer-wins loser (in the conflict log) is not a
+    redelivery, and neither is data loss."""
+    table_id = await _table(region)
+    applier = Applier(region, "127.0.0.1:9", ["eu-west-1"], LagTracker("us-east-1"), KEYS)
+    tp = TopicPartition(change_topic("eu-west-1"), 0)
+    now = wall_ms() << LOGICAL_BITS
+    newer = _record(table_id, "k", hlc=now + 10, v={"S": "new"})
+    older = _record(table_id, "k", hlc=now, v={"S": "old"})
+    batch = [newer, newer, older]  # applied, redelivered, loses to the newer version
+    messages = [(tp, _message(i, r)) for i, r in enumerate(batch)]
+    for rec, msg in zip(batch, messages, strict=True):
+        await applier._apply(["eu-west-1"], [rec], [msg], [])
+    assert (applier.applied, applier.duplicates, applier.conflicts_lost) == (1, 1, 1)
+    counts = applier.per_source["eu-west-1"]
+    assert (counts.applied, counts.duplicates, counts.conflicts_lost) == (1, 1, 1)
+    assert not hasattr(applier, "lost")
