@@ -9,10 +9,11 @@ Who may call them is decided by :func:`authorize_admin`, in this one place.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import orjson
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, HTTPException, Request, Response
 
 from api.errors import rest_status
 from regions import principals
@@ -20,7 +21,7 @@ from regions.errors import DynamoError, SerializationError, ValidationError
 from regions.identities import Identities
 from regions.principals import Principal
 
-__all__ = ["AdminAccessDenied", "authorize_admin", "router"]
+__all__ = ["AdminAccessDenied", "admin_only", "authorize_admin", "router"]
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
 
@@ -42,6 +43,20 @@ def authorize_admin(principal: Principal | None, action: str, resource: str) -> 
         f"User: {principal.arn} is not authorized to perform: iam:{action} on resource: "
         f"{resource} because no identity-based policy allows the iam:{action} action"
     )
+
+
+def admin_only(what: str) -> Callable[[], None]:
+    """A route dependency: only the deployment's admin key may ``what`` (anonymous
+    requests pass only where --allow-anonymous is on); users get 403."""
+
+    def check() -> None:
+        principal = principals.current.get()
+        if principal is not None and not principal.is_admin:
+            raise HTTPException(
+                status_code=403, detail=f"User: {principal.arn} is not authorized to {what}"
+            )
+
+    return check
 
 
 def _identities(request: Request) -> Identities:

@@ -9,10 +9,10 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 
+from api.admin import admin_only
 from api.errors import error_body, rest_status
-from regions import principals
 from regions.catalog import TableSpec
 from regions.changes import ChangeRecord, UnknownSchema
 from regions.errors import DynamoError, ReseedUnavailable
@@ -21,20 +21,12 @@ from replicator.runner import Replicator
 
 __all__ = ["router"]
 
-def _regions_only() -> None:
-    """Only the deployment's admin key (which every region signs peer calls with) may
-    use the region-to-region API: it creates tables and writes rows past every
-    table policy.  Anonymous requests pass only where --allow-anonymous is on."""
-    principal = principals.current.get()
-    if principal is not None and not principal.is_admin:
-        raise HTTPException(
-            status_code=403,
-            detail=f"User: {principal.arn} is not authorized to use the region-to-region API",
-        )
-
-
+# the admin key, which every region signs peer calls with: this API creates tables and
+# writes rows past every table policy
 router = APIRouter(
-    prefix="/v1/internal", include_in_schema=False, dependencies=[Depends(_regions_only)]
+    prefix="/v1/internal",
+    include_in_schema=False,
+    dependencies=[Depends(admin_only("use the region-to-region API"))],
 )
 
 

@@ -15,24 +15,15 @@ from typing import Any
 import orjson
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 
-from regions import principals
+from api.admin import admin_only
 from replicator.quarantine import Quarantine
 from replicator.runner import Replicator
 
 __all__ = ["router"]
 
 
-def _admin_only() -> None:
-    principal = principals.current.get()
-    if principal is not None and not principal.is_admin:
-        raise HTTPException(
-            status_code=403,
-            detail=f"User: {principal.arn} is not authorized to read or change the quarantine",
-        )
-
-
 router = APIRouter(
-    prefix="/v1/quarantine", tags=["replication"], dependencies=[Depends(_admin_only)]
+    prefix="/v1/quarantine", tags=["replication"], dependencies=[Depends(admin_only("read or change the quarantine"))]
 )
 
 
