@@ -30,6 +30,8 @@ __all__ = ["CONFLICTS_SHOWN", "PEER_TIMEOUT", "router"]
 #: a peer slower than this is as good as down for a page that refreshes every ~1.5 s
 PEER_TIMEOUT = httpx.Timeout(1.5, connect=0.5)
 #: conflicts fetched from each region; the page shows the newest of all of them
+#: (up to this many per region in all: one conflict is logged by every region that
+#: saw the write lose, and the page groups those copies into one row)
 CONFLICTS_SHOWN = 20
 #: history (seconds of samples) a caller may ask for
 MAX_HISTORY_S = 300.0
@@ -78,7 +80,7 @@ async def deployment(request: Request, history: float = HistoryParam) -> JSONRes
         (_conflict_row(c, r["name"]) for r in regions for c in r["conflicts"]),
         key=lambda c: int(c["at_ms"]),
         reverse=True,
-    )[:CONFLICTS_SHOWN]
+    )[: CONFLICTS_SHOWN * len(regions)]
     merged = [await who.conflict(region, c, c["detected_in"]) for c in merged]
     if not who.full:
         for r in regions:

@@ -9,9 +9,10 @@ what a user comparing timestamps would see.
 from __future__ import annotations
 
 import bisect
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-__all__ = ["BUCKETS_MS", "LagTracker", "PairLag"]
+__all__ = ["BUCKETS_MS", "LagTracker", "PairLag", "histogram_quantile"]
 
 #: histogram bucket upper bounds in ms (the last bucket is +Inf)
 BUCKETS_MS: tuple[float, ...] = (
@@ -44,16 +45,45 @@ class PairLag:
     window_max_ms: float | None = None
 
     def quantile(self, q: float) -> float:
-        """Upper bound of the bucket holding quantile ``q`` (coarse, from the histogram)."""
-        if not self.count:
-            return 0.0
-        target = q * self.count
-        seen = 0
-        for i, n in enumerate(self.buckets):
-            seen += n
-            if seen >= target:
-                return BUCKETS_MS[i] if i < len(BUCKETS_MS) else self.max_ms
-        return self.max_ms
+        """Quantile ``q`` of the lag, interpolated inside its histogram bucket (a bucket's
+        upper bound alone read "≤ 60,000" for a lag of 31 s), never above the maximum."""
+        return round(histogram_quantile(q, self.buckets, BUCKETS_MS, self.max_ms), 1)
+
+
+def histogram_quantile(
+    q: float,
+    counts: Sequence[int],
+    bounds: Sequence[float] = BUCKETS_MS,
+    max_value: float | None = None,
+) -> float:
+    """Quantile ``q`` of a histogram, interpolated linearly inside the bucket that holds
+    it, as Prometheus' ``histogram_quantile`` does.
+
+    ``counts`` are per bucket (not cumulative): one per upper bound in ``bounds`` (a
+    value equal to a bound is in that bucket: Prometheus' ``le``), then the +Inf
+    bucket.  The first bucket starts at 0.  A quantile in the +Inf bucket is its lower
+    bound (the highest finite one), as in Prometheus, unless the largest value observed
+    is known: ``max_value`` is then the +Inf bucket's upper end, and no quantile exceeds
+    it (an interpolation would when a bucket's values all sit near its lower end).
+    """
+    if len(counts) != len(bounds) + 1:
+        raise ValueError(f"{len(counts)} bucket counts for {len(bounds)} bounds (+Inf)")
+    total = sum(counts)
+    if total <= 0:
+        return 0.0
+    rank = min(max(q, 0.0), 1.0) * total
+    below = 0
+    for i, n in enumerate(counts):
+        if n and below + n >= rank:
+            lower = bounds[i - 1] if i > 0 else 0.0
+            if i == len(bounds):
+                upper = lower if max_value is None else max(max_value, lower)
+            else:
+                upper = bounds[i]
+            value = lower + (upper - lower) * (rank - below) / n
+            return value if max_value is None else min(value, max_value)
+        below += n
+    raise AssertionError("unreachable: the last non-empty bucket holds every rank <= total")
 
 
 class LagTracker:

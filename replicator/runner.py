@@ -155,13 +155,13 @@ class Replicator:
                 problems.append(f"applier not connected to Kafka ({app.contact.describe()})")
             elif now - app.last_progress > STALL_S:
                 problems.append(
-                    f"applier stuck: {app.behind} records behind, none applied for "
+                    f"applier stuck: {_records(app.behind)} behind, none applied for "
                     f"{now - app.last_progress:.0f}s"
                 )
         grown = app.quarantine.recent()
         if grown:
             problems.append(
-                f"quarantine growing: {grown} remote records put aside in the last "
+                f"quarantine growing: {_records(grown, 'remote record')} put aside in the last "
                 f"{RECENT_S:.0f}s (globaltables quarantine list)"
             )
         return problems
@@ -200,3 +200,8 @@ class Replicator:
             "last_error": self.last_error,
             "last_error_at": self.last_error_at,
         }
+
+
+def _records(n: int, noun: str = "record") -> str:
+    """``1 record``, ``2 records``: these texts are shown as they are (dashboard)."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"

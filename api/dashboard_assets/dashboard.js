@@ -18,6 +18,8 @@ const state = {
 const $ = (id) => document.getElementById(id);
 const esc = (s) => String(s ?? "").replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 const fmt = (n) => (n == null ? "–" : n >= 100 ? Math.round(n).toLocaleString("en") : n.toFixed(n >= 10 ? 0 : 1));
+// "1 item", "2 items", "1,500 items"
+const plural = (n, word, words = `${word}s`) => `${Number(n).toLocaleString("en")} ${n === 1 ? word : words}`;
 const ago = (s) => (s < 60 ? `${Math.round(s)} s` : s < 3600 ? `${Math.round(s / 60)} min` : `${Math.round(s / 3600)} h`);
 
 function colorOf(name, names) {
@@ -140,6 +142,8 @@ function quarantineReasons(q) {
 
 function renderMatrix(regions, names) {
   const byName = new Map(regions.map((r) => [r.name, r]));
+  // a source that does not answer: what its destinations last applied of it is stale
+  const down = (name) => byName.has(name) && !byName.get(name).summary;
   const head = `<tr><th class="corner">source ↓ / destination →</th>${names.map((n) => `<th>${esc(n)}</th>`).join("")}</tr>`;
   const now = Date.now() / 1000;
   const rows = names.map((src) => {
@@ -150,11 +154,17 @@ function renderMatrix(regions, names) {
       const p = d.summary.lag[src];
       if (!p) return `<td class="none">not a source</td>`;
       if (!p.applied) return `<td class="none"><div>–</div><div class="sub">nothing applied yet · ${p.records_behind} behind</div>${heldFrom(d, src)}</td>`;
+      if (down(src)) {
+        // no live lag to show: the last value is history, never in the healthy colour
+        return `<td class="stale" title="source down: ${esc(src)} does not answer; last lag applied ${fmt(p.last_ms)} ms">
+        <div class="lag">—</div>
+        <div class="sub">source down · last ${fmt(p.last_ms)} ms</div>${heldFrom(d, src)}</td>`;
+      }
       const cls = p.last_ms < 1000 ? "ok" : p.last_ms < 5000 ? "warn" : "bad";
       const idle = p.last_applied_at ? ago(Math.max(0, now - p.last_applied_at)) + " ago" : "nothing yet";
-      return `<td class="${cls}" title="p50 ≤ ${fmt(p.p50_ms)} ms, max ${fmt(p.max_ms)} ms, last applied ${idle}">
+      return `<td class="${cls}" title="p50 ${fmt(p.p50_ms)} ms, max ${fmt(p.max_ms)} ms, last applied ${idle}">
         <div class="lag">${fmt(p.last_ms)}</div>
-        <div class="sub">p99 ≤ ${fmt(p.p99_ms)} · ${p.records_behind} behind</div>${heldFrom(d, src)}</td>`;
+        <div class="sub">p99 ${fmt(p.p99_ms)} · ${p.records_behind} behind</div>${heldFrom(d, src)}</td>`;
     }).join("");
     return `<tr><th>${esc(src)}</th>${cells}</tr>`;
   });
@@ -263,8 +273,8 @@ function renderTables(regions) {
       if (!t) return `<td class="empty">–</td>`;
       const me = t.replicas.find((x) => x.region === r.name);
       const status = me ? me.status : t.status;
-      const kind = t.replicas.length ? `${t.replicas.length} replicas` : "local only";
-      return `<td title="${esc(kind)}">${esc(status)} · ${t.items.toLocaleString("en")} items</td>`;
+      const kind = t.replicas.length ? plural(t.replicas.length, "replica") : "local only";
+      return `<td title="${esc(kind)}">${esc(status)} · ${plural(t.items, "item")}</td>`;
     }).join("");
     return `<tr><td><b>${esc(name)}</b></td>${cells}</tr>`;
   });
@@ -282,15 +292,40 @@ function keyCell(c) {
   return `<td class="key hidden" title="keys need a signed request: globaltables conflicts">(hidden)</td>`;
 }
 
+// One conflict is logged by every region that saw the losing write lose: one row
+// per conflict, with the regions that logged it.  Grouped on what the page shows
+// (table, key when the caller may see it, winning and losing version), newest first.
+const version = (v) => `${v && v.hlc}@${v && v.origin}`;
+const conflictId = (c) => [c.table, keyText(c.keys), version(c.winner), version(c.loser)].join("|");
+
+function groupConflicts(conflicts) {
+  const groups = new Map();
+  for (const c of conflicts) {
+    const id = conflictId(c);
+    const g = groups.get(id);
+    if (!g) {
+      groups.set(id, { ...c, id, seen_in: [c.detected_in] });
+    } else {
+      g.at_ms = Math.max(g.at_ms, c.at_ms);
+      if (!g.seen_in.includes(c.detected_in)) g.seen_in.push(c.detected_in);
+    }
+  }
+  for (const g of groups.values()) g.seen_in.sort();
+  return [...groups.values()].sort((a, b) => b.at_ms - a.at_ms);
+}
+
 function renderConflicts(conflicts) {
   if (!conflicts.length) {
     $("conflicts").innerHTML = `<tr><td class="empty">no conflicts recorded</td></tr>`;
     return;
   }
   const head = "<tr><th>when</th><th>table</th><th>key</th><th>winner</th><th>lost</th><th>seen in</th></tr>";
-  const rows = conflicts.slice(0, CONFLICTS_SHOWN).map((c) => `<tr><td>${esc(new Date(c.at_ms).toLocaleTimeString())}</td>
+  const rows = groupConflicts(conflicts).slice(0, CONFLICTS_SHOWN).map((c) => `<tr data-conflict="${esc(c.id)}">
+    <td>${esc(new Date(c.at_ms).toLocaleTimeString())}</td>
     <td>${esc(c.table)}</td>${keyCell(c)}
-    <td>${esc(c.winner.origin)}</td><td>${esc(c.loser.origin)}</td><td>${esc(c.detected_in)}</td></tr>`);
+    <td title="version ${esc(version(c.winner))}">${esc(c.winner.origin)}</td>
+    <td title="version ${esc(version(c.loser))}">${esc(c.loser.origin)}</td>
+    <td class="seen-in" title="${esc(plural(c.seen_in.length, "region"))} logged it">${c.seen_in.map(esc).join(", ")}</td></tr>`);
   $("conflicts").innerHTML = head + rows.join("");
 }
 

@@ -231,7 +231,15 @@ def test_the_workload_makes_conflicts_the_page_shows(
         assert c["winner"]["origin"] != c["loser"]["origin"] and c["detected_in"] in NAMES
     dom = rendered_dom(f"{busy['us-east-1'].url}/dashboard", tmp_path)
     shown = section(dom, "conflicts")
+    shown = shown[: shown.index("</table>")]
     assert "workload_orders" in shown and "(hidden)" in shown and "hot-key" not in shown
+    # one row per conflict, however many regions logged it: grouped on what is shown
+    # (table, winning and losing version), with the regions that logged it
+    ids = re.findall(r'<tr data-conflict="([^"]+)"', shown)
+    assert ids and len(ids) == len(set(ids)), ids
+    for seen_in in re.findall(r'<td class="seen-in"[^>]*>([^<]*)</td>', shown):
+        regions = seen_in.split(", ")
+        assert regions == sorted(set(regions)) and set(regions) <= set(NAMES), seen_in
 
 
 #: the one-down test's own regions: topics and consumer groups are named after the
@@ -268,4 +276,7 @@ def test_a_region_that_is_down_is_reported_and_the_page_still_renders(
     assert cards.count('class="card ok"') + cards.count('class="card degraded"') == 2
     matrix = section(dom, "lag-matrix")
     assert "down" in matrix and UP_B in matrix
+    # nothing of the stopped region in the healthy colour
+    down_row = re.search(rf"<tr><th>{DOWN}</th>(.*?)</tr>", matrix, re.S)
+    assert down_row and 'class="ok"' not in down_row.group(1), matrix[:3000]
     screenshot(f"{url}/dashboard", tmp_path, "dashboard-one-region-down.png")
