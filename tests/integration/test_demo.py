@@ -21,7 +21,7 @@ from globaltables.workload import CREDENTIALS, dynamodb_client
 from regions.sigv4 import Credentials
 from replicator.signing import KeySigner, SigV4
 from tests.fixtures.demo import DEMO_REGIONS, Demo, clean_env, running_demo
-from tests.fixtures.regions import REPO, free_port
+from tests.fixtures.regions import REPO, free_port, free_port_run
 
 #: lets a user do anything in DynamoDB (regions/policy.py denies what no policy allows)
 ALLOW_DYNAMODB = {
@@ -33,9 +33,8 @@ pytestmark = pytest.mark.integration
 
 
 def test_demo_replicates_across_three_regions_and_stops_cleanly(tmp_path: Path) -> None:
-    # three consecutive ports: take a free one and trust its two neighbours, which
-    # the kernel hands out rarely; a clash shows up as a clear start-up failure
-    base = free_port()
+    # three consecutive free ports for the three regions
+    base = free_port_run(3)
     out = subprocess.run(
         [
             sys.executable, "-m", "globaltables.cli", "demo",
