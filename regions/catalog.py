@@ -122,10 +122,6 @@ class TableSpec:
     def next_iid(self) -> int:
         return max((i.iid for i in self.indexes), default=0) + 1
 
-    @property
-    def is_global(self) -> bool:
-        return len(self.replicas) > 1
-
     def replica_regions(self) -> tuple[str, ...]:
         return tuple(r.region for r in self.replicas)
 

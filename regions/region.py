@@ -314,11 +314,6 @@ class Region:
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
-    async def wait_background(self) -> None:
-        """Wait for index builds and drops started so far (tests, shutdown)."""
-        while self._background:
-            await asyncio.gather(*list(self._background), return_exceptions=True)
-
     # ------------------------------------------------------------------ catalog
 
     def arn(self, table: str) -> str:
