@@ -30,7 +30,7 @@ from regions.errors import ReseedUnavailable
 from regions.region import APPLIED, DUPLICATE, LOST, REJECTED, SKIPPED, Region
 from regions.versions import physical_ms, wall_ms
 from replicator.health import KafkaContact
-from replicator.kafka import change_topic, make_consumer, source_of_topic
+from replicator.kafka import change_topic, make_consumer, source_of_topic, start_or_close
 from replicator.lag import LagTracker
 from replicator.quarantine import APPLY_ERROR, Quarantine, Suspect
 from replicator.record_auth import ReplicationKeys, open_record
@@ -162,13 +162,7 @@ class Applier:
         consumer = make_consumer(
             self.bootstrap, self.region.name, topics, self.region.settings.kafka_security
         )
-        try:
-            await consumer.start()
-        except BaseException:
-            # close what a failed start opened ("Unclosed AIOKafkaConsumer" otherwise)
-            with contextlib.suppress(Exception):
-                await consumer.stop()
-            raise
+        await start_or_close(consumer.start, consumer.stop)
         self._consumer = consumer
         self.contact.started()
         probe = asyncio.create_task(self.contact.watch(consumer.topics, self._probe_failed))

@@ -6,7 +6,9 @@ reads every other region's topic in consumer group ``globaltables.apply.<D>``.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -23,6 +25,7 @@ __all__ = [
     "make_producer",
     "producer_settings",
     "source_of_topic",
+    "start_or_close",
 ]
 
 log = logging.getLogger("globaltables.kafka")
@@ -103,6 +106,20 @@ def make_consumer(
     )
 
 
+async def start_or_close(
+    start: Callable[[], Awaitable[object]], close: Callable[[], Awaitable[object]]
+) -> None:
+    """Start a Kafka client; if the start fails, close what it opened before the error
+    goes on (a client left open keeps its connections and warns "Unclosed
+    AIOKafkaProducer" when collected, once per retry)."""
+    try:
+        await start()
+    except BaseException:
+        with contextlib.suppress(Exception):
+            await close()
+        raise
+
+
 async def ensure_topics(
     bootstrap: str, topics: list[str], partitions: int, security: KafkaSecurity | None = None
 ) -> list[str]:
@@ -113,12 +130,7 @@ async def ensure_topics(
     admin = AIOKafkaAdminClient(
         bootstrap_servers=bootstrap, client_id="globaltables-admin", **_auth(security)
     )
-    try:
-        await admin.start()
-    except BaseException:
-        # a client that failed to start keeps its connections until closed
-        await admin.close()
-        raise
+    await start_or_close(admin.start, admin.close)
     created: list[str] = []
     try:
         response = await admin.create_topics(

@@ -21,7 +21,7 @@ from aiokafka import AIOKafkaProducer
 
 from regions.region import Region
 from replicator.health import CLOSE_TIMEOUT_S, SEND_STALL_S, BrokerSilent, KafkaContact
-from replicator.kafka import change_topic, make_producer
+from replicator.kafka import change_topic, make_producer, start_or_close
 from replicator.record_auth import ReplicationKeys
 
 __all__ = ["Publisher"]
@@ -78,14 +78,7 @@ class Publisher:
             f"globaltables-{self.region.name}-publisher",
             self.region.settings.kafka_security,
         )
-        try:
-            await producer.start()
-        except BaseException:
-            # a producer that failed to start still holds a client (and warns
-            # "Unclosed AIOKafkaProducer" when collected): close it before retrying
-            with contextlib.suppress(Exception):
-                await producer.stop()
-            raise
+        await start_or_close(producer.start, producer.stop)
         self.contact.started()
         self.producer = producer
         probe = asyncio.create_task(
