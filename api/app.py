@@ -16,7 +16,7 @@ import logging
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -36,15 +36,15 @@ from api import (
 )
 from api import durability as durability_api
 from api.auth.middleware import AuthMiddleware, read_body, request_of
+from api.dynamodb.operations import NAMES as OPERATION_NAMES
 from api.dynamodb.protocol import MAX_BODY
-from api.dynamodb.router import CONTEXT_OPERATIONS, OPERATIONS, serve
 from api.dynamodb.router import router as dynamodb_router
-from api.forwarding import Forwarder
+from api.dynamodb.router import serve
+from api.forwarding import Forwarder, served_by_worker
 from api.history import History
 from api.metrics import RegionMetrics
 from api.region_state import RegionState
 from api.visibility import redact_summary
-from api.workers import WorkerLink, WorkerPool, served_by_worker
 from regions import maintenance, principals, ttl
 from regions.errors import DynamoError
 from regions.identities import Identities
@@ -52,6 +52,10 @@ from regions.region import Region
 from replicator import signing
 from replicator.identity_sync import IdentitySync
 from replicator.runner import Replicator
+
+if TYPE_CHECKING:
+    # process management (globaltables/workers.py): create_app only calls into them
+    from globaltables.workers import WorkerLink, WorkerPool
 
 __all__ = ["RegionApp", "create_app"]
 
@@ -69,7 +73,7 @@ class RegionApp(FastAPI):
     """
 
     front_auth: AuthMiddleware
-    #: in a worker process (api/workers.py): where what it does not serve goes
+    #: in a worker process (globaltables/workers.py): where what it does not serve goes
     forward: Forwarder | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -124,7 +128,9 @@ def create_app(
     link: WorkerLink | None = None,
 ) -> RegionApp:
     """The app of a region's primary process (with ``workers`` if it starts some), or
-    of one of its worker processes (``link``): see api/workers.py."""
+    of one of its worker processes (``link``): see globaltables/workers.py."""
+    # a worker relays what it does not serve (api.forwarding.served_by_worker) to the primary
+    forward = Forwarder(link.primary_url) if link is not None else None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -136,6 +142,8 @@ def create_app(
                 yield
             finally:
                 await link.stop(region, app.state.metrics)
+                if forward is not None:
+                    await forward.close()
                 await region.close()
             return
         await region.open()
@@ -181,14 +189,12 @@ def create_app(
     )
     state = RegionState(region)
     history = History(region, replicator)
-    # the operation label only takes known names (see api.metrics.UNKNOWN_OPERATION)
-    operations = {op for ops in OPERATIONS.values() for op in ops}
-    operations |= {op for ops in CONTEXT_OPERATIONS.values() for op in ops}
     app.state.region = region
     app.state.replicator = replicator
     app.state.region_state = state
     app.state.history = history
-    app.state.metrics = RegionMetrics(region, replicator, state, operations)
+    # the operation label only takes known names (see api.metrics.UNKNOWN_OPERATION)
+    app.state.metrics = RegionMetrics(region, replicator, state, OPERATION_NAMES)
     auth = region.settings.auth
     app.state.identities = identities = Identities(region, auth)
     # the dashboard's deployment view asks the peers (and this region) with the admin key
@@ -205,8 +211,7 @@ def create_app(
     app.add_middleware(AuthMiddleware, **auth_options)
     # the same checks for POST /, which bypasses the middleware stack (RegionApp)
     app.front_auth = AuthMiddleware(app, **auth_options)
-    if link is not None:
-        app.forward = link.forward
+    app.forward = forward
     app.include_router(dynamodb_router)
     app.include_router(rest.router)
     app.include_router(rest_query.router)

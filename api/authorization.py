@@ -8,7 +8,7 @@ The router calls :func:`authorize` right before dispatch, the REST routes
 Who: ``regions.principals.current`` (set by ``api/auth``).  ``None`` (anonymous
 access allowed) and the admin (``policies=None``) are allowed everything, for free.
 
-Actions and resources (reference §11; AWS Service Authorization Reference):
+Actions and resources (AWS Service Authorization Reference):
 
 * item and table operations: ``dynamodb:<Operation>`` on the table ARN (a TableName
   given as an ARN is the same table of this region);
@@ -20,7 +20,7 @@ Actions and resources (reference §11; AWS Service Authorization Reference):
 * UpdateTable with ReplicaUpdates: also ``CreateTableReplica``/``DeleteTableReplica``;
 * Streams: DescribeStream, GetShardIterator and GetRecords on the stream ARN (for
   GetRecords, the one its iterator names); ListStreams on ``*``;
-* ListTables, DescribeLimits, DescribeEndpoints, ListGlobalTables: ``*``; the legacy
+* ListTables, DescribeLimits, DescribeEndpoints, ListGlobalTables: ``*``; the version 2017.11.29
   global-table operations: ``arn:aws:dynamodb::<acct>:global-table/<name>``.
 
 Condition keys (AWS "Using IAM policy conditions for fine-grained access control"):
@@ -49,9 +49,8 @@ out; the request then fails its own validation before doing anything.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
-from collections.abc import Awaitable, Callable, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -59,7 +58,6 @@ from regions import expressions as ex
 from regions import policy as pol
 from regions import principals
 from regions.errors import AccessDenied, DynamoError
-from regions.expressions.ast import PathOperand
 from regions.keys import KeySchema
 from regions.region import Region
 from regions.streams import parse_stream_arn
@@ -179,7 +177,7 @@ def _table_arn(region: Region, value: object) -> str:
 async def _schema(region: Region, table: str, index: str | None = None) -> KeySchema | None:
     """The key schema of the table (or of its index), None if there is none."""
     try:
-        spec = await region.table_spec(table)
+        spec = await region.control.table_spec(table)
     except DynamoError:
         return None
     if index is None:
@@ -216,21 +214,7 @@ def _ctx(body: dict[str, Any]) -> ex.ExpressionContext | None:
         return None
 
 
-def _paths(node: object) -> Iterator[ex.Path]:
-    """Every document path a parsed expression refers to (targets and operands)."""
-    if isinstance(node, PathOperand):
-        yield node.path
-        return
-    if dataclasses.is_dataclass(node) and not isinstance(node, type):
-        path = getattr(node, "path", None)
-        if isinstance(path, tuple) and path:
-            yield path  # an update action's target
-        for f in dataclasses.fields(node):
-            if f.name != "path":
-                yield from _paths(getattr(node, f.name))
-    elif isinstance(node, tuple | list):
-        for child in node:
-            yield from _paths(child)
+_paths = ex.paths_in
 
 
 def _expression_names(body: dict[str, Any]) -> set[str]:

@@ -33,7 +33,7 @@ async def conflicts(
 ) -> dict[str, Any]:
     region: Region = request.app.state.region
     who = viewer(request)
-    rows = [await who.conflict(region, row) for row in await region.conflicts(limit, table)]
+    rows = [await who.conflict(region, row) for row in await region.data.conflicts(limit, table)]
     return {
         "region": region.name,
         # False: some entries were hidden from this caller (see the module docstring)

@@ -147,7 +147,8 @@ async def _own_conflicts(request: Request) -> list[dict[str, Any]]:
 
 
 async def _conflicts(client: httpx.AsyncClient, url: str) -> list[dict[str, Any]]:
-    """A region's newest conflicts; none if it cannot tell (no /v1/conflicts yet: 404)."""
+    """A region's newest conflicts; none if it cannot tell (unreachable, or any answer
+    but 200, e.g. a 404 from a build without /v1/conflicts)."""
     try:
         resp = await client.get(f"{url}/v1/conflicts", params={"limit": CONFLICTS_SHOWN})
         items = resp.json().get("conflicts", []) if resp.status_code == 200 else []

@@ -1,6 +1,6 @@
 """``GET /v1/durability``: the durability settings in force, read back live.
 
-Invariant 7 (DESIGN.md) rests on three settings: the store's commit durability
+Invariant 7 (durability; docs/architecture.md) rests on three settings: the store's commit durability
 (SQLite WAL with ``synchronous=FULL`` unless ``--sqlite-synchronous`` says
 otherwise; PostgreSQL ``synchronous_commit=on``) and the publisher's Kafka producer
 (acks=all, idempotent).  This route reports what the running region's connections

@@ -46,7 +46,7 @@ class EdgeLimits:
         return {"timeout_keep_alive": self.idle_timeout}
 
     def to_json(self) -> str:
-        """For a worker process's command line (api/workers.py)."""
+        """For a worker process's command line (globaltables/workers.py)."""
         return json.dumps(dataclasses.asdict(self))
 
     @classmethod

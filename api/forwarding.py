@@ -3,25 +3,32 @@
 With ``globaltables region --workers N`` every process accepts connections on the
 region's port, but only the primary runs the catalog, the replicator, the admin and
 REST APIs, metrics and the dashboard (docs/regions.md, "Worker processes").  A worker
-serves the item operations itself and relays everything else, unchanged, to the
-primary's private listener: method, path, query, headers (``Host`` included, so SigV4
-verifies there exactly as it would have here) and body; the answer comes back byte for
-byte, status and headers included.
+serves the item operations itself (:func:`served_by_worker`: those the operation
+registry, ``api.dynamodb.operations``, marks ``worker=True``) and relays everything
+else, unchanged, to the primary's private listener: method, path, query, headers
+(``Host`` included, so SigV4 verifies there exactly as it would have here) and body;
+the answer comes back byte for byte, status and headers included.
+
+The worker processes themselves (starting, watching, reporting) are
+``globaltables.workers``'s; this module is only the HTTP side of the division.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import MutableMapping
+from typing import Any
 
 import httpx
 from starlette.types import Message, Receive, Scope, Send
 
 from api.auth.middleware import read_body
+from api.dynamodb.operations import WORKER_TARGETS
 from api.dynamodb.protocol import MAX_BODY, encode_error
 from api.dynamodb.transport import RequestTooLarge
 from regions.errors import InternalError
 
-__all__ = ["Forwarder"]
+__all__ = ["Forwarder", "served_by_worker"]
 
 log = logging.getLogger("globaltables.workers")
 
@@ -37,6 +44,16 @@ _HOP = frozenset(
         b"upgrade",
     }
 )
+
+
+def served_by_worker(scope: MutableMapping[str, Any]) -> bool:
+    """True for ``POST /`` requests a worker serves (the rest goes to the primary)."""
+    if scope["method"] != "POST" or scope["path"] != "/":
+        return False
+    for name, value in scope["headers"]:
+        if name == b"x-amz-target":
+            return value in WORKER_TARGETS
+    return False
 
 
 class Forwarder:

@@ -38,7 +38,7 @@ async def put_replica(name: str, request: Request) -> Response:
         spec = TableSpec.from_json(data)
         if spec.name != name:
             return Response(status_code=400, content=b'{"message":"name mismatch"}')
-        result = await region.accept_replica(spec)
+        result = await region.control.replicas.accept(spec)
     except DynamoError as exc:
         return Response(
             status_code=rest_status(exc),
@@ -52,14 +52,14 @@ async def put_replica(name: str, request: Request) -> Response:
 async def push_rows(name: str, request: Request, repair: bool = False) -> Response:
     """Backfill rows from the region that added this replica, applied with LWW.
     ``?repair=true`` (the convergence verifier) also takes rows whose version
-    originated in this region (see ``Region.apply_remote``)."""
+    originated in this region (see ``DataPlane.apply_remote``)."""
     region: Region = request.app.state.region
     try:
         raw: Any = orjson.loads(await request.body())
         records = [ChangeRecord.decode(orjson.dumps(r)) for r in raw]
         if any(r.table != name for r in records):
             return Response(status_code=400, content=b'{"message":"table mismatch"}')
-        stats = await region.apply_remote(records, repair=repair)
+        stats = await region.data.apply_remote(records, repair=repair)
     except DynamoError as exc:
         return _error(exc)
     except (ValueError, KeyError, TypeError, UnknownSchema):
@@ -115,7 +115,7 @@ async def snapshot(
 async def drop_replica(name: str, table_id: str, request: Request) -> Response:
     region: Region = request.app.state.region
     try:
-        await region.drop_replica(name, table_id)
+        await region.control.replicas.drop(name, table_id)
     except DynamoError as exc:
         return _error(exc)
     return Response(content=b"{}", media_type="application/json")

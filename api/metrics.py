@@ -126,7 +126,7 @@ class RegionMetrics:
 
     def request_samples(self) -> list[WorkerSample]:
         """This process's request metrics as plain values: what a worker process
-        reports to the primary, which adds them to its own (api/workers.py)."""
+        reports to the primary, which adds them to its own (globaltables/workers.py)."""
         return [
             (family.name, sample.name, dict(sample.labels), sample.value)
             for metric in (self.requests, self.latency, self.throttled)
@@ -342,7 +342,7 @@ class _StateCollector:
         )
         for src, counts in sorted(app.per_source.items()):
             applied.add_metric([src, dest], counts.applied)
-            lost.add_metric([src, dest], counts.conflicts_lost)
+            lost.add_metric([src, dest], counts.lost)
             dup.add_metric([src, dest], counts.duplicates)
             skipped.add_metric([src, dest], counts.skipped)
         for (src, reason), n in sorted(app.quarantine.counts.items()):

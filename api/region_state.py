@@ -61,7 +61,7 @@ class RegionState:
         """Local changes not yet published to Kafka (at most :data:`BACKLOG_CAP`)."""
         async with self._lock:
             if time.monotonic() - self._backlog_at >= self.backlog_max_age_s:
-                self._backlog = len(await self.region.pending_changes(BACKLOG_CAP))
+                self._backlog = len(await self.region.data.pending_changes(BACKLOG_CAP))
                 self._backlog_at = time.monotonic()
             return self._backlog
 
@@ -74,9 +74,9 @@ class RegionState:
 
     async def _read_tables(self) -> list[TableRow]:
         rows: list[TableRow] = []
-        for spec in await self.region.tables():
+        for spec in await self.region.control.tables():
             try:
-                _, items, size = await self.region.describe_table(spec.name)
+                _, items, size = await self.region.control.describe_table(spec.name)
             except DynamoError:
                 # dropped between the two reads: it simply is not listed this time
                 continue

@@ -152,7 +152,7 @@ async def list_tables(request: Request) -> Any:
         await authorize_rest(region, "ListTables")
     except DynamoError as exc:
         return _error(exc)
-    names, _ = await region.list_tables(limit=1000)
+    names, _ = await region.control.list_tables(limit=1000)
     return {"tables": names}
 
 
@@ -165,11 +165,11 @@ async def list_tables(request: Request) -> Any:
 async def get_item(table: str, request: Request) -> Any:
     region: Region = request.app.state.region
     try:
-        spec = await region.table_spec(table)
+        spec = await region.control.table_spec(table)
         key = _key_from_query(spec.key_schema, dict(request.query_params))
         await authorize_rest(region, "GetItem", table, key=key)
         ticket = throttle.admit_reads(region, [(spec, None, False, 1)])
-        item = await region.get_item(table, key)
+        item = await region.data.get_item(table, key)
         ticket.settle([(spec, capacity.item_read(item, consistent=False))])
     except DynamoError as exc:
         return _failed(request, exc)
@@ -193,10 +193,10 @@ async def put_item(table: str, request: Request) -> Any:
     try:
         item = _plain_body(await _bounded_body(request))
         typed = {name: from_plain(value) for name, value in item.items()}
-        spec = await region.table_spec(table)
+        spec = await region.control.table_spec(table)
         await authorize_rest(region, "PutItem", table, item=typed)
         ticket = throttle.admit_writes(region, [(spec, [typed])])
-        outcome = await region.put_item(table, typed)
+        outcome = await region.data.put_item(table, typed)
         ticket.settle([(spec, capacity.item_write(spec, outcome.old, outcome.new))])
     except DynamoError as exc:
         return _failed(request, exc)
@@ -212,11 +212,11 @@ async def put_item(table: str, request: Request) -> Any:
 async def delete_item(table: str, request: Request) -> Any:
     region: Region = request.app.state.region
     try:
-        spec = await region.table_spec(table)
+        spec = await region.control.table_spec(table)
         key = _key_from_query(spec.key_schema, dict(request.query_params))
         await authorize_rest(region, "DeleteItem", table, key=key)
         ticket = throttle.admit_writes(region, [(spec, [None])])
-        outcome = await region.delete_item(table, key)
+        outcome = await region.data.delete_item(table, key)
         ticket.settle([(spec, capacity.item_write(spec, outcome.old, outcome.new))])
     except DynamoError as exc:
         return _failed(request, exc)

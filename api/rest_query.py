@@ -324,7 +324,7 @@ async def query_items(table: str, request: Request) -> Response:
         forward = _forward(params.get("forward"))
         start = decode_cursor(params.get("cursor"))
         index = params.get("index")
-        spec = await region.table_spec(table)
+        spec = await region.control.table_spec(table)
         schema = _schema(spec, index)
         _reserved_key(schema, _QUERY_PARAMS)
         _unknown(params, _QUERY_PARAMS, schema.names)
@@ -341,7 +341,7 @@ async def query_items(table: str, request: Request) -> Response:
         range_op, range_values = _sort_condition(schema, params)
         await authorize_rest(region, "Query", table, index=index, hash_value=hash_value)
         ticket = throttle.admit_reads(region, [(spec, index, False, 1)])
-        page = await region.query(
+        page = await region.data.query(
             table,
             hash_value=hash_value,
             range_op=range_op,
@@ -373,10 +373,10 @@ async def scan_items(table: str, request: Request) -> Response:
         limit = _limit(params.get("limit"))
         start = decode_cursor(params.get("cursor"))
         index = params.get("index")
-        spec = await region.table_spec(table)
+        spec = await region.control.table_spec(table)
         await authorize_rest(region, "Scan", table, index=index)
         ticket = throttle.admit_reads(region, [(spec, index, False, 1)])
-        page = await region.scan(table, index=index, limit=limit, exclusive_start_key=start)
+        page = await region.data.scan(table, index=index, limit=limit, exclusive_start_key=start)
         ticket.settle([(spec, capacity.page_read(spec, index, page, consistent=False))])
     except DynamoError as exc:
         return _failed(request, exc)

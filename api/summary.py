@@ -66,15 +66,15 @@ async def region_summary(
             "applier": {
                 "connected": app.connected,
                 "sources": app.sources,
-                "applied": app.applied,
-                "skipped": app.skipped,
+                "applied": app.totals.applied,
+                "skipped": app.totals.skipped,
                 # remote records put aside (replicator/quarantine.py): counts only here
-                "quarantined": app.quarantined,
+                "quarantined": app.totals.quarantined,
                 "errors": app.errors,
                 "per_source": {
                     src: {
                         "applied": c.applied,
-                        "conflicts_lost": c.conflicts_lost,
+                        "conflicts_lost": c.lost,
                         "duplicates": c.duplicates,
                         "skipped": c.skipped,
                         "quarantined": c.quarantined,
@@ -120,8 +120,8 @@ async def region_summary(
         "writes": {
             "total": writes,
             "noop": noop,
-            "applied_remote": counters.applied,
-            "conflicts_lost": counters.lost,
+            "applied_remote": counters.remote.applied,
+            "conflicts_lost": counters.remote.lost,
         },
         "tables": tables,
         "history": [

@@ -105,9 +105,9 @@ async def tables(request: Request) -> Response:
     if (denied := _denied()) is not None:
         return denied
     region: Region = request.app.state.region
-    specs = await region.tables()
+    specs = await region.control.tables()
     with system_tables.access():
-        specs.append(await region.table_spec(system_tables.IDENTITIES))
+        specs.append(await region.control.table_spec(system_tables.IDENTITIES))
     return _json(
         {
             "region": region.name,

@@ -33,6 +33,7 @@ def _ms(values: list[float], q: float) -> float:
 
 
 async def _probe(store_url: str, concurrency: tuple[int, ...], seconds: float) -> dict[str, Any]:
+    from regions.control import NewTable
     from regions.region import Region
     from regions.settings import RegionSettings
 
@@ -78,11 +79,13 @@ async def _probe(store_url: str, concurrency: tuple[int, ...], seconds: float) -
         postgres_store._AsyncpgDriver = plain_driver  # type: ignore[misc]
         raise
     try:
-        await region.create_table(
-            name=_TABLE,
-            key_schema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-            attribute_definitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-            billing_mode="PAY_PER_REQUEST",
+        await region.control.create_table(
+            NewTable(
+                name=_TABLE,
+                key_schema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                attribute_definitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+                billing_mode="PAY_PER_REQUEST",
+            )
         )
         store: Any = region.store
         for attr in ("_writer", "_reader"):
@@ -102,14 +105,14 @@ async def _probe(store_url: str, concurrency: tuple[int, ...], seconds: float) -
 
         padding = "x" * 1000
         for i in range(20):
-            await region.put_item(_TABLE, {"pk": {"S": f"warm{i}"}, "data": {"S": padding}})
+            await region.data.put_item(_TABLE, {"pk": {"S": f"warm{i}"}, "data": {"S": padding}})
         statements.clear()
         for i in range(50):
-            await region.put_item(_TABLE, {"pk": {"S": f"count{i}"}, "data": {"S": padding}})
+            await region.data.put_item(_TABLE, {"pk": {"S": f"count{i}"}, "data": {"S": padding}})
         per_put = {k: v / 50 for k, v in sorted(statements.items())}
         statements.clear()
         for i in range(50):
-            await region.get_item(_TABLE, {"pk": {"S": f"count{i}"}})
+            await region.data.get_item(_TABLE, {"pk": {"S": f"count{i}"}})
         per_get = {k: v / 50 for k, v in sorted(statements.items())}
 
         waits: list[float] = []
@@ -139,7 +142,7 @@ async def _probe(store_url: str, concurrency: tuple[int, ...], seconds: float) -
                     while time.perf_counter() < end:
                         t = time.perf_counter()
                         item = {"pk": {"S": f"w{w}-{i % 50}"}, "data": {"S": padding}}
-                        await region.put_item(_TABLE, item)
+                        await region.data.put_item(_TABLE, item)
                         latencies.append(time.perf_counter() - t)
                         i += 1
 

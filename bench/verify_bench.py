@@ -43,6 +43,7 @@ from sqlalchemy import insert
 
 from regions import verification
 from regions.catalog import Replica
+from regions.control import NewTable
 from regions.keys import encode_key
 from regions.region import Region
 from regions.settings import RegionSettings
@@ -81,14 +82,14 @@ async def load(urls: dict[str, str], parts: dict[str, int], n: int, payload: int
     a = await _open(NAMES[0], urls[NAMES[0]], parts[NAMES[0]])
     b = await _open(NAMES[1], urls[NAMES[1]], parts[NAMES[1]])
     try:
-        await a.create_table(name=TABLE, **SCHEMA)
-        spec = await a.update_spec(
+        await a.control.create_table(NewTable(name=TABLE, **SCHEMA))
+        spec = await a.control.update_spec(
             TABLE, lambda sp: sp.with_replicas(tuple(Replica(r) for r in NAMES))
         )
-        await b.accept_replica(spec)
+        await b.control.replicas.accept(spec)
         base = (wall_ms() - 3_600_000) << 16
         for region in (a, b):
-            tid, sp = await region.table_ref(TABLE)
+            tid, sp = await region.control.table_ref(TABLE)
             t0 = time.perf_counter()
             batch: list[dict[str, Any]] = []
             for i in range(n):
@@ -198,7 +199,7 @@ async def diverge(url: str, partitions: int, payload: int) -> None:
     store (its leaves follow), as a change the first region never received."""
     r = await _open(NAMES[1], url, partitions)
     try:
-        tid, sp = await r.table_ref(TABLE)
+        tid, sp = await r.control.table_ref(TABLE)
         item = _item(123_457, payload, "-changed")
         enc = encode_key({"id": item["id"]}, sp.key_schema, sp.partitions)
         data = encode_item(item)
@@ -227,8 +228,8 @@ async def write_overhead(d: Path, rows: int, rounds: int, payload: int) -> tuple
         return None  # no leaf change: the write skips the leaf upsert
 
     try:
-        await r.create_table(name=TABLE, **SCHEMA)
-        tid, sp = await r.table_ref(TABLE)
+        await r.control.create_table(NewTable(name=TABLE, **SCHEMA))
+        tid, sp = await r.control.table_ref(TABLE)
         timings: dict[bool, list[float]] = {True: [], False: []}
         counter = 0
 
@@ -245,7 +246,7 @@ async def write_overhead(d: Path, rows: int, rounds: int, payload: int) -> tuple
                 data = encode_item(item)
                 async with r.store.write() as tx:
                     await tx.lock_partition(tid, enc.part)
-                    # as Region._write_row: the row read for LWW is handed over
+                    # as regions/data/rows.py does: the row read for LWW is handed over
                     row = await tx.get_row(tid, enc.part, enc.hk, enc.rk)
                     await tx.put_row(
                         tid,

@@ -479,7 +479,7 @@ def region(
     from api.edge import edge_protocol
     from globaltables.config_file import ConfigError, load_config
     from regions.auth_settings import AuthSettings
-    from regions.region import Region
+    from regions.region import Region, RegionHooks
     from regions.settings import RegionSettings, parse_peer
     from replicator import signing
     from replicator.peers import HttpPeers
@@ -576,12 +576,18 @@ def region(
             "clock skewed by %+d ms (--clock-skew-ms, a testing knob)", clock_skew_ms
         )
         clock = HybridClock(now_ms=lambda: wall_ms() + clock_skew_ms)
-    the_region = Region(settings, peers=HttpPeers(peer_map, auth=peer_auth), clock=clock)
+    hooks = RegionHooks()
+    the_region = Region(
+        settings, peers=HttpPeers(peer_map, auth=peer_auth), clock=clock, hooks=hooks
+    )
     try:
         replicator = Replicator(the_region, kafka, sorted(peer_map)) if kafka else None
     except ValueError as exc:
         # no key to sign records with, or a malformed tuning variable (replicator/publisher.py)
         raise click.UsageError(str(exc)) from None
+    if replicator is not None:
+        # a new replica's backfill waits until this region applied what peers published
+        hooks.catch_up = replicator.applier.wait_caught_up
     if workers == 1:
         app = create_app(the_region, replicator)
         uvicorn.run(
@@ -594,7 +600,7 @@ def region(
             **edge.uvicorn_options(),
         )
         return
-    from api.workers import WorkerPool, listen
+    from globaltables.workers import WorkerPool, listen
 
     # every process of the region listens on the port (SO_REUSEPORT: the kernel spreads
     # connections over them); the workers relay what they do not serve on a private one
@@ -617,6 +623,8 @@ def region(
         ],
     )
     the_region.share_processes(pool.signals, worker=False)
+    # the region's write counts include the workers' (their reports, via the pool)
+    hooks.worker_writes = pool.writes
     app = create_app(the_region, replicator, workers=pool)
     config = uvicorn.Config(
         app,

@@ -2,7 +2,7 @@
 
 Not meant to be run by hand: it listens on the region's port next to the
 region's primary process and reads the region's settings from standard input
-(api/workers.py explains the division of work).
+(globaltables/workers.py explains the division of work).
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> None:
     from api.app import create_app
     from api.edge import edge_protocol
     from api.edge_limits import EdgeLimits
-    from api.workers import WorkerLink, listen
+    from globaltables.workers import WorkerLink, listen
     from regions.process_signals import ProcessSignals
     from regions.region import Region
     from regions.versions import HybridClock, wall_ms

@@ -17,12 +17,11 @@ no item is admitted raises ProvisionedThroughputExceededException (or
 ThrottlingException).  The admitted items' actual cost is settled here as well.
 
 Wording sources: dynalite's test/batchGetItem.js and test/batchWriteItem.js (run
-against DynamoDB), Alternator's test_batch.py, the shared reference §3.4 and §12.6-7.
+against DynamoDB), Alternator's test_batch.py, and the botocore model.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -31,10 +30,11 @@ import orjson
 from regions import capacity, throttle
 from regions.capacity import Consumed
 from regions.catalog import TableSpec
+from regions.data import Bound, Delete, Put, WriteOutcome
 from regions.errors import DynamoError, ValidationError
 from regions.indexes import check_index_keys
 from regions.keys import validate_key
-from regions.region import Region, WriteOutcome
+from regions.region import Region
 from regions.types import Item, check_item_size, item_size, validate_item, validate_values
 
 __all__ = [
@@ -154,7 +154,7 @@ async def batch_get(
     # first read, and before admission: an invalid batch is never answered throttled
     specs: list[TableSpec] = []
     for entry, keys in zip(tables, canonical, strict=True):
-        spec = await region.table_spec(entry.table)
+        spec = await region.control.table_spec(entry.table)
         for key in keys:
             validate_key(key, spec.key_schema)
         specs.append(spec)
@@ -170,7 +170,7 @@ async def batch_get(
     flat = [
         (entry.table, key) for entry, keys in zip(tables, canonical, strict=True) for key in keys
     ]
-    items = iter(await region.get_many([k for k, ok in zip(flat, admitted, strict=True) if ok]))
+    items = iter(await region.data.get_many([k for k, ok in zip(flat, admitted, strict=True) if ok]))
     allowed = iter(admitted)
     result = BatchGetResult()
     used = 0
@@ -227,12 +227,12 @@ async def batch_write(region: Region, tables: list[TableWrite]) -> BatchWriteRes
         staged.append((entry.table, prepared))
     if count > MAX_BATCH_WRITE_REQUESTS:
         raise ValidationError(MSG_TOO_MANY_WRITES)
-    plan: list[tuple[str, Item, Callable[[Item | None], Item | None]]] = []
+    plan: list[Bound] = []
     specs: list[TableSpec] = []
     puts: list[Item | None] = []
     seen: set[tuple[str, bytes]] = set()
     for table, prepared in staged:
-        spec = await region.table_spec(table)
+        tid, spec = await region.catalog.table(table)
         schema = spec.key_schema
         for put, values in prepared:
             # a PutRequest's key is checked like a Key parameter: DynamoDB answers
@@ -246,7 +246,8 @@ async def batch_write(region: Region, tables: list[TableWrite]) -> BatchWriteRes
             if ident in seen:
                 raise ValidationError(MSG_DUPLICATE_KEYS)
             seen.add(ident)
-            plan.append((table, key, _put(put) if put is not None else _delete))
+            op = Put(table, item=put) if put is not None else Delete(table, key=key)
+            plan.append(Bound(tid, spec, key, op))
             specs.append(spec)
             puts.append(put)
     # validated whole; now capacity decides which requests run, in request order
@@ -256,17 +257,17 @@ async def batch_write(region: Region, tables: list[TableWrite]) -> BatchWriteRes
     ]
     ticket, admitted = throttle.admit_items(region, demands)
     run = [i for i, ok in enumerate(admitted) if ok]
-    results = await region.write_many([plan[i] for i in run], atomic=False)
+    results = await region.data.commit([plan[i] for i in run], atomic=False)
     out = BatchWriteResult()
     spent: list[tuple[TableSpec, Consumed]] = []
     for i, outcome in zip(run, results, strict=True):
-        # the mutations cannot fail (no conditions, everything validated above); a
+        # the operations cannot fail (no conditions, everything validated above); a
         # failure here is a bug, and surfacing it beats answering success for a lost write
         if isinstance(outcome, DynamoError):
             raise outcome
         consumed = capacity.item_write(specs[i], outcome.old, outcome.new)
         spent.append((specs[i], consumed))
-        out.written.append(Written(plan[i][0], specs[i], outcome, consumed))
+        out.written.append(Written(plan[i].op.table, specs[i], outcome, consumed))
     ticket.settle(spent)
     # positions within each request entry of what was not admitted
     position = 0
@@ -275,10 +276,3 @@ async def batch_write(region: Region, tables: list[TableWrite]) -> BatchWriteRes
         position += len(prepared)
     return out
 
-
-def _put(item: Item) -> Callable[[Item | None], Item | None]:
-    return lambda _old: item
-
-
-def _delete(_old: Item | None) -> Item | None:
-    return None

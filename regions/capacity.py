@@ -1,10 +1,10 @@
 """Consumed capacity: the units DynamoDB charges a request, and the wire object.
 
-Pure functions; nothing here throttles (that comes later and will consume these
+Pure functions; nothing here throttles (``regions/throttle.py`` does, with these
 figures).  The HTTP layer asks for a figure only when the request set
 ``ReturnConsumedCapacity`` to TOTAL or INDEXES.
 
-Arithmetic (shared reference §6; sources in brackets):
+Arithmetic (sources in brackets):
 
 * A read costs ``ceil(size / 4 KB)`` units, at least 1, of the whole stored item
   whatever the projection; half that when eventually consistent; a missing item
@@ -53,9 +53,9 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from regions.catalog import DELETING, TableSpec
+from regions.data.ops import WriteOutcome
 from regions.indexes import GSI, IndexSpec, entry_for
 from regions.reads import Page
-from regions.region import WriteOutcome
 from regions.types import Item, item_size
 
 __all__ = [

@@ -1,7 +1,9 @@
 """Change records: the outbox rows and the replication wire format.
 
-Every committed write appends one :class:`ChangeRecord` to the change log in the
-same store transaction as the item (invariant 1).  Local-origin records are what
+Every committed write a reader can see appends one :class:`ChangeRecord` to the
+change log in the same store transaction as the item (invariant 1; a remote delete
+of an item this region never had stores only a tombstone, see
+``regions/store/base.py``).  Local-origin records are what
 the publisher ships to Kafka; records applied from other regions are logged too,
 with their original version and origin (invariant 5), for the Streams API.
 

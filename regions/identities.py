@@ -351,24 +351,24 @@ class Identities:
 
     async def _get(self, pk: str) -> Item | None:
         with system_tables.access():
-            return await self.region.get_item(_TABLE, {"pk": {"S": pk}})
+            return await self.region.data.get_item(_TABLE, {"pk": {"S": pk}})
 
     async def _put(self, item: Item, *, must_exist: bool) -> None:
         with system_tables.access():
-            await self.region.put_item(
+            await self.region.data.put_item(
                 _TABLE, item, condition=lambda old: (old is not None) == must_exist
             )
 
     async def _delete(self, pk: str) -> None:
         with system_tables.access():
-            await self.region.delete_item(_TABLE, {"pk": {"S": pk}})
+            await self.region.data.delete_item(_TABLE, {"pk": {"S": pk}})
 
     async def _scan(self) -> list[Item]:
         out: list[Item] = []
         start: Any = None
         with system_tables.access():
             while True:
-                page = await self.region.scan(_TABLE, exclusive_start_key=start)
+                page = await self.region.data.scan(_TABLE, exclusive_start_key=start)
                 out.extend(page.items)
                 start = page.last_evaluated_key
                 if start is None:

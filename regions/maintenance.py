@@ -20,7 +20,7 @@ log = logging.getLogger("globaltables.housekeeping")
 
 
 async def housekeeping_once(region: Region) -> tuple[int, int, int]:
-    tombs, trimmed = await region.housekeeping()
+    tombs, trimmed = await region.data.housekeeping()
     tokens = await transactions.purge_expired_tokens(region)
     return tombs, trimmed, tokens
 

@@ -11,7 +11,7 @@ A document is what IAM accepts for an identity-based policy::
                                   {"dynamodb:LeadingKeys": ["${aws:username}"]}}}]}
 
 Evaluation (IAM's identity-policy logic, AWS IAM User Guide "Policy evaluation
-logic"; reference §11): a statement applies when its action, resource and every
+logic"): a statement applies when its action, resource and every
 condition match; any applying Deny wins ("explicit deny"), otherwise any applying
 Allow allows, otherwise the request is denied ("no identity-based policy allows").
 
@@ -543,7 +543,7 @@ def principal_variables(name: str, account_id: str, arn: str) -> dict[str, str]:
 
 
 def denial_message(principal_arn: str, action: str, resource: str, explicit: bool) -> str:
-    """AccessDeniedException's Message, worded as AWS words it (reference §11; e.g.
+    """AccessDeniedException's Message, worded as AWS words it (e.g.
     appsmithorg/appsmith#21846 and sebdah/dynamic-dynamodb#321 quote the service)."""
     head = f"User: {principal_arn} is not authorized to perform: {action} on resource: {resource}"
     if explicit:

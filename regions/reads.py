@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from regions import expressions as ex
 from regions.catalog import TableSpec
 from regions.errors import ValidationError
 from regions.indexes import GSI, IndexSpec, table_key_bytes
@@ -34,7 +35,17 @@ from regions.keys import (
 from regions.store import IndexRow, KeyRange, ReadTx, StoredRow
 from regions.types import Item, decode_item, item_size
 
-__all__ = ["PAGE_BYTES", "Page", "key_range", "query", "readable_index", "scan", "segment_filter"]
+__all__ = [
+    "PAGE_BYTES",
+    "Page",
+    "check_gsi_projection",
+    "full_items",
+    "key_range",
+    "query",
+    "readable_index",
+    "scan",
+    "segment_filter",
+]
 
 #: the 1 MB page limit, measured on stored item sizes before filtering
 PAGE_BYTES = 1024 * 1024
@@ -42,6 +53,47 @@ _CHUNK = 256
 
 Row = StoredRow | IndexRow
 
+
+
+def full_items(spec: TableSpec, index: str | None, select: str, paths: list[ex.Path] | None) -> bool:
+    """Whether an index read must return attributes beyond the index projection."""
+    idx = spec.index(index) if index is not None else None
+    if idx is None or idx.projection == "ALL":
+        return False
+    if select == "ALL_ATTRIBUTES":
+        if idx.kind == "GSI":
+            raise ValidationError(
+                "One or more parameter values were invalid: Select type ALL_ATTRIBUTES is not "
+                f"supported for global secondary index {idx.name} because its projection type is not ALL"
+            )
+        return True
+    # an LSI fetches unprojected attributes from the table; a GSI simply lacks them
+    return paths is not None and idx.kind == "LSI"
+
+
+def check_gsi_projection(
+    spec: TableSpec, index: str | None, paths: list[ex.Path] | None, cond: object
+) -> None:
+    """A GSI cannot fetch what it does not project: naming such an attribute in the
+    projection or the filter is an error (an LSI reads it from the table instead).
+    Texts: DynamoDB's, as quoted in localstack/localstack#478 and
+    sensedeep/dynamodb-onetable#377."""
+    idx = spec.index(index) if index is not None else None
+    if idx is None or idx.kind != "GSI" or idx.projection == "ALL":
+        return
+    projected = {*spec.key_schema.names, *idx.key_schema.names, *idx.non_key_attributes}
+    missing = list(dict.fromkeys(str(p[0]) for p in paths or () if p[0] not in projected))
+    if missing:
+        raise ValidationError(
+            "One or more parameter values were invalid: Global secondary index "
+            f"{idx.name} does not project [{', '.join(missing)}]"
+        )
+    missing = list(dict.fromkeys(str(p[0]) for p in ex.paths_in(cond) if p[0] not in projected))
+    if missing:
+        raise ValidationError(
+            f"One or more parameter values were invalid: Secondary index {idx.name} does not "
+            f"project one or more filter attributes: [{', '.join(missing)}]"
+        )
 
 @dataclass(frozen=True)
 class Page:

@@ -1,6 +1,6 @@
 """What a change record from another region must satisfy before it touches the store.
 
-Invariant 9 (DESIGN.md): a remote record's content is valid for the table it names
+Invariant 9 (docs/architecture.md): a remote record's content is valid for the table it names
 or it is not applied.  The wire fields were type-checked by
 :meth:`ChangeRecord.decode`; this module checks them against the table's spec and
 this region's clock:

@@ -62,14 +62,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import orjson
-from sqlalchemy import select
 
 from regions import catalog
 from regions.catalog import TableSpec
-from regions.changes import REMOVE
-from regions.keys import EncodedKey, decode_key
-from regions.store import schema
-from regions.types import decode_item
+from regions.store import StoredRow
 from regions.versions import Version, wall_ms
 
 if TYPE_CHECKING:
@@ -262,19 +258,11 @@ async def record_rows(region: Region, tid: int, page: int = 1000) -> dict[RowKey
         cursor = (rows[-1].part, rows[-1].hk, rows[-1].rk)
 
 
-async def unpublished_versions(region: Region, tid: int) -> set[Version]:
-    """Versions of this table's local changes not yet acknowledged by Kafka.
-
-    Read with one statement on the store's connection (the store interface has no
-    such query; only versions are needed, not the records): a change record and
-    its row carry the same version (invariant 1), so a row is unpublished iff its
-    version is in this set."""
-    c = schema.changes.c
-    async with region.store.read() as tx:
-        res = await tx.conn.execute(
-            select(c.hlc, c.origin).where(c.tid == tid, c.pending.is_(True))
-        )
-        return {Version(int(r.hlc), str(r.origin)) for r in res}
+async def unpublished_versions(region: Region, tid: int) -> Set[Version]:
+    """Versions of this table's local changes not yet acknowledged by Kafka: a
+    change record and its row carry the same version (invariant 1), so a row is
+    unpublished iff its version is in this set."""
+    return await region.data.unpublished_versions(tid)
 
 
 async def purge(
@@ -285,46 +273,19 @@ async def purge(
     unpublished: Set[Version],
     chunk: int = 200,
 ) -> int:
-    """Remove the candidates that are still exactly the recorded row, each chunk in
-    one write transaction holding its partitions' locks (so no write of the same
-    key can interleave between the check and the removal).  Returns the count."""
-    todo = list(candidates)
-    purged = 0
-    for start in range(0, len(todo), chunk):
-        batch = todo[start : start + chunk]
-        now = wall_ms()
-        async with region.store.write() as tx:
-            for part in sorted({row.part for _, row in batch}):
-                await tx.lock_partition(tid, part)
-            for (hk, rk), recorded in batch:
-                row = await tx.get_row(tid, recorded.part, hk, rk)
-                if row is None or not should_purge(
-                    recorded.version,
-                    in_copy=False,
-                    unpublished=row.version in unpublished,
-                    current=row.version,
-                    current_live=row.data is not None,
-                ):
-                    continue
-                assert row.data is not None
-                key = decode_key(hk, rk, spec.key_schema)
-                enc = EncodedKey(recorded.part, hk, rk)
-                # a tombstone under the purged row's own version, logged but never
-                # published (pending=False): a repair of this region only
-                await region._write_row(
-                    tx,
-                    tid,
-                    spec,
-                    enc,
-                    key,
-                    decode_item(row.data),
-                    None,
-                    None,
-                    row.version,
-                    REMOVE,
-                    now,
-                    pending=False,
-                    prev=row,
-                )
-                purged += 1
-    return purged
+    """Remove the candidates that are still exactly the recorded row (each re-checked
+    with :func:`should_purge` under its partition lock, by the data plane's
+    ``purge_unchanged``: a tombstone under the purged row's own version, logged but
+    never published, a repair of this region only).  Returns the count."""
+
+    def decide(recorded: Version, row: StoredRow) -> bool:
+        return should_purge(
+            recorded,
+            in_copy=False,
+            unpublished=row.version in unpublished,
+            current=row.version,
+            current_live=row.data is not None,
+        )
+
+    todo = [(key, row.part, row.version) for key, row in candidates]
+    return await region.data.purge_unchanged(tid, spec, todo, decide, chunk)

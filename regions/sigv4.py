@@ -1,9 +1,9 @@
 """AWS Signature Version 4, the algorithm both sides share.
 
-The region verifies with it (``api/auth/verifier.py``), regions sign their calls to
-each other with it (``replicator/signing.py``), and the load generator reuses its
-key derivation (``bench/sigv4.py``).  ``tests/unit/test_sigv4.py`` checks it against
-botocore's signer byte for byte.
+The region checks signatures with it (``api/auth/signature_check.py``), regions
+sign their calls to each other with it (``replicator/signing.py``), and the load
+generator reuses its key derivation (``bench/sigv4.py``).
+``tests/unit/test_sigv4.py`` checks it against botocore's signer byte for byte.
 
 Canonicalisation follows what the SDKs send, not only the letter of the spec:
 

@@ -98,7 +98,7 @@ async def _resolve(region: Region, arn: str) -> tuple[int, TableSpec, StreamSpec
     table, label = parse_stream_arn(arn)
     found: list[tuple[int, TableSpec]] = []
     try:
-        found.append(await region.table_ref(table))
+        found.append(await region.control.table_ref(table))
     except ResourceNotFound:
         pass
     if not any(stream.label == label for _, spec in found for stream in spec.streams):
@@ -171,10 +171,10 @@ async def list_streams(
     # deleted tables' streams are listed until they expire, as in DynamoDB
     retired = [spec for _, spec in await _retired(region, table)]
     if table is None:
-        specs = await region.tables() + retired
+        specs = await region.control.tables() + retired
     else:
         try:
-            specs = [await region.table_spec(table), *retired]
+            specs = [await region.control.table_spec(table), *retired]
         except ResourceNotFound:
             if not retired:
                 raise

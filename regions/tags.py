@@ -31,7 +31,7 @@ def _table_of(region: Region, arn: str) -> str:
 async def _spec_tags(region: Region, arn: str) -> tuple[str, dict[str, str]]:
     table = _table_of(region, arn)
     try:
-        spec = await region.table_spec(table)
+        spec = await region.control.table_spec(table)
     except ResourceNotFound:
         raise ResourceNotFound(
             f"Requested resource not found: ResourcArn: {arn} not found"
@@ -49,13 +49,13 @@ async def tag(region: Region, arn: str, new: dict[str, str]) -> None:
         raise ValidationError(
             f"One or more parameter values were invalid: The number of tags exceeds the limit of {MAX_TAGS}"
         )
-    await region.update_spec(table, lambda s: replace(s, tags=merged), replicate=False)
+    await region.control.update_spec(table, lambda s: replace(s, tags=merged), replicate=False)
 
 
 async def untag(region: Region, arn: str, keys: list[str]) -> None:
     table, current = await _spec_tags(region, arn)
     left = {k: v for k, v in current.items() if k not in keys}
-    await region.update_spec(table, lambda s: replace(s, tags=left), replicate=False)
+    await region.control.update_spec(table, lambda s: replace(s, tags=left), replicate=False)
 
 
 async def list_tags(region: Region, arn: str) -> dict[str, str]:

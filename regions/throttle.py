@@ -5,7 +5,7 @@ are keyed by (table id, index name or "", read|write), so a dropped and re-creat
 table of the same name starts afresh, and are (re)configured from the table spec at
 every admission, so UpdateTable takes effect on the next request.
 
-Which resources are limited (reference §6):
+Which resources are limited (Developer Guide, ProvisionedThroughput and ServiceQuotas):
 
 * BillingMode PROVISIONED: the table's ReadCapacityUnits/WriteCapacityUnits and each
   GSI's own.  A bucket refills at that many units per second and banks up to
@@ -45,15 +45,15 @@ batch of which no item can be admitted fails with the exception.
 
 Messages: ProvisionedThroughputExceededException's two texts as the service sends
 them (table: mifi/dynamodump#20, quintilesims/layer0#229; GSI: grailbio/reflow#101);
-ThrottlingException's from the shared reference §6.  Both carry ThrottlingReasons
-(``ThrottlingReasons``/``throttlingReasons`` per the botocore model) such as
+ThrottlingException's as the Developer Guide's error list (Programming.Errors) gives
+it.  Both carry ThrottlingReasons (``ThrottlingReasons``/``throttlingReasons`` per the
+botocore model) such as
 ``{"reason": "TableWriteProvisionedThroughputExceeded", "resource": <table ARN>}``.
 """
 
 from __future__ import annotations
 
 import time
-import weakref
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final
@@ -414,17 +414,9 @@ def write_demand(
 
 # --------------------------------------------------------------------------- per region
 
-_THROTTLES: weakref.WeakKeyDictionary[Region, Throttle] = weakref.WeakKeyDictionary()
-
-
 def for_region(region: Region) -> Throttle:
-    """The region's buckets (created on first use, with its ``burst_s`` setting)."""
-    throttle = _THROTTLES.get(region)
-    if throttle is None:
-        throttle = _THROTTLES[region] = Throttle(
-            region.settings.burst_s, arn=region.arn, share=1 / region.settings.processes
-        )
-    return throttle
+    """The region's buckets (a field of the region, built with its settings)."""
+    return region.throttle
 
 
 def admit(region: Region, demands: Sequence[Demand]) -> Ticket:

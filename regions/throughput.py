@@ -2,7 +2,7 @@
 OnDemandThroughput maxima.  Pure functions on TableSpec; ``regions/throttle.py``
 enforces what they set.
 
-Table-level BillingMode and ProvisionedThroughput stay ``Region.update_settings``'s
+Table-level BillingMode and ProvisionedThroughput stay ``table_changes.new_settings``'s
 job; this module adds what that one does not know about: GSIs (each has its own
 capacity under PROVISIONED, none under PAY_PER_REQUEST), OnDemandThroughput, and the
 time of the last switch to PAY_PER_REQUEST (``BillingModeSummary``).
@@ -47,7 +47,7 @@ PROVISIONED: Final = "PROVISIONED"
 PAY_PER_REQUEST: Final = "PAY_PER_REQUEST"
 #: OnDemandThroughput's "no maximum" (the API's -1)
 NO_MAXIMUM: Final = -1
-#: DescribeLimits (reference §6: 80k/80k per account, 40k/40k per table)
+#: DescribeLimits (Developer Guide, ServiceQuotas: 80k/80k per account, 40k/40k per table)
 ACCOUNT_MAX_UNITS: Final = 80000
 TABLE_MAX_UNITS: Final = 40000
 
@@ -165,7 +165,7 @@ def plan_update(
     now: float,
 ) -> Callable[[TableSpec], TableSpec] | None:
     """Validate UpdateTable's throughput changes against the current spec and return
-    the change to apply after ``Region.update_settings`` (None: nothing to do).
+    the change to apply after ``table_changes.new_settings`` (None: nothing to do).
 
     ``provisioned`` says the request carried a table ProvisionedThroughput;
     ``created`` is a GSI the same request creates (it must fit the target mode)."""
@@ -205,7 +205,7 @@ def plan_update(
             check_on_demand(gsi.on_demand, mode)
     if switching and mode == PROVISIONED and provisioned:
         # every GSI needs its capacity in the same call (the table's own requirement is
-        # Region.update_settings' to report)
+        # table_changes.new_settings' to report)
         for name in gsis:
             given = updates.get(name)
             if given is None or not given.provisioned:

@@ -12,11 +12,11 @@ ValidationException for the whole request, as DynamoDB answers it) and hands ove
   transaction with a single ``ValidationError`` reason, every other action ``None``
   (Alternator's test_transact_write_cancellation_reasons_validationerror);
 * two actions on one item are a ValidationException, not a cancellation (§12.8);
-* all actions then run in ONE store transaction (``Region.write_many(atomic=True)``);
+* all actions then run in ONE store transaction (``DataPlane.commit(atomic=True)``);
   if any fails nothing is written, and every failed condition is listed, but only the
-  first ValidationError (reference §3.5).
+  first ValidationError (Developer Guide, transaction-apis).
 
-Idempotency (reference §3.5, §12.9): a ClientRequestToken is recorded in the store's
+Idempotency (Developer Guide, transaction-apis): a ClientRequestToken is recorded in the store's
 ``gt_meta`` table under ``txtoken:<token>`` as JSON ``{"hash", "state", "at"}``, so it
 survives a restart and is shared by every process on the store.  A claim is taken
 (state ``pending``) before the writes and turned into ``done`` (``at`` = completion
@@ -26,26 +26,32 @@ Known gap: the ``done`` mark commits in its own store transaction right after th
 writes.  A crash between the two commits leaves the token ``pending``: replays get
 TransactionInProgressException until the 10-minute window ends and then run again.
 Never re-running within the window is the safe side of that trade; closing the gap
-needs ``Region.write_many`` to accept extra meta rows in its own transaction.
+needs ``DataPlane.commit`` to accept extra meta rows in its own transaction.
 """
 
 from __future__ import annotations
 
 import hashlib
 import zlib
-from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Final
 
 import orjson
-from sqlalchemy import delete, select
 
 from regions.capacity import charged_size
 from regions.catalog import TableSpec
+from regions.data import (
+    Bound,
+    Delete,
+    Put,
+    Update,
+    WriteOp,
+    WriteOutcome,
+    WritesCancelled,
+)
 from regions.errors import ConditionalCheckFailed, DynamoError, ValidationError
-from regions.keys import KeySchema, item_key, validate_key
-from regions.region import Region, WriteOutcome, WritesCancelled
-from regions.store import schema as store_schema
+from regions.keys import item_key, validate_key
+from regions.region import Region
 from regions.types import Item, check_item_size, item_size, validate_item, validate_values
 from regions.versions import wall_ms
 
@@ -99,11 +105,6 @@ _VOID: Final = "void"
 #: token claims serialise on advisory locks of this pseudo table (no table id is negative)
 _TOKEN_LOCK_TID: Final = -1
 
-#: UpdateExpression applied to the current item (None: absent) and the validated key
-UpdateFn = Callable[[Item | None, Item, KeySchema], Item | None]
-Condition = Callable[[Item | None], bool]
-
-
 class TransactionCanceled(DynamoError):
     """The whole transaction was cancelled; ``reasons`` has one entry per action."""
 
@@ -137,21 +138,27 @@ class TransactionInProgress(DynamoError):
 
 @dataclass(frozen=True)
 class WriteAction:
-    """One TransactItems entry, its expressions already parsed by the caller.
+    """One TransactItems entry: its write operation (expressions already parsed by
+    the caller) and the size of its ExpressionAttributeValues, which counts towards
+    the 4 MB payload."""
 
-    ``item`` is set for PUT, ``key`` for the others; ``update`` only for UPDATE (None
-    there means no UpdateExpression); ``values_size`` is the size of the action's
-    ExpressionAttributeValues, which counts towards the 4 MB payload.
-    """
-
-    kind: str
-    table: str
-    item: Any = None
-    key: Any = None
-    condition: Condition | None = None
-    update: UpdateFn | None = None
-    return_old_on_failure: bool = False
+    op: WriteOp
     values_size: int = 0
+
+    @property
+    def table(self) -> str:
+        return self.op.table
+
+    @property
+    def kind(self) -> str:
+        op = self.op
+        if isinstance(op, Put):
+            return PUT
+        if isinstance(op, Delete):
+            return DELETE
+        if isinstance(op, Update):
+            return UPDATE
+        return CHECK
 
 
 @dataclass(frozen=True)
@@ -169,10 +176,11 @@ class TransactWriteResult:
 
 @dataclass(frozen=True)
 class _Prepared:
+    tid: int
     key: Item
-    item: Item | None
-    schema: KeySchema
     spec: TableSpec
+    #: the operation, a Put's item canonical
+    op: WriteOp
 
 
 def request_hash(transact_items: Any) -> str:
@@ -205,7 +213,7 @@ def token_decision(record: str | None, digest: str, now_ms: int) -> bool:
 def cancellation_reasons(failures: dict[int, DynamoError], total: int) -> list[dict[str, Any]]:
     """CancellationReasons, aligned with the actions: ``{"Code": "None"}`` (no Message)
     where nothing failed, every failed condition (with ``Item`` when ALL_OLD was asked
-    and the item existed), and only the first ValidationError (reference §3.5)."""
+    and the item existed), and only the first ValidationError (Developer Guide, transaction-apis)."""
     reasons: list[dict[str, Any]] = [{"Code": "None"} for _ in range(total)]
     validation_seen = False
     for i in sorted(failures):
@@ -254,20 +262,15 @@ async def transact_write(
 
 
 async def purge_expired_tokens(region: Region, now_ms: int | None = None) -> int:
-    """Delete token records past their window (for ``Region.housekeeping``)."""
+    """Delete token records past their window (for the region's housekeeping)."""
     now = wall_ms() if now_ms is None else now_ms
-    meta = store_schema.meta
     async with region.store.write() as tx:
-        rows = await tx.conn.execute(
-            select(meta.c.key, meta.c.value).where(meta.c.key.like(_TOKEN_PREFIX + "%"))
-        )
         stale: list[str] = []
-        for key, value in rows:
+        for key, value in await tx.meta_with_prefix(_TOKEN_PREFIX):
             data = orjson.loads(value)
             if data.get("state") == _VOID or now - int(data.get("at", 0)) > TOKEN_WINDOW_MS:
-                stale.append(str(key))
-        if stale:
-            await tx.conn.execute(delete(meta).where(meta.c.key.in_(stale)))
+                stale.append(key)
+        await tx.delete_meta(stale)
     return len(stale)
 
 
@@ -278,28 +281,32 @@ async def _prepare(region: Region, actions: list[WriteAction]) -> list[_Prepared
     values: list[tuple[Item | None, Item]] = []
     payload = 0
     for action in actions:
-        if action.kind == PUT:
-            new = validate_item(action.item)
+        op = action.op
+        if isinstance(op, Put):
+            new = validate_item(op.item)
             check_item_size(new)
             values.append((new, new))
             payload += item_size(new)
         else:
-            key = validate_values(action.key)
+            key = validate_values(getattr(op, "key", None))
             values.append((None, key))
             payload += item_size(key)
         payload += action.values_size
     if payload > MAX_TRANSACTION_PAYLOAD:
         raise ValidationError(MSG_PAYLOAD_TOO_BIG)
-    specs = [await region.table_spec(action.table) for action in actions]
+    tables = [await region.catalog.table(action.table) for action in actions]
     prepared: list[_Prepared] = []
-    for i, ((item, raw), spec) in enumerate(zip(values, specs, strict=True)):
+    for i, ((item, raw), (tid, spec), action) in enumerate(
+        zip(values, tables, actions, strict=True)
+    ):
         schema = spec.key_schema
         try:
             key = item_key(item, schema) if item is not None else validate_key(raw, schema)
         except ValidationError as exc:
             # DynamoDB validates the actions before running any and stops at the first
             raise TransactionCanceled(cancellation_reasons({i: exc}, len(actions))) from None
-        prepared.append(_Prepared(key, item, schema, spec))
+        op = replace(action.op, item=item) if isinstance(action.op, Put) else action.op
+        prepared.append(_Prepared(tid, key, spec, op))
     seen: set[tuple[str, bytes]] = set()
     for prep in prepared:
         ident = (prep.spec.name, orjson.dumps(prep.key, option=orjson.OPT_SORT_KEYS))
@@ -309,48 +316,22 @@ async def _prepare(region: Region, actions: list[WriteAction]) -> list[_Prepared
     return prepared
 
 
-def _mutation(action: WriteAction, prep: _Prepared) -> Callable[[Item | None], Item | None]:
-    """The pure read-modify-write of one action (it may run again on a retry)."""
-
-    def run(old: Item | None) -> Item | None:
-        if action.condition is not None and not action.condition(old):
-            raise ConditionalCheckFailed(item=old if action.return_old_on_failure else None)
-        if action.kind == PUT:
-            return prep.item
-        if action.kind == DELETE:
-            return None
-        if action.kind == CHECK:
-            return old  # unchanged, so the region writes nothing for it
-        if action.update is None:
-            # an Update without UpdateExpression upserts the bare key item
-            return old if old is not None else dict(prep.key)
-        new = action.update(old, prep.key, prep.schema)
-        if new is not None:
-            check_item_size(new, update=True)
-        return new
-
-    return run
-
-
 async def _run(
     region: Region, actions: list[WriteAction], prepared: list[_Prepared]
 ) -> list[WriteOutcome]:
-    plan = [
-        (action.table, prep.key, _mutation(action, prep))
-        for action, prep in zip(actions, prepared, strict=True)
-    ]
+    plan = [Bound(p.tid, p.spec, p.key, p.op) for p in prepared]
     try:
-        results = await region.write_many(plan, atomic=True)
+        results = await region.data.commit(plan, atomic=True)
     except WritesCancelled as exc:
         raise TransactionCanceled(cancellation_reasons(exc.failures, len(actions))) from None
     except (ConditionalCheckFailed, ValidationError) as exc:
-        # a one-action write_many re-raises the action's own error instead of
-        # WritesCancelled; everything before the mutation was validated in _prepare,
+        # a one-action commit re-raises the action's own error instead of
+        # WritesCancelled; everything before the operation was validated in _prepare,
         # so these can only come from the action itself
         if len(actions) != 1:
             raise
         raise TransactionCanceled(cancellation_reasons({0: exc}, 1)) from None
-    # an atomic write_many raises on any failure, so every result is an outcome
+    # an atomic commit raises on any failure, so every result is an outcome
     return [r for r in results if isinstance(r, WriteOutcome)]
 
 

@@ -2,7 +2,7 @@
 
 The setting lives in the table's :class:`~regions.catalog.TableSpec`
 (``ttl_attribute``, ``ttl_changed_at``) and is changed only through
-:meth:`Region.update_spec`.  DynamoDB's rules, as the service words them:
+:meth:`ControlPlane.update_spec`.  DynamoDB's rules, as the service words them:
 
 * enabling while enabled is refused ("TimeToLive is already enabled"), and so is
   enabling a different attribute: switching attributes means disable, then enable;
@@ -75,7 +75,7 @@ def changed_spec(
 ) -> TableSpec:
     """The spec after UpdateTimeToLive, or the ValidationException DynamoDB gives.
 
-    Pure, so :meth:`Region.update_spec` can apply it."""
+    Pure, so :meth:`ControlPlane.update_spec` can apply it."""
     current = spec.ttl_attribute
     if enabled:
         if current is not None:
@@ -102,7 +102,7 @@ async def update_ttl(
     """UpdateTimeToLive: switch TTL on or off for ``table`` (takes effect at once)."""
     at = time.time() if now is None else now
     window = region.settings.ttl_change_window_s
-    spec = await region.update_spec(
+    spec = await region.control.update_spec(
         table,
         lambda s: changed_spec(s, enabled=enabled, attribute=attribute, now=at, window_s=window),
     )
@@ -112,7 +112,7 @@ async def update_ttl(
 
 async def ttl_attribute(region: Region, table: str) -> str | None:
     """DescribeTimeToLive: the TTL attribute, or None when TTL is disabled."""
-    return (await region.table_spec(table)).ttl_attribute
+    return (await region.control.table_spec(table)).ttl_attribute
 
 
 # ------------------------------------------------------------------ expiry
@@ -150,7 +150,7 @@ async def _sweep_table(region: Region, spec: TableSpec, now: float) -> int:
     while True:
         try:
             # the setting may change (or the table go) while a big table is swept
-            current = await region.table_spec(name)
+            current = await region.control.table_spec(name)
             attribute = current.ttl_attribute
             if attribute is None or current.table_id != spec.table_id:
                 return deleted
@@ -158,7 +158,7 @@ async def _sweep_table(region: Region, spec: TableSpec, now: float) -> int:
             def expired(item: Item, a: str = attribute) -> bool:
                 return is_expired(item, a, now)
 
-            page = await region.scan(name, limit=_PAGE, exclusive_start_key=start, keep=expired)
+            page = await region.data.scan(name, limit=_PAGE, exclusive_start_key=start, keep=expired)
         except ResourceNotFound:
             return deleted
 
@@ -169,7 +169,7 @@ async def _sweep_table(region: Region, spec: TableSpec, now: float) -> int:
 
         for item in page.items:
             try:
-                outcome = await region.delete_item(
+                outcome = await region.data.delete_item(
                     name,
                     {n: item[n] for n in current.key_schema.names},
                     condition=still_expired,
@@ -190,7 +190,7 @@ async def sweep_once(region: Region, now: float | None = None) -> int:
     """Delete every expired item of every table with TTL enabled; returns how many."""
     at = time.time() if now is None else now
     deleted = 0
-    for spec in await region.tables():
+    for spec in await region.control.tables():
         if spec.ttl_attribute is None:
             continue
         n = await _sweep_table(region, spec, at)

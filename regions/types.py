@@ -15,7 +15,8 @@ Canonical values make :func:`encode_item` deterministic: identical items encode 
 identical bytes, which is what the convergence verifier hashes.
 
 Error wording follows DynamoDB as recorded by dynalite's test-suite (run against the real
-service), ScyllaDB alternator's tests and the shared reference; see the constants below.
+service), ScyllaDB alternator's tests and the Developer Guide
+(HowItWorks.NamingRulesDataTypes, ServiceQuotas); see the constants below.
 """
 
 from __future__ import annotations
@@ -60,9 +61,10 @@ __all__ = [
 AttributeValue = dict[str, Any]
 Item = dict[str, AttributeValue]
 
-#: 400 KB, names and values together (reference §2.4).
+#: 400 KB, names and values together (Developer Guide, ServiceQuotas).
 MAX_ITEM_SIZE: Final = 409_600
-#: An attribute is level 1; a value at level 33 is rejected (reference §2.1).
+#: An attribute is level 1; a value at level 33 is rejected (Developer Guide,
+#: HowItWorks.NamingRulesDataTypes: 32 levels).
 MAX_NESTING: Final = 32
 MAX_ATTRIBUTE_NAME_BYTES: Final = 65_535
 

@@ -90,7 +90,7 @@ async def rebuild_leaves(region: Region, table: str) -> int:
     """Recompute a table's leaf sums from its items, partition by partition, each
     in one transaction under that partition's lock, so concurrent writes keep
     them right.  Returns the live items hashed."""
-    tid, spec = await region.table_ref(table)
+    tid, spec = await region.control.table_ref(table)
     hashed = 0
     for part in range(spec.partitions):
         async with region.store.write() as tx:
@@ -125,7 +125,7 @@ async def table_tree(region: Region, table: str, snapshot: str | None = None) ->
         hit = kept.get(snapshot)
         if hit is not None and hit.spec.name == table:
             return hit
-    tid, spec = await region.table_ref(table)
+    tid, spec = await region.control.table_ref(table)
     await _ensure_leaves(region, spec.name, tid)
     async with region.store.read() as tx:
         leaves = await store_verify.read_leaves(tx.conn, tid)
@@ -146,7 +146,7 @@ async def bucket_page(
 ) -> BucketPage:
     """One page of the rows (items and tombstones, with versions) of the given
     leaf buckets."""
-    tid, spec = await region.table_ref(table)
+    tid, spec = await region.control.table_ref(table)
     async with region.store.read() as tx:
         total = await store_verify.count_rows(tx.conn, tid) if after is None else None
         rows, nxt, scanned = await store_verify.scan_buckets(

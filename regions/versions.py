@@ -1,6 +1,6 @@
 """Item versions and the hybrid logical clock that issues them.
 
-Invariant 2 (DESIGN.md): every item and tombstone carries ``Version(hlc, origin)``.
+Invariant 2 (docs/architecture.md): every item and tombstone carries ``Version(hlc, origin)``.
 The HLC is ``physical_ms << LOGICAL_BITS | counter``: it never runs backwards, it
 advances on every local write (:meth:`HybridClock.tick`) and on every applied
 remote version (:meth:`HybridClock.observe`), so a region that has seen a version

@@ -20,14 +20,14 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.structs import ConsumerRecord
 
 from regions.changes import ChangeRecord, InvalidRecord
+from regions.counters import REJECTED, ApplyCounts
 from regions.errors import ReseedUnavailable
-from regions.region import APPLIED, DUPLICATE, LOST, REJECTED, SKIPPED, Region
+from regions.region import Region
 from regions.versions import physical_ms, wall_ms
 from replicator.health import KafkaContact
 from replicator.kafka import change_topic, make_consumer, source_of_topic, start_or_close
@@ -35,24 +35,9 @@ from replicator.lag import LagTracker
 from replicator.quarantine import APPLY_ERROR, Quarantine, Suspect
 from replicator.record_auth import ReplicationKeys, open_record
 
-__all__ = ["Applier", "SourceCounts"]
+__all__ = ["Applier"]
 
 log = logging.getLogger("globaltables.applier")
-
-
-@dataclass
-class SourceCounts:
-    """What the applier did with one source region's changes (exported by /metrics)."""
-
-    applied: int = 0
-    #: older than the local version: LWW discarded them (the region logs each one)
-    conflicts_lost: int = 0
-    #: equal versions, i.e. Kafka's at-least-once redeliveries
-    duplicates: int = 0
-    #: tables this region does not replicate
-    skipped: int = 0
-    #: put aside instead of applied (replicator/quarantine.py), whatever the reason
-    quarantined: int = 0
 
 
 class Applier:
@@ -72,18 +57,14 @@ class Applier:
         self.sources = sorted(sources)
         self.lag = lag
         self.batch = batch
-        self.applied = 0
-        #: remote changes that lost last-writer-wins to a newer local version (each one
-        #: is in the conflict log); not data loss
-        self.conflicts_lost = 0
-        #: redeliveries of a change already applied (equal version, no effect)
-        self.duplicates = 0
-        self.skipped = 0
-        self.quarantined = 0
+        #: what became of every record read (regions/counters.py): ``lost`` ones lost
+        #: last-writer-wins to a newer local version (each is in the conflict log, not
+        #: data loss), ``duplicates`` are redeliveries of a change already applied
+        self.totals = ApplyCounts()
         #: failed runs (Kafka unreachable, fetch or commit failed); counted by the runner
         self.errors = 0
         #: per source region, for the per-pair metrics
-        self.per_source: dict[str, SourceCounts] = {src: SourceCounts() for src in self.sources}
+        self.per_source: dict[str, ApplyCounts] = {src: ApplyCounts() for src in self.sources}
         for src in self.sources:
             # a source that has sent nothing yet still shows (as 0) in lag and metrics
             lag.pair(src)
@@ -276,7 +257,7 @@ class Applier:
         rejected: dict[int, InvalidRecord] = {}
         if records:
             try:
-                await self.region.apply_remote(records, outcomes=outcomes, rejected=rejected)
+                await self.region.data.apply_remote(records, outcomes=outcomes, rejected=rejected)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -288,25 +269,15 @@ class Applier:
         # durable before the offsets past them are committed
         await self.quarantine.put(suspects)
         for s in suspects:
-            self.quarantined += 1
+            self.totals.quarantined += 1
             self._counts(s.source).quarantined += 1
         now = wall_ms()
         wall = time.time()
         for source, rec, outcome in zip(sources, records, outcomes, strict=True):
-            counts = self._counts(source)
-            if outcome == APPLIED:
-                self.applied += 1
-                counts.applied += 1
-            elif outcome == LOST:
-                self.conflicts_lost += 1
-                counts.conflicts_lost += 1
-            elif outcome == DUPLICATE:
-                self.duplicates += 1
-                counts.duplicates += 1
-            elif outcome == SKIPPED:
-                self.skipped += 1
-                counts.skipped += 1
             if outcome != REJECTED:
+                # a rejected record is counted once, as quarantined (above)
+                self.totals.count(outcome)
+                self._counts(source).count(outcome)
                 self.lag.observe(source, now - physical_ms(rec.version.hlc), wall)
 
     async def _apply_each(
@@ -322,7 +293,7 @@ class Applier:
             told: list[str] = []
             refused: dict[int, InvalidRecord] = {}
             try:
-                await self.region.apply_remote([rec], outcomes=told, rejected=refused)
+                await self.region.data.apply_remote([rec], outcomes=told, rejected=refused)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -335,10 +306,10 @@ class Applier:
             outcomes.extend(told)
         return outcomes, rejected
 
-    def _counts(self, source: str) -> SourceCounts:
+    def _counts(self, source: str) -> ApplyCounts:
         c = self.per_source.get(source)
         if c is None:
-            c = self.per_source[source] = SourceCounts()
+            c = self.per_source[source] = ApplyCounts()
         return c
 
     def _update_behind(self, consumer: AIOKafkaConsumer) -> None:

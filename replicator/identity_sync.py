@@ -14,7 +14,7 @@ signed with the admin key like every region-to-region call).  Equal roots, the
 normal case, cost one small request per peer; otherwise the walk finds the
 differing buckets and both sides' rows of them.  For every key whose live state
 differs, the last-writer-wins winner is applied here through
-:meth:`Region.apply_remote` when this region holds no row or an older version:
+:meth:`DataPlane.apply_remote` when this region holds no row or an older version:
 LWW and idempotent, and a tombstone is a row like any other, so a key revoked
 anywhere stays revoked (its tombstone wins over the live key, wherever it is
 still held).  Rows this region holds newer are left alone: the peer pulls them
@@ -83,7 +83,7 @@ class LocalReplica:
 
     async def tables(self) -> dict[str, TableInfo]:
         with system_tables.access():
-            spec = await self.region.table_spec(_TABLE)
+            spec = await self.region.control.table_spec(_TABLE)
         return {spec.name: _info(spec.name, spec.table_id, spec.replica_regions(), spec.partitions)}
 
     async def tree(
@@ -118,7 +118,7 @@ class LocalReplica:
     async def push(self, table: str, records: Sequence[ChangeRecord]) -> PushResult:
         # the pull applies here directly (see IdentitySync.sync_peer); this completes
         # the protocol so the verifier's repair could drive a LocalReplica too
-        stats = await self.region.apply_remote(list(records), repair=True)
+        stats = await self.region.data.apply_remote(list(records), repair=True)
         return PushResult(stats.applied, stats.skipped, stats.lost)
 
     async def rehash(self, table: str) -> int:
@@ -157,7 +157,7 @@ class IdentitySync:
         mine = plan.pushes.get(self.region.name, [])
         pulled = 0
         for i in range(0, len(mine), PUSH_BATCH):
-            stats = await self.region.apply_remote(mine[i : i + PUSH_BATCH], repair=True)
+            stats = await self.region.data.apply_remote(mine[i : i + PUSH_BATCH], repair=True)
             pulled += stats.applied
         if plan.undecidable:
             log.warning(

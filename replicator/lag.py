@@ -1,7 +1,7 @@
 """Replication lag per source -> destination pair.
 
 Lag is measured at apply time as ``now - physical part of the change's HLC``
-(DESIGN.md), so it includes queueing in the source's outbox, Kafka and the
+(docs/architecture.md), so it includes queueing in the source's outbox, Kafka and the
 applier.  Clock skew between regions shows up in it; that is deliberate, it is
 what a user comparing timestamps would see.
 """

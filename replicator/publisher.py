@@ -31,7 +31,7 @@ log = logging.getLogger("globaltables.publisher")
 
 #: how long the publisher waits for a wake-up before it looks at the outbox anyway.
 #: Every committed write wakes it (in a worker process, through the pipe to the
-#: primary, api/workers.py), so this is a safety net, not the path changes take.
+#: primary, globaltables/workers.py), so this is a safety net, not the path changes take.
 IDLE_POLL_ENV = "GLOBALTABLES_PUBLISH_IDLE_POLL_S"
 IDLE_POLL_S = 0.5
 
@@ -88,7 +88,7 @@ class Publisher:
             while True:
                 # clear before reading, so a commit racing with this read re-arms the wait
                 self.region.changes_available.clear()
-                records = await self.region.pending_changes(self.batch)
+                records = await self.region.data.pending_changes(self.batch)
                 if not records:
                     self.last_progress = time.monotonic()
                     with contextlib.suppress(TimeoutError):
@@ -105,7 +105,7 @@ class Publisher:
                     )
                 await self._delivered(futures)
                 self.contact.ok()  # acknowledged by the broker
-                await self.region.mark_published([r.seq for r in records])
+                await self.region.data.mark_published([r.seq for r in records])
                 self.published += len(records)
                 self.last_progress = time.monotonic()
         finally:
@@ -141,7 +141,7 @@ class Publisher:
         self.errors += 1
 
     async def backlog(self) -> int:
-        return await self.region.pending_count()
+        return await self.region.data.pending_count()
 
 
 async def _close(producer: AIOKafkaProducer) -> None:

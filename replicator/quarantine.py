@@ -26,7 +26,8 @@ from typing import Any
 import orjson
 
 from regions.changes import InvalidRecord
-from regions.region import APPLIED, REJECTED, Region
+from regions.counters import APPLIED, REJECTED
+from regions.region import Region
 from regions.versions import wall_ms
 from replicator.record_auth import Headers, ReplicationKeys, open_record
 
@@ -202,7 +203,7 @@ class Quarantine:
             )
             outcomes: list[str] = []
             rejected: dict[int, InvalidRecord] = {}
-            await self.region.apply_remote([record], outcomes=outcomes, rejected=rejected)
+            await self.region.data.apply_remote([record], outcomes=outcomes, rejected=rejected)
             if rejected:
                 raise rejected[0]
         except InvalidRecord as exc:

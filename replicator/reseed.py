@@ -140,7 +140,7 @@ async def serve_snapshot(
     if reseeding:
         raise ReseedUnavailable(f"Region {region.name} is re-seeding itself; ask another replica")
     with system_tables.access():
-        tid, spec = await region.table_ref(name)
+        tid, spec = await region.control.table_ref(name)
     if spec.table_id != table_id:
         raise ResourceNotFound(f"Table {name} in {region.name} is not a replica of {table_id}")
     if replica not in spec.replica_regions():
@@ -366,7 +366,7 @@ class Reseeder:
             # purged counts add up over rounds (two findings can mean two rounds)
             purged = self.tables[spec.name].purged if spec.name in self.tables else 0
             self.tables[spec.name] = TableProgress(purged=purged)
-            self.region.reseeding[spec.table_id] = 0
+            self.region.hooks.reseeding[spec.table_id] = 0
         log.warning(
             "re-seeding %d table(s) of %s from peer replicas: %s",
             len(todo),
@@ -383,7 +383,7 @@ class Reseeder:
                     return
                 marker = current.with_done(spec.table_id)
                 await write_marker(self.region, marker)
-            self.region.reseeding.pop(spec.table_id, None)
+            self.region.hooks.reseeding.pop(spec.table_id, None)
         async with self._lock:
             current = await read_marker(self.region)
             if current is not None and current.generation != marker.generation:
@@ -445,7 +445,7 @@ class Reseeder:
     ) -> set[RowKey]:
         """Pull one complete copy from ``peer``, applying each page with LWW; the keys
         it held.  Any failure abandons this copy (a partial one proves nothing)."""
-        source = self.region.peers
+        source = self.region.control.replicas.peers
         if not isinstance(source, SnapshotSource):
             raise ReseedUnavailable("this region has no peer link that can send copies")
         progress.peer = peer
@@ -471,10 +471,10 @@ class Reseeder:
                 in_copy.add((enc.hk, enc.rk))
             # repair=True: a version that originated here but is missing here (a store
             # restored from an old backup) is taken back too; nothing is published
-            await self.region.apply_remote(page.records, repair=True)
+            await self.region.data.apply_remote(page.records, repair=True)
             progress.copied += len(page.records)
             progress.progress = min(99, progress.copied * 100 // max(expected, 1))
-            self.region.reseeding[spec.table_id] = progress.progress
+            self.region.hooks.reseeding[spec.table_id] = progress.progress
             if page.next is None:
                 return in_copy
             after = page.next

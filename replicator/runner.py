@@ -66,7 +66,6 @@ class Replicator:
             self._topics_ready = True
 
     async def start(self) -> None:
-        self.region.catch_up = self.applier.wait_caught_up
         self._tasks = [
             asyncio.create_task(self._forever("publisher", self.publisher.run)),
             asyncio.create_task(self._forever("applier", self.applier.run)),
@@ -186,12 +185,12 @@ class Replicator:
             "applier": {
                 "connected": self.applier.connected,
                 "sources": self.applier.sources,
-                "applied": self.applier.applied,
+                "applied": self.applier.totals.applied,
                 # LWW losers (each in the conflict log) and redeliveries: neither is data loss
-                "conflicts_lost": self.applier.conflicts_lost,
-                "duplicates": self.applier.duplicates,
-                "skipped": self.applier.skipped,
-                "quarantined": self.applier.quarantined,
+                "conflicts_lost": self.applier.totals.lost,
+                "duplicates": self.applier.totals.duplicates,
+                "skipped": self.applier.totals.skipped,
+                "quarantined": self.applier.totals.quarantined,
                 "errors": self.applier.errors,
             },
             "quarantine": quarantine,

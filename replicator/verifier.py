@@ -13,7 +13,7 @@ the item key so that regions with different partition counts build the same tree
    tombstones, with versions) and compares them key by key;
 4. with repair, pushes each differing key's last-writer-wins winner to every
    replica holding an older version (or nothing) through the rows endpoint,
-   where ``Region.apply_remote`` applies it with LWW (idempotent, never
+   where ``DataPlane.apply_remote`` applies it with LWW (idempotent, never
    overwrites a newer version).
 
 The comparison and the repair plan are pure functions of the fetched data; all

@@ -1,4 +1,4 @@
-"""Authentication failures, worded as DynamoDB words them (reference §1.3).
+"""Authentication failures, worded as DynamoDB words them (docs/security.md).
 
 ``api/errors.py`` gives them the ``com.amazon.coral.service#`` namespace and 400 on
 the DynamoDB protocol; the REST API answers them with 403.

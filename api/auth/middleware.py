@@ -33,7 +33,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.auth.errors import UnrecognizedClient
-from api.auth.verifier import Request, check_signature, parse_claim
+from api.auth.signature_check import Request, check_signature, parse_claim
 from api.dynamodb.protocol import MAX_BODY, WireResponse, encode_error, parse_target
 from api.dynamodb.transport import RequestTooLarge, cors_headers
 from api.errors import error_body, rest_status
@@ -165,7 +165,7 @@ class AuthMiddleware:
                 self.observe(_operation(request), wire.status_code, elapsed, exc.code)
             response = wire
         elif scope["path"].startswith("/v1/internal/"):
-            # what replicator/peers.py and the verifier read: __type and message
+            # what replicator/peers.py and the convergence verifier read: __type and message
             response = Response(
                 orjson.dumps(error_body(exc)), rest_status(exc), media_type="application/json"
             )

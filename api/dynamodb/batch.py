@@ -17,7 +17,7 @@ from regions import expressions as ex
 from regions.errors import ValidationError
 from regions.region import Region
 
-__all__ = ["OPERATIONS"]
+__all__: list[str] = []
 
 _RCC: Final = ("INDEXES", "TOTAL", "NONE")
 _RICM: Final = ("SIZE", "NONE")
@@ -182,9 +182,3 @@ async def batch_write_item(region: Region, body: dict[str, Any]) -> dict[str, An
             usage.add(w.table, w.table, w.consumed)
         out["ConsumedCapacity"] = usage.consumed_capacity(rcc)
     return out
-
-
-OPERATIONS = {
-    "BatchGetItem": batch_get_item,
-    "BatchWriteItem": batch_write_item,
-}

@@ -12,7 +12,7 @@ from typing import Any
 from api.dynamodb.transport import RequestContext
 from regions.region import Region
 
-__all__ = ["CACHE_PERIOD_MINUTES", "OPERATIONS"]
+__all__ = ["CACHE_PERIOD_MINUTES"]
 
 #: what DynamoDB sends: a day
 CACHE_PERIOD_MINUTES = 1440

@@ -10,12 +10,12 @@ from api.dynamodb.shapes import Shape
 from regions import capacity, throttle
 from regions import expressions as ex
 from regions.catalog import TableSpec
-from regions.errors import ConditionalCheckFailed, ValidationError
-from regions.keys import KeySchema
-from regions.region import Region, WriteOutcome
+from regions.data import Delete, Put, Update, WriteOutcome
+from regions.errors import ValidationError
+from regions.region import Region
 from regions.types import Item
 
-__all__ = ["OPERATIONS"]
+__all__: list[str] = []
 
 _RV_PUT_DELETE = ("NONE", "ALL_OLD")
 _RV_ALL = ("NONE", "ALL_OLD", "UPDATED_OLD", "ALL_NEW", "UPDATED_NEW")
@@ -109,12 +109,10 @@ async def put_item(region: Region, body: dict[str, Any]) -> dict[str, Any]:
     table = shape.table_name()
     item = shape.mapping("Item", required=True)
     condition, rv, rv_on_fail, rcc = _put_delete_options(shape, body)
-    spec = await region.table_spec(table)
+    spec = await region.control.table_spec(table)
     # throughput is taken before the write, so a throttled Put writes nothing
     ticket = throttle.admit_writes(region, [(spec, [item])])
-    outcome = await region.put_item(
-        table, item, condition=condition, return_old_on_failure=rv_on_fail
-    )
+    outcome = await region.data.commit_one(Put(table, condition, rv_on_fail, item=item))
     out = {"Attributes": outcome.old} if rv == "ALL_OLD" and outcome.old is not None else {}
     return _write_capacity(spec, ticket, table, rcc, outcome, out)
 
@@ -124,11 +122,9 @@ async def delete_item(region: Region, body: dict[str, Any]) -> dict[str, Any]:
     table = shape.table_name()
     key = shape.mapping("Key", required=True)
     condition, rv, rv_on_fail, rcc = _put_delete_options(shape, body)
-    spec = await region.table_spec(table)
+    spec = await region.control.table_spec(table)
     ticket = throttle.admit_writes(region, [(spec, [None])])
-    outcome = await region.delete_item(
-        table, key, condition=condition, return_old_on_failure=rv_on_fail
-    )
+    outcome = await region.data.commit_one(Delete(table, condition, rv_on_fail, key=key))
     out = {"Attributes": outcome.old} if rv == "ALL_OLD" and outcome.old is not None else {}
     return _write_capacity(spec, ticket, table, rcc, outcome, out)
 
@@ -151,10 +147,10 @@ async def get_item(region: Region, body: dict[str, Any]) -> dict[str, Any]:
     )
     if ctx is not None:
         ctx.check_all_used()
-    spec = await region.table_spec(table)
+    spec = await region.control.table_spec(table)
     # a read's size is known only after it: the minimum now, the rest after
     ticket = throttle.admit_reads(region, [(spec, None, consistent, 1)])
-    item = await region.get_item(table, key)
+    item = await region.data.get_item(table, key)
     out: dict[str, Any] = (
         {} if item is None else {"Item": ex.project(item, paths) if paths is not None else item}
     )
@@ -187,29 +183,24 @@ async def update_item(region: Region, body: dict[str, Any]) -> dict[str, Any]:
     condition = _condition(ctx, cexpr) or legacy.expected_condition(body)
     if ctx is not None:
         ctx.check_all_used()
-    touched: list[ex.Path] = []
-
-    def mutate(old: Item | None, valid_key: Item, schema: KeySchema) -> Item | None:
-        if condition is not None and not condition(old):
-            raise ConditionalCheckFailed(item=old if rv_on_fail else None)
-        base = old if old is not None else dict(valid_key)
-        if legacy_update is not None:
-            # AttributeUpdates: its own ADD/DELETE rules (an empty map upserts the key)
-            result = ex.apply_attribute_updates(base, legacy_update, schema.names)
-        elif update is None:
-            # an UpdateItem without an update creates the bare key item (upsert)
-            return base
-        else:
-            result = ex.apply_update(base, update, schema.names)
-        if old is None and result.touched_only_remove:
-            # a REMOVE-only update does not create the item
-            return None
-        touched[:] = result.updated_paths
-        return result.item
-
-    spec = await region.table_spec(table)
+    op = Update(
+        table,
+        condition,
+        rv_on_fail,
+        key=key,
+        update=update,
+        attribute_updates=legacy_update,
+    )
+    spec = await region.control.table_spec(table)
     ticket = throttle.admit_writes(region, [(spec, [None])])
-    outcome = await region.update_item(table, key, mutate)
+    bound = await region.data.bind(op)
+    outcome = (await region.data.commit([bound], atomic=True))[0]
+    assert isinstance(outcome, WriteOutcome)
+    touched = (
+        op.updated_paths(outcome.old, bound.key, bound.spec.key_schema)
+        if rv in ("UPDATED_OLD", "UPDATED_NEW")
+        else []
+    )
     return _write_capacity(spec, ticket, table, rcc, outcome, _update_values(rv, outcome, touched))
 
 
@@ -225,11 +216,3 @@ def _update_values(rv: str, outcome: WriteOutcome, touched: list[ex.Path]) -> di
         attrs = ex.updated_attributes(outcome.new, touched)
         return {"Attributes": attrs} if attrs else {}
     return {}
-
-
-OPERATIONS = {
-    "PutItem": put_item,
-    "GetItem": get_item,
-    "DeleteItem": delete_item,
-    "UpdateItem": update_item,
-}

@@ -2,41 +2,26 @@
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 from api.dynamodb import legacy
 from api.dynamodb.items import _context
 from api.dynamodb.shapes import Shape
-from regions import capacity, throttle
+from regions import capacity, reads, throttle
 from regions import expressions as ex
 from regions.catalog import TableSpec
 from regions.errors import ValidationError
-from regions.expressions.ast import PathOperand
 from regions.keys import KeySchema
 from regions.reads import Page
 from regions.region import Region
 from regions.types import Item
 
-__all__ = ["OPERATIONS"]
+__all__: list[str] = []
 
 # in DynamoDB's order: the enum error lists them so
 _SELECT = ("SPECIFIC_ATTRIBUTES", "COUNT", "ALL_ATTRIBUTES", "ALL_PROJECTED_ATTRIBUTES")
 _RCC = ("INDEXES", "TOTAL", "NONE")
-
-
-def _paths(node: object) -> Iterator[ex.Path]:
-    """Every document path an expression reads."""
-    if isinstance(node, PathOperand):
-        yield node.path
-        return
-    if dataclasses.is_dataclass(node) and not isinstance(node, type):
-        for f in dataclasses.fields(node):
-            yield from _paths(getattr(node, f.name))
-    elif isinstance(node, tuple | list):
-        for child in node:
-            yield from _paths(child)
 
 
 def _select(shape: Shape, projection: str | None, index: str | None, prefix: str) -> str:
@@ -103,49 +88,6 @@ def _respond(
     return out
 
 
-def _full_items(
-    spec: TableSpec, index: str | None, select: str, paths: list[ex.Path] | None
-) -> bool:
-    """Whether an index read must return attributes beyond the index projection."""
-    idx = spec.index(index) if index is not None else None
-    if idx is None or idx.projection == "ALL":
-        return False
-    if select == "ALL_ATTRIBUTES":
-        if idx.kind == "GSI":
-            raise ValidationError(
-                "One or more parameter values were invalid: Select type ALL_ATTRIBUTES is not "
-                f"supported for global secondary index {idx.name} because its projection type is not ALL"
-            )
-        return True
-    # an LSI fetches unprojected attributes from the table; a GSI simply lacks them
-    return paths is not None and idx.kind == "LSI"
-
-
-def _check_gsi_projection(
-    spec: TableSpec, index: str | None, paths: list[ex.Path] | None, cond: object
-) -> None:
-    """A GSI cannot fetch what it does not project: naming such an attribute in the
-    projection or the filter is an error (an LSI reads it from the table instead).
-    Texts: DynamoDB's, as quoted in localstack/localstack#478 and
-    sensedeep/dynamodb-onetable#377."""
-    idx = spec.index(index) if index is not None else None
-    if idx is None or idx.kind != "GSI" or idx.projection == "ALL":
-        return
-    projected = {*spec.key_schema.names, *idx.key_schema.names, *idx.non_key_attributes}
-    missing = list(dict.fromkeys(str(p[0]) for p in paths or () if p[0] not in projected))
-    if missing:
-        raise ValidationError(
-            "One or more parameter values were invalid: Global secondary index "
-            f"{idx.name} does not project [{', '.join(missing)}]"
-        )
-    missing = list(dict.fromkeys(str(p[0]) for p in _paths(cond) if p[0] not in projected))
-    if missing:
-        raise ValidationError(
-            f"One or more parameter values were invalid: Secondary index {idx.name} does not "
-            f"project one or more filter attributes: [{', '.join(missing)}]"
-        )
-
-
 async def query(region: Region, body: dict[str, Any]) -> dict[str, Any]:
     shape = Shape(body)
     table = shape.table_name()
@@ -180,7 +122,7 @@ async def query(region: Region, body: dict[str, Any]) -> dict[str, Any]:
         raise ValidationError(
             "Either the KeyConditions or KeyConditionExpression parameter must be specified in the request."
         )
-    spec = await region.table_spec(table)
+    spec = await region.control.table_spec(table)
     idx = spec.index(index) if index is not None else None
     if index is not None and idx is None:
         raise ValidationError(f"The table does not have the specified index: {index}")
@@ -210,16 +152,16 @@ async def query(region: Region, body: dict[str, Any]) -> dict[str, Any]:
                 )
         keep = _keep(query_filter)
     if cond is not None:
-        for path in _paths(cond):
+        for path in ex.paths_in(cond):
             if path[0] in schema.names:
                 raise ValidationError(
                     "Filter Expression can only contain non-primary key attributes: "
                     f"Primary key attribute: {path[0]}"
                 )
-    _check_gsi_projection(spec, index, paths, cond)
+    reads.check_gsi_projection(spec, index, paths, cond)
     # a page's size is known only after reading it: the minimum now, the rest after
     ticket = throttle.admit_reads(region, [(spec, index, consistent, 1)])
-    page = await region.query(
+    page = await region.data.query(
         table,
         hash_value=kc.hash_value,
         range_op=kc.range_op,
@@ -230,7 +172,7 @@ async def query(region: Region, body: dict[str, Any]) -> dict[str, Any]:
         exclusive_start_key=start,
         keep=keep,
         consistent=consistent,
-        full_items=_full_items(spec, index, select, paths),
+        full_items=reads.full_items(spec, index, select, paths),
     )
     consumed = _page_capacity(rcc, table, spec, index, page, consistent, ticket)
     return _respond(page, select, paths, consumed)
@@ -275,7 +217,7 @@ async def scan(region: Region, body: dict[str, Any]) -> dict[str, Any]:
     # reported ahead of an invalid filter value
     attributes = legacy.attributes_to_get(body)
     scan_filter = legacy.filter_condition(body, "ScanFilter")
-    spec = await region.table_spec(table)
+    spec = await region.control.table_spec(table)
     cond, keep = _filter(ctx, fexpr)
     if scan_filter is not None:
         keep = _keep(scan_filter)
@@ -286,13 +228,13 @@ async def scan(region: Region, body: dict[str, Any]) -> dict[str, Any]:
     )
     if ctx is not None:
         ctx.check_all_used()
-    _check_gsi_projection(spec, index, paths, cond)
+    reads.check_gsi_projection(spec, index, paths, cond)
     ticket = throttle.admit_reads(region, [(spec, index, consistent, 1)])
-    page = await region.scan(
+    page = await region.data.scan(
         table,
         index=index,
         consistent=consistent,
-        full_items=_full_items(spec, index, select, paths) if index is not None else False,
+        full_items=reads.full_items(spec, index, select, paths) if index is not None else False,
         limit=limit,
         exclusive_start_key=start,
         keep=keep,
@@ -318,6 +260,3 @@ def _page_capacity(
     consumed = capacity.page_read(spec, index, page, consistent=consistent)
     ticket.settle([(spec, consumed)])
     return capacity.consumed_capacity(rcc, table, consumed)
-
-
-OPERATIONS = {"Query": query, "Scan": scan}

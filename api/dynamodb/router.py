@@ -1,5 +1,8 @@
 """The DynamoDB protocol: X-Amz-Target -> operation handler -> JSON 1.0 response.
 
+Which operations exist, and their handlers, is the operation registry's
+(``api.dynamodb.operations``); this module only dispatches from it.
+
 Handlers decode and shape-check a request, call the Region and encode the result;
 they decide nothing about data.  Every DynamoError becomes a DynamoDB-shaped error
 here and only here; anything else is logged and answered as InternalServerError.
@@ -12,24 +15,13 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, Protocol
+from collections.abc import Mapping
+from typing import Protocol
 
 from fastapi import APIRouter, Request, Response
 
 from api.authorization import authorize
-from api.dynamodb import (
-    batch,
-    endpoints,
-    global_tables_legacy,
-    items,
-    reads,
-    streams,
-    tables,
-    tags,
-    transactions,
-    ttl,
-)
+from api.dynamodb.operations import CONTEXT_HANDLERS, HANDLERS
 from api.dynamodb.protocol import (
     MAX_BODY,
     WireResponse,
@@ -49,7 +41,7 @@ from api.dynamodb.transport import (
 from regions.errors import DynamoError, InternalError, UnknownOperation
 from regions.region import Region
 
-__all__ = ["CONTEXT_OPERATIONS", "OPERATIONS", "Observer", "router", "serve"]
+__all__ = ["Observer", "router", "serve"]
 
 log = logging.getLogger("globaltables.api")
 
@@ -59,33 +51,6 @@ class Observer(Protocol):
 
     def observe(self, op: str, status: int, seconds: float, error: str | None = None) -> None: ...
 
-
-Handler = Callable[[Region, dict[str, Any]], Awaitable[dict[str, Any] | None]]
-#: a handler that also needs the HTTP request (e.g. its Host)
-ContextHandler = Callable[
-    [Region, dict[str, Any], RequestContext], Awaitable[dict[str, Any] | None]
-]
-
-#: the operation registry; tests iterate it to prove every operation is covered
-OPERATIONS: dict[str, dict[str, Handler]] = {
-    "dynamodb": {
-        **tables.OPERATIONS,
-        **items.OPERATIONS,
-        **reads.OPERATIONS,
-        **ttl.OPERATIONS,
-        **batch.OPERATIONS,
-        **transactions.OPERATIONS,
-        **global_tables_legacy.OPERATIONS,
-        **tags.OPERATIONS,
-    },
-    "streams": {**streams.OPERATIONS},
-}
-#: operations whose handlers take a RequestContext; kept apart so the plain
-#: handlers keep their two-argument signature
-CONTEXT_OPERATIONS: dict[str, dict[str, ContextHandler]] = {
-    "dynamodb": {**endpoints.OPERATIONS},
-    "streams": {},
-}
 
 router = APIRouter()
 
@@ -108,8 +73,8 @@ async def serve(
         if len(raw) > MAX_BODY:
             raise RequestTooLarge()
         service, op = parse_target(headers.get("x-amz-target"))
-        handler = OPERATIONS[service].get(op)
-        context_handler = CONTEXT_OPERATIONS[service].get(op)
+        handler = HANDLERS[service].get(op)
+        context_handler = CONTEXT_HANDLERS[service].get(op)
         if handler is None and context_handler is None:
             raise UnknownOperation("An unknown operation was requested.")
         content = decode_content(raw, headers.get("content-encoding"), MAX_BODY)

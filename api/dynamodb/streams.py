@@ -12,7 +12,7 @@ from api.dynamodb.shapes import Shape
 from regions import stream_reader
 from regions.region import Region
 
-__all__ = ["OPERATIONS"]
+__all__: list[str] = []
 
 _ITERATOR_TYPES = ("TRIM_HORIZON", "LATEST", "AT_SEQUENCE_NUMBER", "AFTER_SEQUENCE_NUMBER")
 
@@ -65,11 +65,3 @@ async def get_records(region: Region, body: dict[str, Any]) -> dict[str, Any]:
     limit = shape.integer("Limit", min_value=1, max_value=1000)
     shape.done()
     return await stream_reader.get_records(region, token or "", limit or 1000)
-
-
-OPERATIONS = {
-    "ListStreams": list_streams,
-    "DescribeStream": describe_stream,
-    "GetShardIterator": get_shard_iterator,
-    "GetRecords": get_records,
-}

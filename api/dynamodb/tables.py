@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from api.dynamodb.shapes import Shape
-from regions import streams, throughput
+from regions import throughput
 from regions.catalog import CREATING, GLOBAL_TABLE_VERSION, TableSpec
-from regions.errors import LimitExceeded, ValidationError
+from regions.control import NewTable, TableUpdate
+from regions.errors import ValidationError
 from regions.region import Region
 
-__all__ = ["OPERATIONS"]
+__all__: list[str] = []
 
 _BILLING = ("PROVISIONED", "PAY_PER_REQUEST")
 _TABLE_CLASSES = ("STANDARD", "STANDARD_INFREQUENT_ACCESS")
@@ -257,32 +257,24 @@ async def create_table(region: Region, body: dict[str, Any]) -> dict[str, Any]:
     gsis = _index_shapes(shape, "GlobalSecondaryIndexes")
     on_demand = _on_demand_shape(shape)
     shape.done()
-    if stream is not None:
-        # refused before anything exists, so a bad specification creates no table
-        streams.check_specification(stream[0], stream[1], creating=True)
-    gsi_throughput = [_index_throughput(g) for g in gsis]
-    if not (billing == "PROVISIONED" and (rcu is None or wcu is None)):
-        # (a table without its own throughput is Region.create_table's error to report)
-        throughput.check_create(billing, gsi_throughput, on_demand)
-    spec = await region.create_table(
-        name=name,
-        key_schema=ks_clean,
-        attribute_definitions=defs_clean,
-        billing_mode=billing,
-        read_capacity=rcu,
-        write_capacity=wcu,
-        tags=tags,
-        deletion_protection=protection,
-        table_class=table_class,
-        local_indexes=lsis,
-        global_indexes=gsis,
-    )
-    if stream is not None and stream[0]:
-        spec = await region.set_stream(spec.name, True, stream[1])
-    if on_demand is not None or any(g.on_demand is not None for g in gsi_throughput):
-        spec = await region.update_spec(
-            spec.name, lambda s: throughput.with_on_demand(s, on_demand, gsi_throughput)
+    spec = await region.control.create_table(
+        NewTable(
+            name=name,
+            key_schema=ks_clean,
+            attribute_definitions=defs_clean,
+            billing_mode=billing,
+            read_capacity=rcu,
+            write_capacity=wcu,
+            tags=tags,
+            deletion_protection=protection,
+            table_class=table_class,
+            local_indexes=lsis,
+            global_indexes=gsis,
+            stream=stream,
+            on_demand=on_demand,
+            gsi_throughput=[_index_throughput(g) for g in gsis],
         )
+    )
     return {"TableDescription": describe(region, spec, status=CREATING)}
 
 
@@ -290,9 +282,9 @@ async def describe_table(region: Region, body: dict[str, Any]) -> dict[str, Any]
     shape = Shape(body)
     name = shape.table_name()
     shape.done()
-    spec, count, size = await region.describe_table(name)
+    spec, count, size = await region.control.describe_table(name)
     return {
-        "Table": describe(region, spec, count, size, index_counts=await region.index_counts(name))
+        "Table": describe(region, spec, count, size, index_counts=await region.control.index_counts(name))
     }
 
 
@@ -301,7 +293,7 @@ async def list_tables(region: Region, body: dict[str, Any]) -> dict[str, Any]:
     limit = shape.integer("Limit", min_value=1, max_value=100)
     start = shape.string("ExclusiveStartTableName", min_len=3, max_len=255)
     shape.done()
-    names, last = await region.list_tables(limit or 100, start)
+    names, last = await region.control.list_tables(limit or 100, start)
     out: dict[str, Any] = {"TableNames": names}
     if last is not None:
         out["LastEvaluatedTableName"] = last
@@ -312,8 +304,8 @@ async def delete_table(region: Region, body: dict[str, Any]) -> dict[str, Any]:
     shape = Shape(body)
     name = shape.table_name()
     shape.done()
-    _, count, size = await region.describe_table(name)
-    deleted = await region.delete_table(name)
+    _, count, size = await region.control.describe_table(name)
+    deleted = await region.control.delete_table(name)
     return {"TableDescription": describe(region, deleted, count, size)}
 
 
@@ -406,65 +398,32 @@ async def update_table(region: Region, body: dict[str, Any]) -> dict[str, Any]:
         raise ValidationError(
             f"UpdateTable does not support {', '.join(unsupported)} in this version"
         )
-    settings = (
-        billing is not None or pt is not None or protection is not None or table_class is not None
-    )
-    if not (
-        creates
-        or deletes
-        or index_updates
-        or settings
-        or stream is not None
-        or on_demand is not None
-    ):
-        raise ValidationError(
-            "At least one of ProvisionedThroughput, BillingMode, UpdateStreamEnabled, "
-            "GlobalSecondaryIndexUpdates or SSESpecification or ReplicaUpdates is required"
-        )
-    if len(creates) + len(deletes) > 1:
-        raise ValidationError("Only one replica can be created or deleted per UpdateTable call")
-    if sum(1 for action, _ in index_updates if action != "Update") > 1:
-        raise LimitExceeded(
-            "Subscriber limit exceeded: Only 1 online index can be created or deleted "
-            "simultaneously per table"
-        )
-    spec = await region.table_spec(name)
-    # validated against the table as it is, applied after the table-level settings
-    throughput_change = throughput.plan_update(
-        spec,
-        billing=billing,
-        provisioned=pt is not None,
-        on_demand=on_demand,
-        gsi_updates=[_index_throughput(raw) for a, raw in index_updates if a == "Update"],
-        created=[_index_throughput(raw) for a, raw in index_updates if a == "Create"],
-        now=time.time(),
-    )
-    if settings:
-        spec = await region.update_settings(
-            name,
+    spec = await region.control.update_table(
+        name,
+        TableUpdate(
+            replica_creates=tuple(creates),
+            replica_deletes=tuple(deletes),
+            index_updates=tuple(index_updates),
+            index_throughput_updates=tuple(
+                _index_throughput(raw) for a, raw in index_updates if a == "Update"
+            ),
+            index_throughput_created=tuple(
+                _index_throughput(raw) for a, raw in index_updates if a == "Create"
+            ),
+            attribute_definitions=tuple(defs),
             billing_mode=billing,
+            provisioned=pt is not None,
             read_capacity=rcu,
             write_capacity=wcu,
             deletion_protection=protection,
             table_class=table_class,
-        )
-    if stream is not None:
-        spec = await region.set_stream(name, stream[0], stream[1])
-    for action, raw in index_updates:
-        if action == "Create":
-            spec = await region.create_global_index(name, raw, defs)
-        elif action == "Delete":
-            spec = await region.delete_global_index(name, str(raw["IndexName"]))
-        # an Update (throughput) is part of throughput_change
-    if throughput_change is not None:
-        spec = await region.update_spec(name, throughput_change)
-    if creates:
-        spec = await region.add_replica(name, creates[0])
-    if deletes:
-        spec = await region.remove_replica(name, deletes[0])
-        if deletes[0] == region.name:
-            return {"TableDescription": describe(region, spec, status="DELETING")}
-    _, count, size = await region.describe_table(spec.name)
+            stream=stream,
+            on_demand=on_demand,
+        ),
+    )
+    if deletes and deletes[0] == region.name:
+        return {"TableDescription": describe(region, spec, status="DELETING")}
+    _, count, size = await region.control.describe_table(spec.name)
     return {
         "TableDescription": describe(
             region,
@@ -472,7 +431,7 @@ async def update_table(region: Region, body: dict[str, Any]) -> dict[str, Any]:
             count,
             size,
             status="UPDATING",
-            index_counts=await region.index_counts(name),
+            index_counts=await region.control.index_counts(name),
         )
     }
 
@@ -480,13 +439,3 @@ async def update_table(region: Region, body: dict[str, Any]) -> dict[str, Any]:
 async def describe_limits(region: Region, body: dict[str, Any]) -> dict[str, Any]:
     Shape(body).done()
     return throughput.limits()
-
-
-OPERATIONS = {
-    "DescribeLimits": describe_limits,
-    "CreateTable": create_table,
-    "DescribeTable": describe_table,
-    "ListTables": list_tables,
-    "DeleteTable": delete_table,
-    "UpdateTable": update_table,
-}

@@ -9,7 +9,7 @@ from api.dynamodb.shapes import Shape
 from regions import tags
 from regions.region import Region
 
-__all__ = ["OPERATIONS"]
+__all__: list[str] = []
 
 
 def _arn(shape: Shape) -> str:
@@ -48,10 +48,3 @@ async def list_tags(region: Region, body: dict[str, Any]) -> dict[str, Any]:
     shape.done()
     current = await tags.list_tags(region, arn)
     return {"Tags": [{"Key": k, "Value": v} for k, v in sorted(current.items())]}
-
-
-OPERATIONS = {
-    "TagResource": tag_resource,
-    "UntagResource": untag_resource,
-    "ListTagsOfResource": list_tags,
-}

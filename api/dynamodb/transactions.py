@@ -9,6 +9,7 @@ duplicates, cancellation reasons, ClientRequestToken) is regions/transactions.py
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, Final
 
 from api.dynamodb.items import _condition, _context
@@ -17,12 +18,12 @@ from regions import capacity, throttle
 from regions import expressions as ex
 from regions import transactions as tx
 from regions.catalog import TableSpec
+from regions.data import ConditionCheck, Delete, Put, Update, WriteOp
 from regions.errors import DynamoError, ValidationError
-from regions.keys import KeySchema
 from regions.region import Region
-from regions.types import Item, value_size
+from regions.types import value_size
 
-__all__ = ["OPERATIONS"]
+__all__: list[str] = []
 
 MAX_ACTIONS: Final = 100
 _RCC: Final = ("INDEXES", "TOTAL", "NONE")
@@ -38,18 +39,14 @@ _NO_ACTION: Final = (
 _SEVERAL_ACTIONS: Final = "TransactItems can only contain one of Check, Put, Update or Delete"
 
 
-def _updater(update: ex.Update) -> tx.UpdateFn:
-    """UpdateItem's read-modify-write (api/dynamodb/items.py), without the condition,
-    which regions/transactions.py checks first."""
-
-    def apply(old: Item | None, key: Item, schema: KeySchema) -> Item | None:
-        base = old if old is not None else dict(key)
-        result = ex.apply_update(base, update, schema.names)
-        if old is None and result.touched_only_remove:
-            return None  # a REMOVE-only update does not create the item
-        return result.item
-
-    return apply
+def _op(kind: str, table: str, item: Any, key: Any, return_old: bool) -> WriteOp:
+    if kind == tx.PUT:
+        return Put(table, None, return_old, item=item)
+    if kind == tx.DELETE:
+        return Delete(table, None, return_old, key=key)
+    if kind == tx.UPDATE:
+        return Update(table, None, return_old, key=key)
+    return ConditionCheck(table, None, return_old, key=key)
 
 
 def _action(kind: str, a: Shape) -> tuple[tx.WriteAction, Shape, tuple[str | None, ...]]:
@@ -60,9 +57,7 @@ def _action(kind: str, a: Shape) -> tuple[tx.WriteAction, Shape, tuple[str | Non
     cexpr = a.string("ConditionExpression", required=kind == tx.CHECK)
     uexpr = a.string("UpdateExpression", required=True) if kind == tx.UPDATE else None
     rvccf = a.string("ReturnValuesOnConditionCheckFailure", enum=_RVCCF)
-    action = tx.WriteAction(
-        kind=kind, table=table, item=item, key=key, return_old_on_failure=rvccf == "ALL_OLD"
-    )
+    action = tx.WriteAction(_op(kind, table, item, key, rvccf == "ALL_OLD"))
     return action, a, (cexpr, uexpr)
 
 
@@ -76,16 +71,10 @@ def _with_expressions(
     update = ex.parse_update(uexpr, ctx) if uexpr is not None else None
     condition = _condition(ctx, cexpr)
     ctx.check_all_used()
-    return tx.WriteAction(
-        kind=action.kind,
-        table=action.table,
-        item=action.item,
-        key=action.key,
-        condition=condition,
-        update=_updater(update) if update is not None else None,
-        return_old_on_failure=action.return_old_on_failure,
-        values_size=sum(value_size(v) for v in ctx.values.values()),
-    )
+    op = replace(action.op, condition=condition)
+    if isinstance(op, Update):
+        op = replace(op, update=update)
+    return tx.WriteAction(op, values_size=sum(value_size(v) for v in ctx.values.values()))
 
 
 async def transact_write_items(region: Region, body: dict[str, Any]) -> dict[str, Any]:
@@ -135,11 +124,11 @@ async def _write_demands(
     by_table: dict[str, tuple[TableSpec, list[object | None]]] = {}
     for action in actions:
         try:
-            spec = await region.table_spec(action.table)
+            spec = await region.control.table_spec(action.table)
         except DynamoError:
             continue
         by_table.setdefault(spec.table_id, (spec, []))[1].append(
-            action.item if action.kind == tx.PUT else None
+            action.op.item if isinstance(action.op, Put) else None
         )
     return list(by_table.values())
 
@@ -180,13 +169,13 @@ async def transact_get_items(region: Region, body: dict[str, Any]) -> dict[str, 
     reads: dict[str, tuple[TableSpec, str | None, bool, int]] = {}
     for table, _, _, _ in gets:
         try:
-            spec = await region.table_spec(table)
+            spec = await region.control.table_spec(table)
         except DynamoError:
-            continue  # region.get_many reports it
+            continue  # region.data.get_many reports it
         n = reads.get(spec.table_id, (spec, None, True, 0))[3]
         reads[spec.table_id] = (spec, None, True, n + 1)
     ticket = throttle.admit_reads(region, list(reads.values()), transactional=True)
-    found = await region.get_many([(table, key) for table, key, _, _ in gets])
+    found = await region.data.get_many([(table, key) for table, key, _, _ in gets])
     responses: list[dict[str, Any]] = []
     for item, paths in zip(found, projections, strict=True):
         if item is None:
@@ -197,7 +186,7 @@ async def transact_get_items(region: Region, body: dict[str, Any]) -> dict[str, 
     if ticket.active:
         ticket.settle(
             [
-                (await region.table_spec(table), capacity.transact_read(item))
+                (await region.control.table_spec(table), capacity.transact_read(item))
                 for (table, _, _, _), item in zip(gets, found, strict=True)
             ]
         )
@@ -207,9 +196,3 @@ async def transact_get_items(region: Region, body: dict[str, Any]) -> dict[str, 
             usage.add(table, table, capacity.transact_read(item))
         out["ConsumedCapacity"] = usage.consumed_capacity(rcc, capacity.READ)
     return out
-
-
-OPERATIONS = {
-    "TransactWriteItems": transact_write_items,
-    "TransactGetItems": transact_get_items,
-}

@@ -12,7 +12,7 @@ from api.dynamodb.shapes import Shape
 from regions import ttl
 from regions.region import Region
 
-__all__ = ["OPERATIONS"]
+__all__: list[str] = []
 
 
 async def update_time_to_live(region: Region, body: dict[str, Any]) -> dict[str, Any]:
@@ -43,9 +43,3 @@ async def describe_time_to_live(region: Region, body: dict[str, Any]) -> dict[st
     if attribute is None:
         return {"TimeToLiveDescription": {"TimeToLiveStatus": "DISABLED"}}
     return {"TimeToLiveDescription": {"TimeToLiveStatus": "ENABLED", "AttributeName": attribute}}
-
-
-OPERATIONS = {
-    "UpdateTimeToLive": update_time_to_live,
-    "DescribeTimeToLive": describe_time_to_live,
-}

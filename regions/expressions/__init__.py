@@ -22,6 +22,7 @@ from regions.expressions.ast import (
     Path,
     Update,
     UpdateResult,
+    paths_in,
 )
 from regions.expressions.context import ExpressionContext
 from regions.expressions.evaluate import evaluate_condition, parse_condition, resolve_path
@@ -61,6 +62,7 @@ __all__ = [
     "parse_key_condition",
     "parse_projection",
     "parse_update",
+    "paths_in",
     "project",
     "resolve_path",
     "updated_attributes",

@@ -10,6 +10,8 @@ the public ``parse_*`` functions never contains such a node.
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, TypeAlias
 
@@ -227,3 +229,22 @@ class KeyCondition:
     hash_value: AttributeValue
     range_op: str | None
     range_values: tuple[AttributeValue, ...]
+
+
+def paths_in(node: object) -> Iterator[Path]:
+    """Every document path a parsed expression refers to: its operands' paths and an
+    update's targets (filters and projections' GSI checks, authorization's
+    ``dynamodb:Attributes``)."""
+    if isinstance(node, PathOperand):
+        yield node.path
+        return
+    if dataclasses.is_dataclass(node) and not isinstance(node, type):
+        path = getattr(node, "path", None)
+        if isinstance(path, tuple) and path:
+            yield path  # an update action's target
+        for f in dataclasses.fields(node):
+            if f.name != "path":
+                yield from paths_in(getattr(node, f.name))
+    elif isinstance(node, tuple | list):
+        for child in node:
+            yield from paths_in(child)

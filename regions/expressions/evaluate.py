@@ -2,8 +2,8 @@
 
 Evaluation never raises: DynamoDB decides every type question it can at parse time,
 and what remains (an item attribute that is missing or of another type) just makes the
-comparison false.  The rules (reference §4.2, alternator's test_condition_expression.py,
-DynamoDB Local's ``OperatorExecutor``):
+comparison false.  The rules (Developer Guide, Expressions.OperatorsAndFunctions;
+alternator's test_condition_expression.py, DynamoDB Local's ``OperatorExecutor``):
 
 * ``=``, ordering comparisons, BETWEEN and IN are false when an operand is missing -
   two missing attributes are not equal - and ``<>`` is then true;

@@ -1,9 +1,10 @@
 """DynamoDB's legacy (pre-expression) parameters, translated to the expression engine.
 
 ``Expected``, ``QueryFilter``/``ScanFilter``, ``KeyConditions``, ``AttributesToGet`` and
-``AttributeUpdates`` predate expressions; DynamoDB still accepts them (reference §4.6).
-Each is validated here with DynamoDB's own texts and turned into the syntax-tree nodes of
-:mod:`regions.expressions.ast`, so one evaluator serves both generations.  Pure: no I/O.
+``AttributeUpdates`` predate expressions; DynamoDB still accepts them (Developer Guide,
+LegacyConditionalParameters).  Each is validated here with DynamoDB's own texts and
+turned into the syntax-tree nodes of :mod:`regions.expressions.ast`, so one evaluator
+serves both generations.  Pure: no I/O.
 
 Semantics and texts, with their sources:
 

@@ -1,7 +1,7 @@
 """ProjectionExpression: parsing, and projecting an item onto a list of paths.
 
-A projection keeps the item's structure (reference §4.5; alternator's
-test_projection_expression.py): ``a.b[0]`` yields ``{"a": {"M": {"b": {"L": [e]}}}}``,
+A projection keeps the item's structure (Developer Guide, Expressions.ProjectionExpressions;
+alternator's test_projection_expression.py): ``a.b[0]`` yields ``{"a": {"M": {"b": {"L": [e]}}}}``,
 several paths merge (``a.b[0], a.b[2]`` gives a two-element list, in index order),
 paths that lead nowhere are dropped, and a container none of whose requested parts
 exists is dropped with them.

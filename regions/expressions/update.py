@@ -1,6 +1,6 @@
 """UpdateExpression: parsing and application to an item.
 
-Application follows DynamoDB (reference §4.3, §12 items 13-14; alternator's
+Application follows DynamoDB (Developer Guide, Expressions.UpdateExpressions; alternator's
 test_update_expression.py; DynamoDB Local's ``OperatorExecutor``):
 
 * every SET value is computed from the *old* item before anything is written, so

@@ -27,7 +27,7 @@ def open_store_url(url: str, *, sqlite_synchronous: str = "FULL") -> SqlStore:
     u = make_url(url)
     backend = u.get_backend_name()
     if backend == "sqlite":
-        from regions.store.sqlite import SqliteDialect
+        from regions.store.sqlite_dialect import SqliteDialect
         from regions.store.sqlite_store import SqliteStore
 
         if not u.database or u.database == ":memory:":
@@ -37,7 +37,7 @@ def open_store_url(url: str, *, sqlite_synchronous: str = "FULL") -> SqlStore:
             SqliteDialect(synchronous=sqlite_synchronous),
         )
     if backend in ("postgresql", "postgres"):
-        from regions.store.postgres import PostgresDialect
+        from regions.store.postgres_dialect import PostgresDialect
         from regions.store.postgres_store import PostgresStore
 
         return PostgresStore(

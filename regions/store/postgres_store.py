@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from regions.store.postgres import PostgresDialect
+from regions.store.postgres_dialect import PostgresDialect
 from regions.store.sql import ReadTx, SqlStore, WriteTx
 
 __all__ = ["PostgresStore"]
@@ -44,7 +44,7 @@ class _AsyncpgDriver:
     async def lock_partition(self, tid: int, part: int) -> None:
         # transaction-scoped advisory lock keyed (tid, part): read-modify-write is
         # safe across connections and processes without locking rows that may not
-        # exist yet (postgres.py)
+        # exist yet (postgres_dialect.py)
         await self.pg.execute("SELECT pg_advisory_xact_lock($1, $2)", tid, part)
 
     def any_of(self, column: str, values: Sequence[Any], args: list[Any]) -> str:

@@ -3,10 +3,10 @@
 A transaction runs the statements every request needs as plain SQL on the
 backend's driver (``direct.py``) and everything rarer (catalog, housekeeping,
 streams bookkeeping, verification) as SQLAlchemy Core on the same connection,
-here.  The dialect-specific parts (engine set-up, durability read-back,
-partition locks) sit in ``sqlite.py`` and ``postgres.py``, the connections in
-``sqlite_store.py`` and ``postgres_store.py``; everything else is one code path
-so that the same test suite proves both.
+here.  The dialect-specific parts (engine set-up, connection settings, durability
+read-back) sit in ``sqlite_dialect.py`` and ``postgres_dialect.py``, the connections
+and partition locks in ``sqlite_store.py`` and ``postgres_store.py``; everything
+else is one code path so that the same test suite proves both.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ __all__ = ["ReadTx", "SqlStore", "WriteTx"]
 
 
 class _Dialect:
-    """Backend hooks; see sqlite.py and postgres.py."""
+    """Backend hooks; see sqlite_dialect.py and postgres_dialect.py."""
 
     name = "base"
 
@@ -96,6 +96,20 @@ class ReadTx(DirectReads):
         c = s.changes.c
         res = await self.conn.execute(select(func.count()).where(c.pending.is_(True)))
         return int(res.scalar_one())
+
+    async def pending_versions(self, tid: int) -> set[Version]:
+        """The versions of a table's change records still waiting for the publisher."""
+        c = s.changes.c
+        res = await self.conn.execute(
+            select(c.hlc, c.origin).where(c.tid == tid, c.pending.is_(True))
+        )
+        return {Version(int(r.hlc), str(r.origin)) for r in res}
+
+    async def meta_with_prefix(self, prefix: str) -> list[tuple[str, str]]:
+        """Every (key, value) of the meta table whose key starts with ``prefix``."""
+        m = s.meta.c
+        res = await self.conn.execute(select(m.key, m.value).where(m.key.like(prefix + "%")))
+        return [(str(k), str(v)) for k, v in res]
 
     async def shard_range(self, tid: int, part: int, from_ms: int) -> tuple[int | None, int | None]:
         """First and last change-log seq of one table partition since ``from_ms``."""
@@ -252,6 +266,10 @@ class WriteTx(ReadTx, DirectWrites):
         # every shard's key of the table (digits and dots: nothing LIKE would expand)
         prefix = _trim_key(tid, 0).rsplit(".", 1)[0] + "."
         await self.conn.execute(delete(s.meta).where(s.meta.c.key.like(prefix + "%")))
+
+    async def delete_meta(self, keys: list[str]) -> None:
+        if keys:
+            await self.conn.execute(delete(s.meta).where(s.meta.c.key.in_(keys)))
 
     async def log_conflict(self, values: dict[str, Any]) -> None:
         await self.conn.execute(s.conflicts.insert().values(**values))

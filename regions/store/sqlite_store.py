@@ -47,7 +47,7 @@ from sqlalchemy.pool import StaticPool
 
 from regions.store import schema as s
 from regions.store.sql import ReadTx, SqlStore, WriteTx
-from regions.store.sqlite import SqliteDialect
+from regions.store.sqlite_dialect import SqliteDialect
 
 __all__ = ["SqliteStore"]
 

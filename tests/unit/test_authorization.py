@@ -9,7 +9,8 @@ import pytest
 
 from api import authorization as authz
 from api.authorization import Check
-from api.dynamodb.router import CONTEXT_OPERATIONS, OPERATIONS
+from api.dynamodb.operations import CONTEXT_HANDLERS as CONTEXT_OPERATIONS
+from api.dynamodb.operations import HANDLERS as OPERATIONS
 from regions import principals
 from regions.catalog import TableSpec
 from regions.errors import AccessDenied, ResourceNotFound
@@ -43,6 +44,11 @@ class FakeRegion:
 
     def arn(self, table: str) -> str:
         return ARN + table
+
+    @property
+    def control(self) -> FakeRegion:
+        # the mapping reads specs through the control plane: this fake is both
+        return self
 
     async def table_spec(self, table: str) -> TableSpec:
         if table not in self.specs:

@@ -14,10 +14,10 @@ import pytest
 from regions import capacity
 from regions.capacity import Consumed, PerTable
 from regions.catalog import DELETING, TableSpec
+from regions.data import WriteOutcome
 from regions.indexes import GSI, LSI, IndexSpec
 from regions.keys import KeyAttr, KeySchema
 from regions.reads import Page
-from regions.region import WriteOutcome
 from regions.types import Item, item_size
 
 

@@ -25,7 +25,7 @@ POLICY = {"Statement": [{"Effect": "Allow", "Action": "dynamodb:*", "Resource": 
 async def _rows(region: Region) -> dict[str, tuple[int, str, bool]]:
     """pk -> (hlc, origin, live) of every identities row, tombstones included."""
     with system_tables.access():
-        tid, spec = await region.table_ref(system_tables.IDENTITIES)
+        tid, spec = await region.control.table_ref(system_tables.IDENTITIES)
     async with region.store.read() as tx:
         rows = await tx.scan_all_rows(tid, limit=10_000)
     return {

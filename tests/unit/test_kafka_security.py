@@ -20,7 +20,7 @@ def test_the_password_stays_out_of_repr_and_survives_pickling() -> None:
     settings = RegionSettings(name="us-east-1", store_url="sqlite://", kafka_security=sec)
     assert "s3cret-password" not in repr(settings)
     assert "s3cret-password" not in sec.describe()
-    # the worker processes get the settings pickled (api/workers.py)
+    # the worker processes get the settings pickled (globaltables/workers.py)
     assert pickle.loads(pickle.dumps(settings)).kafka_security == sec
 
 

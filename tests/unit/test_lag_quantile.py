@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from bench import replication as bench_replication
 from replicator.lag import BUCKETS_MS, LagTracker, histogram_quantile
 
 BOUNDS = (10.0, 20.0, 40.0)
@@ -25,8 +26,7 @@ def test_interpolates_linearly_inside_the_bucket() -> None:
 def test_matches_prometheus_on_its_own_example() -> None:
     # Prometheus' histogram_quantile over cumulative {le: count}: the same answer
     cumulative = {10.0: 10, 20.0: 20, 40.0: 40, float("inf"): 40}
-    bench = pytest.importorskip("bench.replication")
-    prometheus = bench.histogram_quantile(0.9, cumulative)
+    prometheus = bench_replication.histogram_quantile(0.9, cumulative)
     assert histogram_quantile(0.9, [10, 10, 20, 0], BOUNDS) == pytest.approx(prometheus)
 
 

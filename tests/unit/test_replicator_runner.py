@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from regions.counters import ApplyCounts
 from replicator import runner
 from tests.unit.test_replicator_cancel import _replicator
 
@@ -89,8 +90,8 @@ async def test_status_counts_conflicts_lost_and_duplicates_apart() -> None:
 
     rep.publisher = stub(connected=True, published=5, errors=0, backlog=backlog)
     rep.applier = stub(
-        connected=True, sources=["eu-west-1"], applied=7, conflicts_lost=2, duplicates=3,
-        skipped=1, quarantined=0, errors=0, quarantine=stub(held=held),
+        connected=True, sources=["eu-west-1"], errors=0, quarantine=stub(held=held),
+        totals=ApplyCounts(applied=7, lost=2, duplicates=3, skipped=1),
     )  # fmt: skip
     rep.lag = stub(snapshot=dict)
     rep.reseeder = stub(status=dict)

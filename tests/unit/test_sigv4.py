@@ -1,5 +1,5 @@
-"""SigV4: the region's verifier accepts exactly what botocore signs, and words every
-failure as DynamoDB does (reference §1.3, §12 item 21)."""
+"""SigV4: the region's signature check accepts exactly what botocore signs, and words every
+failure as DynamoDB does (docs/security.md, "The signature check")."""
 
 from __future__ import annotations
 
@@ -16,9 +16,9 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials as BotoCredentials
 
-from api.auth import verifier
+from api.auth import signature_check
 from api.auth.errors import IncompleteSignature, InvalidSignature, MissingAuthenticationToken
-from api.auth.verifier import Request, check_signature, parse_claim
+from api.auth.signature_check import Request, check_signature, parse_claim
 from regions import sigv4
 from regions.sigv4 import Credentials
 from replicator.signing import KeySigner, SigV4
@@ -30,7 +30,7 @@ NOW = float(calendar.timegm(WHEN.timetuple()))
 TARGET = "DynamoDB_20120810.PutItem"
 BODY = b'{"TableName":"Music","Item":{"Artist":{"S":"No One You Know"}}}'
 
-#: what boto3 1.43 sends for a DynamoDB call (reference §1.1); it signs only
+#: what boto3 1.43 sends for a DynamoDB call (captured with a ``before-send`` hook); it signs only
 #: content-type, host, x-amz-date and x-amz-target of these
 BOTO3_HEADERS = {
     "X-Amz-Target": TARGET,
@@ -170,7 +170,7 @@ def test_header_values_are_trimmed_and_inner_whitespace_collapsed() -> None:
     headers = {**BOTO3_HEADERS, "X-Amz-Meta-Note": "  a   b \t c  "}
     request, auth = _botocore_sign("http://127.0.0.1:8000/", headers=headers)
     assert "x-amz-meta-note:a b c\n" in auth.canonical_request(request)
-    # the proxy-free wire keeps the header as written; the verifier canonicalises it
+    # the proxy-free wire keeps the header as written; the signature check canonicalises it
     _verify(_as_received(request, "127.0.0.1:8000", **{"x-amz-meta-note": "  a   b \t c  "}))
 
 
@@ -335,20 +335,20 @@ def test_every_x_amz_header_must_be_signed() -> None:
 def test_unsigned_x_amz_header_is_refused_on_a_cached_claim() -> None:
     """The parsed-claim cache is per Authorization header, but the headers a request
     carries are its own: a request that reuses a cached claim is still checked."""
-    verifier._TEMPLATES.clear()
+    signature_check._TEMPLATES.clear()
     unsigned_target = {k: v for k, v in BOTO3_HEADERS.items() if k != "X-Amz-Target"}
     request, _ = _botocore_sign("http://127.0.0.1:8000/", headers=unsigned_target)
     _verify(_as_received(request, "127.0.0.1:8000"))
-    assert len(verifier._TEMPLATES) == 1
+    assert len(signature_check._TEMPLATES) == 1
     added = _as_received(request, "127.0.0.1:8000", **{"x-amz-target": TARGET})
     with pytest.raises(InvalidSignature, match=r"^'x-amz-target' must be a 'SignedHeader'"):
         parse_claim(added, "us-east-1", now=NOW)
-    assert len(verifier._TEMPLATES) == 1  # it was the cached path
+    assert len(signature_check._TEMPLATES) == 1  # it was the cached path
     # and the other way round: a claim cached from a request with the header
-    verifier._TEMPLATES.clear()
+    signature_check._TEMPLATES.clear()
     with pytest.raises(InvalidSignature):
         parse_claim(added, "us-east-1", now=NOW)
-    assert not verifier._TEMPLATES  # refused claims are not kept
+    assert not signature_check._TEMPLATES  # refused claims are not kept
     _verify(_as_received(request, "127.0.0.1:8000"))
 
 
@@ -447,16 +447,16 @@ def test_unsigned_client_auth_sends_requests_as_they_are() -> None:
 def test_a_repeated_header_is_parsed_once_and_still_checked_each_time() -> None:
     """parse_claim keeps a parsed claim per header-without-signature: a request that
     hits it gets its own signature, and the time check still runs on every call."""
-    verifier._TEMPLATES.clear()
+    signature_check._TEMPLATES.clear()
     request, _ = _botocore_sign("http://127.0.0.1:8000/")
     received = _as_received(request, "127.0.0.1:8000")
     first = parse_claim(received, "us-east-1", now=NOW)
-    assert len(verifier._TEMPLATES) == 1
+    assert len(signature_check._TEMPLATES) == 1
     # same header but for the signature (another body, same second): a cache hit
     other, _ = _botocore_sign("http://127.0.0.1:8000/", body=BODY.replace(b"Music", b"Films"))
     assert other.headers["Authorization"] != request.headers["Authorization"]
     hit = parse_claim(_as_received(other, "127.0.0.1:8000"), "us-east-1", now=NOW)
-    assert len(verifier._TEMPLATES) == 1
+    assert len(signature_check._TEMPLATES) == 1
     assert hit.signature == other.headers["Authorization"].rpartition("Signature=")[2]
     assert hit == dataclasses.replace(first, signature=hit.signature)
     check_signature(
@@ -471,7 +471,7 @@ def test_a_repeated_header_is_parsed_once_and_still_checked_each_time() -> None:
 
 
 def test_a_signature_not_last_is_parsed_in_full() -> None:
-    verifier._TEMPLATES.clear()
+    signature_check._TEMPLATES.clear()
     request, _ = _botocore_sign("http://127.0.0.1:8000/")
     header = request.headers["Authorization"]
     head, _, signature = header.rpartition(", Signature=")
@@ -479,7 +479,7 @@ def test_a_signature_not_last_is_parsed_in_full() -> None:
     moved = f"{algorithm} Signature={signature}, {params}"
     received = _as_received(request, "127.0.0.1:8000", authorization=moved)
     check_signature(parse_claim(received, "us-east-1", now=NOW), received, BODY, SECRET)
-    assert not verifier._TEMPLATES
+    assert not signature_check._TEMPLATES
     # a parameter whose name merely ends in "Signature" is not the signature
     odd = f"{head}, XSignature={signature}"
     with pytest.raises(IncompleteSignature, match=r"requires 'Signature' parameter"):

@@ -307,7 +307,7 @@ def test_switching_to_on_demand_clears_gsi_capacity_and_records_when() -> None:
         gsi_updates=[], created=[], now=123.0,
     )  # fmt: skip
     assert change is not None
-    # Region.update_settings switches the table itself first
+    # the control plane's new_settings switches the table itself first
     out = change(replace(s, billing_mode="PAY_PER_REQUEST", read_capacity=0, write_capacity=0))
     assert out.pay_per_request_at == 123.0
     assert (out.indexes[0].read_capacity, out.indexes[0].write_capacity) == (0, 0)
@@ -355,4 +355,4 @@ def test_gsi_updates_are_checked() -> None:
             s, billing=None, provisioned=True, on_demand=None, gsi_updates=[], created=[], now=0.0
         )
         is None
-    )  # the table's own capacity is Region.update_settings' business
+    )  # the table's own capacity is table_changes.new_settings' business

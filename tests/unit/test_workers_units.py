@@ -1,4 +1,4 @@
-"""Pure pieces of the multi-process region (api/workers.py and friends)."""
+"""Pure pieces of the multi-process region (globaltables/workers.py, api/forwarding.py and friends)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from typing import Any
 
 from prometheus_client.samples import Sample
 
+from api.forwarding import served_by_worker
 from api.metrics import _summed
-from api.workers import served_by_worker
 from regions.process_signals import CATALOG, IDENTITIES, ProcessSignals
 from regions.throttle import Throttle, _Limit
 

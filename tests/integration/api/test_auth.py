@@ -1,5 +1,5 @@
 """SigV4 authentication of a real region, through boto3, raw HTTP and the CLI
-(docs/security.md; reference §1.3, §12 item 21)."""
+(docs/security.md, "The signature check")."""
 
 from __future__ import annotations
 

@@ -1,8 +1,8 @@
 """BatchGetItem and BatchWriteItem through boto3 (client, resource ``batch_writer``/``Table``).
 
 Expected texts are DynamoDB's: dynalite's test/batchGetItem.js and test/batchWriteItem.js
-(recorded against the service), Alternator's test_batch.py, the shared reference §3.4
-and §12.6-7.  Results are compared as sets: DynamoDB returns batch items in any order.
+(recorded against the service), Alternator's test_batch.py and the botocore model.
+Results are compared as sets: DynamoDB returns batch items in any order.
 """
 
 from __future__ import annotations

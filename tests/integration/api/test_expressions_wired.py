@@ -2,7 +2,7 @@
 ProjectionExpression on GetItem, UpdateItem with every clause and ReturnValues option.
 
 This checks the wiring and DynamoDB's observable results, not the grammar (the unit
-tests of ``regions/expressions`` do that).  It skips itself until the engine exists.
+tests of ``regions/expressions`` do that).
 """
 
 from __future__ import annotations
@@ -11,17 +11,10 @@ from typing import Any
 
 import pytest
 
-import regions.expressions
 from tests.integration.api.conftest import TableFactory
 from tests.integration.api.support import DYNAMODB_NS, error_of, expect_error, post
 
-pytestmark = [
-    pytest.mark.integration,
-    pytest.mark.skipif(
-        not hasattr(regions.expressions, "parse_condition"),
-        reason="the expression engine (regions/expressions) is not there yet",
-    ),
-]
+pytestmark = pytest.mark.integration
 
 CONDITION_FAILED = "The conditional request failed"
 KEY = {"p": {"S": "k"}}

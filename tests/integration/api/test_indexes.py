@@ -1,6 +1,6 @@
 """Secondary indexes through boto3: definitions, descriptions, reads, maintenance, online GSIs.
 
-Expected behaviour and texts are DynamoDB's own: the shared reference §3.1, §3.3 and §5,
+Expected behaviour and texts are DynamoDB's own: the Developer Guide's GSI and LSI pages,
 dynalite's createTable/query/putItem suites and Alternator's test_gsi.py / test_lsi.py
 (both run against the real service), and moto's AWS-verified Select tests.
 """

@@ -1,7 +1,7 @@
 """Single-item operations through boto3: PutItem, GetItem, DeleteItem (no expressions).
 
-Expected texts are DynamoDB's own (shared reference §2, dynalite's putItem/getItem
-suites and the real-service captures they quote).
+Expected texts are DynamoDB's own (the Developer Guide's data types and naming rules,
+dynalite's putItem/getItem suites and the real-service captures they quote).
 """
 
 from __future__ import annotations
@@ -263,7 +263,7 @@ def test_range_key_length_limit(ddb: Any, make_table: TableFactory) -> None:
     )
 
 
-# Item size (reference §2.4): each attribute is its name's UTF-8 bytes plus its value;
+# Item size (Developer Guide, CapacityUnitCalculations): each attribute is its name's UTF-8 bytes plus its value;
 # S is its UTF-8 bytes, B its raw bytes, and a map or list costs 3 bytes plus 1 per
 # element (a map element also its key's bytes).  The limit is 409,600 bytes.
 LIMIT = 409_600

@@ -1,5 +1,6 @@
 """IAM-style policies enforced on every operation, through boto3 and the REST API
-(reference §11; regions/policy.py decides, api/authorization.py maps requests).
+(docs/policies-and-capacity.md; regions/policy.py decides, api/authorization.py maps
+requests).
 
 Users are made with the ``globaltables users`` / ``keys`` CLI, signed with the admin
 key; each test then calls the region as that user.  Every denial is checked for
@@ -261,7 +262,7 @@ def test_the_error_envelope_is_coral_access_denied(
     assert r.status_code == 400
     body = r.json()
     assert body["__type"] == SERVICE_NS + "AccessDeniedException"
-    # AccessDenied carries its text under a capital M (reference §1.2)
+    # AccessDenied carries its text under a capital M, as the service sends it
     assert body["Message"].startswith(f"User: {nobody.arn} is not authorized")
     assert "message" not in body
 

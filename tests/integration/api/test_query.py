@@ -1,7 +1,7 @@
 """Query through boto3: key conditions and sort orders, paging, filters, projections, Select.
 
-Expected behaviour and texts are DynamoDB's own: the shared reference §2.3, §3.3, §4.4,
-§4.5 and §12 items 2 and 12, Alternator's test_query.py / test_key_condition_expression.py
+Expected behaviour and texts are DynamoDB's own: the Developer Guide's Query and
+expression pages, Alternator's test_query.py / test_key_condition_expression.py
 and dynalite's query suite (both run against the real service), and moto's AWS-verified
 Select tests (which show Query wrapping Select errors in "1 validation error detected: ").
 """

@@ -1,7 +1,7 @@
 """Scan through boto3: paging, filters, projections, Select and parallel scan.
 
-Expected behaviour and texts are DynamoDB's own: the shared reference §2.3, §3.3 and §12
-item 12, Alternator's test_scan.py and dynalite's scan suite (both run against the real
+Expected behaviour and texts are DynamoDB's own: the Developer Guide's Scan pages,
+Alternator's test_scan.py and dynalite's scan suite (both run against the real
 service; the wrong-segment ExclusiveStartKey text is the one Alternator's maintainers
 quote from DynamoDB in scylladb/scylladb#9270), and moto's AWS-verified Select tests
 (Scan reports Select errors without Query's "1 validation error detected: ").

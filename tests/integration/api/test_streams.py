@@ -1,7 +1,7 @@
 """DynamoDB Streams through boto3's ``dynamodbstreams`` client, against a real region.
 
-Expected behaviour and texts are DynamoDB's own: the shared reference (§8, §12 items
-17-18), ScyllaDB Alternator's ``test_streams.py`` (run against the real service) and
+Expected behaviour and texts are DynamoDB's own: the Developer Guide's Streams pages,
+the botocore DynamoDB Streams model, ScyllaDB Alternator's ``test_streams.py`` (run against the real service) and
 the ValidationException catalogue observed on AWS.  Stream records are committed
 with the write that makes them, so a record is readable as soon as the write returns.
 """

@@ -1,7 +1,7 @@
 """Control plane through boto3: CreateTable, DescribeTable, ListTables, DeleteTable, UpdateTable.
 
-Expected texts are DynamoDB's own (the shared reference §2.4/§3.1, and dynalite's and
-Alternator's suites, which run against the real service).
+Expected texts are DynamoDB's own (the botocore model, the Developer Guide's naming rules
+and quotas, and dynalite's and Alternator's suites, which run against the real service).
 """
 
 from __future__ import annotations

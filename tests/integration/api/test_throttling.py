@@ -1,5 +1,5 @@
-"""Provisioned capacity and on-demand maxima, enforced (reference §6; §1.2 for the
-SDK's retries), through boto3 against a real region process.
+"""Provisioned capacity and on-demand maxima, enforced (docs/policies-and-capacity.md;
+botocore's retry configuration for the SDK's retries), through boto3 against a real region process.
 
 The region runs with ``--burst-seconds 2``: a 1-unit table banks 2 units, so a burst
 of a few requests exhausts it (DynamoDB banks 300 s, which a test cannot wait for).

@@ -1,7 +1,7 @@
 """TransactWriteItems and TransactGetItems through boto3, against a real region process.
 
-Expected behaviour and texts: the shared reference §3.5 and §12.8-9, Alternator's
-test_transact.py (run against DynamoDB), dynalite's validations/transactWriteItems.js.
+Expected behaviour and texts: the Developer Guide's transaction-apis page, the botocore
+model, Alternator's test_transact.py (run against DynamoDB), dynalite's validations/transactWriteItems.js.
 """
 
 from __future__ import annotations
@@ -228,7 +228,7 @@ def test_update_failing_at_run_time_is_a_validation_error_reason(ddb: Any, table
             {"ConditionCheck": {"TableName": table, "Key": {"p": s("none")}, "ConditionExpression": "attribute_exists(p)"}},
         ],
     )
-    # every failed condition, only the first ValidationError (reference §3.5)
+    # every failed condition, only the first ValidationError (as DynamoDB reports them)
     assert [r["Code"] for r in reasons] == ["ValidationError", "None", "ConditionalCheckFailed"]
     assert "Message" in reasons[0]
     assert get(ddb, table, {"p": s("str1")}) == {"p": s("str1"), "a": s("text")}

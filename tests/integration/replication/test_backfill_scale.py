@@ -196,5 +196,5 @@ def test_backfill_of_50000_items_while_both_other_regions_write(trio: dict[str, 
         f"replicas add {added - synced:.1f}s ({ops_during} concurrent writes), "
         f"converged {done - added:.1f}s, {deleted} deletes kept"
     )
-    # the source region's account of the copy (Region._backfill)
+    # the source region's account of the copy (regions/control/replicas.py, Replicas._backfill)
     print(*(line for line in trio[SOURCE_A].log_tail(20_000).splitlines() if "backfill of" in line))

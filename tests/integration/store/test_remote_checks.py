@@ -12,6 +12,7 @@ from aiokafka.structs import ConsumerRecord
 
 from regions.catalog import Replica
 from regions.changes import ChangeRecord, InvalidRecord
+from regions.control import NewTable
 from regions.errors import ValidationError
 from regions.region import Region
 from regions.settings import RegionSettings
@@ -32,9 +33,9 @@ SCHEMA = {
 
 
 async def _table(region: Region) -> str:
-    await region.create_table(name="items", **SCHEMA)  # type: ignore[arg-type]
-    tid, spec = await region._table("items")
-    await region._save_spec(
+    await region.control.create_table(NewTable(name="items", **SCHEMA))  # type: ignore[arg-type]
+    tid, spec = await region.catalog.table("items")
+    await region.catalog.save(
         tid, spec.with_replicas(tuple(Replica(r) for r in ("eu-west-1", "us-east-1")))
     )
     return spec.table_id
@@ -73,12 +74,12 @@ async def test_invalid_records_are_refused_and_valid_ones_applied(region: Region
     ]
     # a peer's push (no ``rejected``): one bad record refuses the batch, nothing written
     with pytest.raises(ValidationError, match="clock-ahead"):
-        await region.apply_remote(batch)
-    assert await region.get_item("items", {"pk": {"S": "good"}}) is None
+        await region.data.apply_remote(batch)
+    assert await region.data.get_item("items", {"pk": {"S": "good"}}) is None
     # the applier's way: the valid ones apply, each invalid one is named with its reason
     outcomes: list[str] = []
     rejected: dict[int, InvalidRecord] = {}
-    stats = await region.apply_remote(batch, outcomes=outcomes, rejected=rejected)
+    stats = await region.data.apply_remote(batch, outcomes=outcomes, rejected=rejected)
     assert outcomes == ["applied", "rejected", "rejected", "rejected", "applied"]
     assert {i: e.reason for i, e in rejected.items()} == {
         1: "clock-ahead",
@@ -87,9 +88,9 @@ async def test_invalid_records_are_refused_and_valid_ones_applied(region: Region
     }
     assert (stats.applied, stats.rejected) == (2, 3)
     for pk in ("future", "stranger", "here", "there"):
-        assert await region.get_item("items", {"pk": {"S": pk}}) is None
+        assert await region.data.get_item("items", {"pk": {"S": pk}}) is None
     # stored canonical, like a local write
-    assert await region.get_item("items", {"pk": {"S": "good2"}}) == {
+    assert await region.data.get_item("items", {"pk": {"S": "good2"}}) == {
         "pk": {"S": "good2"},
         "n": {"N": "1.5"},
     }
@@ -97,13 +98,18 @@ async def test_invalid_records_are_refused_and_valid_ones_applied(region: Region
     assert clock_before < region.clock.peek() < future
 
 
-class _PoisonedRegion(Region):
+def _PoisonedRegion(settings: RegionSettings) -> Region:
     """A region whose apply raises for one key, as a bug or a corrupt row would."""
+    region = Region(settings)
+    apply = region.data.apply_remote
 
-    async def apply_remote(self, records: list[ChangeRecord], **kw: Any) -> Any:
+    async def poisoned(records: list[ChangeRecord], **kw: Any) -> Any:
         if any(r.keys == {"pk": {"S": "poison"}} for r in records):
             raise RuntimeError("boom")
-        return await super().apply_remote(records, **kw)
+        return await apply(records, **kw)
+
+    region.data.apply_remote = poisoned  # type: ignore[method-assign]
+    return region
 
 
 def _message(
@@ -136,8 +142,8 @@ async def test_a_record_whose_apply_raises_is_quarantined_alone(store_url: str) 
         tp = TopicPartition(change_topic("eu-west-1"), 0)
         messages = [(tp, _message(10 + i, r)) for i, r in enumerate(recs)]
         await applier._apply(["eu-west-1"] * 3, recs, messages, [])
-        assert await region.get_item("items", {"pk": {"S": "a"}}) is not None
-        assert await region.get_item("items", {"pk": {"S": "b"}}) is not None
+        assert await region.data.get_item("items", {"pk": {"S": "a"}}) is not None
+        assert await region.data.get_item("items", {"pk": {"S": "b"}}) is not None
         entries = await applier.quarantine.entries()
         assert [(e["offset"], e["reason"], e["table"]) for e in entries] == [
             (11, "apply-error", "items")
@@ -150,7 +156,7 @@ async def test_a_record_whose_apply_raises_is_quarantined_alone(store_url: str) 
         await region.store.close()
         with pytest.raises(Exception):  # noqa: B017 - whatever the backend raises
             await applier._apply(["eu-west-1"], [recs[1]], [messages[1]], [])
-        assert applier.quarantined == 1
+        assert applier.totals.quarantined == 1
     finally:
         await region.close()
 
@@ -168,7 +174,7 @@ async def test_the_applier_counts_conflicts_lost_and_duplicates_apart(region: Re
     messages = [(tp, _message(i, r)) for i, r in enumerate(batch)]
     for rec, msg in zip(batch, messages, strict=True):
         await applier._apply(["eu-west-1"], [rec], [msg], [])
-    assert (applier.applied, applier.duplicates, applier.conflicts_lost) == (1, 1, 1)
+    assert (applier.totals.applied, applier.totals.duplicates, applier.totals.lost) == (1, 1, 1)
     counts = applier.per_source["eu-west-1"]
-    assert (counts.applied, counts.duplicates, counts.conflicts_lost) == (1, 1, 1)
+    assert (counts.applied, counts.duplicates, counts.lost) == (1, 1, 1)
     assert not hasattr(applier, "lost")

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from regions.control import NewTable
 from regions.errors import ConditionalCheckFailed
 from regions.keys import encode_key
 from regions.region import Region
@@ -42,13 +43,13 @@ async def test_a_failing_member_of_a_group_leaves_the_others_committed(
 ) -> None:
     region = sqlite_region
     await _table(region)
-    await region.put_item("items", _item("taken", "1"))
+    await region.data.put_item("items", _item("taken", "1"))
 
     async def put(i: int) -> str:
         # every third write is a conditional put that must fail
         key = "taken" if i % 3 == 0 else f"k{i}"
         try:
-            await region.put_item("items", _item(key, "1", n=i), condition=lambda old: old is None)
+            await region.data.put_item("items", _item(key, "1", n=i), condition=lambda old: old is None)
         except ConditionalCheckFailed:
             return "failed"
         return "ok"
@@ -82,7 +83,7 @@ async def test_a_write_waits_for_another_process_without_blocking_the_loop(
             ticks += 1
 
     tick_task = asyncio.create_task(ticker())
-    write = asyncio.create_task(region.put_item("items", _item("a", "1")))
+    write = asyncio.create_task(region.data.put_item("items", _item("a", "1")))
     await asyncio.sleep(0.5)
     assert not write.done()  # it waits for the lock...
     assert ticks >= 20  # ...while the event loop keeps running
@@ -92,23 +93,23 @@ async def test_a_write_waits_for_another_process_without_blocking_the_loop(
     assert time.monotonic() - started < 5
     tick_task.cancel()
     other.close()
-    assert await region.get_item("items", KEY) == _item("a", "1")
+    assert await region.data.get_item("items", KEY) == _item("a", "1")
 
 
 async def test_a_read_block_is_one_snapshot(sqlite_region: Region) -> None:
     region = sqlite_region
     await _table(region)
-    await region.put_item("items", _item("a", "1", v="old"))
-    tid, spec = await region._table("items")
+    await region.data.put_item("items", _item("a", "1", v="old"))
+    tid, spec = await region.catalog.table("items")
     enc = encode_key(KEY, spec.key_schema, spec.partitions)
     async with region.store.read(snapshot=True) as tx:
         first = await tx.get_row(tid, enc.part, enc.hk, enc.rk)
         # a write commits while the read block is open
-        await region.put_item("items", _item("a", "1", v="new"))
+        await region.data.put_item("items", _item("a", "1", v="new"))
         again = await tx.get_row(tid, enc.part, enc.hk, enc.rk)
         rows = await tx.query(tid, enc.part, enc.hk, KeyRange())
     assert first == again and [r.data for r in rows] == [first.data if first else None]
-    assert await region.get_item("items", KEY) == _item("a", "1", v="new")
+    assert await region.data.get_item("items", KEY) == _item("a", "1", v="new")
 
 
 async def test_a_read_without_snapshot_sees_each_commit_and_leaves_no_transaction(
@@ -119,14 +120,14 @@ async def test_a_read_without_snapshot_sees_each_commit_and_leaves_no_transactio
     goes back idle, holding no read lock on an old snapshot."""
     region = sqlite_region
     await _table(region)
-    await region.put_item("items", _item("a", "1", v="old"))
-    tid, spec = await region._table("items")
+    await region.data.put_item("items", _item("a", "1", v="old"))
+    tid, spec = await region.catalog.table("items")
     enc = encode_key(KEY, spec.key_schema, spec.partitions)
     store = region.store
     assert isinstance(store, SqliteStore)
     async with store.read() as tx:
         first = await tx.get_row(tid, enc.part, enc.hk, enc.rk)
-        await region.put_item("items", _item("a", "1", v="new"))
+        await region.data.put_item("items", _item("a", "1", v="new"))
         again = await tx.get_row(tid, enc.part, enc.hk, enc.rk)
     assert first is not None and again is not None and first.data != again.data
     assert store._idle and not any(conn.raw.in_transaction for conn in store._idle)
@@ -139,12 +140,12 @@ async def test_the_file_is_readable_by_the_sqlalchemy_path(tmp_path: Path) -> No
     region = Region(RegionSettings(name="us-east-1", store_url=url, partitions=4))
     await region.open()
     try:
-        await region.create_table(name="items", **HASH_RANGE)  # type: ignore[arg-type]
+        await region.control.create_table(NewTable(name="items", **HASH_RANGE))  # type: ignore[arg-type]
         for i in range(50):
-            await region.put_item("items", _item(f"p{i % 5}", str(i), n=i))
+            await region.data.put_item("items", _item(f"p{i % 5}", str(i), n=i))
         for i in range(0, 50, 7):
-            await region.delete_item("items", {"pk": {"S": f"p{i % 5}"}, "sk": {"N": str(i)}})
-        tid, _ = await region._table("items")
+            await region.data.delete_item("items", {"pk": {"S": f"p{i % 5}"}, "sk": {"N": str(i)}})
+        tid, _ = await region.catalog.table("items")
         from regions.store import verify as store_verify
 
         async with region.store.read() as tx:
@@ -191,7 +192,7 @@ async def test_processes_sharing_the_file_take_turns_at_writing(
 
         async def second_write() -> None:
             await holding.wait()
-            await second.put_item("items", _item("k", "1"))
+            await second.data.put_item("items", _item("k", "1"))
             order.append("second committed")
 
         task_a = asyncio.create_task(long_write())
@@ -213,7 +214,7 @@ async def test_processes_sharing_the_file_take_turns_at_writing(
             fcntl.flock(probe, fcntl.LOCK_UN)
         finally:
             os.close(probe)
-        got = await first.get_item("items", {"pk": {"S": "k"}, "sk": {"N": "1"}})
+        got = await first.data.get_item("items", {"pk": {"S": "k"}, "sk": {"N": "1"}})
         assert got is not None
     finally:
         # a failed assertion above must not leave the first writer holding the store

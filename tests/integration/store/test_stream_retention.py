@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from regions import stream_reader
+from regions.control import NewTable
 from regions.errors import ResourceNotFound
 from regions.region import Region
 from regions.settings import RegionSettings
@@ -55,15 +56,15 @@ async def quick(store_url: str) -> AsyncIterator[Region]:
 
 
 async def _stream_table(region: Region, name: str) -> str:
-    await region.create_table(name=name, **SCHEMA)
-    spec = await region.set_stream(name, True, "NEW_AND_OLD_IMAGES")
+    await region.control.create_table(NewTable(name=name, **SCHEMA))
+    spec = await region.control.set_stream(name, True, "NEW_AND_OLD_IMAGES")
     assert spec.stream is not None
     return stream_reader.stream_arn(region, name, spec.stream)
 
 
 async def _put(region: Region, table: str, *keys: str) -> None:
     for k in keys:
-        await region.put_item(table, {"pk": {"S": k}})
+        await region.data.put_item(table, {"pk": {"S": k}})
 
 
 async def _shard(region: Region, arn: str) -> dict[str, Any]:
@@ -100,7 +101,7 @@ async def test_trimming_is_a_prefix_and_the_shard_start_moves_forward(quick: Reg
     drained = (await stream_reader.get_records(quick, held, 1000))["NextShardIterator"]
 
     await _age_out()
-    _, trimmed = await quick.housekeeping()
+    _, trimmed = await quick.data.housekeeping()
     assert trimmed >= 3
     assert await _read(quick, arn) == []
     await _put(quick, "trimmed", "d")
@@ -127,7 +128,7 @@ async def test_sequence_numbers_never_repeat_after_the_log_is_emptied(quick: Reg
     before = [int(r["dynamodb"]["SequenceNumber"]) for r in await _read(quick, arn)]
     for _ in range(2):
         await _age_out()
-        await quick.housekeeping()
+        await quick.data.housekeeping()
     assert await _read(quick, arn) == []
     await _put(quick, "emptied", "c")
     (after,) = await _read(quick, arn)
@@ -140,16 +141,16 @@ async def test_trimming_keeps_what_the_publisher_has_not_shipped(store_url: str)
         arn = await _stream_table(r, "outbox")
         await _put(r, "outbox", "a", "b")
         await _age_out()
-        assert (await r.housekeeping())[1] == 0
-        pending = await r.pending_changes()
+        assert (await r.data.housekeeping())[1] == 0
+        pending = await r.data.pending_changes()
         assert [c.keys["pk"]["S"] for c in pending] == ["a", "b"]
         # the publisher shipped the first one only: it alone may go
-        await r.mark_published([pending[0].seq])
-        assert (await r.housekeeping())[1] == 1
+        await r.data.mark_published([pending[0].seq])
+        assert (await r.data.housekeeping())[1] == 1
         assert _keys(await _read(r, arn)) == ["b"]
-        assert [c.keys["pk"]["S"] for c in await r.pending_changes()] == ["b"]
-        await r.mark_published([pending[1].seq])
-        assert (await r.housekeeping())[1] == 1
+        assert [c.keys["pk"]["S"] for c in await r.data.pending_changes()] == ["b"]
+        await r.data.mark_published([pending[1].seq])
+        assert (await r.data.housekeeping())[1] == 1
         assert await _read(r, arn) == []
     finally:
         await r.close()
@@ -162,7 +163,7 @@ async def test_a_deleted_tables_stream_stays_readable_until_the_retention_passes
     try:
         old = await _stream_table(r, "gone")
         await _put(r, "gone", "a", "b")
-        await r.delete_table("gone")
+        await r.control.delete_table("gone")
         listed = await stream_reader.list_streams(r, None, 100, None)
         assert [s["StreamArn"] for s in listed[0]] == [old]
         assert [s["StreamArn"] for s in (await stream_reader.list_streams(r, "gone", 100, None))[0]] == [old]
@@ -183,7 +184,7 @@ async def test_a_deleted_tables_stream_stays_readable_until_the_retention_passes
         assert (await stream_reader.describe_stream(r, new, 100, None))["StreamStatus"] == "ENABLED"
 
         await _age_out(2.1)
-        await r.housekeeping()
+        await r.data.housekeeping()
         assert [s["StreamArn"] for s in (await stream_reader.list_streams(r, "gone", 100, None))[0]] == [new]
         with pytest.raises(ResourceNotFound):
             await stream_reader.describe_stream(r, old, 100, None)
@@ -194,9 +195,9 @@ async def test_a_deleted_tables_stream_stays_readable_until_the_retention_passes
 
 
 async def test_a_table_without_a_stream_leaves_nothing_behind(quick: Region) -> None:
-    await quick.create_table(name="plain", **SCHEMA)
+    await quick.control.create_table(NewTable(name="plain", **SCHEMA))
     await _put(quick, "plain", "a")
-    await quick.delete_table("plain")
+    await quick.control.delete_table("plain")
     assert (await stream_reader.list_streams(quick, None, 100, None))[0] == []
     with pytest.raises(ResourceNotFound):
         await stream_reader.list_streams(quick, "plain", 100, None)

@@ -5,9 +5,10 @@ from __future__ import annotations
 import orjson
 import pytest
 
+from regions.control import NewTable
+from regions.data import Put
 from regions.region import Region
 from regions.transactions import (
-    PUT,
     TOKEN_WINDOW_MS,
     TransactionInProgress,
     WriteAction,
@@ -37,25 +38,25 @@ async def _set(region: Region, key: str, record: dict[str, object]) -> None:
 
 
 def _put(value: str) -> list[WriteAction]:
-    return [WriteAction(kind=PUT, table="tokens", item={"p": {"S": "k"}, "v": {"S": value}})]
+    return [WriteAction(Put("tokens", item={"p": {"S": "k"}, "v": {"S": value}}))]
 
 
 async def test_token_is_recorded_and_replayed(region: Region) -> None:
-    await region.create_table(name="tokens", **SCHEMA)  # type: ignore[arg-type]
+    await region.control.create_table(NewTable(name="tokens", **SCHEMA))  # type: ignore[arg-type]
     await transact_write(region, _put("first"), token="tok", digest="d1")
     record = await _meta(region, "txtoken:tok")
     assert record is not None and record["hash"] == "d1" and record["state"] == "done"
-    await region.put_item("tokens", {"p": {"S": "k"}, "v": {"S": "changed"}})
+    await region.data.put_item("tokens", {"p": {"S": "k"}, "v": {"S": "changed"}})
     await transact_write(region, _put("first"), token="tok", digest="d1")
-    assert await region.get_item("tokens", {"p": {"S": "k"}}) == {"p": {"S": "k"}, "v": {"S": "changed"}}
+    assert await region.data.get_item("tokens", {"p": {"S": "k"}}) == {"p": {"S": "k"}, "v": {"S": "changed"}}
 
 
 async def test_pending_token_blocks_and_writes_nothing(region: Region) -> None:
-    await region.create_table(name="tokens", **SCHEMA)  # type: ignore[arg-type]
+    await region.control.create_table(NewTable(name="tokens", **SCHEMA))  # type: ignore[arg-type]
     await _set(region, "txtoken:busy", {"hash": "d", "state": "pending", "at": wall_ms()})
     with pytest.raises(TransactionInProgress):
         await transact_write(region, _put("x"), token="busy", digest="d")
-    assert await region.get_item("tokens", {"p": {"S": "k"}}) is None
+    assert await region.data.get_item("tokens", {"p": {"S": "k"}}) is None
     assert (await _meta(region, "txtoken:busy")) == {"hash": "d", "state": "pending", "at": pytest.approx(wall_ms(), abs=60_000)}
 
 

@@ -9,7 +9,9 @@ import pytest
 
 from regions import ttl
 from regions.changes import REMOVE, ChangeRecord
-from regions.region import Region, WriteOutcome
+from regions.control import NewTable
+from regions.data import WriteOutcome
+from regions.region import Region
 
 pytestmark = pytest.mark.integration
 
@@ -38,11 +40,11 @@ async def _put(region: Region, table: str, pk: str, sk: int, exp: dict[str, Any]
     item = _key(pk, sk)
     if exp is not None:
         item["exp"] = exp
-    await region.put_item(table, item)
+    await region.data.put_item(table, item)
 
 
 async def _changes(region: Region, table: str) -> list[ChangeRecord]:
-    tid, spec = await region._table(table)
+    tid, spec = await region.catalog.table(table)
     rows = []
     async with region.store.read() as tx:
         for part in range(spec.partitions):
@@ -54,8 +56,8 @@ async def _changes(region: Region, table: str) -> list[ChangeRecord]:
 
 
 async def test_sweep_deletes_exactly_the_expired_items_over_many_pages(region: Region) -> None:
-    await region.create_table(name="expiring", **SCHEMA)
-    await region.create_table(name="no-ttl", **SCHEMA)
+    await region.control.create_table(NewTable(name="expiring", **SCHEMA))
+    await region.control.create_table(NewTable(name="no-ttl", **SCHEMA))
     expected_gone: set[tuple[str, int]] = set()
     # more items than one sweep page (256), expired ones spread over all partitions
     for i in range(300):
@@ -78,7 +80,7 @@ async def test_sweep_deletes_exactly_the_expired_items_over_many_pages(region: R
     remaining: set[tuple[str, int]] = set()
     start = None
     while True:
-        page = await region.scan("expiring", exclusive_start_key=start)
+        page = await region.data.scan("expiring", exclusive_start_key=start)
         remaining |= {(it["pk"]["S"], int(it["sk"]["N"])) for it in page.items}
         if page.last_evaluated_key is None:
             break
@@ -86,18 +88,18 @@ async def test_sweep_deletes_exactly_the_expired_items_over_many_pages(region: R
     assert len(remaining) == 240
     assert remaining.isdisjoint(expected_gone)
     # a table without TTL keeps its "expired" item
-    assert await region.get_item("no-ttl", _key("x", 1)) is not None
+    assert await region.data.get_item("no-ttl", _key("x", 1)) is not None
     # nothing left to do
     assert await ttl.sweep_once(region, now=NOW) == 0
 
 
 async def test_ttl_deletes_carry_the_service_mark(region: Region) -> None:
-    await region.create_table(name="marked", **SCHEMA)
+    await region.control.create_table(NewTable(name="marked", **SCHEMA))
     await _put(region, "marked", "a", 1, {"N": PAST})
     await _put(region, "marked", "b", 2, {"N": PAST})
     await ttl.update_ttl(region, "marked", enabled=True, attribute="exp")
     # a user delete of an expired item is still a user delete
-    await region.delete_item("marked", _key("b", 2))
+    await region.data.delete_item("marked", _key("b", 2))
     assert await ttl.sweep_once(region, now=NOW) == 1
 
     removes = [c for c in await _changes(region, "marked") if c.event == REMOVE]
@@ -112,11 +114,11 @@ async def test_ttl_deletes_carry_the_service_mark(region: Region) -> None:
 async def test_item_rewritten_after_the_scan_survives(
     region: Region, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    await region.create_table(name="race", **SCHEMA)
+    await region.control.create_table(NewTable(name="race", **SCHEMA))
     await _put(region, "race", "a", 1, {"N": PAST})
     await _put(region, "race", "b", 2, {"N": PAST})
     await ttl.update_ttl(region, "race", enabled=True, attribute="exp")
-    original = region.delete_item
+    original = region.data.delete_item
 
     async def rewrite_first(table: str, key: Any, **kw: Any) -> WriteOutcome:
         # a client renews "a" between the sweeper's scan and its delete
@@ -124,29 +126,29 @@ async def test_item_rewritten_after_the_scan_survives(
             await _put(region, "race", "a", 1, {"N": FUTURE})
         return await original(table, key, **kw)
 
-    monkeypatch.setattr(region, "delete_item", rewrite_first)
+    monkeypatch.setattr(region.data, "delete_item", rewrite_first)
     assert await ttl.sweep_once(region, now=NOW) == 1
-    assert await region.get_item("race", _key("a", 1)) == {**_key("a", 1), "exp": {"N": FUTURE}}
-    assert await region.get_item("race", _key("b", 2)) is None
+    assert await region.data.get_item("race", _key("a", 1)) == {**_key("a", 1), "exp": {"N": FUTURE}}
+    assert await region.data.get_item("race", _key("b", 2)) is None
 
 
 async def test_disabled_ttl_deletes_nothing(region: Region) -> None:
-    await region.create_table(name="off", **SCHEMA)
+    await region.control.create_table(NewTable(name="off", **SCHEMA))
     await _put(region, "off", "a", 1, {"N": PAST})
     await ttl.update_ttl(region, "off", enabled=True, attribute="exp", now=NOW - 7200)
     await ttl.update_ttl(region, "off", enabled=False, attribute="exp", now=NOW - 3600)
     assert await ttl.sweep_once(region, now=NOW) == 0
-    assert await region.get_item("off", _key("a", 1)) is not None
+    assert await region.data.get_item("off", _key("a", 1)) is not None
 
 
 async def test_ttl_setting_is_stored(region: Region) -> None:
-    await region.create_table(name="kept", **SCHEMA)
+    await region.control.create_table(NewTable(name="kept", **SCHEMA))
     await ttl.update_ttl(region, "kept", enabled=True, attribute="exp", now=NOW)
     # a fresh Region over the same store (a restart) reads the setting back
     again = Region(region.settings)
     await again.open()
     try:
         assert await ttl.ttl_attribute(again, "kept") == "exp"
-        assert (await again.table_spec("kept")).ttl_changed_at == NOW
+        assert (await again.control.table_spec("kept")).ttl_changed_at == NOW
     finally:
         await again.close()

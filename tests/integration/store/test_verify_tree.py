@@ -15,6 +15,7 @@ from sqlalchemy import delete, select, update
 from regions import verification
 from regions.catalog import Replica
 from regions.changes import INSERT, REMOVE, ChangeRecord
+from regions.control import NewTable
 from regions.region import Region
 from regions.settings import RegionSettings
 from regions.store import schema as s
@@ -57,9 +58,9 @@ async def other(other_store_url: str) -> AsyncIterator[Region]:
 
 
 async def _global(region: Region, name: str = "tbl") -> None:
-    await region.create_table(name=name, **SCHEMA)
-    tid, spec = await region.table_ref(name)
-    await region._save_spec(tid, spec.with_replicas(tuple(Replica(r) for r in REPLICAS)))
+    await region.control.create_table(NewTable(name=name, **SCHEMA))
+    tid, spec = await region.control.table_ref(name)
+    await region.catalog.save(tid, spec.with_replicas(tuple(Replica(r) for r in REPLICAS)))
 
 
 def _item(pk: str, sk: int, **attrs: Any) -> dict[str, Any]:
@@ -70,7 +71,7 @@ def _item(pk: str, sk: int, **attrs: Any) -> dict[str, Any]:
 
 async def _recomputed(region: Region, name: str = "tbl") -> dict[int, Leaf]:
     """The leaves computed from scratch from every stored row."""
-    tid, _ = await region.table_ref(name)
+    tid, _ = await region.control.table_ref(name)
     parts: list[tuple[int, Leaf]] = []
     async with region.store.read() as tx:
         cursor = None
@@ -84,7 +85,7 @@ async def _recomputed(region: Region, name: str = "tbl") -> dict[int, Leaf]:
 
 
 async def _stored(region: Region, name: str = "tbl") -> dict[int, Leaf]:
-    tid, _ = await region.table_ref(name)
+    tid, _ = await region.control.table_ref(name)
     async with region.store.read() as tx:
         return await store_verify.read_leaves(tx.conn, tid)
 
@@ -103,17 +104,17 @@ def _remote(pk: str, sk: int, version: Version, **attrs: Any) -> ChangeRecord:
 
 async def test_writes_keep_the_leaves_equal_to_a_recomputation(region: Region) -> None:
     await _global(region)
-    _, spec = await region.table_ref("tbl")
+    _, spec = await region.control.table_ref("tbl")
     rnd = random.Random(5)
     for n in range(300):
         pk, sk = f"p{rnd.randrange(40)}", rnd.randrange(5)
         op = rnd.random()
         if op < 0.55:
-            await region.put_item("tbl", _item(pk, sk, n=n))
+            await region.data.put_item("tbl", _item(pk, sk, n=n))
         elif op < 0.7:
-            await region.put_item("tbl", _item(pk, sk))  # often a no-op rewrite
+            await region.data.put_item("tbl", _item(pk, sk))  # often a no-op rewrite
         elif op < 0.85:
-            await region.delete_item("tbl", {"pk": {"S": pk}, "sk": {"N": str(sk)}})
+            await region.data.delete_item("tbl", {"pk": {"S": pk}, "sk": {"N": str(sk)}})
         else:
             # remote changes: newer ones apply, older ones lose, deletes of
             # absent items leave tombstones only
@@ -127,12 +128,12 @@ async def test_writes_keep_the_leaves_equal_to_a_recomputation(region: Region) -
                 rec = ChangeRecord(
                     rec.table, spec.table_id, INSERT, rec.keys, rec.new_image, None, rec.version
                 )
-            await region.apply_remote([rec])
+            await region.data.apply_remote([rec])
     stored = await _stored(region)
     assert stored == await _recomputed(region)
     assert stored, "the test wrote nothing"
     view = await verification.table_tree(region, "tbl")
-    count, _ = (await region.describe_table("tbl"))[1:]
+    count, _ = (await region.control.describe_table("tbl"))[1:]
     assert view.tree.count == count
 
 
@@ -140,21 +141,21 @@ async def test_same_rows_same_tree_whatever_the_partition_count(
     region: Region, other: Region
 ) -> None:
     await _global(region)
-    _, spec = await region.table_ref("tbl")
-    await other.accept_replica(spec)
-    assert (await other.table_ref("tbl"))[1].partitions == 7
+    _, spec = await region.control.table_ref("tbl")
+    await other.control.replicas.accept(spec)
+    assert (await other.control.table_ref("tbl"))[1].partitions == 7
     for i in range(200):
-        await region.put_item("tbl", _item(f"p{i % 37}", i, v=i))
+        await region.data.put_item("tbl", _item(f"p{i % 37}", i, v=i))
     for i in range(0, 200, 9):
-        await region.delete_item("tbl", {"pk": {"S": f"p{i % 37}"}, "sk": {"N": str(i)}})
+        await region.data.delete_item("tbl", {"pk": {"S": f"p{i % 37}"}, "sk": {"N": str(i)}})
     # ship every row, versions included, as the backfill does
-    tid, _ = await region.table_ref("tbl")
+    tid, _ = await region.control.table_ref("tbl")
     async with region.store.read() as tx:
         rows = await tx.scan_all_rows(tid, limit=10_000)
     from regions.keys import decode_key
     from regions.types import decode_item
 
-    await other.apply_remote(
+    await other.data.apply_remote(
         [
             ChangeRecord(
                 "tbl",
@@ -173,16 +174,16 @@ async def test_same_rows_same_tree_whatever_the_partition_count(
     assert a.tree.root != EMPTY
     assert a.tree == b.tree
     # one more write on one side changes the root
-    await other.put_item("tbl", _item("p1", 1, v="changed"))
+    await other.data.put_item("tbl", _item("p1", 1, v="changed"))
     assert (await verification.table_tree(other, "tbl")).tree.root != a.tree.root
 
 
 async def test_a_table_without_leaves_is_rebuilt_once(region: Region) -> None:
     await _global(region)
     for i in range(120):
-        await region.put_item("tbl", _item(f"p{i % 11}", i))
+        await region.data.put_item("tbl", _item(f"p{i % 11}", i))
     expected = await verification.table_tree(region, "tbl")
-    tid, _ = await region.table_ref("tbl")
+    tid, _ = await region.control.table_ref("tbl")
     # as if the table predated the verifier: no marker, no (or wrong) leaves
     async with region.store.write() as tx:
         await tx.conn.execute(delete(s.meta).where(s.meta.c.key == f"verify_tree.{tid}"))
@@ -199,9 +200,9 @@ async def test_a_table_without_leaves_is_rebuilt_once(region: Region) -> None:
 async def test_rehash_recomputes_from_rows(region: Region) -> None:
     await _global(region)
     for i in range(50):
-        await region.put_item("tbl", _item("p", i))
+        await region.data.put_item("tbl", _item("p", i))
     before = await verification.table_tree(region, "tbl")
-    tid, _ = await region.table_ref("tbl")
+    tid, _ = await region.control.table_ref("tbl")
     # a row changed behind the store's back: the kept sums cannot know
     async with region.store.write() as tx:
         i = s.items.c
@@ -217,9 +218,9 @@ async def test_rehash_recomputes_from_rows(region: Region) -> None:
 async def test_dropping_a_table_drops_its_leaves(region: Region) -> None:
     await _global(region, "gone")
     for i in range(30):
-        await region.put_item("gone", _item("p", i))
-    tid, _ = await region.table_ref("gone")
-    await region.delete_table("gone")
+        await region.data.put_item("gone", _item("p", i))
+    tid, _ = await region.control.table_ref("gone")
+    await region.control.delete_table("gone")
     async with region.store.read() as tx:
         left = await tx.conn.execute(
             select(s.verify_buckets.c.bucket).where(s.verify_buckets.c.tid == tid)
@@ -235,10 +236,10 @@ async def test_dropping_a_table_drops_its_leaves(region: Region) -> None:
 async def test_bucket_pages_hold_items_and_tombstones_of_the_buckets(region: Region) -> None:
     await _global(region)
     for i in range(400):
-        await region.put_item("tbl", _item(f"p{i % 23}", i))
+        await region.data.put_item("tbl", _item(f"p{i % 23}", i))
     for i in range(0, 400, 4):
-        await region.delete_item("tbl", {"pk": {"S": f"p{i % 23}"}, "sk": {"N": str(i)}})
-    tid, _ = await region.table_ref("tbl")
+        await region.data.delete_item("tbl", {"pk": {"S": f"p{i % 23}"}, "sk": {"N": str(i)}})
+    tid, _ = await region.control.table_ref("tbl")
     async with region.store.read() as tx:
         rows = await tx.scan_all_rows(tid, limit=10_000)
     assert len(rows) == 400
@@ -265,7 +266,7 @@ async def test_bucket_pages_hold_items_and_tombstones_of_the_buckets(region: Reg
 async def test_repair_apply_takes_back_an_own_version(region: Region) -> None:
     """A region that lost its own write takes it back from a peer (repair only)."""
     await _global(region)
-    _, spec = await region.table_ref("tbl")
+    _, spec = await region.control.table_ref("tbl")
     own = ChangeRecord(
         "tbl",
         spec.table_id,
@@ -275,13 +276,13 @@ async def test_repair_apply_takes_back_an_own_version(region: Region) -> None:
         None,
         Version(region.clock.peek() + 5, region.name),
     )
-    stats = await region.apply_remote([own])
+    stats = await region.data.apply_remote([own])
     assert (stats.applied, stats.skipped) == (0, 1)
-    stats = await region.apply_remote([own], repair=True)
+    stats = await region.data.apply_remote([own], repair=True)
     assert stats.applied == 1
-    assert await region.get_item("tbl", own.keys) == _item("lost", 1)
+    assert await region.data.get_item("tbl", own.keys) == _item("lost", 1)
     # applied, not re-published: nothing pending for Kafka
-    assert [c for c in await region.pending_changes() if c.keys == own.keys] == []
+    assert [c for c in await region.data.pending_changes() if c.keys == own.keys] == []
     assert build_tree(await _stored(region)).count == 1
 
 
@@ -289,9 +290,9 @@ async def test_a_walk_reads_one_snapshot(region: Region) -> None:
     """The levels of one walk come from the tree built for its root, even if a
     write lands in between; a new walk sees the write."""
     await _global(region)
-    await region.put_item("tbl", _item("p", 1))
+    await region.data.put_item("tbl", _item("p", 1))
     first = await verification.table_tree(region, "tbl")
-    await region.put_item("tbl", _item("p", 2))
+    await region.data.put_item("tbl", _item("p", 2))
     again = await verification.table_tree(region, "tbl", first.snapshot)
     assert again.snapshot == first.snapshot and again.tree == first.tree
     fresh = await verification.table_tree(region, "tbl")

@@ -6,8 +6,10 @@ update expressions over them (built as small trees here, then rendered to text w
 evaluates it on the wire form of the item; the reference below evaluates the tree on
 the plain values.  Both must agree on every example.
 
-The reference is written from the DynamoDB reference (/work/shared/reference/
-dynamodb.md §2.3, §4.2, §4.3 and §12), not from the engine: it works on Python values
+The reference is written from DynamoDB's documented behaviour (Developer Guide:
+Expressions.OperatorsAndFunctions, Expressions.UpdateExpressions, and key ordering: S
+by UTF-8 bytes, N by value, B by unsigned bytes) and the edge cases Alternator's tests
+record against the service, not from the engine: it works on Python values
 (str, int/Decimal, bool, None, bytes, list, dict, frozenset) and never calls into
 ``regions`` (``from_plain`` only converts the inputs the engine is given).
 
@@ -17,7 +19,7 @@ often the compared value itself, a member, a prefix or a neighbour of it.  (Each
 tuning was checked by breaking the engine on purpose: ``<>`` on a missing operand,
 UTF-16 string order, list ``contains``, NOT chains, BETWEEN bounds, append order,
 ``if_not_exists``, emptied sets, ADD on a missing number; every such break fails
-one of these tests.)  Where the reference document leaves a behaviour open (the length
+one of these tests.)  Where those sources leave a behaviour open (the length
 ``size()`` gives a non-ASCII string; what ``<>`` does with a ``size()`` that has no
 value; whether an unused ``if_not_exists`` fallback is evaluated) the reference raises
 :class:`Unverified` and the example is discarded rather than asserting a guess.
@@ -780,7 +782,7 @@ def test_functions_like_the_reference(data: st.DataObject) -> None:
 
 
 def test_the_reference_decides_known_cases() -> None:
-    """The reference itself, on cases the reference document spells out."""
+    """The reference itself, on cases DynamoDB's documentation spells out."""
     item: dict[str, Plain] = {"a": 1, "b": "x", "s": frozenset({1, 2}), "l": [1, {"k": "v"}]}
 
     def ev(c: Cond) -> bool:

@@ -1,4 +1,4 @@
-"""SigV4 verification as DynamoDB does it (reference §1.3, §12 item 21).
+"""SigV4 signature checks as DynamoDB does them (docs/security.md, "The signature check").
 
 Two steps, so that a request is only buffered once it names a real key:
 
@@ -49,7 +49,7 @@ _REQUIRED = ("Credential", "Signature", "SignedHeaders")
 
 @dataclass(frozen=True)
 class Request:
-    """What verification reads of an HTTP request: the path and query exactly as
+    """What the signature check reads of an HTTP request: the path and query exactly as
     sent, and every header (lowercase name -> values in arrival order)."""
 
     method: str

@@ -1,6 +1,6 @@
-"""Legacy global tables (version 2017.11.29) over three real regions and Kafka:
+"""Global tables version 2017.11.29 over three real regions and Kafka:
 CreateGlobalTable, DescribeGlobalTable, UpdateGlobalTable, ListGlobalTables, their
-preconditions and errors (see ``regions/legacy_global.py`` for the decisions)."""
+preconditions and errors (see ``regions/global_tables_2017.py`` for the decisions)."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ STREAM = {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}
 
 
 def _name() -> str:
-    return f"legacy-{uuid.uuid4().hex[:8]}"
+    return f"gt2017-{uuid.uuid4().hex[:8]}"
 
 
 def _create(client: Any, name: str, **kw: Any) -> None:
@@ -78,7 +78,7 @@ def test_lifecycle(clients: dict[str, Any]) -> None:
     assert created["GlobalTableStatus"] == "ACTIVE"
     assert sorted(_group(created)) == sorted([EAST, WEST])
     assert abs((created["CreationDateTime"] - before).total_seconds()) < 60
-    # the replica is the same table, with the stream the legacy version relies on
+    # the replica is the same table, with the stream version 2017.11.29 relies on
     table = east.describe_table(TableName=name)["Table"]
     replica = west.describe_table(TableName=name)["Table"]
     assert replica["TableId"] == table["TableId"]

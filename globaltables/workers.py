@@ -1,16 +1,28 @@
 """Worker processes: one region served by several processes (``--workers N``).
 
+This module is process management: starting, watching, restarting and stopping the
+worker processes, the pipe and report files they talk to the primary through, and
+the listening sockets they share.  It lives in ``globaltables/``, next to the
+worker's entry point (``globaltables.region_worker``) and the CLI that creates the
+pool (``globaltables region``), not in ``api/``, which translates HTTP and decides
+nothing about processes; it imports nothing from ``api/`` at run time.  ``api/``
+holds only the HTTP side of the division of work: which requests a worker serves
+(``api.forwarding.served_by_worker``, from the operation registry
+``api.dynamodb.operations``) and the relay of the rest (``api.forwarding.Forwarder``,
+which ``api.app.create_app`` gives a worker's app).
+
 A region's request path is Python on one event loop, so one process uses one core.
 With ``--workers N`` the region process (the *primary*) starts N-1 *workers*, and all
 N accept connections on the region's port (:func:`listen`).  Each connection stays with
 the process that accepted it.
 
-- A worker serves the item operations itself (:data:`SERVED_BY_WORKERS`), over the same
+- A worker serves the item operations itself (those the operation registry marks
+  ``worker=True``), over the same
   store: PutItem's change record commits in the worker's transaction exactly as in the
   primary (invariant 1), and versions stay ordered per item across processes
-  (``Region._write_planned``).
+  (``DataPlane.commit``).
 - Everything else (the catalog, streams, admin, REST, metrics, the dashboard) is relayed
-  to the primary's private listener (:mod:`api.forwarding`), so every control-plane
+  to the primary's private listener (``api.forwarding``), so every control-plane
   decision is still made in one process.  The replicator, TTL, housekeeping and the
   identity sync run in the primary only.
 - The primary tells the workers when their cached copies are stale through
@@ -36,13 +48,11 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import MutableMapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from api.forwarding import Forwarder
 from regions.process_signals import ProcessSignals
 
 if TYPE_CHECKING:
@@ -50,41 +60,14 @@ if TYPE_CHECKING:
     from regions.region import Region
     from regions.settings import RegionSettings
 
-__all__ = ["SERVED_BY_WORKERS", "WorkerLink", "WorkerPool", "listen", "served_by_worker"]
+__all__ = ["WorkerLink", "WorkerPool", "listen"]
 
 log = logging.getLogger("globaltables.workers")
-
-#: the ``X-Amz-Target`` values a worker answers itself: the item operations
-SERVED_BY_WORKERS = frozenset(
-    f"DynamoDB_20120810.{op}".encode()
-    for op in (
-        "GetItem",
-        "PutItem",
-        "UpdateItem",
-        "DeleteItem",
-        "Query",
-        "Scan",
-        "BatchGetItem",
-        "BatchWriteItem",
-        "TransactGetItems",
-        "TransactWriteItems",
-    )
-)
 
 #: seconds between two reports of a worker's counters to the primary
 REPORT_INTERVAL_S = 0.5
 #: restarts of crashed workers, at most, over the primary's life
 _MAX_RESTARTS = 10
-
-
-def served_by_worker(scope: MutableMapping[str, Any]) -> bool:
-    """True for ``POST /`` requests a worker serves (the rest goes to the primary)."""
-    if scope["method"] != "POST" or scope["path"] != "/":
-        return False
-    for name, value in scope["headers"]:
-        if name == b"x-amz-target":
-            return value in SERVED_BY_WORKERS
-    return False
 
 
 def listen(host: str, port: int, *, reuse_port: bool = False) -> socket.socket:
@@ -150,7 +133,6 @@ class WorkerPool:
     def start(self, region: Region, metrics: RegionMetrics) -> None:
         """After the region opened (the system tables exist): start the workers."""
         self._region = region
-        region.worker_writes = self.writes
         metrics.worker_samples = self.samples
         asyncio.get_running_loop().add_reader(self._notify_r, self._on_notify)
         for index in range(1, self.count):
@@ -278,11 +260,12 @@ class WorkerPool:
 
 
 class WorkerLink:
-    """A worker's side: relays to the primary, signals changes, reports counters."""
+    """A worker's side: signals changes, reports counters.  What it does not serve goes
+    to ``primary_url`` (``api.app.create_app`` relays it there)."""
 
     def __init__(self, index: int, *, primary_url: str, notify_fd: int, directory: str) -> None:
         self.index = index
-        self.forward = Forwarder(primary_url)
+        self.primary_url = primary_url
         self.notify_fd = notify_fd
         self.directory = directory
         os.set_blocking(notify_fd, False)
@@ -302,7 +285,6 @@ class WorkerLink:
                 await task
         self._write_report(region, metrics)
         self._signal()
-        await self.forward.close()
 
     def _signal(self) -> None:
         try:

@@ -1,8 +1,8 @@
-"""Legacy global tables (2017.11.29): CreateGlobalTable, UpdateGlobalTable,
+"""Global tables version 2017.11.29: CreateGlobalTable, UpdateGlobalTable,
 DescribeGlobalTable, ListGlobalTables.
 
-Shape checks and encoding only; what a legacy global table is, and every decision
-about it, lives in :mod:`regions.legacy_global`.
+Shape checks and encoding only; what a version 2017.11.29 global table is, and every
+decision about it, lives in :mod:`regions.global_tables_2017`.
 """
 
 from __future__ import annotations
@@ -11,12 +11,12 @@ import re
 from typing import Any
 
 from api.dynamodb.shapes import Shape
-from regions import legacy_global
+from regions import global_tables_2017
 from regions.errors import ValidationError
-from regions.legacy_global import GlobalTable
+from regions.global_tables_2017 import GlobalTable
 from regions.region import Region
 
-__all__ = ["OPERATIONS"]
+__all__: list[str] = []
 
 _NAME = re.compile(r"[a-zA-Z0-9_.-]+")
 
@@ -53,14 +53,15 @@ async def create_global_table(region: Region, body: dict[str, Any]) -> dict[str,
         if rn is not None:
             regions.append(rn)
     shape.done()
-    return _description(await legacy_global.create_global_table(region, name or "", regions))
+    table = await global_tables_2017.create_global_table(region, name or "", regions)
+    return _description(table)
 
 
 async def describe_global_table(region: Region, body: dict[str, Any]) -> dict[str, Any]:
     shape = Shape(body)
     name = _name(shape, "GlobalTableName", required=True)
     shape.done()
-    return _description(await legacy_global.describe_global_table(region, name or ""))
+    return _description(await global_tables_2017.describe_global_table(region, name or ""))
 
 
 async def update_global_table(region: Region, body: dict[str, Any]) -> dict[str, Any]:
@@ -69,7 +70,8 @@ async def update_global_table(region: Region, body: dict[str, Any]) -> dict[str,
     updates: list[tuple[str, str]] = []
     for i, el in enumerate(shape.listing("ReplicaUpdates", required=True) or [], 1):
         sub = shape.child(el, f"replicaUpdates.{i}.member")
-        actions = [(a, sub.struct(a)) for a in (legacy_global.CREATE, legacy_global.DELETE)]
+        kinds = (global_tables_2017.CREATE, global_tables_2017.DELETE)
+        actions = [(a, sub.struct(a)) for a in kinds]
         given = [(a, s) for a, s in actions if s is not None]
         if len(given) != 1:
             # a union: exactly one member per element
@@ -82,7 +84,8 @@ async def update_global_table(region: Region, body: dict[str, Any]) -> dict[str,
         if rn is not None:
             updates.append((action, rn))
     shape.done()
-    return _description(await legacy_global.update_global_table(region, name or "", updates))
+    table = await global_tables_2017.update_global_table(region, name or "", updates)
+    return _description(table)
 
 
 async def list_global_tables(region: Region, body: dict[str, Any]) -> dict[str, Any]:
@@ -91,7 +94,9 @@ async def list_global_tables(region: Region, body: dict[str, Any]) -> dict[str, 
     limit = shape.integer("Limit", min_value=1)
     region_name = shape.string("RegionName")
     shape.done()
-    tables, last = await legacy_global.list_global_tables(region, region_name, limit or 100, start)
+    tables, last = await global_tables_2017.list_global_tables(
+        region, region_name, limit or 100, start
+    )
     out: dict[str, Any] = {
         "GlobalTables": [
             {"GlobalTableName": t.name, "ReplicationGroup": _group(t)} for t in tables
@@ -100,11 +105,3 @@ async def list_global_tables(region: Region, body: dict[str, Any]) -> dict[str, 
     if last is not None:
         out["LastEvaluatedGlobalTableName"] = last
     return out
-
-
-OPERATIONS = {
-    "CreateGlobalTable": create_global_table,
-    "DescribeGlobalTable": describe_global_table,
-    "UpdateGlobalTable": update_global_table,
-    "ListGlobalTables": list_global_tables,
-}

@@ -1,4 +1,4 @@
-"""PostgreSQL backend (asyncpg through SQLAlchemy), for production regions.
+"""PostgreSQL dialect settings (asyncpg through SQLAlchemy), for production regions.
 
 Durability (invariant 7): every transaction commits with ``synchronous_commit=on``
 (set per connection, so a server default of ``off`` cannot weaken it).

@@ -1,4 +1,4 @@
-"""SQLite backend: the embedded default, no server to install.
+"""SQLite dialect settings: the embedded default backend, no server to install.
 
 Durability (invariant 7): WAL journal with ``synchronous=FULL`` by default, so a
 commit is on disk when ``write()`` returns.  ``NORMAL`` is offered as a knob: it

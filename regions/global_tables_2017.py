@@ -1,18 +1,18 @@
-"""Legacy global tables (version 2017.11.29) over the replicas of version 2019.11.21.
+"""Global tables version 2017.11.29 over the replicas of version 2019.11.21.
 
 CreateGlobalTable, UpdateGlobalTable, DescribeGlobalTable and ListGlobalTables are a
-thin layer over :meth:`Region.add_replica` and :meth:`Region.remove_replica`: the
+thin layer over :meth:`Replicas.add` and :meth:`Replicas.remove` (regions/control/replicas.py): the
 same peer protocol creates each replica (same table id, key schema, indexes, TTL and
 stream setting), Kafka carries the changes, last-writer-wins settles conflicts.
 
 Decisions, where this differs from DynamoDB or DynamoDB leaves a choice:
 
-1. **One machinery, one view.**  A legacy global table *is* a table with a replica
-   set; nothing else is stored, so every region answers from its own catalog and
-   nothing new needs replicating.  Consequently a table made global with UpdateTable
-   ``ReplicaUpdates`` is also listed and described by these operations (DynamoDB
-   keeps the versions apart), and a legacy one's DescribeTable shows ``Replicas``
-   and ``GlobalTableVersion`` 2019.11.21.
+1. **One machinery, one view.**  A version 2017.11.29 global table *is* a table
+   with a replica set; nothing else is stored, so every region answers from its own
+   catalog and nothing new needs replicating.  Consequently a table made global with
+   UpdateTable ``ReplicaUpdates`` is also listed and described by these operations
+   (DynamoDB keeps the versions apart), and a version 2017.11.29 one's DescribeTable
+   shows ``Replicas`` and ``GlobalTableVersion`` 2019.11.21.
 2. **Pre-created tables.**  DynamoDB wants an empty same-name table with a
    NEW_AND_OLD_IMAGES stream in every Region of the group.  This region's table
    must be exactly that (checked here, as is every DynamoDB precondition that can
@@ -57,7 +57,7 @@ __all__ = [
     "update_global_table",
 ]
 
-#: the stream view type every replica of a legacy global table must have
+#: the stream view type every replica of a version 2017.11.29 global table must have
 REQUIRED_VIEW = "NEW_AND_OLD_IMAGES"
 CREATE = "Create"
 DELETE = "Delete"
@@ -115,7 +115,7 @@ def _describe(
 
 async def _global_spec(region: Region, name: str) -> TableSpec:
     try:
-        spec = await region.table_spec(name)
+        spec = await region.control.table_spec(name)
     except ResourceNotFound:
         raise _not_found(name) from None
     if not spec.replicas:
@@ -133,9 +133,9 @@ def _check_peer(region: Region, other: str) -> None:
 
 
 async def _check_replica_source(region: Region, name: str) -> None:
-    """The legacy preconditions visible here: this region's table has a
+    """The version 2017.11.29 preconditions visible here: this region's table has a
     NEW_AND_OLD_IMAGES stream and holds no items."""
-    spec, count, _ = await region.describe_table(name)
+    spec, count, _ = await region.control.describe_table(name)
     stream = spec.stream
     if stream is None or stream.view_type != REQUIRED_VIEW:
         raise ValidationError(
@@ -153,7 +153,7 @@ async def _check_replica_source(region: Region, name: str) -> None:
 
 async def _add(region: Region, name: str, other: str) -> None:
     try:
-        await region.add_replica(name, other)
+        await region.control.replicas.add(name, other)
     except DynamoError as exc:
         if exc.code != "ResourceInUseException":
             raise
@@ -180,7 +180,7 @@ async def create_global_table(region: Region, name: str, group: list[str]) -> Gl
     for other in others:
         _check_peer(region, other)
     try:
-        spec = await region.table_spec(name)
+        spec = await region.control.table_spec(name)
     except ResourceNotFound:
         raise TableNotFound(
             f"Table not found: a table with the name {name} does not exist in region "
@@ -198,11 +198,11 @@ async def create_global_table(region: Region, name: str, group: list[str]) -> Gl
         # all or nothing: undo the replicas already made (newest first)
         for other in reversed(added):
             try:
-                await region.remove_replica(name, other)
+                await region.control.replicas.remove(name, other)
             except DynamoError:
                 pass  # the original failure is the one to report
         raise
-    return _describe(region, await region.table_spec(name))
+    return _describe(region, await region.control.table_spec(name))
 
 
 async def describe_global_table(region: Region, name: str) -> GlobalTable:
@@ -240,11 +240,11 @@ async def update_global_table(
         if action == CREATE:
             await _add(region, name, other)
         else:
-            spec = await region.remove_replica(name, other)
+            spec = await region.control.replicas.remove(name, other)
     if (DELETE, region.name) in updates:
         # describe what the other regions keep
         return _describe(region, spec, tuple(planned))
-    return _describe(region, await region.table_spec(name), tuple(planned))
+    return _describe(region, await region.control.table_spec(name), tuple(planned))
 
 
 async def list_global_tables(
@@ -253,7 +253,7 @@ async def list_global_tables(
     tables = sorted(
         (
             spec
-            for spec in await region.tables()
+            for spec in await region.control.tables()
             if spec.replicas and (region_name is None or region_name in spec.replica_regions())
         ),
         key=lambda s: s.name,

@@ -1,0 +1,183 @@
+"""The operation registry: every DynamoDB protocol operation a region answers, once.
+
+Each :class:`Operation` names one ``X-Amz-Target`` operation and says
+
+- which service answers it (``dynamodb``: ``DynamoDB_20120810.<name>``, or
+  ``streams``: ``DynamoDBStreams_20120810.<name>``),
+- its handler (``handler``, or ``context_handler`` for the few that also need the
+  HTTP request, see :class:`api.dynamodb.transport.RequestContext`),
+- whether a worker process serves it itself (``worker=True``: the item operations)
+  or relays it to the region's primary process (docs/regions.md, "Worker processes"),
+- the family it is listed under in docs/compatibility.md's operations table.
+
+Everything that needs the list reads it from here:
+
+- ``api.dynamodb.router`` dispatches from :data:`HANDLERS` and
+  :data:`CONTEXT_HANDLERS`, dicts built once at import, so a request costs one dict
+  lookup as before;
+- ``api.forwarding.served_by_worker`` (a worker process's routing) tests a request's
+  target against :data:`WORKER_TARGETS`;
+- ``api.app`` takes the metrics' ``operation`` label values from :data:`NAMES`;
+- ``tests/unit/test_operations.py`` fails when docs/compatibility.md's table or
+  docs/regions.md's list of worker operations differs from :data:`REGISTRY`, either
+  way (an operation missing from the docs, or documented but not served).
+
+Adding an operation: one entry below, its authorization mapping in
+``api.authorization.BUILDERS`` (``tests/unit/test_authorization.py`` checks every
+registered operation has one) and its name in the docs' table.
+
+The handler modules are imported eagerly: none of them imports this module or the
+router, so there is no cycle, and mypy checks every handler's signature here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Final, Literal
+
+from api.dynamodb import (
+    batch,
+    endpoints,
+    global_tables_2017,
+    items,
+    reads,
+    streams,
+    tables,
+    tags,
+    transactions,
+    ttl,
+)
+from api.dynamodb.protocol import DYNAMODB_PREFIX, STREAMS_PREFIX
+from api.dynamodb.transport import RequestContext
+from regions.region import Region
+
+__all__ = [
+    "CONTEXT_HANDLERS",
+    "FAMILIES",
+    "HANDLERS",
+    "NAMES",
+    "REGISTRY",
+    "SERVICES",
+    "WORKER_TARGETS",
+    "ContextHandler",
+    "Handler",
+    "Operation",
+    "Service",
+]
+
+Service = Literal["dynamodb", "streams"]
+#: the services, with the ``X-Amz-Target`` prefix of each (``api.dynamodb.protocol``)
+SERVICES: Final[dict[Service, str]] = {"dynamodb": DYNAMODB_PREFIX, "streams": STREAMS_PREFIX}
+
+Handler = Callable[[Region, dict[str, Any]], Awaitable[dict[str, Any] | None]]
+#: a handler that also needs the HTTP request (e.g. its Host)
+ContextHandler = Callable[
+    [Region, dict[str, Any], RequestContext], Awaitable[dict[str, Any] | None]
+]
+
+# the families, in the order of docs/compatibility.md's operations table
+TABLES: Final = "Tables"
+ITEMS: Final = "Items"
+READS: Final = "Reads"
+BATCHES: Final = "Batches"
+TRANSACTIONS: Final = "Transactions"
+TTL: Final = "TTL"
+TAGS: Final = "Tags"
+STREAMS: Final = "Streams"
+GLOBAL_TABLES: Final = "Global tables"
+FAMILIES: Final = (TABLES, ITEMS, READS, BATCHES, TRANSACTIONS, TTL, TAGS, STREAMS, GLOBAL_TABLES)
+
+
+@dataclass(frozen=True, slots=True)
+class Operation:
+    """One operation: its name, who serves it, its handler, where the docs list it."""
+
+    name: str
+    service: Service
+    family: str
+    handler: Handler | None = None
+    context_handler: ContextHandler | None = None
+    #: a worker process serves it itself; otherwise a worker relays it to the primary
+    worker: bool = False
+
+    def __post_init__(self) -> None:
+        if (self.handler is None) == (self.context_handler is None):
+            raise ValueError(f"{self.name}: exactly one of handler and context_handler")
+        if self.family not in FAMILIES:
+            raise ValueError(f"{self.name}: unknown family {self.family!r}")
+
+    @property
+    def target(self) -> str:
+        """Its ``X-Amz-Target`` header value."""
+        return SERVICES[self.service] + self.name
+
+
+def _ddb(name: str, family: str, handler: Handler, *, worker: bool = False) -> Operation:
+    return Operation(name, "dynamodb", family, handler, worker=worker)
+
+
+#: every operation, grouped by family as docs/compatibility.md lists them
+REGISTRY: Final[tuple[Operation, ...]] = (
+    _ddb("CreateTable", TABLES, tables.create_table),
+    _ddb("DescribeTable", TABLES, tables.describe_table),
+    _ddb("ListTables", TABLES, tables.list_tables),
+    _ddb("UpdateTable", TABLES, tables.update_table),
+    _ddb("DeleteTable", TABLES, tables.delete_table),
+    Operation(
+        "DescribeEndpoints", "dynamodb", TABLES, context_handler=endpoints.describe_endpoints
+    ),
+    _ddb("DescribeLimits", TABLES, tables.describe_limits),
+    # the item operations: a worker process serves these itself
+    _ddb("PutItem", ITEMS, items.put_item, worker=True),
+    _ddb("GetItem", ITEMS, items.get_item, worker=True),
+    _ddb("UpdateItem", ITEMS, items.update_item, worker=True),
+    _ddb("DeleteItem", ITEMS, items.delete_item, worker=True),
+    _ddb("Query", READS, reads.query, worker=True),
+    _ddb("Scan", READS, reads.scan, worker=True),
+    _ddb("BatchGetItem", BATCHES, batch.batch_get_item, worker=True),
+    _ddb("BatchWriteItem", BATCHES, batch.batch_write_item, worker=True),
+    _ddb("TransactWriteItems", TRANSACTIONS, transactions.transact_write_items, worker=True),
+    _ddb("TransactGetItems", TRANSACTIONS, transactions.transact_get_items, worker=True),
+    # the rest goes to the primary
+    _ddb("UpdateTimeToLive", TTL, ttl.update_time_to_live),
+    _ddb("DescribeTimeToLive", TTL, ttl.describe_time_to_live),
+    _ddb("TagResource", TAGS, tags.tag_resource),
+    _ddb("UntagResource", TAGS, tags.untag_resource),
+    _ddb("ListTagsOfResource", TAGS, tags.list_tags),
+    Operation("ListStreams", "streams", STREAMS, streams.list_streams),
+    Operation("DescribeStream", "streams", STREAMS, streams.describe_stream),
+    Operation("GetShardIterator", "streams", STREAMS, streams.get_shard_iterator),
+    Operation("GetRecords", "streams", STREAMS, streams.get_records),
+    # version 2017.11.29 (version 2019.11.21 is UpdateTable's ReplicaUpdates)
+    _ddb("CreateGlobalTable", GLOBAL_TABLES, global_tables_2017.create_global_table),
+    _ddb("DescribeGlobalTable", GLOBAL_TABLES, global_tables_2017.describe_global_table),
+    _ddb("UpdateGlobalTable", GLOBAL_TABLES, global_tables_2017.update_global_table),
+    _ddb("ListGlobalTables", GLOBAL_TABLES, global_tables_2017.list_global_tables),
+)
+
+
+def _dispatch() -> tuple[dict[str, dict[str, Handler]], dict[str, dict[str, ContextHandler]]]:
+    plain: dict[str, dict[str, Handler]] = {service: {} for service in SERVICES}
+    context: dict[str, dict[str, ContextHandler]] = {service: {} for service in SERVICES}
+    for op in REGISTRY:
+        if op.name in plain[op.service] or op.name in context[op.service]:
+            raise ValueError(f"{op.target} is registered twice")
+        if op.handler is not None:
+            plain[op.service][op.name] = op.handler
+        elif op.context_handler is not None:
+            context[op.service][op.name] = op.context_handler
+    return plain, context
+
+
+#: service -> operation name -> handler: what the router looks a request up in.
+#: Keyed by ``str``, as ``api.dynamodb.protocol.parse_target`` returns the service.
+#: CONTEXT_HANDLERS holds the handlers that take a RequestContext, kept apart so the
+#: plain handlers keep their two-argument signature.
+HANDLERS, CONTEXT_HANDLERS = _dispatch()
+#: the ``X-Amz-Target`` values a worker process answers itself (raw header bytes)
+WORKER_TARGETS: Final[frozenset[bytes]] = frozenset(
+    op.target.encode() for op in REGISTRY if op.worker
+)
+#: every operation name (of either service)
+NAMES: Final[frozenset[str]] = frozenset(op.name for op in REGISTRY)

@@ -1,0 +1,336 @@
+"""Global tables' replica sets: adding and removing replicas, a new replica's
+backfill, and taking a peer's view of a table (``accept``).
+
+Backfill protocol (a new replica receives a consistent copy):
+
+1. the new region creates its replica (same table id) and every existing replica
+   learns the new replica set, so from now on every region's change for this table
+   is applied there (via Kafka);
+2. this region waits until its own applier has applied everything other regions
+   published up to now (``catch_up``), so any change that the new region skipped
+   before step 1 is in this region's store;
+3. this region copies every row (items AND tombstones, with versions) to the new
+   region, which applies them with LWW like any remote change.
+
+Writes racing with the copy reach the new region through Kafka; LWW makes the order
+irrelevant, and tombstones keep deleted items deleted.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from typing import TYPE_CHECKING, Protocol
+
+from regions import catalog, indexes, streams, throughput
+from regions.catalog import Replica, TableSpec
+from regions.changes import INSERT, REMOVE, ChangeRecord
+from regions.errors import (
+    DynamoError,
+    LimitExceeded,
+    ResourceInUse,
+    ResourceNotFound,
+    ValidationError,
+)
+from regions.keys import decode_key
+from regions.store import StoredRow
+from regions.types import decode_item
+from regions.versions import wall_ms
+
+if TYPE_CHECKING:
+    from regions.control.plane import ControlPlane
+
+__all__ = ["PeerLink", "Replicas"]
+
+log = logging.getLogger("globaltables.region")
+
+#: rows a backfill reads and pushes at once: each push is one HTTP request and one
+#: store transaction at the new replica, whose fixed cost dominated at 500 rows
+BACKFILL_ROWS = 2000
+#: ... and at most this many bytes of items per push (items go up to 400 KB each)
+BACKFILL_BYTES = 4 * 1024 * 1024
+
+
+class PeerLink(Protocol):
+    """How a region reaches its peers' control plane (implemented in replicator/)."""
+
+    async def put_replica(self, region: str, spec: TableSpec) -> None: ...
+
+    async def push_rows(self, region: str, table: str, records: list[ChangeRecord]) -> None: ...
+
+    async def drop_replica(self, region: str, table: str, table_id: str) -> None: ...
+
+
+def _chunks(records: list[ChangeRecord], rows: list[StoredRow]) -> list[list[ChangeRecord]]:
+    """Backfill records cut into pushes of at most BACKFILL_BYTES of item data."""
+    out: list[list[ChangeRecord]] = [[]]
+    size = 0
+    for record, row in zip(records, rows, strict=True):
+        n = len(row.data) if row.data is not None else 0
+        if out[-1] and size + n > BACKFILL_BYTES:
+            out.append([])
+            size = 0
+        out[-1].append(record)
+        size += n
+    return out
+
+
+class Replicas:
+    def __init__(
+        self,
+        control: ControlPlane,
+        peers: PeerLink | None,
+        catch_up: Callable[[], Awaitable[None]] | None,
+    ) -> None:
+        self.control = control
+        self.name = control.name
+        self.settings = control.settings
+        self.catalog = control.catalog
+        self.store = control.store
+        self.peers = peers
+        #: waits until every change published by other regions so far has been
+        #: applied here (the replicator's applier); used before a backfill copy
+        self.catch_up = catch_up
+
+    async def add(self, name: str, region_name: str) -> TableSpec:
+        """UpdateTable ReplicaUpdates Create: make the table global, or add a region."""
+        tid, spec = await self.catalog.table(name)
+        current = spec.replica_regions() or (self.name,)
+        if region_name in current:
+            raise ValidationError(
+                f"Failed to create a new replica of table with name: '{spec.name}' because one "
+                f"or more replicas already existed as tables: [{region_name}]"
+            )
+        if self.peers is None or region_name not in self.settings.peers:
+            known = ", ".join(sorted(self.settings.peers)) or "none"
+            raise ValidationError(
+                f"The region {region_name} is not a peer of {self.name} (known peers: {known}); "
+                "start the region with --peer NAME=URL"
+            )
+        if any(r.status != catalog.ACTIVE for r in spec.replicas):
+            raise LimitExceeded(
+                f"Table {spec.name} is already changing its replicas; try again when every "
+                "replica is ACTIVE"
+            )
+        async with self.store.read() as tx:
+            has_rows = bool(await tx.scan_all_rows(tid, limit=1))
+        existing = tuple(r for r in spec.replicas) or (Replica(self.name),)
+        new_replica = Replica(region_name, catalog.CREATING if has_rows else catalog.ACTIVE)
+        new_spec = spec.with_replicas((*existing, new_replica))
+        # the new region first: if it refuses (say, it has a different table of that
+        # name), nothing has changed anywhere yet
+        await self.peers.put_replica(region_name, new_spec)
+        for other in current:
+            if other != self.name:
+                await self.peers.put_replica(other, new_spec)
+        await self.catalog.save(tid, new_spec)
+        log.info("table %s now replicates to %s", spec.name, ", ".join(new_spec.replica_regions()))
+        if has_rows:
+            self.control.background.spawn(self._backfill(spec.name, region_name))
+        return new_spec
+
+    async def _backfill(self, table: str, target: str) -> None:
+        assert self.peers is not None
+        # where the time goes, for the log line at the end (docs/global-tables.md)
+        started = time.monotonic()
+        if self.catch_up is not None:
+            await self.catch_up()
+        caught_up = time.monotonic()
+        read_s = push_s = 0.0
+        tid, spec = await self.catalog.table(table)
+        async with self.store.read() as tx:
+            total = (await tx.count_items(tid))[0] or 1
+        sent = 0
+        last_pct = -1
+        cursor: tuple[int, bytes, bytes] | None = None
+        try:
+            while True:
+                t0 = time.monotonic()
+                async with self.store.read() as tx:
+                    rows = await tx.scan_all_rows(tid, after=cursor, limit=BACKFILL_ROWS)
+                if not rows:
+                    break
+                cursor = (rows[-1].part, rows[-1].hk, rows[-1].rk)
+                records = []
+                for row in rows:
+                    item = decode_item(row.data) if row.data is not None else None
+                    key = decode_key(row.hk, row.rk, spec.key_schema)
+                    records.append(
+                        ChangeRecord(
+                            table=spec.name,
+                            table_id=spec.table_id,
+                            event=REMOVE if item is None else INSERT,
+                            keys=key,
+                            new_image=item,
+                            old_image=None,
+                            version=row.version,
+                        )
+                    )
+                t1 = time.monotonic()
+                for chunk in _chunks(records, rows):
+                    await self.peers.push_rows(target, spec.name, chunk)
+                t2 = time.monotonic()
+                read_s += t1 - t0
+                push_s += t2 - t1
+                sent += sum(1 for r in rows if r.data is not None)
+                pct = min(99, sent * 100 // total)
+                if pct // 5 != last_pct // 5:
+                    last_pct = pct
+                    await self._set_replica(table, target, catalog.CREATING, pct)
+        except Exception as exc:
+            log.error("backfill of %s to %s failed: %s", table, target, exc)
+            await self._set_replica(table, target, "CREATION_FAILED", last_pct)
+            return
+        await self._set_replica(table, target, catalog.ACTIVE, 100)
+        log.info(
+            "backfill of %s to %s done: %d items in %.1fs (catch-up %.1fs, reading %.1fs, "
+            "pushing %.1fs)",
+            table,
+            target,
+            sent,
+            time.monotonic() - started,
+            caught_up - started,
+            read_s,
+            push_s,
+        )
+
+    async def _set_replica(self, table: str, region_name: str, status: str, progress: int) -> None:
+        tid, spec = await self.catalog.table(table)
+        new = spec.with_replicas(
+            tuple(
+                Replica(r.region, status, progress) if r.region == region_name else r
+                for r in spec.replicas
+            )
+        )
+        # peers first: once this region reports ACTIVE, every replica already does
+        await self.control.tell_replicas(new)
+        await self.catalog.save(tid, new)
+
+    async def remove(self, name: str, region_name: str) -> TableSpec:
+        """UpdateTable ReplicaUpdates Delete: the region's replica is deleted and the
+        others stop replicating to it."""
+        tid, spec = await self.catalog.table(name)
+        if region_name not in spec.replica_regions():
+            raise ValidationError(
+                f"Failed to remove replica of table with name: '{spec.name}' because the "
+                f"replica doesn't exist in region {region_name}"
+            )
+        if self.peers is None:
+            raise ValidationError(f"region {self.name} has no peers configured")
+        remaining = tuple(r for r in spec.replicas if r.region != region_name)
+        # a single remaining region is an ordinary table again
+        new_spec = spec.with_replicas(remaining if len(remaining) > 1 else ())
+        for other in (r.region for r in remaining):
+            if other != self.name:
+                await self.peers.put_replica(other, new_spec)
+        if region_name == self.name:
+            await self.control.delete_table(name)
+        else:
+            try:
+                await self.peers.drop_replica(region_name, spec.name, spec.table_id)
+            except DynamoError as exc:
+                # an unreachable region can still be removed (DynamoDB allows it); its
+                # stale copy is no longer fed by the others
+                log.warning("could not delete the replica in %s: %s", region_name, exc.message)
+            await self.catalog.save(tid, new_spec)
+        log.info("replica of %s in %s removed", spec.name, region_name)
+        return new_spec
+
+    async def drop(self, name: str, table_id: str) -> None:
+        """A peer removed this region from a global table: delete the local replica."""
+        tid, spec = await self.catalog.table(name)
+        if spec.table_id != table_id:
+            raise ResourceInUse(f"Table {name} in {self.name} is not a replica of that table")
+        await self.control.drop_table(tid, spec)
+
+    async def accept(self, spec: TableSpec) -> TableSpec:
+        """A peer tells us a global table's replica set (and spec): create our replica
+        with the same table id, or update its replica list."""
+        if self.name not in spec.replica_regions():
+            raise ValidationError(f"region {self.name} is not in the replica set of {spec.name}")
+        local = self.catalog.tables.get(spec.name)
+        if local is None:
+            try:
+                local = await self.catalog.table(spec.name)
+            except ResourceNotFound:
+                local = None
+        if local is None:
+            # a new replica starts empty, so its indexes are complete from the start
+            mine = replace(
+                spec,
+                partitions=self.settings.partitions,
+                created_at=time.time(),
+                indexes=tuple(
+                    i.with_status("ACTIVE") for i in spec.indexes if i.status != catalog.DELETING
+                ),
+                streams=(
+                    (
+                        streams.StreamSpec(
+                            streams.stream_label(wall_ms()), spec.stream.view_type, wall_ms()
+                        ),
+                    )
+                    if spec.stream is not None
+                    else ()
+                ),
+            )
+            await self.catalog.insert(mine)
+            log.info("created replica of %s (%s)", spec.name, spec.table_id)
+            return mine
+        tid, existing = local
+        if existing.table_id != spec.table_id:
+            raise ResourceInUse(
+                f"Table already exists: {spec.name} (a different table of that name exists "
+                f"in {self.name})"
+            )
+        updated = replace(
+            existing.with_replicas(spec.replicas),
+            attributes={**existing.attributes, **spec.attributes},
+            ttl_attribute=spec.ttl_attribute,
+            ttl_changed_at=spec.ttl_changed_at,
+        )
+        # billing mode and capacities are the same on every replica (as in DynamoDB)
+        updated = throughput.shared_with(updated, spec)
+        # global secondary indexes are built in every region: reconcile ours
+        theirs = {i.name: i for i in spec.indexes if i.status != catalog.DELETING}
+        kept = tuple(i for i in updated.indexes if i.name in theirs or i.kind == indexes.LSI)
+        added: list[str] = []
+        for index_name, idx in theirs.items():
+            if updated.index(index_name) is None:
+                kept += (
+                    replace(
+                        idx,
+                        iid=replace(updated, indexes=kept).next_iid(),
+                        status=catalog.CREATING,
+                        backfilling=False,
+                        online=True,
+                    ),
+                )
+                added.append(index_name)
+        dropped = [i.name for i in updated.indexes if i not in kept]
+        # the stream setting is kept identical; each region has its own stream (label)
+        theirs_stream = spec.stream
+        if theirs_stream is not None and updated.stream is None:
+            created = max(wall_ms(), (updated.streams[-1].created_ms + 1) if updated.streams else 0)
+            updated = replace(
+                updated,
+                streams=(
+                    *updated.streams,
+                    streams.StreamSpec(
+                        streams.stream_label(created), theirs_stream.view_type, created
+                    ),
+                ),
+            )
+        elif theirs_stream is None and updated.stream is not None:
+            ours = updated.streams[-1]
+            closed = streams.StreamSpec(ours.label, ours.view_type, ours.created_ms, wall_ms())
+            updated = replace(updated, streams=(*updated.streams[:-1], closed))
+        updated = replace(
+            updated,
+            indexes=kept
+            + tuple(i.with_status(catalog.DELETING) for i in updated.indexes if i.name in dropped),
+        )
+        await self.catalog.save(tid, updated)
+        self.control.start_index_changes(spec.name, added, dropped)
+        return updated
