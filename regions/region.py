@@ -15,6 +15,7 @@ at construction.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ from regions.process_signals import ProcessSignals
 from regions.settings import RegionSettings
 from regions.store import SqlStore, open_store_url
 from regions.throttle import Throttle
+from regions.verification_cache import VerificationCache
 from regions.versions import HybridClock
 
 __all__ = ["Region", "RegionHooks"]
@@ -84,6 +86,8 @@ class Region:
         #: the provisioned-throughput buckets of this process: a region served by N
         #: processes (--workers) gives each 1/N of every rate
         self.throttle = Throttle(settings.burst_s, arn=self.arn, share=1 / settings.processes)
+        #: the convergence verifier's locks and recent trees (regions/verification.py)
+        self.verification = VerificationCache()
         #: set by share_processes(): the counters of a region served by several processes
         self.signals: ProcessSignals | None = None
 
@@ -99,7 +103,8 @@ class Region:
         return self.catalog.worker
 
     @property
-    def changes_available(self):  # type: ignore[no-untyped-def]
+    def changes_available(self) -> asyncio.Event:
+        """Set after every commit of a local-origin change; the publisher waits on it."""
         return self.data.changes_available
 
     def arn(self, table: str) -> str:

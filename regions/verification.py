@@ -11,15 +11,12 @@ import asyncio
 import base64
 import logging
 import secrets
-import weakref
-from collections import OrderedDict
 from collections.abc import Collection
 from dataclasses import dataclass
 
 from regions.catalog import TableSpec
 from regions.region import Region
 from regions.store import StoredRow
-from regions.store import verify as store_verify
 from regions.verify_tree import Tree, build_tree
 
 __all__ = [
@@ -34,18 +31,8 @@ __all__ = [
 
 log = logging.getLogger("globaltables.verify")
 
-#: one rebuild at a time per region and table (concurrent ones would be correct,
-#: only wasteful)
-_rebuilding: weakref.WeakKeyDictionary[Region, dict[int, asyncio.Lock]] = (
-    weakref.WeakKeyDictionary()
-)
-#: trees recently built, by snapshot token: a verifier walks one region's tree
-#: level by level, and every level then comes from the same tree (consistent, and
-#: built once); a few dozen concurrent walks at most, ~90 KB each
+#: trees kept per region (regions/verification_cache.py)
 _SNAPSHOTS_KEPT = 32
-_snapshots: weakref.WeakKeyDictionary[Region, OrderedDict[str, TableTree]] = (
-    weakref.WeakKeyDictionary()
-)
 
 
 def encode_cursor(cursor: tuple[int, bytes, bytes]) -> str:
@@ -95,20 +82,20 @@ async def rebuild_leaves(region: Region, table: str) -> int:
     for part in range(spec.partitions):
         async with region.store.write() as tx:
             await tx.lock_partition(tid, part)
-            hashed += await store_verify.rebuild_partition(tx.conn, tid, part)
+            hashed += await tx.verify_rebuild_partition(tid, part)
     async with region.store.write() as tx:
-        await store_verify.mark_ready(tx.conn, tid)
+        await tx.verify_mark_ready(tid)
     return hashed
 
 
 async def _ensure_leaves(region: Region, table: str, tid: int) -> None:
     async with region.store.read() as tx:
-        if await store_verify.is_ready(tx.conn, tid):
+        if await tx.verify_ready(tid):
             return
-    locks = _rebuilding.setdefault(region, {})
+    locks = region.verification.rebuilding
     async with locks.setdefault(tid, asyncio.Lock()):
         async with region.store.read() as tx:
-            if await store_verify.is_ready(tx.conn, tid):
+            if await tx.verify_ready(tid):
                 return
         # a table created before the verifier existed: its leaves were never kept
         log.info("building the verification tree of %s (once)", table)
@@ -120,7 +107,7 @@ async def table_tree(region: Region, table: str, snapshot: str | None = None) ->
     """The table's whole tree (4096 leaves, built from at most 4096 x partitions
     stored sums: no item is read).  With the ``snapshot`` of a tree built recently,
     that same tree, if still kept; otherwise (or without one) a new one."""
-    kept = _snapshots.setdefault(region, OrderedDict())
+    kept = region.verification.snapshots
     if snapshot is not None:
         hit = kept.get(snapshot)
         if hit is not None and hit.spec.name == table:
@@ -128,7 +115,7 @@ async def table_tree(region: Region, table: str, snapshot: str | None = None) ->
     tid, spec = await region.control.table_ref(table)
     await _ensure_leaves(region, spec.name, tid)
     async with region.store.read() as tx:
-        leaves = await store_verify.read_leaves(tx.conn, tid)
+        leaves = await tx.verify_leaves(tid)
     view = TableTree(region.name, spec, build_tree(leaves), secrets.token_hex(8))
     kept[view.snapshot] = view
     while len(kept) > _SNAPSHOTS_KEPT:
@@ -148,8 +135,8 @@ async def bucket_page(
     leaf buckets."""
     tid, spec = await region.control.table_ref(table)
     async with region.store.read() as tx:
-        total = await store_verify.count_rows(tx.conn, tid) if after is None else None
-        rows, nxt, scanned = await store_verify.scan_buckets(
-            tx.conn, tid, buckets, after=after, max_rows=limit
+        total = await tx.verify_count_rows(tid) if after is None else None
+        rows, nxt, scanned = await tx.verify_scan_buckets(
+            tid, buckets, after=after, max_rows=limit
         )
     return BucketPage(spec, rows, nxt, scanned, total)

@@ -11,7 +11,7 @@ else is one code path so that the same test suite proves both.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -21,7 +21,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from regions.store import schema as s
 from regions.store import verify as _verify
+from regions.store.base import StoredRow
 from regions.store.direct import DirectReads, DirectWrites, Driver
+from regions.verify_tree import Leaf
 from regions.versions import Version
 
 __all__ = ["ReadTx", "SqlStore", "WriteTx"]
@@ -185,12 +187,41 @@ class ReadTx(DirectReads):
         return int(value) if value is not None else 0
 
 
+    # the convergence verifier's leaves (regions/store/verify.py)
+
+    async def verify_ready(self, tid: int) -> bool:
+        return await _verify.is_ready(self.conn, tid)
+
+    async def verify_leaves(self, tid: int) -> dict[int, Leaf]:
+        return await _verify.read_leaves(self.conn, tid)
+
+    async def verify_count_rows(self, tid: int) -> int:
+        return await _verify.count_rows(self.conn, tid)
+
+    async def verify_scan_buckets(
+        self,
+        tid: int,
+        buckets: Collection[int],
+        *,
+        after: tuple[int, bytes, bytes] | None,
+        max_rows: int,
+    ) -> tuple[list[StoredRow], tuple[int, bytes, bytes] | None, int]:
+        return await _verify.scan_buckets(self.conn, tid, buckets, after=after, max_rows=max_rows)
+
+
 class WriteTx(ReadTx, DirectWrites):
     """One store transaction; commits when the ``write()`` block exits cleanly."""
 
     def __init__(self, conn: AsyncConnection, dialect: _Dialect, db: Driver) -> None:
         super().__init__(conn, db)
         self._dialect = dialect
+
+    async def verify_rebuild_partition(self, tid: int, part: int) -> int:
+        """Recompute one partition's verifier leaves from its rows (under its lock)."""
+        return await _verify.rebuild_partition(self.conn, tid, part)
+
+    async def verify_mark_ready(self, tid: int) -> None:
+        await _verify.mark_ready(self.conn, tid)
 
     async def lock_partition(self, tid: int, part: int) -> None:
         """Serialise writers of one partition across processes (the unit of locking)."""
