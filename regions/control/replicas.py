@@ -24,9 +24,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Protocol
 
-from regions import catalog, indexes, streams, throughput
+from regions import catalog, indexes, throughput
 from regions.catalog import Replica, TableSpec
 from regions.changes import INSERT, REMOVE, ChangeRecord
+from regions.control.table_changes import stream_changed
 from regions.errors import (
     DynamoError,
     LimitExceeded,
@@ -265,16 +266,11 @@ class Replicas:
                 indexes=tuple(
                     i.with_status("ACTIVE") for i in spec.indexes if i.status != catalog.DELETING
                 ),
-                streams=(
-                    (
-                        streams.StreamSpec(
-                            streams.stream_label(wall_ms()), spec.stream.view_type, wall_ms()
-                        ),
-                    )
-                    if spec.stream is not None
-                    else ()
-                ),
+                streams=(),
             )
+            if spec.stream is not None:
+                # the same setting, and a stream (label) of this region's own
+                mine = stream_changed(mine, True, spec.stream.view_type, wall_ms())
             await self.catalog.insert(mine)
             log.info("created replica of %s (%s)", spec.name, spec.table_id)
             return mine
@@ -312,20 +308,9 @@ class Replicas:
         # the stream setting is kept identical; each region has its own stream (label)
         theirs_stream = spec.stream
         if theirs_stream is not None and updated.stream is None:
-            created = max(wall_ms(), (updated.streams[-1].created_ms + 1) if updated.streams else 0)
-            updated = replace(
-                updated,
-                streams=(
-                    *updated.streams,
-                    streams.StreamSpec(
-                        streams.stream_label(created), theirs_stream.view_type, created
-                    ),
-                ),
-            )
+            updated = stream_changed(updated, True, theirs_stream.view_type, wall_ms())
         elif theirs_stream is None and updated.stream is not None:
-            ours = updated.streams[-1]
-            closed = streams.StreamSpec(ours.label, ours.view_type, ours.created_ms, wall_ms())
-            updated = replace(updated, streams=(*updated.streams[:-1], closed))
+            updated = stream_changed(updated, False, None, wall_ms())
         updated = replace(
             updated,
             indexes=kept
