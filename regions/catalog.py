@@ -125,6 +125,22 @@ class TableSpec:
     def replica_regions(self) -> tuple[str, ...]:
         return tuple(r.region for r in self.replicas)
 
+    def filling(self, region: str) -> bool:
+        """Is ``region``'s replica still receiving its first copy (backfill)?"""
+        return any(r.region == region and r.status == CREATING for r in self.replicas)
+
+    def shown_status(self, region: str) -> str:
+        """TableStatus as ``region`` describes it: CREATING while its own replica is
+        being filled, UPDATING while it fills another region's (DynamoDB's states
+        while a replica is added), else the stored status."""
+        if self.status != ACTIVE:
+            return self.status
+        if self.filling(region):
+            return CREATING
+        if any(r.status == CREATING for r in self.replicas):
+            return "UPDATING"
+        return self.status
+
     def with_replicas(self, replicas: tuple[Replica, ...]) -> TableSpec:
         return replace(self, replicas=tuple(sorted(replicas, key=lambda r: r.region)))
 

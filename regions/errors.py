@@ -46,6 +46,16 @@ class ValidationError(DynamoError):
     code = "ValidationException"
 
 
+class PeerRefused(DynamoError):
+    """A peer region was reached and answered a control-plane call with an error
+    (``code`` is the peer's DynamoDB error name); an unreachable peer is a plain
+    ValidationError instead."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
 class SerializationError(DynamoError):
     """The body is not JSON, or a JSON value has the wrong JSON type."""
 

@@ -15,19 +15,13 @@ import orjson
 
 from regions.catalog import TableSpec
 from regions.changes import ChangeRecord, UnknownSchema
-from regions.errors import DynamoError, ValidationError
+from regions.errors import PeerRefused, ValidationError
 from replicator.reseed import CATCH_UP_TIMEOUT_S, SnapshotPage
 from replicator.signing import SigV4
 
 __all__ = ["HttpPeers"]
 
 log = logging.getLogger("globaltables.peers")
-
-
-class _PeerError(DynamoError):
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 class HttpPeers:
@@ -134,5 +128,5 @@ class HttpPeers:
                 message = str(err.get("message") or err.get("Message") or resp.text)
             except ValueError:
                 code, message = "ValidationException", resp.text
-            raise _PeerError(code, f"Region {region} refused: {message}")
+            raise PeerRefused(code, f"Region {region} refused: {message}")
         return resp

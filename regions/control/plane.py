@@ -27,7 +27,7 @@ from regions import catalog, definitions, reseed, streams, system_tables, throug
 from regions.catalog import Replica, TableSpec
 from regions.catalog_cache import CatalogCache
 from regions.control import table_changes as changes
-from regions.control.replicas import PeerLink, Replicas
+from regions.control.replicas import PROTECTED, PeerLink, Replicas
 from regions.control.table_changes import NewTable, TableUpdate
 from regions.data.plane import DataPlane
 from regions.errors import DynamoError, ResourceInUse, ValidationError
@@ -130,7 +130,8 @@ class ControlPlane:
         tid, spec = await self.catalog.table(name)
         async with self.store.read() as tx:
             count, size = await tx.count_items(tid)
-        return reseed.describe_overlay(spec, self.name, self.reseeding), count, size
+        shown = reseed.describe_overlay(spec, self.name, self.reseeding)
+        return replace(shown, status=shown.shown_status(self.name)), count, size
 
     async def index_counts(self, name: str) -> dict[str, tuple[int, int]]:
         """Entry count and size in bytes of each index of a table."""
@@ -212,10 +213,10 @@ class ControlPlane:
     async def delete_table(self, name: str) -> TableSpec:
         tid, spec = await self.catalog.table(name)
         if spec.deletion_protection:
-            raise ValidationError(
-                "Resource cannot be deleted as it is currently protected against deletion. "
-                "Disable deletion protection first."
-            )
+            raise ValidationError(PROTECTED)
+        # a replica of a global table: the others stop listing it (ReplicaUpdates Delete
+        # of this region does the same)
+        await self.replicas.leave(spec)
         await self.drop_table(tid, spec)
         log.info("deleted table %s", spec.name)
         return replace(spec, status=catalog.DELETING)

@@ -18,6 +18,7 @@ irrelevant, and tombstones keep deleted items deleted.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -31,6 +32,7 @@ from regions.control.table_changes import stream_changed
 from regions.errors import (
     DynamoError,
     LimitExceeded,
+    PeerRefused,
     ResourceInUse,
     ResourceNotFound,
     ValidationError,
@@ -52,6 +54,13 @@ log = logging.getLogger("globaltables.region")
 BACKFILL_ROWS = 2000
 #: ... and at most this many bytes of items per push (items go up to 400 KB each)
 BACKFILL_BYTES = 4 * 1024 * 1024
+
+
+#: DynamoDB's refusal to delete a table (or replica) protected against deletion
+PROTECTED = (
+    "Resource cannot be deleted as it is currently protected against deletion. "
+    "Disable deletion protection first."
+)
 
 
 class PeerLink(Protocol):
@@ -109,6 +118,13 @@ class Replicas:
             raise ValidationError(
                 f"The region {region_name} is not a peer of {self.name} (known peers: {known}); "
                 "start the region with --peer NAME=URL"
+            )
+        if self.settings.kafka is None:
+            # without Kafka nothing would carry later writes: both sides would say
+            # ACTIVE while they drift apart
+            raise ValidationError(
+                f"Region {self.name} has no replication configured (start it with --kafka): "
+                f"a replica of {spec.name} in {region_name} would never receive later writes"
             )
         if any(r.status != catalog.ACTIVE for r in spec.replicas):
             raise LimitExceeded(
@@ -205,6 +221,17 @@ class Replicas:
                 for r in spec.replicas
             )
         )
+        if status == catalog.ACTIVE and self.peers is not None:
+            # the new replica serves clients only once it hears that its copy is
+            # complete (DataPlane.serving): try harder than for other news
+            for attempt in range(5):
+                try:
+                    await self.peers.put_replica(region_name, new)
+                    break
+                except DynamoError as exc:
+                    log.warning("could not tell %s its copy of %s is complete: %s",
+                                region_name, table, exc.message)  # fmt: skip
+                    await asyncio.sleep(1 + attempt)
         # peers first: once this region reports ACTIVE, every replica already does
         await self.control.tell_replicas(new)
         await self.catalog.save(tid, new)
@@ -223,33 +250,59 @@ class Replicas:
         remaining = tuple(r for r in spec.replicas if r.region != region_name)
         # a single remaining region is an ordinary table again
         new_spec = spec.with_replicas(remaining if len(remaining) > 1 else ())
+        if region_name == self.name:
+            # DeleteTable of this replica: protection, telling the others, the drop
+            await self.control.delete_table(name)
+            log.info("replica of %s in %s removed", spec.name, region_name)
+            return new_spec
+        # the replica that goes first: its deletion protection can still refuse, and
+        # then nothing has changed anywhere
+        try:
+            await self.peers.drop_replica(region_name, spec.name, spec.table_id)
+        except PeerRefused as exc:
+            if exc.code == "ValidationException":
+                # the region refused (its replica is protected against deletion)
+                raise ValidationError(exc.message) from None
+            log.warning("could not delete the replica in %s: %s", region_name, exc.message)
+        except DynamoError as exc:
+            # an unreachable region can still be removed (DynamoDB allows it); its
+            # stale copy is no longer fed by the others
+            log.warning("could not delete the replica in %s: %s", region_name, exc.message)
         for other in (r.region for r in remaining):
             if other != self.name:
                 await self.peers.put_replica(other, new_spec)
-        if region_name == self.name:
-            await self.control.delete_table(name)
-        else:
-            try:
-                await self.peers.drop_replica(region_name, spec.name, spec.table_id)
-            except DynamoError as exc:
-                # an unreachable region can still be removed (DynamoDB allows it); its
-                # stale copy is no longer fed by the others
-                log.warning("could not delete the replica in %s: %s", region_name, exc.message)
-            await self.catalog.save(tid, new_spec)
+        await self.catalog.save(tid, new_spec)
         log.info("replica of %s in %s removed", spec.name, region_name)
         return new_spec
+
+    async def leave(self, spec: TableSpec) -> None:
+        """This region's replica is being deleted (DeleteTable): the others learn the
+        replica set without it, so none lists it as ACTIVE or replicates to it.  A
+        region that cannot be told now learns it with the next change."""
+        if self.peers is None or self.name not in spec.replica_regions():
+            return
+        remaining = tuple(r for r in spec.replicas if r.region != self.name)
+        new_spec = spec.with_replicas(remaining if len(remaining) > 1 else ())
+        for other in (r.region for r in remaining):
+            try:
+                await self.peers.put_replica(other, new_spec)
+            except DynamoError as exc:
+                log.warning("could not tell %s that %s left: %s", other, spec.name, exc.message)
 
     async def drop(self, name: str, table_id: str) -> None:
         """A peer removed this region from a global table: delete the local replica."""
         tid, spec = await self.catalog.table(name)
         if spec.table_id != table_id:
             raise ResourceInUse(f"Table {name} in {self.name} is not a replica of that table")
+        if spec.deletion_protection:
+            raise ValidationError(PROTECTED)
         await self.control.drop_table(tid, spec)
 
     async def accept(self, spec: TableSpec) -> TableSpec:
         """A peer tells us a global table's replica set (and spec): create our replica
         with the same table id, or update its replica list."""
-        if self.name not in spec.replica_regions():
+        # an empty set: the other replica left, and this table is an ordinary one again
+        if spec.replicas and self.name not in spec.replica_regions():
             raise ValidationError(f"region {self.name} is not in the replica set of {spec.name}")
         local = self.catalog.tables.get(spec.name)
         if local is None:
@@ -257,6 +310,8 @@ class Replicas:
                 local = await self.catalog.table(spec.name)
             except ResourceNotFound:
                 local = None
+        if local is None and not spec.replicas:
+            raise ValidationError(f"region {self.name} is not in the replica set of {spec.name}")
         if local is None:
             # a new replica starts empty, so its indexes are complete from the start
             mine = replace(

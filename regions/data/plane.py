@@ -101,9 +101,19 @@ class DataPlane:
 
     # ------------------------------------------------------------------ local writes
 
+    async def serving(self, name_or_arn: str) -> tuple[int, TableSpec]:
+        """A table for a client's item operation.  A replica still receiving its first
+        copy is not ACTIVE: like a table being created in DynamoDB, it answers
+        ResourceNotFoundException until the copy is complete (remote changes and the
+        backfill itself still apply: they resolve tables with ``catalog.table``)."""
+        tid, spec = await self.catalog.table(name_or_arn)
+        if spec.replicas and spec.filling(self.name):
+            raise ResourceNotFound("Requested resource not found")
+        return tid, spec
+
     async def bind(self, op: WriteOp) -> Bound:
         """Resolve the operation's table and validate its key (and a Put's item)."""
-        tid, spec = await self.catalog.table(op.table)
+        tid, spec = await self.serving(op.table)
         key, canonical = op.validated(spec.key_schema)
         return Bound(tid, spec, key, canonical)
 
@@ -539,7 +549,7 @@ class DataPlane:
     # ------------------------------------------------------------------ reads
 
     async def get_item(self, table: str, key: Any) -> Item | None:
-        tid, spec = await self.catalog.table(table)
+        tid, spec = await self.serving(table)
         k = validate_key(key, spec.key_schema)
         enc = encode_key(k, spec.key_schema, spec.partitions)
         async with self.store.read() as tx:
@@ -552,7 +562,7 @@ class DataPlane:
         """Several items read on one connection (TransactGetItems, BatchGetItem)."""
         plan = []
         for table, key in keys:
-            tid, spec = await self.catalog.table(table)
+            tid, spec = await self.serving(table)
             k = validate_key(key, spec.key_schema)
             plan.append((tid, encode_key(k, spec.key_schema, spec.partitions)))
         out: list[Item | None] = []
@@ -582,7 +592,7 @@ class DataPlane:
         """Items of one partition key (of the table or an index), sort-key range, in
         sort-key order.  ``full_items`` fetches unprojected attributes of an LSI
         entry from the table, as DynamoDB does."""
-        tid, spec = await self.catalog.table(table)
+        tid, spec = await self.serving(table)
         idx = reads.readable_index(spec, index, consistent)
         async with self.store.read() as tx:
             return await reads.query(
@@ -615,7 +625,7 @@ class DataPlane:
     ) -> reads.Page:
         """Every item (of the table or an index), partition by partition, in key
         order within a partition."""
-        tid, spec = await self.catalog.table(table)
+        tid, spec = await self.serving(table)
         idx = reads.readable_index(spec, index, consistent)
         async with self.store.read() as tx:
             return await reads.scan(
