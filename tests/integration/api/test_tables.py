@@ -801,3 +801,51 @@ def test_update_attribute_type_enum(raw_ddb: Any, table: str) -> None:
         "Value 'BOOL' at 'attributeDefinitions.1.member.attributeType' failed to satisfy "
         "constraint: Member must satisfy enum value set: [B, N, S]"
     ) in err.response["Error"]["Message"]
+
+
+# --------------------------------------------------------------------------- refused, never ignored
+
+#: CreateTable members a region cannot honour, each with a value botocore accepts
+_CREATE_REFUSED: list[tuple[str, Any]] = [
+    ("SSESpecification", {"Enabled": True, "SSEType": "KMS"}),
+    ("WarmThroughput", {"ReadUnitsPerSecond": 15000}),
+    ("ResourcePolicy", '{"Version":"2012-10-17","Statement":[]}'),
+    ("GlobalTableSourceArn", "arn:aws:dynamodb:us-west-2:123456789012:table/src"),
+    ("GlobalTableSettingsReplicationMode", "ENABLED"),
+]
+
+
+@pytest.mark.parametrize(("member", "value"), _CREATE_REFUSED, ids=[m for m, _ in _CREATE_REFUSED])
+def test_create_table_refuses_what_it_cannot_honour(ddb: Any, member: str, value: Any) -> None:
+    name = f"refused-{uuid.uuid4().hex[:8]}"
+    expect_error(
+        lambda: create_table(ddb, name, **{member: value}),
+        "ValidationException",
+        f"CreateTable does not support {member} in this version",
+    )
+    # refused means not created
+    expect_error(lambda: ddb.describe_table(TableName=name), "ResourceNotFoundException")
+
+
+def test_default_sse_specification_is_accepted(ddb: Any) -> None:
+    name = f"sse-default-{uuid.uuid4().hex[:8]}"
+    create_table(ddb, name, SSESpecification={"Enabled": False})
+    # as DynamoDB shows a table with the default key: no SSEDescription
+    assert "SSEDescription" not in ddb.describe_table(TableName=name)["Table"]
+
+
+@pytest.mark.parametrize(
+    ("member", "value"),
+    [
+        ("SSESpecification", {"Enabled": True}),
+        ("WarmThroughput", {"WriteUnitsPerSecond": 5000}),
+        ("DisassociationProtectionEnabled", True),
+        ("GlobalTableSettingsReplicationMode", "ENABLED"),
+    ],
+)
+def test_update_table_refuses_what_it_cannot_honour(ddb: Any, table: str, member: str, value: Any) -> None:
+    expect_error(
+        lambda: ddb.update_table(TableName=table, **{member: value}),
+        "ValidationException",
+        f"UpdateTable does not support {member} in this version",
+    )
