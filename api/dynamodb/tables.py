@@ -235,7 +235,9 @@ def _describe_indexes(
         if idx.kind == "GSI":
             # CreateTable answers while its indexes are (nominally) still being created
             entry["IndexStatus"] = "CREATING" if creating else idx.status
-            if idx.online:
+            if idx.online and entry["IndexStatus"] == "CREATING":
+                # only an index being built says whether it is backfilling (an ACTIVE
+                # one carries no Backfilling member in DynamoDB's answers)
                 entry["Backfilling"] = idx.backfilling
             entry["ProvisionedThroughput"] = {
                 "NumberOfDecreasesToday": 0,
