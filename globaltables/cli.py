@@ -231,6 +231,17 @@ def _kafka_security(
     "never trimmed.",
 )
 @click.option(
+    "--stream-shard-rollover",
+    default=4 * 3600.0,
+    show_default=True,
+    type=click.FloatRange(1, 7 * 24 * 3600),
+    envvar="GLOBALTABLES_STREAM_SHARD_ROLLOVER_S",
+    show_envvar=True,
+    help="Seconds a DynamoDB Streams shard takes records before it is closed and a child "
+    "shard of the same partition opened (DynamoDB: about 4 h). Changing it re-cuts the "
+    "shards of existing streams.",
+)
+@click.option(
     "--housekeeping-interval",
     default=60.0,
     show_default=True,
@@ -443,6 +454,7 @@ def region(
     sqlite_synchronous: str,
     tombstone_horizon: int,
     stream_retention: int,
+    stream_shard_rollover: float,
     housekeeping_interval: float,
     ttl_interval: float,
     ttl_change_window: int,
@@ -541,6 +553,7 @@ def region(
             topic_partitions=topic_partitions,
             tombstone_horizon_s=tombstone_horizon,
             change_retention_s=stream_retention,
+            stream_shard_rollover_s=stream_shard_rollover,
             housekeeping_interval_s=housekeeping_interval,
             sqlite_synchronous=sqlite_synchronous,
             ttl_interval_s=ttl_interval,

@@ -42,6 +42,10 @@ class RegionSettings:
     #: how long change records are kept for the Streams API (DynamoDB: 24 h), and a
     #: deleted table's stream with them
     change_retention_s: int = 24 * 3600
+    #: seconds a stream shard takes records before it is closed and a child shard of
+    #: the same partition opened (DynamoDB: about 4 h); shards are generations of this
+    #: length counted from the stream's creation (regions/streams.py)
+    stream_shard_rollover_s: float = 4 * 3600.0
     #: most seconds between two housekeeping rounds (trimming, tombstone GC); see
     #: housekeeping_period_s for the period actually used
     housekeeping_interval_s: float = 60.0
@@ -94,6 +98,8 @@ class RegionSettings:
             raise ValueError("the clock-ahead bound must be between 1 s and 24 h")
         if self.housekeeping_interval_s <= 0:
             raise ValueError("the housekeeping interval must be positive")
+        if not 1.0 <= self.stream_shard_rollover_s <= 7 * 24 * 3600:
+            raise ValueError("the stream shard rollover must be between 1 s and 7 days")
 
     def replication_keyring(self) -> tuple[str, ...]:
         """The keys that sign and verify change records on Kafka (invariant 9)."""
@@ -106,6 +112,11 @@ class RegionSettings:
             "GLOBALTABLES_REPLICATION_KEYS or GLOBALTABLES_SECRET_KEY, the same in every "
             "region (docs/security.md)"
         )
+
+    @property
+    def stream_shard_rollover_ms(self) -> int:
+        """The shard generation length in whole milliseconds."""
+        return round(self.stream_shard_rollover_s * 1000)
 
     @property
     def housekeeping_period_s(self) -> float:

@@ -2,15 +2,19 @@
 
 Everything here reads the change log through the store; nothing writes.
 
-A shard of an enabled stream is every change of its partition committed since the
-stream was enabled.  A shard of a disabled (closed) stream ends just before the
-first change its partition logged after the disabling: that bound is one indexed
-lookup, DescribeStream's ``EndingSequenceNumber`` is the last change below it, and
-GetRecords stops there instead of scanning whatever the table logged later (a
-newer stream's changes, or changes made while no stream was enabled).
+A shard is one partition's changes in one generation of the stream (see
+regions/streams.py): the range of the partition's log from the first change created
+at or after the generation began (least seq, not least time, so that shards are
+contiguous ranges and a child starts after its parent's last record) to just before
+the first change created at or after it ended (the next generation began, or the
+stream was disabled).  Those bounds are index lookups (``first_change_since``,
+``last_change_below``); DescribeStream finds every shard's start in one grouped scan
+(``change_generations``).  GetRecords stops at a shard's end instead of reading its
+child's records (or those of a newer stream, or of no stream), and a closed shard
+read to its end returns no NextShardIterator.
 
 Records older than the stream retention are trimmed by housekeeping, oldest first
-in every shard (``WriteTx.trim_changes``); the store keeps each shard's greatest
+in every partition (``WriteTx.trim_changes``); the store keeps each partition's greatest
 trimmed seq.  As in DynamoDB, asking for a trimmed position (an AT/AFTER sequence
 number, or an iterator whose next records were trimmed since it was issued) is a
 TrimmedDataAccessException; an iterator whose every later record is still there
@@ -35,16 +39,17 @@ from regions.errors import ResourceNotFound, ValidationError
 from regions.region import Region
 from regions.store import ReadTx
 from regions.streams import (
+    Generations,
     Iterator,
     StreamSpec,
     TrimmedDataAccess,
     decode_iterator,
     encode_iterator,
+    parse_shard_id,
     parse_stream_arn,
     record_for,
     sequence_number,
     shard_id,
-    shard_partition,
 )
 from regions.versions import wall_ms
 
@@ -69,18 +74,12 @@ class Shard:
     shard_id: str
     starting: int | None
     ending: int | None
+    parent: str | None = None
 
 
-@dataclass(frozen=True)
-class _Bounds:
-    """Where one shard's records lie in the change log (seq numbers)."""
-
-    #: the first and last record of the shard, None while it has none
-    first: int | None
-    last: int | None
-    #: closed shards only: the first seq logged in the partition after the
-    #: stream was disabled (exclusive end); None if nothing was logged since
-    end: int | None
+#: a change committed before a read was created before it: this far past the read's
+#: clock, no committed change can lie yet (so the open shard's end needs no query)
+_CLOCK_MARGIN_MS = 1_000
 
 
 def stream_arn(region: Region, table: str, stream: StreamSpec) -> str:
@@ -127,39 +126,30 @@ def _check_not_trimmed(after: int, trimmed: int, end: int | None) -> None:
         )
 
 
-async def _closed_end(tx: ReadTx, tid: int, part: int, stream: StreamSpec) -> int | None:
-    """A closed shard's exclusive end (see :class:`_Bounds`): None while the stream is
-    open, or while its partition has logged nothing since the stream was disabled."""
-    if stream.disabled_ms is None:
-        return None
-    end, _ = await tx.shard_range(tid, part, stream.disabled_ms)
-    return end
+def _generations(region: Region, stream: StreamSpec) -> Generations:
+    return Generations(stream, region.settings.stream_shard_rollover_ms)
 
 
-async def _bounds(tx: ReadTx, tid: int, part: int, stream: StreamSpec) -> _Bounds:
-    first, last = await tx.shard_range(tid, part, stream.created_ms)
-    end = await _closed_end(tx, tid, part, stream)
-    if end is None:
-        return _Bounds(first, last, None)
-    if first is None or first >= end:
-        return _Bounds(None, None, end)
-    return _Bounds(first, await _last_below(tx, tid, part, first, end), end)
+def _locate(
+    stream: StreamSpec, gens: Generations, shard: str, partitions: int, now: int
+) -> tuple[int, int]:
+    """(partition, generation) of a shard of the stream that exists at ``now``."""
+    part, gen = parse_shard_id(stream, shard, partitions, gens.length_ms)
+    if gen > gens.newest(now):
+        raise ResourceNotFound(f"Requested resource not found: Shard does not exist: {shard}")
+    return part, gen
 
 
-async def _last_below(tx: ReadTx, tid: int, part: int, first: int, end: int) -> int:
-    """The greatest seq of the partition below ``end``, knowing ``first < end`` is one.
-
-    The store answers "the next seq after x" with one index seek, so a binary
-    search finds it in O(log n) seeks, without reading the shard's records."""
-    lo, hi = first, end  # a record lies in [lo, end); none lies in [hi, end)
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        rows = await tx.changes_after(tid, part, mid - 1, 1)
-        if rows and rows[0].seq < end:
-            lo = rows[0].seq
-        else:
-            hi = mid
-    return lo
+async def _window_end(
+    tx: ReadTx, tid: int, part: int, gens: Generations, gen: int, now: int
+) -> int | None:
+    """A shard's exclusive end in the log: the least seq of its partition created at
+    or after the end of its generation's window (its child's first record, or the
+    first change after the disabling); None while there is none."""
+    end_ms = gens.end(gen)
+    if end_ms > now + _CLOCK_MARGIN_MS:
+        return None  # the window is still open: nothing can lie past it yet
+    return await tx.first_change_since(tid, part, end_ms)
 
 
 async def list_streams(
@@ -201,6 +191,28 @@ async def list_streams(
     return page, last
 
 
+def _listed(gens: Generations, oldest: int, newest: int, partitions: int) -> list[tuple[int, int]]:
+    """The shards DescribeStream lists, in its order: by generation, then partition
+    (the order of their ids, so parents come before their children)."""
+    return [(gen, part) for gen in range(oldest, newest + 1) for part in range(partitions)]
+
+
+def _first_after(
+    stream: StreamSpec, gens: Generations, shards: list[tuple[int, int]], start: str
+) -> int:
+    """Index of the first of ``shards`` whose id sorts after ``start`` (ids sort as
+    the list does; an unknown id starts after its place)."""
+    lo, hi = 0, len(shards)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        gen, part = shards[mid]
+        if shard_id(stream, part, gen, gens.length_ms) > start:
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
+
+
 async def describe_stream(
     region: Region,
     arn: str,
@@ -209,25 +221,66 @@ async def describe_stream(
     child_shards_of: str | None = None,
 ) -> dict[str, Any]:
     tid, spec, stream = await _resolve(region, arn)
+    gens = _generations(region, stream)
+    now = wall_ms()
+    newest = gens.newest(now)
     shards: list[Shard] = []
-    if child_shards_of is None:
-        # shards never split here, so no shard has children (ShardFilter CHILD_SHARDS)
-        async with region.store.read() as tx:
-            for part in range(spec.partitions):
-                b = await _bounds(tx, tid, part, stream)
-                trimmed = await tx.trimmed_through(tid, part)
-                # an empty shard starts past what was trimmed from it, so the range
-                # moves forward as records age out
-                starting = b.first if b.first is not None else (trimmed + 1 if trimmed else 0)
-                # a closed shard ends at its last record (or where it would have begun)
-                ending = (
-                    (b.last if b.last is not None else starting) if not stream.enabled else None
+    more = False
+    async with region.store.read() as tx:
+        # the least seq of each (partition, generation of creation time), in one scan:
+        # a shard's range starts at the least seq created since its window began
+        firsts: dict[int, list[tuple[int, int]]] = {}
+        for part, gen, seq in await tx.change_generations(tid, stream.created_ms, gens.length_ms):
+            firsts.setdefault(part, []).append((gen, seq))
+
+        def since(part: int, gen: int) -> int | None:
+            seqs = [seq for g, seq in firsts.get(part, ()) if g >= gen]
+            return min(seqs) if seqs else None
+
+        # shards are kept while their records may be (the retention), and while
+        # they still hold any (records not yet shipped to Kafka are never trimmed)
+        oldest = gens.of(now - region.settings.change_retention_s * 1000)
+        oldest = min([oldest, newest, *(g for held in firsts.values() for g, _ in held)])
+        listed = _listed(gens, oldest, newest, spec.partitions)
+        if child_shards_of is not None:
+            # ShardFilter CHILD_SHARDS: a shard's one child is the next generation
+            try:
+                part, gen = _locate(stream, gens, child_shards_of, spec.partitions, now)
+            except ResourceNotFound:
+                listed = []
+            else:
+                listed = [(gen + 1, part)] if gen < newest else []
+        first = _first_after(stream, gens, listed, start_shard) if start_shard else 0
+        page = listed[first : first + limit]
+        more = len(listed) > first + limit
+        trims: dict[int, int] = {}
+        for gen, part in page:
+            if part not in trims:
+                trims[part] = await tx.trimmed_through(tid, part)
+            lo = since(part, gen)
+            if stream.disabled_ms is not None and gens.end(gen) == stream.disabled_ms:
+                hi = await tx.first_change_since(tid, part, stream.disabled_ms)
+            else:
+                hi = since(part, gen + 1)
+            closed = gens.closed(gen, now)
+            if lo is not None and (hi is None or lo < hi):
+                starting = lo
+                ending = await tx.last_change_below(tid, part, hi) if closed else None
+            else:
+                # an empty shard starts past what its partition logged before it, and
+                # past what was trimmed from it, so the range moves forward as records
+                # age out; a closed one ends where it would have begun
+                base = max(await tx.last_change_below(tid, part, hi) or 0, trims[part])
+                starting = base + 1 if base else 0
+                ending = starting if closed else None
+            shards.append(
+                Shard(
+                    shard_id(stream, part, gen, gens.length_ms),
+                    starting,
+                    ending,
+                    shard_id(stream, part, gen - 1, gens.length_ms) if gen > 0 else None,
                 )
-                shards.append(Shard(shard_id(stream, part), starting, ending))
-    if start_shard is not None:
-        # shard ids sort in partition order; an unknown id starts after its place
-        shards = [s for s in shards if s.shard_id > start_shard]
-    page = shards[:limit]
+            )
     desc: dict[str, Any] = {
         "StreamArn": arn,
         "StreamLabel": stream.label,
@@ -252,12 +305,13 @@ async def describe_stream(
                         else {}
                     ),
                 },
+                **({"ParentShardId": s.parent} if s.parent is not None else {}),
             }
-            for s in page
+            for s in shards
         ],
     }
-    if len(shards) > limit:
-        desc["LastEvaluatedShardId"] = page[-1].shard_id
+    if more and shards:
+        desc["LastEvaluatedShardId"] = shards[-1].shard_id
     return desc
 
 
@@ -265,53 +319,69 @@ async def get_shard_iterator(
     region: Region, arn: str, shard: str, kind: str, sequence: str | None
 ) -> str:
     tid, spec, stream = await _resolve(region, arn)
-    part = shard_partition(stream, shard, spec.partitions)
+    gens = _generations(region, stream)
+    now = wall_ms()
+    part, gen = _locate(stream, gens, shard, spec.partitions, now)
     if kind in ("AT_SEQUENCE_NUMBER", "AFTER_SEQUENCE_NUMBER"):
         if sequence is None:
             raise ValidationError(f"SequenceNumber is required when ShardIteratorType is {kind}")
         if _DIGITS.fullmatch(sequence) is None:
             # sequence numbers are decimal digits; anything else is the caller's error
             raise ValidationError(f"Invalid SequenceNumber: {sequence}")
-        n = int(sequence)
-        after = n - 1 if kind == "AT_SEQUENCE_NUMBER" else n
-        async with region.store.read() as tx:
-            # "a sequence number older than the trim point" is refused up front
-            trimmed = await tx.trimmed_through(tid, part)
-            if _trimmed(after, trimmed, None):
-                _check_not_trimmed(after, trimmed, await _closed_end(tx, tid, part, stream))
-    else:
-        if sequence is not None:
-            raise ValidationError(
-                f"SequenceNumber must not be given when ShardIteratorType is {kind}"
-            )
-        async with region.store.read() as tx:
-            b = await _bounds(tx, tid, part, stream)
-            if kind == "TRIM_HORIZON" and b.first is not None:
-                after = b.first - 1
-            elif b.last is not None:
-                # LATEST: after the shard's last record
-                after = b.last
-            elif b.end is not None:
+    elif sequence is not None:
+        raise ValidationError(f"SequenceNumber must not be given when ShardIteratorType is {kind}")
+    async with region.store.read() as tx:
+        end = await _window_end(tx, tid, part, gens, gen, now)
+        if kind == "LATEST":
+            # after the shard's last record; in an empty shard, after what its
+            # partition logged before it (nothing lies between that and the shard)
+            last = await tx.last_change_below(tid, part, end)
+            if last is not None:
+                after = last
+            elif end is not None:
+                after = end - 1
+            else:
+                after = await tx.max_seq()
+            return encode_iterator(Iterator(arn, shard, after, now))
+        first = await tx.first_change_since(tid, part, gens.start(gen))
+        if first is not None and end is not None and first >= end:
+            first = None  # nothing in the shard's range
+        if kind == "TRIM_HORIZON":
+            if first is not None:
+                after = first - 1
+            elif end is not None:
                 # an empty closed shard: at its end, so the first read drains it
-                after = b.end - 1
+                after = end - 1
             else:
                 # an empty shard: every record it will ever hold comes after
                 # everything logged so far
                 after = await tx.max_seq()
-    return encode_iterator(Iterator(arn, shard, after, wall_ms()))
+        else:
+            n = int(sequence or 0)
+            after = n - 1 if kind == "AT_SEQUENCE_NUMBER" else n
+            # a position before the shard (in its parent's records) is its start:
+            # the parents' records are not this shard's
+            before = await tx.last_change_below(tid, part, first if first is not None else end)
+            if before is not None and after < before:
+                after = before
+            # "a sequence number older than the trim point" is refused up front
+            _check_not_trimmed(after, await tx.trimmed_through(tid, part), end)
+    return encode_iterator(Iterator(arn, shard, after, now))
 
 
 async def get_records(region: Region, token: str, limit: int) -> dict[str, Any]:
     now = wall_ms()
     it = decode_iterator(token, now)
     tid, spec, stream = await _resolve(region, it.arn)
-    part = shard_partition(stream, it.shard, spec.partitions)
+    gens = _generations(region, stream)
+    part, gen = _locate(stream, gens, it.shard, spec.partitions, now)
+    closed = gens.closed(gen, now)
     records: list[dict[str, Any]] = []
     after = it.after_seq
     size = 0
     drained = False
     async with region.store.read() as tx:
-        end = await _closed_end(tx, tid, part, stream)
+        end = await _window_end(tx, tid, part, gens, gen, now)
         # records this iterator still had to return were trimmed since it was issued
         _check_not_trimmed(after, await tx.trimmed_through(tid, part), end)
         while len(records) < limit and size < _RECORDS_BYTES and not drained:
@@ -322,7 +392,7 @@ async def get_records(region: Region, token: str, limit: int) -> dict[str, Any]:
                 break
             for row in rows:
                 if end is not None and row.seq >= end:
-                    # past the closed shard: what follows belongs to no part of it
+                    # past the shard: the rest is its child's (or no stream's)
                     drained = True
                     break
                 after = row.seq
@@ -336,7 +406,8 @@ async def get_records(region: Region, token: str, limit: int) -> dict[str, Any]:
                     break
     out: dict[str, Any] = {"Records": records}
     # an open shard always has a next iterator; a closed one loses it once read
-    # to its end, which is how readers learn they are done with it
-    if stream.enabled or not drained:
+    # to its end, which is how readers learn they are done with it and go on to
+    # its child
+    if not closed or not drained:
         out["NextShardIterator"] = encode_iterator(Iterator(it.arn, it.shard, after, now))
     return out

@@ -1,9 +1,17 @@
 """DynamoDB Streams over the change log.
 
 A stream is a window of a table's change log: the changes committed while the
-stream was enabled.  Shards are the table's partitions (one open shard each, no
-splits), sequence numbers are the change log's ``seq`` (increasing within a
-shard), so reading a shard is a primary-key range read of ``gt_changes``.
+stream was enabled.  Sequence numbers are the change log's ``seq`` (increasing
+within a partition), so reading a shard is a primary-key range read of
+``gt_changes``.
+
+Shards roll over, as DynamoDB's do (about every four hours), deterministically
+from time and without a background job: a stream's life is cut into generations
+of ``RegionSettings.stream_shard_rollover_s`` counted from its creation, and each
+(partition, generation) is a shard, whose parent is the same partition's previous
+generation.  A shard's id says both (:func:`shard_id`); a change belongs to the
+generation of its creation time (see regions/stream_reader.py for how that is made
+a range of the log).
 
 Each change appears once (the outbox writes one record per committed write, and
 no-op writes write none), in per-item order.  Applied remote changes are in the
@@ -15,6 +23,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -29,17 +38,18 @@ __all__ = [
     "ITERATOR_TTL_S",
     "VIEW_TYPES",
     "ExpiredIterator",
+    "Generations",
     "Iterator",
     "StreamSpec",
     "TrimmedDataAccess",
     "check_specification",
     "decode_iterator",
     "encode_iterator",
+    "parse_shard_id",
     "parse_stream_arn",
     "record_for",
     "sequence_number",
     "shard_id",
-    "shard_partition",
     "stream_label",
 ]
 
@@ -127,24 +137,71 @@ def stream_label(ms: int) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", t) + f".{ms % 1000:03d}"
 
 
-def shard_id(stream: StreamSpec, part: int) -> str:
-    # 20 digits (the stream's creation ms) and 8 hex digits (the partition)
-    return f"shardId-{stream.created_ms:020d}-{part:08x}"
+@dataclass(frozen=True)
+class Generations:
+    """A stream's shard generations: generation ``g`` takes the changes created in
+    ``[start(g), start(g + 1))`` (cut short by the stream's disabling).
+
+    A generation is reported (listed, open) only ``grace_ms`` after it began, and
+    its parent closed then: a write takes its time before it commits, so a change
+    created just before a boundary may still be committing when the boundary passes.
+    """
+
+    stream: StreamSpec
+    length_ms: int
+
+    @property
+    def grace_ms(self) -> int:
+        return min(5_000, self.length_ms // 4)
+
+    def start(self, gen: int) -> int:
+        return self.stream.created_ms + gen * self.length_ms
+
+    def end(self, gen: int) -> int:
+        """Exclusive end of the window of ``gen`` (the disabling, for the last)."""
+        end = self.start(gen + 1)
+        disabled = self.stream.disabled_ms
+        return min(end, disabled) if disabled is not None else end
+
+    def of(self, ms: int) -> int:
+        """The generation whose window holds ``ms`` (0 before the stream began)."""
+        return max(0, (ms - self.stream.created_ms) // self.length_ms)
+
+    def newest(self, now_ms: int) -> int:
+        """The newest generation that exists at ``now_ms``."""
+        disabled = self.stream.disabled_ms
+        if disabled is not None:
+            # every generation is closed: the last one too, however young
+            return self.of(disabled - 1)
+        return self.of(now_ms - self.grace_ms)
+
+    def closed(self, gen: int, now_ms: int) -> bool:
+        return not self.stream.enabled or now_ms - self.grace_ms >= self.start(gen + 1)
 
 
-def shard_partition(stream: StreamSpec, shard: str, partitions: int) -> int:
-    prefix = f"shardId-{stream.created_ms:020d}-"
-    if not shard.startswith(prefix):
-        raise ResourceNotFound(f"Requested resource not found: Shard does not exist: {shard}")
-    try:
-        part = int(shard[len(prefix) :], 16)
-    except ValueError:
-        raise ResourceNotFound(
-            f"Requested resource not found: Shard does not exist: {shard}"
-        ) from None
-    if not 0 <= part < partitions:
-        raise ResourceNotFound(f"Requested resource not found: Shard does not exist: {shard}")
-    return part
+def shard_id(stream: StreamSpec, part: int, gen: int = 0, length_ms: int = 1) -> str:
+    """``shardId-<20 digits>-<8 hex digits>``: the time the shard's generation began
+    (ms; for generation 0 the stream's creation, the format of the ids from before
+    shards rolled over) and the partition.  Ids sort parents before children."""
+    start = stream.created_ms + gen * length_ms
+    return f"shardId-{start:020d}-{part:08x}"
+
+
+_SHARD_RE = re.compile(r"shardId-([0-9]{20})-([0-9a-f]{8})")
+
+
+def parse_shard_id(
+    stream: StreamSpec, shard: str, partitions: int, length_ms: int
+) -> tuple[int, int]:
+    """(partition, generation) of one of a stream's shard ids, refused with
+    ResourceNotFound unless the stream has (or had) that shard."""
+    m = _SHARD_RE.fullmatch(shard)
+    if m is not None:
+        gen, rest = divmod(int(m.group(1)) - stream.created_ms, length_ms)
+        part = int(m.group(2), 16)
+        if rest == 0 and gen >= 0 and 0 <= part < partitions:
+            return part, gen
+    raise ResourceNotFound(f"Requested resource not found: Shard does not exist: {shard}")
 
 
 def sequence_number(seq: int) -> str:

@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Collection
 from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy import and_, delete, func, select, update
+from sqlalchemy import BigInteger, and_, delete, func, literal_column, select, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -126,6 +126,47 @@ class ReadTx(DirectReads):
             int(row[0]) if row[0] is not None else None,
             int(row[1]) if row[1] is not None else None,
         )
+
+    async def first_change_since(self, tid: int, part: int, from_ms: int) -> int | None:
+        """The least change-log seq of one table partition among the records created at
+        or after ``from_ms``: where a stream shard whose window starts then begins
+        (regions/stream_reader.py).  The least seq, not the oldest time: shards are
+        ranges of the log, in its order."""
+        c = s.changes.c
+        res = await self.conn.execute(
+            select(func.min(c.seq)).where(c.tid == tid, c.part == part, c.created_ms >= from_ms)
+        )
+        v = res.scalar()
+        return int(v) if v is not None else None
+
+    async def last_change_below(self, tid: int, part: int, below: int | None) -> int | None:
+        """The greatest change-log seq of one table partition below ``below`` (every
+        one if None): one index seek."""
+        c = s.changes.c
+        conds: list[Any] = [c.tid == tid, c.part == part]
+        if below is not None:
+            conds.append(c.seq < below)
+        v = (await self.conn.execute(select(func.max(c.seq)).where(*conds))).scalar()
+        return int(v) if v is not None else None
+
+    async def change_generations(
+        self, tid: int, from_ms: int, length_ms: int
+    ) -> list[tuple[int, int, int]]:
+        """(partition, generation, least seq) of one table's change records created at
+        or after ``from_ms``, generation ``(created_ms - from_ms) // length_ms``: every
+        shard boundary of a stream in one scan (regions/stream_reader.py)."""
+        c = s.changes.c
+        # the numbers inlined (ints), so that SELECT and GROUP BY are the same text:
+        # PostgreSQL does not match two expressions that differ in their parameters
+        gen = (c.created_ms - literal_column(str(int(from_ms)), BigInteger)) // literal_column(
+            str(int(length_ms)), BigInteger
+        )
+        res = await self.conn.execute(
+            select(c.part, gen, func.min(c.seq))
+            .where(c.tid == tid, c.created_ms >= from_ms)
+            .group_by(c.part, gen)
+        )
+        return [(int(r[0]), int(r[1]), int(r[2])) for r in res]
 
     async def conflicts(self, limit: int, table: str | None = None) -> list[dict[str, Any]]:
         c = s.conflicts.c

@@ -61,3 +61,11 @@ def test_replication_keyring_defaults_to_the_secret_key_and_is_required() -> Non
 def test_clock_ahead_bound_is_checked(ms: int) -> None:
     with pytest.raises(ValueError, match="clock-ahead"):
         _settings(max_clock_ahead_ms=ms)
+
+
+def test_stream_shards_roll_over_every_four_hours_by_default() -> None:
+    assert _settings().stream_shard_rollover_s == 4 * 3600
+    assert _settings(stream_shard_rollover_s=1.5).stream_shard_rollover_ms == 1500
+    for bad in (0.5, 0, 8 * 24 * 3600):
+        with pytest.raises(ValueError, match="rollover"):
+            _settings(stream_shard_rollover_s=bad)

@@ -32,13 +32,16 @@ SCHEMA: dict[str, Any] = {
 PARTITIONS = 1
 
 
-async def _region(store_url: str, retention_s: int, kafka: str | None = None) -> Region:
+async def _region(
+    store_url: str, retention_s: int, kafka: str | None = None, rollover_s: float = 4 * 3600
+) -> Region:
     r = Region(
         RegionSettings(
             name="us-east-1",
             store_url=store_url,
             partitions=PARTITIONS,
             change_retention_s=retention_s,
+            stream_shard_rollover_s=rollover_s,
             # a Kafka address makes the region keep an outbox; nothing here connects
             kafka=kafka,
         )
@@ -190,6 +193,53 @@ async def test_a_deleted_tables_stream_stays_readable_until_the_retention_passes
             await stream_reader.describe_stream(r, old, 100, None)
         # the live table's stream is only trimmed, never dropped
         assert (await stream_reader.describe_stream(r, new, 100, None))["StreamStatus"] == "ENABLED"
+    finally:
+        await r.close()
+
+
+async def test_trimming_across_shard_generations(store_url: str) -> None:
+    """Shards roll over every second, records are kept two: the trim point moves
+    from a closed parent into its child as DynamoDB's would."""
+    r = await _region(store_url, 2, rollover_s=1)
+    try:
+        arn = await _stream_table(r, "rolling")
+        await _put(r, "rolling", "a", "b")
+        desc = await stream_reader.describe_stream(r, arn, 100, None)
+        parent = desc["Shards"][0]["ShardId"]
+        held = await stream_reader.get_shard_iterator(r, arn, parent, "TRIM_HORIZON", None)
+        ab = [rec["dynamodb"]["SequenceNumber"] for rec in await _read(r, arn)]
+        await asyncio.sleep(1.4)  # generation 1 begins (and its grace passes)
+        await _put(r, "rolling", "c")
+        shards = (await stream_reader.describe_stream(r, arn, 100, None))["Shards"]
+        assert shards[0]["ShardId"] == parent
+        child = next(s for s in shards if s.get("ParentShardId") == parent)["ShardId"]
+        rng = shards[0]["SequenceNumberRange"]
+        assert [rng["StartingSequenceNumber"], rng["EndingSequenceNumber"]] == ab
+
+        await _age_out(0.8)  # a and b are older than the retention, c is not
+        await r.data.housekeeping()
+        # the parent's records are gone: its iterator, and its sequence numbers, are
+        # trimmed; the child still has all of its own
+        with pytest.raises(TrimmedDataAccess):
+            await stream_reader.get_records(r, held, 1000)
+        with pytest.raises(TrimmedDataAccess):
+            await stream_reader.get_shard_iterator(r, arn, parent, "AT_SEQUENCE_NUMBER", ab[0])
+        horizon = await stream_reader.get_shard_iterator(r, arn, parent, "TRIM_HORIZON", None)
+        page = await stream_reader.get_records(r, horizon, 1000)
+        assert page["Records"] == [] and "NextShardIterator" not in page
+        # a reader checkpointed at the parent's end goes on in the child
+        it = await stream_reader.get_shard_iterator(r, arn, child, "AFTER_SEQUENCE_NUMBER", ab[-1])
+        assert _keys((await stream_reader.get_records(r, it, 1000))["Records"]) == ["c"]
+        it = await stream_reader.get_shard_iterator(r, arn, child, "TRIM_HORIZON", None)
+        assert _keys((await stream_reader.get_records(r, it, 1000))["Records"]) == ["c"]
+
+        # once its window is older than the retention the parent is no longer listed,
+        # but its id still reads (empty, closed)
+        await _age_out(1.0)
+        listed = [s["ShardId"] for s in (await stream_reader.describe_stream(r, arn, 100, None))["Shards"]]
+        assert parent not in listed and child in listed
+        horizon = await stream_reader.get_shard_iterator(r, arn, parent, "TRIM_HORIZON", None)
+        assert "NextShardIterator" not in await stream_reader.get_records(r, horizon, 1000)
     finally:
         await r.close()
 
