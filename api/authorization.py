@@ -2,8 +2,18 @@
 
 The one place that maps every DynamoDB, DynamoDB Streams and REST operation to IAM
 authorizations; ``regions/policy.py`` evaluates them against the caller's policies.
-The router calls :func:`authorize` right before dispatch, the REST routes
-:func:`authorize_rest`, so a denied request has run nothing and changed nothing.
+A denied request has run nothing and changed nothing:
+
+* the item operations (GetItem, PutItem, UpdateItem, DeleteItem, Query, Scan, the
+  batches and the transactions) are decoded first (``api.dynamodb.requests``: shapes
+  checked, every expression parsed once); the router then calls
+  :func:`authorize_request`, which reads the condition keys off the request object
+  (:data:`REQUEST_BUILDERS`: attribute names from the parsed trees with
+  ``regions.expressions.paths_in``, keys, Select...), and only then the operation's
+  ``run``;
+* every other operation is authorized from its body (:func:`authorize`,
+  :data:`BUILDERS`: only TableName, ARNs and such), right before its handler;
+* the REST routes call :func:`authorize_rest`.
 
 Who: ``regions.principals.current`` (set by ``api/auth``).  ``None`` (anonymous
 access allowed) and the admin (``policies=None``) are allowed everything, for free.
@@ -43,8 +53,33 @@ Condition keys (AWS "Using IAM policy conditions for fine-grained access control
 * ``aws:username``, ``aws:userid``, ``aws:PrincipalArn``, ``aws:PrincipalAccount``
   (see regions/policy.py's variables).
 
-A key that cannot be worked out (an unknown table, a malformed expression) is left
-out; the request then fails its own validation before doing anything.
+A key that cannot be worked out (an unknown table, a Query's key condition that does
+not match the key schema) is left out; the request then fails in its ``run`` before
+doing anything.  Where an operation has no such member (ReturnValues on a GetItem,
+Query or Scan, or on a transaction's part), its condition key is absent.
+
+Precedence, for a request that is both wrong and denied (item operations):
+
+1. an unknown operation, a body too large or not JSON: that error, as for anyone;
+2. a body that does not decode (SerializationException, or a ValidationException of
+   its shape or of an expression): for a caller policies apply to, the checks of
+   what the body gives *without parsing anything* (:data:`BUILDERS`: resources, key
+   and item attribute names and leading keys - not a Query's, which is in its key
+   condition -, the legacy parameters' names, Select, ReturnValues,
+   ReturnConsumedCapacity, EnclosingOperation) are enforced first, so
+   the answer is AccessDeniedException when that part alone is denied, the decoding
+   error otherwise.  As before decoding was split out, a malformed request does not
+   tell a denied caller that it is malformed when its denial does not depend on the
+   broken part; unlike before, no expression of a request that did not decode is
+   parsed for its authorization, so a denial that needs the names in its expressions
+   (even the well-formed ones) gives way to the ValidationException;
+3. a decoded request: AccessDeniedException, from every condition key;
+4. then what needs the table (ResourceNotFoundException, the key schema, the index,
+   a Query's key condition against the schema, conditions...), in ``run``: a denied
+   caller learns nothing about the tables.
+
+The admin and anonymous callers are never authorized: for them a malformed request's
+error is the decoding's, and nothing is built for their authorization.
 """
 
 from __future__ import annotations
@@ -54,9 +89,11 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from api.dynamodb import requests as rq
 from regions import expressions as ex
 from regions import policy as pol
 from regions import principals
+from regions.data import Delete, Put, Update, WriteOp
 from regions.errors import AccessDenied, DynamoError
 from regions.keys import KeySchema
 from regions.region import Region
@@ -65,11 +102,15 @@ from regions.types import AttributeValue, normalize_number
 
 __all__ = [
     "BUILDERS",
+    "REQUEST_BUILDERS",
     "Check",
     "authorize",
+    "authorize_request",
     "authorize_rest",
     "checks_for",
     "enforce",
+    "request_checks",
+    "subject",
 ]
 
 log = logging.getLogger("globaltables.authorization")
@@ -104,12 +145,30 @@ class Check:
 # --------------------------------------------------------------------------- enforcement
 
 
+def subject() -> principals.Principal | None:
+    """The current principal if policies apply to it; None for anonymous access and
+    the admin, who are allowed everything (so the router builds no checks for them)."""
+    principal = principals.current.get()
+    if principal is None or principal.is_admin:
+        return None
+    return principal
+
+
 async def authorize(region: Region, service: str, op: str, body: dict[str, Any]) -> None:
-    """Raise AccessDeniedException unless the current principal may run this request."""
+    """Raise AccessDeniedException unless the current principal may run this request
+    (an operation served by a handler, or a decoded one whose body did not decode)."""
     principal = principals.current.get()
     if principal is None or principal.is_admin:
         return
     enforce(principal, await checks_for(region, service, op, body))
+
+
+async def authorize_request(
+    region: Region, principal: principals.Principal, service: str, op: str, request: object
+) -> None:
+    """Raise AccessDeniedException unless ``principal`` (from :func:`subject`) may run
+    this decoded request."""
+    enforce(principal, await request_checks(region, service, op, request))
 
 
 def enforce(principal: principals.Principal, checks: Iterable[Check]) -> None:
@@ -205,48 +264,15 @@ def _mapping(value: object) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def _ctx(body: dict[str, Any]) -> ex.ExpressionContext | None:
-    try:
-        return ex.ExpressionContext(
-            body.get("ExpressionAttributeNames"), body.get("ExpressionAttributeValues")
-        )
-    except (DynamoError, AttributeError, TypeError):
-        return None
-
-
-_paths = ex.paths_in
-
-
-def _expression_names(body: dict[str, Any]) -> set[str]:
-    """Top-level names of every expression in ``body`` (unparseable ones add nothing:
-    the request fails on them anyway)."""
-    names: set[str] = set()
-    ctx = _ctx(body)
-    if ctx is None:
-        return names
-    parsers: list[tuple[str, Callable[[str, ex.ExpressionContext], Any]]] = [
-        ("ProjectionExpression", ex.parse_projection),
-        ("UpdateExpression", ex.parse_update),
-        ("ConditionExpression", lambda e, c: ex.parse_condition(e, c, "ConditionExpression")),
-        ("FilterExpression", lambda e, c: ex.parse_condition(e, c, "FilterExpression")),
-    ]
-    for member, parse in parsers:
-        text = body.get(member)
-        if not isinstance(text, str):
-            continue
-        try:
-            tree = parse(text, ctx)
-        except (DynamoError, TypeError, AttributeError):
-            continue
-        # a projection is a list of paths; the other expressions are trees
-        paths = tree if member == "ProjectionExpression" else _paths(tree)
-        names.update(str(p[0]) for p in paths)
-    return names
+def _sent(body: dict[str, Any], member: str) -> str | None:
+    value = body.get(member)
+    return value if isinstance(value, str) else None
 
 
 def _legacy_names(body: dict[str, Any]) -> set[str]:
     """Names in the legacy parameters (AttributesToGet, Expected, AttributeUpdates,
-    KeyConditions, QueryFilter, ScanFilter)."""
+    KeyConditions, QueryFilter, ScanFilter), read off the body without translating
+    them (the checks of a request that did not decode)."""
     names: set[str] = set()
     attrs = body.get("AttributesToGet")
     if isinstance(attrs, list):
@@ -265,7 +291,8 @@ def _context(
     leading: str | None = None,
     names: Iterable[str] = (),
     select: str | None = None,
-    body: dict[str, Any] | None = None,
+    return_values: str | None = None,
+    return_consumed: str | None = None,
     enclosing: str | None = None,
 ) -> dict[str, list[str]]:
     ctx: dict[str, list[str]] = {}
@@ -276,14 +303,10 @@ def _context(
         ctx[ATTRIBUTES] = attrs
     if select is not None:
         ctx[SELECT] = [select]
-    if body is not None:
-        for member, key in (
-            ("ReturnValues", RETURN_VALUES),
-            ("ReturnConsumedCapacity", RETURN_CONSUMED),
-        ):
-            value = body.get(member)
-            if isinstance(value, str):
-                ctx[key] = [value]
+    if return_values is not None:
+        ctx[RETURN_VALUES] = [return_values]
+    if return_consumed is not None:
+        ctx[RETURN_CONSUMED] = [return_consumed]
     if enclosing is not None:
         ctx[ENCLOSING] = [enclosing]
     return ctx
@@ -293,7 +316,262 @@ def _leading(schema: KeySchema | None, values: dict[str, Any]) -> str | None:
     return _key_text(values.get(schema.hash.name)) if schema is not None else None
 
 
+def _top(paths: Iterable[ex.Path] | None) -> set[str]:
+    """The top-level attribute names of some paths (a projection's)."""
+    return {str(p[0]) for p in paths} if paths is not None else set()
+
+
+def _tree_names(*trees: object) -> set[str]:
+    """The top-level attribute names a parsed expression refers to (None: none)."""
+    names: set[str] = set()
+    for tree in trees:
+        if tree is not None:
+            names.update(str(p[0]) for p in ex.paths_in(tree))
+    return names
+
+
+def _condition_tree(condition: object) -> ex.Condition | None:
+    # a request's condition is a ParsedCondition (ConditionExpression or Expected),
+    # which keeps its tree; an operation without one has None
+    return condition.expr if isinstance(condition, ex.ParsedCondition) else None
+
+
 # --------------------------------------------------------------------------- item operations
+#
+# Two mappings each.  A decoded request (api.dynamodb.requests) is mapped from its
+# parsed trees: REQUEST_BUILDERS.  A body that did not decode is mapped from what it
+# gives without parsing anything (keys, items, legacy parameters' names, Select,
+# ReturnValues...): BUILDERS, so that a denial that does not depend on its broken part
+# is still reported as one (see the module docstring for the precedence).
+
+
+async def _write_check(
+    region: Region,
+    action: str,
+    op: WriteOp,
+    *,
+    return_values: str | None = None,
+    return_consumed: str | None = None,
+    enclosing: str | None = None,
+) -> Check:
+    """One typed write (a request's, or a transaction's part): its key or item, the
+    names its condition and update trees refer to."""
+    table = _table_name(op.table)
+    values = _mapping(op.item if isinstance(op, Put) else getattr(op, "key", None))
+    names = set(values) | _tree_names(_condition_tree(op.condition))
+    if isinstance(op, Update):
+        names |= _tree_names(op.update, op.attribute_updates)
+    schema = await _schema(region, table)
+    return Check(
+        action,
+        region.arn(table),
+        _context(
+            leading=_leading(schema, values),
+            names=names,
+            return_values=return_values,
+            return_consumed=return_consumed,
+            enclosing=enclosing,
+        ),
+    )
+
+
+async def _get_check(
+    region: Region,
+    table_value: str,
+    key: object,
+    projection: list[ex.Path] | None,
+    *,
+    return_consumed: str | None = None,
+    enclosing: str | None = None,
+) -> Check:
+    table = _table_name(table_value)
+    values = _mapping(key)
+    schema = await _schema(region, table)
+    return Check(
+        "GetItem",
+        region.arn(table),
+        _context(
+            leading=_leading(schema, values),
+            names=set(values) | _top(projection),
+            select="SPECIFIC_ATTRIBUTES" if projection is not None else "ALL_ATTRIBUTES",
+            return_consumed=return_consumed,
+            enclosing=enclosing,
+        ),
+    )
+
+
+async def _get_item_request(region: Region, req: rq.GetItemRequest) -> list[Check]:
+    return [
+        await _get_check(
+            region, req.table, req.key, req.projection, return_consumed=req.return_consumed
+        )
+    ]
+
+
+async def _put_item_request(region: Region, req: rq.PutItemRequest) -> list[Check]:
+    return [
+        await _write_check(
+            region,
+            "PutItem",
+            req.op,
+            return_values=req.return_values,
+            return_consumed=req.return_consumed,
+        )
+    ]
+
+
+async def _update_item_request(region: Region, req: rq.UpdateItemRequest) -> list[Check]:
+    return [
+        await _write_check(
+            region,
+            "UpdateItem",
+            req.op,
+            return_values=req.return_values,
+            return_consumed=req.return_consumed,
+        )
+    ]
+
+
+async def _delete_item_request(region: Region, req: rq.DeleteItemRequest) -> list[Check]:
+    return [
+        await _write_check(
+            region,
+            "DeleteItem",
+            req.op,
+            return_values=req.return_values,
+            return_consumed=req.return_consumed,
+        )
+    ]
+
+
+def _index_resource(region: Region, table: str, index: str | None) -> str:
+    return region.arn(table) + (f"/index/{index}" if index is not None else "")
+
+
+async def _query_request(region: Region, req: rq.QueryRequest) -> list[Check]:
+    table = _table_name(req.table)
+    names = (
+        _top(req.projection)
+        | _tree_names(_condition_tree(req.filter), _condition_tree(req.legacy_filter))
+        | set(req.key_condition.names)
+    )
+    leading: str | None = None
+    schema = await _schema(region, table, req.index)
+    if schema is not None:
+        rng = schema.range
+        try:
+            kc = req.key_condition.resolve(
+                schema.hash.name,
+                schema.hash.type,
+                rng.name if rng else None,
+                rng.type if rng else None,
+            )
+        except DynamoError:
+            pass  # the Query fails on it once authorized
+        else:
+            leading = _key_text(kc.hash_value)
+            if kc.range_op is not None and rng is not None:
+                names.add(rng.name)
+        names.add(schema.hash.name)
+    return [
+        Check(
+            "Query",
+            _index_resource(region, table, req.index),
+            _context(
+                leading=leading,
+                names=names,
+                select=req.select,
+                return_consumed=req.return_consumed,
+            ),
+        )
+    ]
+
+
+async def _scan_request(region: Region, req: rq.ScanRequest) -> list[Check]:
+    table = _table_name(req.table)
+    names = _top(req.projection) | _tree_names(
+        _condition_tree(req.filter), _condition_tree(req.legacy_filter)
+    )
+    return [
+        Check(
+            "Scan",
+            _index_resource(region, table, req.index),
+            _context(names=names, select=req.select, return_consumed=req.return_consumed),
+        )
+    ]
+
+
+async def _batch_get_request(region: Region, req: rq.BatchGetItemRequest) -> list[Check]:
+    checks: list[Check] = []
+    for entry in req.tables:
+        table = _table_name(entry.table)
+        schema = await _schema(region, table)
+        select = "SPECIFIC_ATTRIBUTES" if entry.projection is not None else "ALL_ATTRIBUTES"
+        names = _top(entry.projection)
+        before = len(checks)
+        for key in entry.keys:
+            values = _mapping(key)
+            checks.append(
+                Check(
+                    "BatchGetItem",
+                    region.arn(table),
+                    _context(
+                        leading=_leading(schema, values), names=names | set(values), select=select
+                    ),
+                )
+            )
+        if len(checks) == before:
+            checks.append(Check("BatchGetItem", region.arn(table), _context(select=select)))
+    return checks or [Check("BatchGetItem", ANY)]
+
+
+async def _batch_write_request(region: Region, req: rq.BatchWriteItemRequest) -> list[Check]:
+    checks: list[Check] = []
+    for entry in req.tables:
+        table = _table_name(entry.table)
+        schema = await _schema(region, table)
+        before = len(checks)
+        for request in entry.requests:
+            values = _mapping(request.item if request.is_put else request.key)
+            checks.append(
+                Check(
+                    "BatchWriteItem",
+                    region.arn(table),
+                    _context(leading=_leading(schema, values), names=values),
+                )
+            )
+        if len(checks) == before:
+            checks.append(Check("BatchWriteItem", region.arn(table)))
+    return checks or [Check("BatchWriteItem", ANY)]
+
+
+def _write_action(op: WriteOp) -> str:
+    if isinstance(op, Put):
+        return "PutItem"
+    if isinstance(op, Update):
+        return "UpdateItem"
+    if isinstance(op, Delete):
+        return "DeleteItem"
+    return "ConditionCheckItem"
+
+
+async def _transact_write_request(region: Region, req: rq.TransactWriteItemsRequest) -> list[Check]:
+    return [
+        await _write_check(
+            region, _write_action(action.op), action.op, enclosing="TransactWriteItems"
+        )
+        for action in req.actions
+    ]
+
+
+async def _transact_get_request(region: Region, req: rq.TransactGetItemsRequest) -> list[Check]:
+    return [
+        await _get_check(region, get.table, get.key, get.projection, enclosing="TransactGetItems")
+        for get in req.gets
+    ]
+
+
+# ---- the same operations, from a body that did not decode: nothing is parsed
 
 
 async def _item_check(
@@ -305,12 +583,12 @@ async def _item_check(
     returns: bool = False,
 ) -> Check:
     """One single-item access described by ``body`` (a request, or one part of a
-    transaction): Key or Item, expressions, legacy parameters."""
+    transaction): Key or Item, legacy parameters' names."""
     table = _table_name(body.get("TableName"))
     schema = await _schema(region, table)
     item = _mapping(body.get("Item"))
     values = item or _mapping(body.get("Key"))
-    names = set(values) | _expression_names(body) | _legacy_names(body)
+    names = set(values) | _legacy_names(body)
     select = None
     if returns:
         select = "SPECIFIC_ATTRIBUTES" if _projects(body) else "ALL_ATTRIBUTES"
@@ -321,7 +599,8 @@ async def _item_check(
             leading=_leading(schema, values),
             names=names,
             select=select,
-            body=body,
+            return_values=_sent(body, "ReturnValues"),
+            return_consumed=_sent(body, "ReturnConsumedCapacity"),
             enclosing=enclosing,
         ),
     )
@@ -348,51 +627,30 @@ async def _read_many(region: Region, body: dict[str, Any], action: str) -> list[
     table = _table_name(body.get("TableName"))
     index = body.get("IndexName")
     index = index if isinstance(index, str) else None
-    resource = region.arn(table) + (f"/index/{index}" if index is not None else "")
     select = body.get("Select")
     if not isinstance(select, str):
         if _projects(body):
             select = "SPECIFIC_ATTRIBUTES"
         else:
             select = "ALL_PROJECTED_ATTRIBUTES" if index is not None else "ALL_ATTRIBUTES"
-    names = _expression_names(body) | _legacy_names(body)
-    leading: str | None = None
+    names = _legacy_names(body)
     if action == "Query":
+        # the partition-key value is in the key condition, which is not parsed here
         schema = await _schema(region, table, index)
         if schema is not None:
-            hash_value, range_used = _key_condition(body, schema)
-            leading = _key_text(hash_value)
             names.add(schema.hash.name)
-            if range_used and schema.range is not None:
-                names.add(schema.range.name)
     return [
-        Check(action, resource, _context(leading=leading, names=names, select=select, body=body))
+        Check(
+            action,
+            _index_resource(region, table, index),
+            _context(
+                names=names,
+                select=select,
+                return_values=_sent(body, "ReturnValues"),
+                return_consumed=_sent(body, "ReturnConsumedCapacity"),
+            ),
+        )
     ]
-
-
-def _key_condition(body: dict[str, Any], schema: KeySchema) -> tuple[AttributeValue | None, bool]:
-    """(partition-key value, whether the sort key is constrained) of a Query."""
-    rng = schema.range
-    args = (
-        schema.hash.name,
-        schema.hash.type,
-        rng.name if rng else None,
-        rng.type if rng else None,
-    )
-    try:
-        text = body.get("KeyConditionExpression")
-        if isinstance(text, str):
-            ctx = _ctx(body)
-            if ctx is None:
-                return None, False
-            kc = ex.parse_key_condition(text, ctx, *args)
-        elif isinstance(body.get("KeyConditions"), dict):
-            kc = ex.key_conditions_to_key_condition(body["KeyConditions"], *args)
-        else:
-            return None, False
-    except (DynamoError, TypeError, AttributeError):
-        return None, False
-    return kc.hash_value, kc.range_op is not None
 
 
 async def _query(region: Region, body: dict[str, Any]) -> list[Check]:
@@ -403,9 +661,6 @@ async def _scan(region: Region, body: dict[str, Any]) -> list[Check]:
     return await _read_many(region, body, "Scan")
 
 
-# --------------------------------------------------------------------------- batches
-
-
 async def _batch_get(region: Region, body: dict[str, Any]) -> list[Check]:
     checks: list[Check] = []
     for table_key, raw in _mapping(body.get("RequestItems")).items():
@@ -413,7 +668,7 @@ async def _batch_get(region: Region, body: dict[str, Any]) -> list[Check]:
         entry = _mapping(raw)
         schema = await _schema(region, table)
         select = "SPECIFIC_ATTRIBUTES" if _projects(entry) else "ALL_ATTRIBUTES"
-        names = _expression_names(entry) | _legacy_names(entry)
+        names = _legacy_names(entry)
         keys = entry.get("Keys")
         before = len(checks)
         for key in keys if isinstance(keys, list) else ():
@@ -455,9 +710,6 @@ async def _batch_write(region: Region, body: dict[str, Any]) -> list[Check]:
     return checks or [Check("BatchWriteItem", ANY)]
 
 
-# --------------------------------------------------------------------------- transactions
-
-
 async def _transact_write(region: Region, body: dict[str, Any]) -> list[Check]:
     checks: list[Check] = []
     entries = body.get("TransactItems")
@@ -470,7 +722,7 @@ async def _transact_write(region: Region, body: dict[str, Any]) -> list[Check]:
                         region, action, _mapping(part), enclosing="TransactWriteItems"
                     )
                 )
-    # no part to authorize: the request is malformed, and the handler says so
+    # no part to authorize: the request is malformed, and its decoding says so
     return checks
 
 
@@ -609,12 +861,43 @@ BUILDERS: dict[str, dict[str, Builder]] = {
 
 
 async def checks_for(region: Region, service: str, op: str, body: dict[str, Any]) -> list[Check]:
-    """The checks one request needs.  An operation without a mapping needs
-    ``dynamodb:<op>`` on everything: a new operation is closed until mapped here."""
+    """The checks one request needs, from its body (for a decoded operation: what
+    the body gives without parsing, the checks of a body that did not decode).  An
+    operation without a mapping needs ``dynamodb:<op>`` on everything: a new
+    operation is closed until mapped here."""
     build = BUILDERS.get(service, {}).get(op)
     if build is None:
         return [Check(op, ANY)]
     return await build(region, body)
+
+
+RequestBuilder = Callable[[Region, Any], Awaitable[list[Check]]]
+
+#: service -> decoded operation -> the checks of its request object
+#: (api.dynamodb.requests); tests prove every decoded operation has an entry
+REQUEST_BUILDERS: dict[str, dict[str, RequestBuilder]] = {
+    "dynamodb": {
+        "GetItem": _get_item_request,
+        "PutItem": _put_item_request,
+        "UpdateItem": _update_item_request,
+        "DeleteItem": _delete_item_request,
+        "Query": _query_request,
+        "Scan": _scan_request,
+        "BatchGetItem": _batch_get_request,
+        "BatchWriteItem": _batch_write_request,
+        "TransactWriteItems": _transact_write_request,
+        "TransactGetItems": _transact_get_request,
+    },
+    "streams": {},
+}
+
+
+async def request_checks(region: Region, service: str, op: str, request: object) -> list[Check]:
+    """The checks one decoded request needs, read from its parsed trees."""
+    build = REQUEST_BUILDERS.get(service, {}).get(op)
+    if build is None:
+        return [Check(op, ANY)]
+    return await build(region, request)
 
 
 # --------------------------------------------------------------------------- REST API

@@ -1,5 +1,8 @@
 """BatchGetItem and BatchWriteItem: shape checks and translation; regions/batch.py decides.
 
+``decode_*`` makes the request object (per table: keys and projection, or the
+WriteRequests), ``run_*`` the call.
+
 Shape errors are worded as DynamoDB's Coral front end words them (dynalite's
 test/batchGetItem.js and test/batchWriteItem.js, recorded against the service).
 """
@@ -11,13 +14,24 @@ from typing import Any, Final
 
 from api.dynamodb import legacy
 from api.dynamodb.items import _context
+from api.dynamodb.requests import (
+    BatchGetItemRequest,
+    BatchWriteItemRequest,
+    TableGets,
+    TableWrites,
+)
 from api.dynamodb.shapes import Shape
 from regions import batch, capacity
 from regions import expressions as ex
 from regions.errors import ValidationError
 from regions.region import Region
 
-__all__: list[str] = []
+__all__ = [
+    "decode_batch_get_item",
+    "decode_batch_write_item",
+    "run_batch_get_item",
+    "run_batch_write_item",
+]
 
 _RCC: Final = ("INDEXES", "TOTAL", "NONE")
 _RICM: Final = ("SIZE", "NONE")
@@ -68,12 +82,11 @@ def _request_items(shape: Shape) -> dict[str, Any] | None:
 # --------------------------------------------------------------------------- BatchGetItem
 
 
-async def batch_get_item(region: Region, body: dict[str, Any]) -> dict[str, Any]:
+def decode_batch_get_item(body: dict[str, Any]) -> BatchGetItemRequest:
     shape = Shape(body)
     rcc = shape.string("ReturnConsumedCapacity", enum=_RCC)
     items = _request_items(shape) or {}
-    tables: list[tuple[str, Shape, list[Any], str | None]] = []
-    consistent: list[bool] = []
+    tables: list[tuple[str, Shape, list[Any], str | None, bool]] = []
     for name, value in items.items():
         sub = shape.child(value, f"requestItems.{name}.member")
         keys = sub.listing("Keys", required=True)
@@ -85,46 +98,48 @@ async def batch_get_item(region: Region, body: dict[str, Any]) -> dict[str, Any]
                 if not keys
                 else f"Member must have length less than or equal to {batch.MAX_BATCH_GET_KEYS}",
             )
-        consistent.append(sub.boolean("ConsistentRead") or False)
+        consistent = sub.boolean("ConsistentRead") or False
         sub.listing("AttributesToGet", min_len=1, max_len=255)
         pexpr = sub.string("ProjectionExpression")
-        tables.append((name, sub, keys or [], pexpr))
+        tables.append((name, sub, keys or [], pexpr, consistent))
     shape.done()
-    projections: list[list[ex.Path] | None] = []
-    for _, sub, _, pexpr in tables:
+    gets: list[TableGets] = []
+    for name, sub, keys, pexpr, consistent in tables:
         legacy.reject_mixing(sub.body, ("AttributesToGet",), ("ProjectionExpression",))
         ctx = _context(sub, (pexpr,))
-        projections.append(
+        paths = (
             ex.parse_projection(pexpr, ctx)
             if pexpr is not None and ctx is not None
             else legacy.attributes_to_get(sub.body)
         )
         if ctx is not None:
             ctx.check_all_used()
+        gets.append(TableGets(name, keys, consistent, paths, sub.body))
+    return BatchGetItemRequest(tuple(gets), rcc)
+
+
+async def run_batch_get_item(region: Region, request: BatchGetItemRequest) -> dict[str, Any]:
     # capacity, the 16 MB cap and what was consumed are regions/batch.py's decisions
     result = await batch.batch_get(
-        region,
-        [
-            batch.TableGet(name, keys, strong)
-            for (name, _, keys, _), strong in zip(tables, consistent, strict=True)
-        ],
+        region, [batch.TableGet(t.table, t.keys, t.consistent) for t in request.tables]
     )
     responses: dict[str, list[Any]] = {}
     unprocessed: dict[str, Any] = {}
     usage = capacity.PerTable()
-    for (name, sub, _, _), paths, found, left, read in zip(
-        tables, projections, result.found, result.unprocessed, result.consumed, strict=True
+    for t, found, left, read in zip(
+        request.tables, result.found, result.unprocessed, result.consumed, strict=True
     ):
+        name, paths = t.table, t.projection
         responses[name] = [ex.project(i, paths) for i in found] if paths is not None else found
         if left:
             # the caller resends UnprocessedKeys as is, so it keeps the table's options
-            entry = {k: v for k, v in sub.body.items() if k != "Keys"}
+            entry = {k: v for k, v in t.entry.items() if k != "Keys"}
             entry["Keys"] = left
             unprocessed[name] = entry
         if read is not None:
             usage.add(name, name, read)
     out: dict[str, Any] = {"Responses": responses, "UnprocessedKeys": unprocessed}
-    consumed = usage.consumed_capacity(rcc)
+    consumed = usage.consumed_capacity(request.return_consumed)
     if consumed is not None:
         out["ConsumedCapacity"] = consumed
     return out
@@ -133,7 +148,7 @@ async def batch_get_item(region: Region, body: dict[str, Any]) -> dict[str, Any]
 # --------------------------------------------------------------------------- BatchWriteItem
 
 
-async def batch_write_item(region: Region, body: dict[str, Any]) -> dict[str, Any]:
+def decode_batch_write_item(body: dict[str, Any]) -> BatchWriteItemRequest:
     shape = Shape(body)
     rcc = shape.string("ReturnConsumedCapacity", enum=_RCC)
     shape.string("ReturnItemCollectionMetrics", enum=_RICM)
@@ -160,22 +175,29 @@ async def batch_write_item(region: Region, body: dict[str, Any]) -> dict[str, An
     shape.done()
     if any(bad for _, parsed in tables for _, _, bad in parsed):
         raise ValidationError(_NO_REQUEST)
+    return BatchWriteItemRequest(
+        tuple(
+            TableWrites(name, tuple(batch.WriteRequest(item=i, key=k) for i, k, _ in parsed), reqs)
+            for (name, parsed), (_, reqs) in zip(tables, lists, strict=True)
+        ),
+        rcc,
+    )
+
+
+async def run_batch_write_item(region: Region, request: BatchWriteItemRequest) -> dict[str, Any]:
     result = await batch.batch_write(
-        region,
-        [
-            batch.TableWrite(name, [batch.WriteRequest(item=i, key=k) for i, k, _ in parsed])
-            for name, parsed in tables
-        ],
+        region, [batch.TableWrite(t.table, list(t.requests)) for t in request.tables]
     )
     # what capacity did not admit goes back as it was sent, for the caller to resend;
     # DynamoDB always sends the member, empty or not (§12.6)
     out: dict[str, Any] = {
         "UnprocessedItems": {
-            name: [reqs[j] for j in left]
-            for (name, reqs), left in zip(lists, result.unprocessed, strict=True)
+            t.table: [t.sent[j] for j in left]
+            for t, left in zip(request.tables, result.unprocessed, strict=True)
             if left
         }
     }
+    rcc = request.return_consumed
     if capacity.wanted(rcc):
         usage = capacity.PerTable()
         for w in result.written:

@@ -1,11 +1,21 @@
-"""Single-item operations: PutItem, GetItem, DeleteItem, UpdateItem."""
+"""Single-item operations: PutItem, GetItem, DeleteItem, UpdateItem.
+
+Each is a ``decode_*`` (shape checks and expression parsing: a request object of
+``api.dynamodb.requests``, without touching the region) and a ``run_*`` (table,
+throughput, the data plane, the answer); the router authorizes in between.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from api.dynamodb import legacy
+from api.dynamodb.requests import (
+    DeleteItemRequest,
+    GetItemRequest,
+    PutItemRequest,
+    UpdateItemRequest,
+)
 from api.dynamodb.shapes import Shape
 from regions import capacity, throttle
 from regions import expressions as ex
@@ -13,9 +23,17 @@ from regions.catalog import TableSpec
 from regions.data import Delete, Put, Update, WriteOutcome
 from regions.errors import ValidationError
 from regions.region import Region
-from regions.types import Item
 
-__all__: list[str] = []
+__all__ = [
+    "decode_delete_item",
+    "decode_get_item",
+    "decode_put_item",
+    "decode_update_item",
+    "run_delete_item",
+    "run_get_item",
+    "run_put_item",
+    "run_update_item",
+]
 
 _RV_PUT_DELETE = ("NONE", "ALL_OLD")
 _RV_ALL = ("NONE", "ALL_OLD", "UPDATED_OLD", "ALL_NEW", "UPDATED_NEW")
@@ -45,22 +63,20 @@ def _context(shape: Shape, expressions: tuple[str | None, ...]) -> ex.Expression
     return ex.ExpressionContext(names, values)
 
 
-def _condition(
-    ctx: ex.ExpressionContext | None, expr: str | None
-) -> Callable[[Item | None], bool] | None:
+def _condition(ctx: ex.ExpressionContext | None, expr: str | None) -> ex.ParsedCondition | None:
     if expr is None or ctx is None:
         return None
-    cond = ex.parse_condition(expr, ctx, "ConditionExpression")
-    return lambda item: ex.evaluate_condition(cond, item)
+    return ex.ParsedCondition(ex.parse_condition(expr, ctx, "ConditionExpression"))
 
 
-def _common_write(shape: Shape, rv_allowed: tuple[str, ...]) -> tuple[str, bool, str | None]:
-    rv = shape.string("ReturnValues", enum=_RV_ENUM) or "NONE"
+def _common_write(shape: Shape, rv_allowed: tuple[str, ...]) -> tuple[str | None, bool, str | None]:
+    """(ReturnValues as sent, ReturnValuesOnConditionCheckFailure=ALL_OLD, capacity)."""
+    rv = shape.string("ReturnValues", enum=_RV_ENUM)
     rvccf = shape.string("ReturnValuesOnConditionCheckFailure", enum=_RVCCF) or "NONE"
     rcc = shape.string("ReturnConsumedCapacity", enum=_RCC)
     shape.string("ReturnItemCollectionMetrics", enum=_RICM)
     shape.done()
-    if rv not in rv_allowed:
+    if rv is not None and rv not in rv_allowed:
         raise ValidationError(
             "ReturnValues can only be ALL_OLD or NONE"
             if rv_allowed == _RV_PUT_DELETE
@@ -90,7 +106,7 @@ def _write_capacity(
 
 def _put_delete_options(
     shape: Shape, body: dict[str, Any]
-) -> tuple[Callable[[Item | None], bool] | None, str, bool, str | None]:
+) -> tuple[ex.ParsedCondition | None, str | None, bool, str | None]:
     """What PutItem and DeleteItem share: the condition (expression or legacy
     Expected), ReturnValues, ReturnValuesOnConditionCheckFailure and capacity mode."""
     cexpr = shape.string("ConditionExpression")
@@ -104,32 +120,52 @@ def _put_delete_options(
     return condition, rv, rv_on_fail, rcc
 
 
-async def put_item(region: Region, body: dict[str, Any]) -> dict[str, Any]:
+def decode_put_item(body: dict[str, Any]) -> PutItemRequest:
     shape = Shape(body)
     table = shape.table_name()
     item = shape.mapping("Item", required=True)
     condition, rv, rv_on_fail, rcc = _put_delete_options(shape, body)
+    return PutItemRequest(Put(table, condition, rv_on_fail, item=item), rv, rcc)
+
+
+async def run_put_item(region: Region, request: PutItemRequest) -> dict[str, Any]:
+    op = request.op
+    table = op.table
     spec = await region.control.table_spec(table)
     # throughput is taken before the write, so a throttled Put writes nothing
-    ticket = throttle.admit_writes(region, [(spec, [item])])
-    outcome = await region.data.commit_one(Put(table, condition, rv_on_fail, item=item))
-    out = {"Attributes": outcome.old} if rv == "ALL_OLD" and outcome.old is not None else {}
-    return _write_capacity(spec, ticket, table, rcc, outcome, out)
+    ticket = throttle.admit_writes(region, [(spec, [op.item])])
+    outcome = await region.data.commit_one(op)
+    out = (
+        {"Attributes": outcome.old}
+        if request.return_values == "ALL_OLD" and outcome.old is not None
+        else {}
+    )
+    return _write_capacity(spec, ticket, table, request.return_consumed, outcome, out)
 
 
-async def delete_item(region: Region, body: dict[str, Any]) -> dict[str, Any]:
+def decode_delete_item(body: dict[str, Any]) -> DeleteItemRequest:
     shape = Shape(body)
     table = shape.table_name()
     key = shape.mapping("Key", required=True)
     condition, rv, rv_on_fail, rcc = _put_delete_options(shape, body)
+    return DeleteItemRequest(Delete(table, condition, rv_on_fail, key=key), rv, rcc)
+
+
+async def run_delete_item(region: Region, request: DeleteItemRequest) -> dict[str, Any]:
+    op = request.op
+    table = op.table
     spec = await region.control.table_spec(table)
     ticket = throttle.admit_writes(region, [(spec, [None])])
-    outcome = await region.data.commit_one(Delete(table, condition, rv_on_fail, key=key))
-    out = {"Attributes": outcome.old} if rv == "ALL_OLD" and outcome.old is not None else {}
-    return _write_capacity(spec, ticket, table, rcc, outcome, out)
+    outcome = await region.data.commit_one(op)
+    out = (
+        {"Attributes": outcome.old}
+        if request.return_values == "ALL_OLD" and outcome.old is not None
+        else {}
+    )
+    return _write_capacity(spec, ticket, table, request.return_consumed, outcome, out)
 
 
-async def get_item(region: Region, body: dict[str, Any]) -> dict[str, Any]:
+def decode_get_item(body: dict[str, Any]) -> GetItemRequest:
     shape = Shape(body)
     table = shape.table_name()
     key = shape.mapping("Key", required=True)
@@ -147,13 +183,20 @@ async def get_item(region: Region, body: dict[str, Any]) -> dict[str, Any]:
     )
     if ctx is not None:
         ctx.check_all_used()
+    assert key is not None  # shape.done() reported a missing Key
+    return GetItemRequest(table, key, consistent, paths, rcc)
+
+
+async def run_get_item(region: Region, request: GetItemRequest) -> dict[str, Any]:
+    table, consistent, paths = request.table, request.consistent, request.projection
     spec = await region.control.table_spec(table)
     # a read's size is known only after it: the minimum now, the rest after
     ticket = throttle.admit_reads(region, [(spec, None, consistent, 1)])
-    item = await region.data.get_item(table, key)
+    item = await region.data.get_item(table, request.key)
     out: dict[str, Any] = (
         {} if item is None else {"Item": ex.project(item, paths) if paths is not None else item}
     )
+    rcc = request.return_consumed
     if ticket.active or capacity.wanted(rcc):
         # charged on the whole stored item, whatever the projection kept
         consumed = capacity.item_read(item, consistent=consistent)
@@ -163,7 +206,7 @@ async def get_item(region: Region, body: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-async def update_item(region: Region, body: dict[str, Any]) -> dict[str, Any]:
+def decode_update_item(body: dict[str, Any]) -> UpdateItemRequest:
     shape = Shape(body)
     table = shape.table_name()
     key = shape.mapping("Key", required=True)
@@ -191,6 +234,13 @@ async def update_item(region: Region, body: dict[str, Any]) -> dict[str, Any]:
         update=update,
         attribute_updates=legacy_update,
     )
+    return UpdateItemRequest(op, rv, rcc)
+
+
+async def run_update_item(region: Region, request: UpdateItemRequest) -> dict[str, Any]:
+    op = request.op
+    table = op.table
+    rv = request.return_values or "NONE"
     spec = await region.control.table_spec(table)
     ticket = throttle.admit_writes(region, [(spec, [None])])
     bound = await region.data.bind(op)
@@ -201,7 +251,9 @@ async def update_item(region: Region, body: dict[str, Any]) -> dict[str, Any]:
         if rv in ("UPDATED_OLD", "UPDATED_NEW")
         else []
     )
-    return _write_capacity(spec, ticket, table, rcc, outcome, _update_values(rv, outcome, touched))
+    return _write_capacity(
+        spec, ticket, table, request.return_consumed, outcome, _update_values(rv, outcome, touched)
+    )
 
 
 def _update_values(rv: str, outcome: WriteOutcome, touched: list[ex.Path]) -> dict[str, Any]:

@@ -9,7 +9,6 @@ parameters do not mix, and the Select rules for AttributesToGet.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from api.dynamodb.shapes import Shape
@@ -20,7 +19,6 @@ from regions.expressions.legacy import (
     COMPARISON_OPERATORS,
     CONDITIONAL_OPERATORS,
 )
-from regions.types import Item
 
 __all__ = [
     "attributes_to_get",
@@ -89,25 +87,25 @@ def reject_mixing(
         )
 
 
-def expected_condition(body: dict[str, Any]) -> Callable[[Item | None], bool] | None:
-    """The check of ``Expected`` + ``ConditionalOperator``, or None without Expected."""
+def expected_condition(body: dict[str, Any]) -> ex.ParsedCondition | None:
+    """The check of ``Expected`` + ``ConditionalOperator``, or None without Expected
+    (its tree names the attributes Expected refers to)."""
     expected = body.get("Expected")
     operator = body.get("ConditionalOperator")
     if expected is None:
         ex.check_conditional_operator(None, operator)
         return None
-    cond = ex.expected_to_condition(expected, operator)
-    return lambda item: ex.evaluate_condition(cond, item)
+    return ex.ParsedCondition(ex.expected_to_condition(expected, operator))
 
 
-def filter_condition(body: dict[str, Any], member: str) -> ex.Condition | None:
+def filter_condition(body: dict[str, Any], member: str) -> ex.ParsedCondition | None:
     """``QueryFilter`` or ``ScanFilter`` (+ ``ConditionalOperator``) as a condition."""
     conditions = body.get(member)
     operator = body.get("ConditionalOperator")
     if conditions is None:
         ex.check_conditional_operator(None, operator)
         return None
-    return ex.filter_to_condition(conditions, operator, member)
+    return ex.ParsedCondition(ex.filter_to_condition(conditions, operator, member))
 
 
 def attributes_to_get(body: dict[str, Any]) -> list[ex.Path] | None:

@@ -4,17 +4,22 @@ Each :class:`Operation` names one ``X-Amz-Target`` operation and says
 
 - which service answers it (``dynamodb``: ``DynamoDB_20120810.<name>``, or
   ``streams``: ``DynamoDBStreams_20120810.<name>``),
-- its handler (``handler``, or ``context_handler`` for the few that also need the
-  HTTP request, see :class:`api.dynamodb.transport.RequestContext`),
+- how it is served: the item operations, whose authorization reads their parsed
+  expressions, as ``decode`` (body -> a request object of ``api.dynamodb.requests``:
+  shapes checked, expressions parsed once) and ``run`` (region, request -> answer),
+  the router authorizing the request in between; every other operation, whose
+  authorization reads only names and ARNs of the body, as one ``handler`` (or
+  ``context_handler`` for the few that also need the HTTP request, see
+  :class:`api.dynamodb.transport.RequestContext`),
 - whether a worker process serves it itself (``worker=True``: the item operations)
   or relays it to the region's primary process (docs/regions.md, "Worker processes"),
 - the family it is listed under in docs/compatibility.md's operations table.
 
 Everything that needs the list reads it from here:
 
-- ``api.dynamodb.router`` dispatches from :data:`HANDLERS` and
-  :data:`CONTEXT_HANDLERS`, dicts built once at import, so a request costs one dict
-  lookup as before;
+- ``api.dynamodb.router`` dispatches from :data:`DECODED`, :data:`HANDLERS` and
+  :data:`CONTEXT_HANDLERS`, dicts built once at import, so an item request costs one
+  dict lookup and any other at most three;
 - ``api.forwarding.served_by_worker`` (a worker process's routing) tests a request's
   target against :data:`WORKER_TARGETS`;
 - ``api.app`` takes the metrics' ``operation`` label values from :data:`NAMES`;
@@ -23,8 +28,9 @@ Everything that needs the list reads it from here:
   way (an operation missing from the docs, or documented but not served).
 
 Adding an operation: one entry below, its authorization mapping in
-``api.authorization.BUILDERS`` (``tests/unit/test_authorization.py`` checks every
-registered operation has one) and its name in the docs' table.
+``api.authorization.BUILDERS`` (and, for a decoded one, in
+``api.authorization.REQUEST_BUILDERS``; ``tests/unit/test_authorization.py`` checks
+every registered operation has its mappings) and its name in the docs' table.
 
 The handler modules are imported eagerly: none of them imports this module or the
 router, so there is no cycle, and mypy checks every handler's signature here.
@@ -34,7 +40,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, NamedTuple, TypeVar
 
 from api.dynamodb import (
     batch,
@@ -54,6 +60,7 @@ from regions.region import Region
 
 __all__ = [
     "CONTEXT_HANDLERS",
+    "DECODED",
     "FAMILIES",
     "HANDLERS",
     "NAMES",
@@ -61,8 +68,11 @@ __all__ = [
     "SERVICES",
     "WORKER_TARGETS",
     "ContextHandler",
+    "Decoded",
+    "Decoder",
     "Handler",
     "Operation",
+    "Runner",
     "Service",
 ]
 
@@ -75,6 +85,21 @@ Handler = Callable[[Region, dict[str, Any]], Awaitable[dict[str, Any] | None]]
 ContextHandler = Callable[
     [Region, dict[str, Any], RequestContext], Awaitable[dict[str, Any] | None]
 ]
+
+#: body -> the operation's request object (api.dynamodb.requests); raises the
+#: request's ValidationException or SerializationException
+Decoder = Callable[[dict[str, Any]], Any]
+#: (region, the decoded request) -> the answer
+Runner = Callable[[Region, Any], Awaitable[dict[str, Any] | None]]
+_R = TypeVar("_R")
+
+
+class Decoded(NamedTuple):
+    """A decoded operation's two halves, as the router looks them up."""
+
+    decode: Decoder
+    run: Runner
+
 
 # the families, in the order of docs/compatibility.md's operations table
 TABLES: Final = "Tables"
@@ -100,10 +125,15 @@ class Operation:
     context_handler: ContextHandler | None = None
     #: a worker process serves it itself; otherwise a worker relays it to the primary
     worker: bool = False
+    decode: Decoder | None = None
+    run: Runner | None = None
 
     def __post_init__(self) -> None:
-        if (self.handler is None) == (self.context_handler is None):
-            raise ValueError(f"{self.name}: exactly one of handler and context_handler")
+        if (self.decode is None) != (self.run is None):
+            raise ValueError(f"{self.name}: decode and run go together")
+        served = [self.handler, self.context_handler, self.decode]
+        if sum(h is not None for h in served) != 1:
+            raise ValueError(f"{self.name}: exactly one of handler, context_handler and decode/run")
         if self.family not in FAMILIES:
             raise ValueError(f"{self.name}: unknown family {self.family!r}")
 
@@ -113,8 +143,19 @@ class Operation:
         return SERVICES[self.service] + self.name
 
 
-def _ddb(name: str, family: str, handler: Handler, *, worker: bool = False) -> Operation:
-    return Operation(name, "dynamodb", family, handler, worker=worker)
+def _ddb(name: str, family: str, handler: Handler) -> Operation:
+    return Operation(name, "dynamodb", family, handler)
+
+
+def _item(
+    name: str,
+    family: str,
+    decode: Callable[[dict[str, Any]], _R],
+    run: Callable[[Region, _R], Awaitable[dict[str, Any]]],
+) -> Operation:
+    """A decoded operation (mypy checks that ``run`` takes what ``decode`` makes); a
+    worker process serves every one of them itself."""
+    return Operation(name, "dynamodb", family, worker=True, decode=decode, run=run)
 
 
 #: every operation, grouped by family as docs/compatibility.md lists them
@@ -129,16 +170,26 @@ REGISTRY: Final[tuple[Operation, ...]] = (
     ),
     _ddb("DescribeLimits", TABLES, tables.describe_limits),
     # the item operations: a worker process serves these itself
-    _ddb("PutItem", ITEMS, items.put_item, worker=True),
-    _ddb("GetItem", ITEMS, items.get_item, worker=True),
-    _ddb("UpdateItem", ITEMS, items.update_item, worker=True),
-    _ddb("DeleteItem", ITEMS, items.delete_item, worker=True),
-    _ddb("Query", READS, reads.query, worker=True),
-    _ddb("Scan", READS, reads.scan, worker=True),
-    _ddb("BatchGetItem", BATCHES, batch.batch_get_item, worker=True),
-    _ddb("BatchWriteItem", BATCHES, batch.batch_write_item, worker=True),
-    _ddb("TransactWriteItems", TRANSACTIONS, transactions.transact_write_items, worker=True),
-    _ddb("TransactGetItems", TRANSACTIONS, transactions.transact_get_items, worker=True),
+    _item("PutItem", ITEMS, items.decode_put_item, items.run_put_item),
+    _item("GetItem", ITEMS, items.decode_get_item, items.run_get_item),
+    _item("UpdateItem", ITEMS, items.decode_update_item, items.run_update_item),
+    _item("DeleteItem", ITEMS, items.decode_delete_item, items.run_delete_item),
+    _item("Query", READS, reads.decode_query, reads.run_query),
+    _item("Scan", READS, reads.decode_scan, reads.run_scan),
+    _item("BatchGetItem", BATCHES, batch.decode_batch_get_item, batch.run_batch_get_item),
+    _item("BatchWriteItem", BATCHES, batch.decode_batch_write_item, batch.run_batch_write_item),
+    _item(
+        "TransactWriteItems",
+        TRANSACTIONS,
+        transactions.decode_transact_write_items,
+        transactions.run_transact_write_items,
+    ),
+    _item(
+        "TransactGetItems",
+        TRANSACTIONS,
+        transactions.decode_transact_get_items,
+        transactions.run_transact_get_items,
+    ),
     # the rest goes to the primary
     _ddb("UpdateTimeToLive", TTL, ttl.update_time_to_live),
     _ddb("DescribeTimeToLive", TTL, ttl.describe_time_to_live),
@@ -157,24 +208,33 @@ REGISTRY: Final[tuple[Operation, ...]] = (
 )
 
 
-def _dispatch() -> tuple[dict[str, dict[str, Handler]], dict[str, dict[str, ContextHandler]]]:
+def _dispatch() -> tuple[
+    dict[str, dict[str, Decoded]],
+    dict[str, dict[str, Handler]],
+    dict[str, dict[str, ContextHandler]],
+]:
+    decoded: dict[str, dict[str, Decoded]] = {service: {} for service in SERVICES}
     plain: dict[str, dict[str, Handler]] = {service: {} for service in SERVICES}
     context: dict[str, dict[str, ContextHandler]] = {service: {} for service in SERVICES}
     for op in REGISTRY:
-        if op.name in plain[op.service] or op.name in context[op.service]:
+        service = op.service
+        if op.name in decoded[service] or op.name in plain[service] or op.name in context[service]:
             raise ValueError(f"{op.target} is registered twice")
-        if op.handler is not None:
-            plain[op.service][op.name] = op.handler
+        if op.decode is not None and op.run is not None:
+            decoded[service][op.name] = Decoded(op.decode, op.run)
+        elif op.handler is not None:
+            plain[service][op.name] = op.handler
         elif op.context_handler is not None:
-            context[op.service][op.name] = op.context_handler
-    return plain, context
+            context[service][op.name] = op.context_handler
+    return decoded, plain, context
 
 
 #: service -> operation name -> handler: what the router looks a request up in.
 #: Keyed by ``str``, as ``api.dynamodb.protocol.parse_target`` returns the service.
-#: CONTEXT_HANDLERS holds the handlers that take a RequestContext, kept apart so the
-#: plain handlers keep their two-argument signature.
-HANDLERS, CONTEXT_HANDLERS = _dispatch()
+#: DECODED holds the item operations' (decode, run); CONTEXT_HANDLERS the handlers
+#: that take a RequestContext, kept apart so the plain handlers keep their
+#: two-argument signature.
+DECODED, HANDLERS, CONTEXT_HANDLERS = _dispatch()
 #: the ``X-Amz-Target`` values a worker process answers itself (raw header bytes)
 WORKER_TARGETS: Final[frozenset[bytes]] = frozenset(
     op.target.encode() for op in REGISTRY if op.worker

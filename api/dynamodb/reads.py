@@ -1,4 +1,5 @@
-"""Query and Scan."""
+"""Query and Scan: ``decode_*`` (shapes, Select, every expression parsed; no table
+needed) and ``run_*`` (the table and index, what needs the key schema, the read)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Any
 
 from api.dynamodb import legacy
 from api.dynamodb.items import _context
+from api.dynamodb.requests import QueryRequest, ScanRequest
 from api.dynamodb.shapes import Shape
 from regions import capacity, reads, throttle
 from regions import expressions as ex
@@ -17,7 +19,7 @@ from regions.reads import Page
 from regions.region import Region
 from regions.types import Item
 
-__all__: list[str] = []
+__all__ = ["decode_query", "decode_scan", "run_query", "run_scan"]
 
 # in DynamoDB's order: the enum error lists them so
 _SELECT = ("SPECIFIC_ATTRIBUTES", "COUNT", "ALL_ATTRIBUTES", "ALL_PROJECTED_ATTRIBUTES")
@@ -57,17 +59,17 @@ def _select(shape: Shape, projection: str | None, index: str | None, prefix: str
     return select
 
 
-def _filter(
-    ctx: ex.ExpressionContext | None, expr: str | None
-) -> tuple[Any, Callable[[Item], bool] | None]:
+def _filter(ctx: ex.ExpressionContext | None, expr: str | None) -> ex.ParsedCondition | None:
     if expr is None or ctx is None:
-        return None, None
-    cond = ex.parse_condition(expr, ctx, "FilterExpression")
-    return cond, lambda item: ex.evaluate_condition(cond, item)
+        return None
+    return ex.ParsedCondition(ex.parse_condition(expr, ctx, "FilterExpression"))
 
 
-def _keep(cond: ex.Condition) -> Callable[[Item], bool]:
-    return lambda item: ex.evaluate_condition(cond, item)
+def _keep(
+    request: QueryRequest | ScanRequest,
+) -> Callable[[Item], bool] | None:
+    """What a read keeps: the legacy filter when there is one, else FilterExpression."""
+    return request.legacy_filter or request.filter
 
 
 def _respond(
@@ -88,7 +90,7 @@ def _respond(
     return out
 
 
-async def query(region: Region, body: dict[str, Any]) -> dict[str, Any]:
+def decode_query(body: dict[str, Any]) -> QueryRequest:
     shape = Shape(body)
     table = shape.table_name()
     index = shape.string("IndexName", min_len=3, max_len=255)
@@ -122,43 +124,65 @@ async def query(region: Region, body: dict[str, Any]) -> dict[str, Any]:
         raise ValidationError(
             "Either the KeyConditions or KeyConditionExpression parameter must be specified in the request."
         )
+    # the key condition up to its shape: matching it to the key schema needs the table
+    # (run_query)
+    key_condition: ex.KeyTerms | ex.KeyConditionsTerms
+    if kexpr is not None:
+        assert ctx is not None  # an expression always gets a context
+        key_condition = ex.parse_key_terms(kexpr, ctx)
+    else:
+        assert key_conditions is not None
+        key_condition = ex.key_conditions_terms(key_conditions)
+    cond = _filter(ctx, fexpr)
+    paths = ex.parse_projection(pexpr, ctx) if pexpr is not None and ctx is not None else attributes
+    if ctx is not None:
+        ctx.check_all_used()
+    return QueryRequest(
+        table,
+        index,
+        key_condition,
+        cond,
+        query_filter,
+        paths,
+        select,
+        limit,
+        forward is not False,
+        consistent,
+        start,
+        rcc,
+    )
+
+
+async def run_query(region: Region, request: QueryRequest) -> dict[str, Any]:
+    table, index, consistent = request.table, request.index, request.consistent
     spec = await region.control.table_spec(table)
     idx = spec.index(index) if index is not None else None
     if index is not None and idx is None:
         raise ValidationError(f"The table does not have the specified index: {index}")
     schema: KeySchema = idx.key_schema if idx is not None else spec.key_schema
-    range_name = schema.range.name if schema.range else None
-    range_type = schema.range.type if schema.range else None
-    if kexpr is not None:
-        assert ctx is not None  # an expression always gets a context
-        kc = ex.parse_key_condition(
-            kexpr, ctx, schema.hash.name, schema.hash.type, range_name, range_type
-        )
-    else:
-        assert key_conditions is not None
-        kc = ex.key_conditions_to_key_condition(
-            key_conditions, schema.hash.name, schema.hash.type, range_name, range_type
-        )
-    cond, keep = _filter(ctx, fexpr)
-    paths = ex.parse_projection(pexpr, ctx) if pexpr is not None and ctx is not None else attributes
-    if ctx is not None:
-        ctx.check_all_used()
-    if query_filter is not None:
+    kc = request.key_condition.resolve(
+        schema.hash.name,
+        schema.hash.type,
+        schema.range.name if schema.range else None,
+        schema.range.type if schema.range else None,
+    )
+    cond, paths = request.filter, request.projection
+    if request.legacy_filter is not None:
+        filtered = {str(p[0]) for p in ex.paths_in(request.legacy_filter.expr)}
         for name in schema.names:
-            if name in body["QueryFilter"]:
+            if name in filtered:
                 raise ValidationError(
                     "QueryFilter can only contain non-primary key attributes: "
                     f"Primary key attribute: {name}"
                 )
-        keep = _keep(query_filter)
     if cond is not None:
-        for path in ex.paths_in(cond):
+        for path in ex.paths_in(cond.expr):
             if path[0] in schema.names:
                 raise ValidationError(
                     "Filter Expression can only contain non-primary key attributes: "
                     f"Primary key attribute: {path[0]}"
                 )
-    reads.check_gsi_projection(spec, index, paths, cond)
+    reads.check_gsi_projection(spec, index, paths, cond.expr if cond is not None else None)
     # a page's size is known only after reading it: the minimum now, the rest after
     ticket = throttle.admit_reads(region, [(spec, index, consistent, 1)])
     page = await region.data.query(
@@ -167,18 +191,18 @@ async def query(region: Region, body: dict[str, Any]) -> dict[str, Any]:
         range_op=kc.range_op,
         range_values=kc.range_values,
         index=index,
-        forward=forward is not False,
-        limit=limit,
-        exclusive_start_key=start,
-        keep=keep,
+        forward=request.forward,
+        limit=request.limit,
+        exclusive_start_key=request.start,
+        keep=_keep(request),
         consistent=consistent,
-        full_items=reads.full_items(spec, index, select, paths),
+        full_items=reads.full_items(spec, index, request.select, paths),
     )
-    consumed = _page_capacity(rcc, table, spec, index, page, consistent, ticket)
-    return _respond(page, select, paths, consumed)
+    consumed = _page_capacity(request.return_consumed, table, spec, index, page, consistent, ticket)
+    return _respond(page, request.select, paths, consumed)
 
 
-async def scan(region: Region, body: dict[str, Any]) -> dict[str, Any]:
+def decode_scan(body: dict[str, Any]) -> ScanRequest:
     shape = Shape(body)
     table = shape.table_name()
     index = shape.string("IndexName", min_len=3, max_len=255)
@@ -217,10 +241,7 @@ async def scan(region: Region, body: dict[str, Any]) -> dict[str, Any]:
     # reported ahead of an invalid filter value
     attributes = legacy.attributes_to_get(body)
     scan_filter = legacy.filter_condition(body, "ScanFilter")
-    spec = await region.control.table_spec(table)
-    cond, keep = _filter(ctx, fexpr)
-    if scan_filter is not None:
-        keep = _keep(scan_filter)
+    cond = _filter(ctx, fexpr)
     paths = (
         ex.parse_projection(pexpr, ctx)
         if pexpr is not None and ctx is not None
@@ -228,20 +249,40 @@ async def scan(region: Region, body: dict[str, Any]) -> dict[str, Any]:
     )
     if ctx is not None:
         ctx.check_all_used()
-    reads.check_gsi_projection(spec, index, paths, cond)
+    return ScanRequest(
+        table,
+        index,
+        cond,
+        scan_filter,
+        paths,
+        select,
+        limit,
+        segment,
+        total,
+        consistent,
+        start,
+        rcc,
+    )
+
+
+async def run_scan(region: Region, request: ScanRequest) -> dict[str, Any]:
+    table, index, consistent = request.table, request.index, request.consistent
+    cond, paths, select = request.filter, request.projection, request.select
+    spec = await region.control.table_spec(table)
+    reads.check_gsi_projection(spec, index, paths, cond.expr if cond is not None else None)
     ticket = throttle.admit_reads(region, [(spec, index, consistent, 1)])
     page = await region.data.scan(
         table,
         index=index,
         consistent=consistent,
         full_items=reads.full_items(spec, index, select, paths) if index is not None else False,
-        limit=limit,
-        exclusive_start_key=start,
-        keep=keep,
-        segment=segment,
-        total_segments=total,
+        limit=request.limit,
+        exclusive_start_key=request.start,
+        keep=_keep(request),
+        segment=request.segment,
+        total_segments=request.total_segments,
     )
-    consumed = _page_capacity(rcc, table, spec, index, page, consistent, ticket)
+    consumed = _page_capacity(request.return_consumed, table, spec, index, page, consistent, ticket)
     return _respond(page, select, paths, consumed)
 
 

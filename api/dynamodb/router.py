@@ -3,9 +3,16 @@
 Which operations exist, and their handlers, is the operation registry's
 (``api.dynamodb.operations``); this module only dispatches from it.
 
-Handlers decode and shape-check a request, call the Region and encode the result;
-they decide nothing about data.  Every DynamoError becomes a DynamoDB-shaped error
-here and only here; anything else is logged and answered as InternalServerError.
+An item operation is decode -> authorize -> run: its ``decode`` checks the body's
+shape and parses every expression once into a request object
+(``api.dynamodb.requests``), authorization reads the condition keys off that object
+(``api.authorization.authorize_request``), and its ``run`` calls the Region and
+encodes the result.  Any other operation is authorized from its body
+(``api.authorization.authorize``) and then served by its handler.  Which error a
+request that is both malformed and denied gets is the "Precedence" of
+``api.authorization``'s docstring.  Handlers decide nothing about data.  Every
+DynamoError becomes a DynamoDB-shaped error here and only here; anything else is
+logged and answered as InternalServerError.
 
 ``GET /`` is DynamoDB's health check and ``OPTIONS /`` its CORS preflight
 (``api.dynamodb.transport``).
@@ -20,8 +27,8 @@ from typing import Protocol
 
 from fastapi import APIRouter, Request, Response
 
-from api.authorization import authorize
-from api.dynamodb.operations import CONTEXT_HANDLERS, HANDLERS
+from api.authorization import authorize, authorize_request, subject
+from api.dynamodb.operations import CONTEXT_HANDLERS, DECODED, HANDLERS
 from api.dynamodb.protocol import (
     MAX_BODY,
     WireResponse,
@@ -73,19 +80,33 @@ async def serve(
         if len(raw) > MAX_BODY:
             raise RequestTooLarge()
         service, op = parse_target(headers.get("x-amz-target"))
-        handler = HANDLERS[service].get(op)
-        context_handler = CONTEXT_HANDLERS[service].get(op)
-        if handler is None and context_handler is None:
-            raise UnknownOperation("An unknown operation was requested.")
-        content = decode_content(raw, headers.get("content-encoding"), MAX_BODY)
-        body = decode_body(content)
-        # every operation is authorized here, before its handler has done anything
-        await authorize(region, service, op, body)
-        if handler is not None:
-            result = await handler(region, body)
+        decoded = DECODED[service].get(op)
+        if decoded is not None:
+            body = decode_body(decode_content(raw, headers.get("content-encoding"), MAX_BODY))
+            try:
+                request = decoded.decode(body)
+            except Exception:
+                # malformed: denied first if the body shows it without being parsed
+                await authorize(region, service, op, body)
+                raise
+            # authorized from the decoded request, before anything has run
+            principal = subject()
+            if principal is not None:
+                await authorize_request(region, principal, service, op, request)
+            result = await decoded.run(region, request)
         else:
-            assert context_handler is not None
-            result = await context_handler(region, body, RequestContext(host=host))
+            handler = HANDLERS[service].get(op)
+            context_handler = CONTEXT_HANDLERS[service].get(op)
+            if handler is None and context_handler is None:
+                raise UnknownOperation("An unknown operation was requested.")
+            body = decode_body(decode_content(raw, headers.get("content-encoding"), MAX_BODY))
+            # authorized here, before its handler has done anything
+            await authorize(region, service, op, body)
+            if handler is not None:
+                result = await handler(region, body)
+            else:
+                assert context_handler is not None
+                result = await context_handler(region, body, RequestContext(host=host))
         response = encode_response(result)
     except DynamoError as exc:
         response = encode_error(exc)

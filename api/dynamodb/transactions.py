@@ -1,5 +1,8 @@
 """TransactWriteItems and TransactGetItems: shape checks, expression parsing, translation.
 
+``decode_*`` makes the request object (each action's typed write with its parsed
+condition and update, or each Get's projection), ``run_*`` the call.
+
 Each action has its own ExpressionAttributeNames/Values, so its own
 ExpressionContext and its own unused-placeholder check; a bad expression rejects the
 whole request with a ValidationException (Alternator's test_transact.py, observed on
@@ -13,6 +16,7 @@ from dataclasses import replace
 from typing import Any, Final
 
 from api.dynamodb.items import _condition, _context
+from api.dynamodb.requests import TransactGet, TransactGetItemsRequest, TransactWriteItemsRequest
 from api.dynamodb.shapes import Shape
 from regions import capacity, throttle
 from regions import expressions as ex
@@ -23,7 +27,12 @@ from regions.errors import DynamoError, ValidationError
 from regions.region import Region
 from regions.types import value_size
 
-__all__: list[str] = []
+__all__ = [
+    "decode_transact_get_items",
+    "decode_transact_write_items",
+    "run_transact_get_items",
+    "run_transact_write_items",
+]
 
 MAX_ACTIONS: Final = 100
 _RCC: Final = ("INDEXES", "TOTAL", "NONE")
@@ -77,7 +86,7 @@ def _with_expressions(
     return tx.WriteAction(op, values_size=sum(value_size(v) for v in ctx.values.values()))
 
 
-async def transact_write_items(region: Region, body: dict[str, Any]) -> dict[str, Any]:
+def decode_transact_write_items(body: dict[str, Any]) -> TransactWriteItemsRequest:
     shape = Shape(body)
     entries = shape.listing("TransactItems", required=True, min_len=1, max_len=MAX_ACTIONS)
     rcc = shape.string("ReturnConsumedCapacity", enum=_RCC)
@@ -96,18 +105,22 @@ async def transact_write_items(region: Region, body: dict[str, Any]) -> dict[str
         raise ValidationError(_NO_ACTION)
     if any(n > 1 for n in kinds_seen):
         raise ValidationError(_SEVERAL_ACTIONS)
-    actions = [_with_expressions(*r) for r in read if r is not None]
+    actions = tuple(_with_expressions(*r) for r in read if r is not None)
+    digest = tx.request_hash(body.get("TransactItems")) if token is not None else ""
+    return TransactWriteItemsRequest(actions, token, digest, rcc)
+
+
+async def run_transact_write_items(
+    region: Region, request: TransactWriteItemsRequest
+) -> dict[str, Any]:
+    actions = list(request.actions)
     ticket = throttle.admit_writes(
         region, await _write_demands(region, actions), transactional=True
     )
-    result = await tx.transact_write(
-        region,
-        actions,
-        token=token,
-        digest=tx.request_hash(body.get("TransactItems")) if token is not None else "",
-    )
+    result = await tx.transact_write(region, actions, token=request.token, digest=request.digest)
     if ticket.active:
         ticket.settle(_transact_spent(result))
+    rcc = request.return_consumed
     if not capacity.wanted(rcc):
         return {}
     usage, split = capacity.transact_writes(
@@ -145,7 +158,7 @@ def _transact_spent(result: tx.TransactWriteResult) -> list[tuple[TableSpec, cap
     ]
 
 
-async def transact_get_items(region: Region, body: dict[str, Any]) -> dict[str, Any]:
+def decode_transact_get_items(body: dict[str, Any]) -> TransactGetItemsRequest:
     shape = Shape(body)
     entries = shape.listing("TransactItems", required=True, min_len=1, max_len=MAX_ACTIONS)
     rcc = shape.string("ReturnConsumedCapacity", enum=_RCC)
@@ -158,41 +171,49 @@ async def transact_get_items(region: Region, body: dict[str, Any]) -> dict[str, 
         key = g.mapping("Key", required=True)
         gets.append((table, key, g, g.string("ProjectionExpression")))
     shape.done()
-    projections: list[list[ex.Path] | None] = []
-    for _, _, g, pexpr in gets:
+    decoded: list[TransactGet] = []
+    for table, key, g, pexpr in gets:
         ctx = _context(g, (pexpr,))
-        projections.append(
-            ex.parse_projection(pexpr, ctx) if pexpr is not None and ctx is not None else None
-        )
+        paths = ex.parse_projection(pexpr, ctx) if pexpr is not None and ctx is not None else None
         if ctx is not None:
             ctx.check_all_used()
+        decoded.append(TransactGet(table, key, paths))
+    return TransactGetItemsRequest(tuple(decoded), rcc)
+
+
+async def run_transact_get_items(
+    region: Region, request: TransactGetItemsRequest
+) -> dict[str, Any]:
+    gets = request.gets
     reads: dict[str, tuple[TableSpec, str | None, bool, int]] = {}
-    for table, _, _, _ in gets:
+    for get in gets:
         try:
-            spec = await region.control.table_spec(table)
+            spec = await region.control.table_spec(get.table)
         except DynamoError:
             continue  # region.data.get_many reports it
         n = reads.get(spec.table_id, (spec, None, True, 0))[3]
         reads[spec.table_id] = (spec, None, True, n + 1)
     ticket = throttle.admit_reads(region, list(reads.values()), transactional=True)
-    found = await region.data.get_many([(table, key) for table, key, _, _ in gets])
+    found = await region.data.get_many([(get.table, get.key) for get in gets])
     responses: list[dict[str, Any]] = []
-    for item, paths in zip(found, projections, strict=True):
+    for item, get in zip(found, gets, strict=True):
         if item is None:
             responses.append({})  # aligned with the request: a missing item is {}
         else:
+            paths = get.projection
             responses.append({"Item": ex.project(item, paths) if paths is not None else item})
     out: dict[str, Any] = {"Responses": responses}
     if ticket.active:
         ticket.settle(
             [
-                (await region.control.table_spec(table), capacity.transact_read(item))
-                for (table, _, _, _), item in zip(gets, found, strict=True)
+                (await region.control.table_spec(get.table), capacity.transact_read(item))
+                for get, item in zip(gets, found, strict=True)
             ]
         )
+    rcc = request.return_consumed
     if capacity.wanted(rcc):
         usage = capacity.PerTable()
-        for (table, _, _, _), item in zip(gets, found, strict=True):
-            usage.add(table, table, capacity.transact_read(item))
+        for get, item in zip(gets, found, strict=True):
+            usage.add(get.table, get.table, capacity.transact_read(item))
         out["ConsumedCapacity"] = usage.consumed_capacity(rcc, capacity.READ)
     return out

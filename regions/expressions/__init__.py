@@ -25,15 +25,22 @@ from regions.expressions.ast import (
     paths_in,
 )
 from regions.expressions.context import ExpressionContext
-from regions.expressions.evaluate import evaluate_condition, parse_condition, resolve_path
-from regions.expressions.key_condition import parse_key_condition
+from regions.expressions.evaluate import (
+    ParsedCondition,
+    evaluate_condition,
+    parse_condition,
+    resolve_path,
+)
+from regions.expressions.key_condition import KeyTerms, parse_key_condition, parse_key_terms
 from regions.expressions.legacy import (
+    KeyConditionsTerms,
     apply_attribute_updates,
     attribute_updates_to_update,
     attributes_to_get_paths,
     check_conditional_operator,
     expected_to_condition,
     filter_to_condition,
+    key_conditions_terms,
     key_conditions_to_key_condition,
 )
 from regions.expressions.projection import parse_projection, project, updated_attributes
@@ -45,6 +52,9 @@ __all__ = [
     "Condition",
     "ExpressionContext",
     "KeyCondition",
+    "KeyConditionsTerms",
+    "KeyTerms",
+    "ParsedCondition",
     "Path",
     "Update",
     "UpdateResult",
@@ -57,9 +67,11 @@ __all__ = [
     "expected_to_condition",
     "filter_to_condition",
     "is_reserved",
+    "key_conditions_terms",
     "key_conditions_to_key_condition",
     "parse_condition",
     "parse_key_condition",
+    "parse_key_terms",
     "parse_projection",
     "parse_update",
     "paths_in",

@@ -19,6 +19,7 @@ alternator's test_condition_expression.py, DynamoDB Local's ``OperatorExecutor``
 from __future__ import annotations
 
 import base64
+from dataclasses import dataclass
 
 from regions.expressions.ast import (
     And,
@@ -42,6 +43,7 @@ from regions.expressions.validate import Validator
 from regions.types import compare_values, values_equal
 
 __all__ = [
+    "ParsedCondition",
     "evaluate_condition",
     "parse_condition",
     "parse_condition_tree",
@@ -230,3 +232,19 @@ def evaluate_condition(cond: Condition, item: Item | None) -> bool:
     """Evaluate a parsed condition against ``item`` (None: the item does not exist,
     so every attribute is missing)."""
     return _evaluate(cond, item or {})
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedCondition:
+    """A parsed condition as a callable on the stored item (None: absent).
+
+    What a write operation's ``condition`` and a read's filter are when they come from
+    a request (ConditionExpression, Expected, FilterExpression, QueryFilter,
+    ScanFilter): unlike a closure it keeps its tree, so whoever holds the operation can
+    read what it refers to (``paths_in(condition.expr)``, e.g. authorization's
+    ``dynamodb:Attributes``) without parsing the text again."""
+
+    expr: Condition
+
+    def __call__(self, item: Item | None) -> bool:
+        return _evaluate(self.expr, item or {})

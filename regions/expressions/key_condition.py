@@ -10,6 +10,7 @@ against AWS for the newer wordings; see the package report.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Final
 
 from regions.errors import ValidationError
@@ -32,7 +33,7 @@ from regions.expressions.context import ExpressionContext
 from regions.expressions.evaluate import parse_condition_tree
 from regions.expressions.validate import invalid
 
-__all__ = ["parse_key_condition"]
+__all__ = ["KeyTerms", "parse_key_condition", "parse_key_terms"]
 
 _KIND: Final = "KeyConditionExpression"
 _FLIPPED: Final = {"=": "=", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
@@ -140,6 +141,63 @@ def _check_not_empty(name: str, values: tuple[AttributeValue, ...]) -> None:
             )
 
 
+@dataclass(frozen=True, slots=True)
+class KeyTerms:
+    """A KeyConditionExpression parsed and checked for shape (one condition per
+    attribute, each on a bare attribute), not yet matched to a key schema: the part
+    that needs no table, so a request can be decoded before its table is looked up.
+    ``terms`` are ``(attribute, operator, values)`` in the order written."""
+
+    terms: tuple[tuple[str, str, tuple[AttributeValue, ...]], ...]
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The attributes it constrains."""
+        return tuple(name for name, _, _ in self.terms)
+
+    def resolve(
+        self,
+        hash_name: str,
+        hash_type: str,
+        range_name: str | None,
+        range_type: str | None,
+    ) -> KeyCondition:
+        """Match it to a key schema (``*_type`` is S, N or B): see
+        :func:`parse_key_condition` for the errors."""
+        found = {name: (op, values) for name, op, values in self.terms}
+        schema_size = 1 if range_name is None else 2
+        if len(found) > schema_size:
+            raise ValidationError(
+                f"The number of query conditions ({len(found)}) exceeds the number of key "
+                f"attributes defined in the schema ({schema_size})"
+            )
+        if hash_name not in found:
+            raise ValidationError(f"Query condition missed key schema element: {hash_name}")
+        if len(found) == 2 and range_name not in found:
+            raise ValidationError(f"Query condition missed key schema element: {range_name}")
+        hash_op, hash_values = found[hash_name]
+        _check_values(hash_type, hash_values)
+        if hash_op != "=":
+            raise ValidationError("Query key condition not supported")
+        _check_not_empty(hash_name, hash_values)
+        range_op: str | None = None
+        range_values: tuple[AttributeValue, ...] = ()
+        if range_name is not None and range_type is not None and range_name in found:
+            range_op, range_values = found[range_name]
+            _check_values(range_type, range_values)
+            _check_not_empty(range_name, range_values)
+        return KeyCondition(hash_values[0], range_op, range_values)
+
+
+def parse_key_terms(expr: str, ctx: ExpressionContext) -> KeyTerms:
+    """Parse a KeyConditionExpression up to its shape, without a key schema (syntax,
+    placeholders, operators, one condition per key attribute)."""
+    cond = parse_condition_tree(expr, ctx, _KIND)
+    found: dict[str, tuple[str, tuple[AttributeValue, ...]]] = {}
+    _collect(cond, found)
+    return KeyTerms(tuple((name, op, values) for name, (op, values) in found.items()))
+
+
 def parse_key_condition(
     expr: str,
     ctx: ExpressionContext,
@@ -148,7 +206,8 @@ def parse_key_condition(
     range_name: str | None,
     range_type: str | None,
 ) -> KeyCondition:
-    """Parse a KeyConditionExpression against a key schema (``*_type`` is S, N or B).
+    """Parse a KeyConditionExpression against a key schema (``*_type`` is S, N or B):
+    :func:`parse_key_terms`, then :meth:`KeyTerms.resolve`.
 
     The partition key needs ``=``; the optional sort key condition may be ``= < <= > >=``,
     BETWEEN or ``begins_with``; operands may be reversed (``:v < sk``) and parenthesised.
@@ -158,28 +217,4 @@ def parse_key_condition(
     condition per key``, ``One or more parameter values were invalid: Condition parameter
     type does not match schema type``.
     """
-    cond = parse_condition_tree(expr, ctx, _KIND)
-    found: dict[str, tuple[str, tuple[AttributeValue, ...]]] = {}
-    _collect(cond, found)
-    schema_size = 1 if range_name is None else 2
-    if len(found) > schema_size:
-        raise ValidationError(
-            f"The number of query conditions ({len(found)}) exceeds the number of key "
-            f"attributes defined in the schema ({schema_size})"
-        )
-    if hash_name not in found:
-        raise ValidationError(f"Query condition missed key schema element: {hash_name}")
-    if len(found) == 2 and range_name not in found:
-        raise ValidationError(f"Query condition missed key schema element: {range_name}")
-    hash_op, hash_values = found[hash_name]
-    _check_values(hash_type, hash_values)
-    if hash_op != "=":
-        raise ValidationError("Query key condition not supported")
-    _check_not_empty(hash_name, hash_values)
-    range_op: str | None = None
-    range_values: tuple[AttributeValue, ...] = ()
-    if range_name is not None and range_type is not None and range_name in found:
-        range_op, range_values = found[range_name]
-        _check_values(range_type, range_values)
-        _check_not_empty(range_name, range_values)
-    return KeyCondition(hash_values[0], range_op, range_values)
+    return parse_key_terms(expr, ctx).resolve(hash_name, hash_type, range_name, range_type)

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import decimal
 from collections.abc import Mapping
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Final
 
@@ -73,12 +74,14 @@ __all__ = [
     "ATTRIBUTE_ACTIONS",
     "COMPARISON_OPERATORS",
     "CONDITIONAL_OPERATORS",
+    "KeyConditionsTerms",
     "apply_attribute_updates",
     "attribute_updates_to_update",
     "attributes_to_get_paths",
     "check_conditional_operator",
     "expected_to_condition",
     "filter_to_condition",
+    "key_conditions_terms",
     "key_conditions_to_key_condition",
 ]
 
@@ -375,6 +378,68 @@ def filter_to_condition(
     return _combine(nodes, conditional_operator)
 
 
+@dataclass(frozen=True, slots=True)
+class KeyConditionsTerms:
+    """Query's ``KeyConditions`` with each condition checked (its operator and values),
+    not yet matched to a key schema: the part that needs no table.  ``terms`` are
+    ``(attribute, ComparisonOperator, values)`` in the order given."""
+
+    terms: tuple[tuple[str, str, tuple[AttributeValue, ...]], ...]
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The attributes it constrains."""
+        return tuple(name for name, _, _ in self.terms)
+
+    def resolve(
+        self,
+        hash_name: str,
+        hash_type: str,
+        range_name: str | None,
+        range_type: str | None,
+    ) -> KeyCondition:
+        """Match it to a key schema: see :func:`key_conditions_to_key_condition`."""
+        parsed = {name: (op, values) for name, op, values in self.terms}
+        if len(parsed) not in (1, 2):
+            raise ValidationError(MSG_KEY_CONDITIONS_LENGTH)
+        if range_name is None and len(parsed) > 1:
+            raise ValidationError(MSG_KEY_NOT_SUPPORTED)
+        hash_value: AttributeValue | None = None
+        range_op: str | None = None
+        range_values: tuple[AttributeValue, ...] = ()
+        schema = [(hash_name, hash_type, True)]
+        if range_name is not None and range_type is not None:
+            schema.append((range_name, range_type, False))
+        for name, key_type, is_hash in schema:
+            if name not in parsed:
+                if is_hash or len(parsed) > 1:
+                    raise ValidationError(f"Query condition missed key schema element: {name}")
+                continue
+            op, values = parsed[name]
+            if op not in _KEY_OPERATORS:
+                raise ValidationError(MSG_NOT_INDEXABLE)
+            _check_key_type(key_type, values)
+            if is_hash and op != "EQ":
+                raise ValidationError(MSG_KEY_NOT_SUPPORTED)
+            _check_not_empty(name, values)
+            if is_hash:
+                hash_value = values[0]
+            else:
+                range_op, range_values = _KEY_OPERATORS[op], values
+        assert hash_value is not None
+        return KeyCondition(hash_value, range_op, range_values)
+
+
+def key_conditions_terms(key_conditions: Mapping[str, Any]) -> KeyConditionsTerms:
+    """Check each condition of Query's ``KeyConditions`` (its values, as a filter's),
+    without a key schema."""
+    terms: list[tuple[str, str, tuple[AttributeValue, ...]]] = []
+    for name, spec in key_conditions.items():
+        op, values = _filter_one(name, _struct(spec), "keyConditions")
+        terms.append((name, op, tuple(values)))
+    return KeyConditionsTerms(tuple(terms))
+
+
 def key_conditions_to_key_condition(
     key_conditions: Mapping[str, Any],
     hash_name: str,
@@ -382,7 +447,8 @@ def key_conditions_to_key_condition(
     range_name: str | None,
     range_type: str | None,
 ) -> KeyCondition:
-    """Translate Query's ``KeyConditions`` against a key schema (``*_type``: S, N or B).
+    """Translate Query's ``KeyConditions`` against a key schema (``*_type``: S, N or B):
+    :func:`key_conditions_terms`, then :meth:`KeyConditionsTerms.resolve`.
 
     EQ on the partition key; EQ, LE, LT, GE, GT, BEGINS_WITH or BETWEEN on the sort key.
     Checks in dynalite's order (query validations, then the query action): each
@@ -394,37 +460,9 @@ def key_conditions_to_key_condition(
     Condition parameter type does not match schema type``, and a partition key operator
     other than EQ is ``Query key condition not supported``.
     """
-    parsed: dict[str, tuple[str, list[AttributeValue]]] = {}
-    for name, spec in key_conditions.items():
-        parsed[name] = _filter_one(name, _struct(spec), "keyConditions")
-    if len(parsed) not in (1, 2):
-        raise ValidationError(MSG_KEY_CONDITIONS_LENGTH)
-    if range_name is None and len(parsed) > 1:
-        raise ValidationError(MSG_KEY_NOT_SUPPORTED)
-    hash_value: AttributeValue | None = None
-    range_op: str | None = None
-    range_values: tuple[AttributeValue, ...] = ()
-    schema = [(hash_name, hash_type, True)]
-    if range_name is not None and range_type is not None:
-        schema.append((range_name, range_type, False))
-    for name, key_type, is_hash in schema:
-        if name not in parsed:
-            if is_hash or len(parsed) > 1:
-                raise ValidationError(f"Query condition missed key schema element: {name}")
-            continue
-        op, values = parsed[name]
-        if op not in _KEY_OPERATORS:
-            raise ValidationError(MSG_NOT_INDEXABLE)
-        _check_key_type(key_type, tuple(values))
-        if is_hash and op != "EQ":
-            raise ValidationError(MSG_KEY_NOT_SUPPORTED)
-        _check_not_empty(name, tuple(values))
-        if is_hash:
-            hash_value = values[0]
-        else:
-            range_op, range_values = _KEY_OPERATORS[op], tuple(values)
-    assert hash_value is not None
-    return KeyCondition(hash_value, range_op, range_values)
+    return key_conditions_terms(key_conditions).resolve(
+        hash_name, hash_type, range_name, range_type
+    )
 
 
 # --- AttributesToGet ------------------------------------------------------------------

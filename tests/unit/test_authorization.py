@@ -10,10 +10,11 @@ import pytest
 from api import authorization as authz
 from api.authorization import Check
 from api.dynamodb.operations import CONTEXT_HANDLERS as CONTEXT_OPERATIONS
+from api.dynamodb.operations import DECODED as DECODED_OPERATIONS
 from api.dynamodb.operations import HANDLERS as OPERATIONS
 from regions import principals
 from regions.catalog import TableSpec
-from regions.errors import AccessDenied, ResourceNotFound
+from regions.errors import AccessDenied, DynamoError, ResourceNotFound
 from regions.indexes import GSI, IndexSpec
 from regions.keys import KeyAttr, KeySchema
 from regions.streams import Iterator, encode_iterator
@@ -56,15 +57,46 @@ class FakeRegion:
         return self.specs[table]
 
 
+def _by_arn(value: Any, member: str = "") -> Any:
+    """``value`` with the fake's one-letter table names given as their ARNs, which name
+    the same tables: shorter than DynamoDB's 3 characters, a plain name would not
+    decode (a name in a TableName member or a RequestItems key)."""
+    if isinstance(value, list):
+        return [_by_arn(v) for v in value]
+    if not isinstance(value, dict):
+        return value
+    out: dict[str, Any] = {}
+    for k, v in value.items():
+        if member == "RequestItems" and len(k) < 3:
+            k = ARN + k
+        if k == "TableName" and isinstance(v, str) and len(v) < 3:
+            v = ARN + v
+        out[k] = _by_arn(v, k)
+    return out
+
+
 async def checks(op: str, body: dict[str, Any], service: str = "dynamodb") -> list[Check]:
-    return await authz.checks_for(FakeRegion(), service, op, body)  # type: ignore[arg-type]
+    """The checks of one request as the router computes them: a decoded operation's
+    from its request object, or, when the body does not decode, from what the body
+    gives without parsing; any other operation's from its body."""
+    region: Any = FakeRegion()
+    decoded = DECODED_OPERATIONS.get(service, {}).get(op)
+    if decoded is not None:
+        body = _by_arn(body)
+        try:
+            request = decoded.decode(body)
+        except DynamoError:
+            return await authz.checks_for(region, service, op, body)
+        return await authz.request_checks(region, service, op, request)
+    return await authz.checks_for(region, service, op, body)
 
 
 def test_every_registered_operation_has_a_mapping() -> None:
-    for service, ops in {**OPERATIONS}.items():
-        assert set(ops) <= set(authz.BUILDERS[service]), service
-    for service, ops in CONTEXT_OPERATIONS.items():
-        assert set(ops) <= set(authz.BUILDERS[service]), service
+    for table in (OPERATIONS, CONTEXT_OPERATIONS, DECODED_OPERATIONS):
+        for service, ops in table.items():
+            assert set(ops) <= set(authz.BUILDERS[service]), service
+    for service, ops in DECODED_OPERATIONS.items():
+        assert set(ops) == set(authz.REQUEST_BUILDERS[service]), service
 
 
 async def test_an_unmapped_operation_needs_its_action_on_everything() -> None:
@@ -266,3 +298,132 @@ def test_admins_and_anonymous_requests_are_not_checked_and_bad_stored_policies_g
     authz.enforce(broken, [Check("Scan", "*")])
     with pytest.raises(AccessDenied):
         authz.enforce(broken, [Check("GetItem", "*")])
+
+
+# --------------------------------------------------------------------------- decoded requests
+
+
+async def test_a_decoded_request_is_authorized_without_parsing_it_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The condition keys come from the request object's trees: once decoded, no
+    expression is parsed again (issue #16)."""
+    from regions.expressions import parser
+
+    body = _by_arn(
+        {"TableName": "T", "Key": {"pk": {"S": "u"}, "sk": {"N": "1"}},
+         "UpdateExpression": "SET #a = :v", "ConditionExpression": "attribute_exists(c)",
+         "ExpressionAttributeNames": {"#a": "secret"}, "ExpressionAttributeValues": {":v": {"S": "x"}}}
+    )  # fmt: skip
+    query = _by_arn(
+        {"TableName": "T", "KeyConditionExpression": "pk = :p AND sk > :s",
+         "FilterExpression": "f = :p", "ProjectionExpression": "g",
+         "ExpressionAttributeValues": {":p": {"S": "u"}, ":s": {"N": "0"}}}
+    )  # fmt: skip
+    update = DECODED_OPERATIONS["dynamodb"]["UpdateItem"].decode(body)
+    read = DECODED_OPERATIONS["dynamodb"]["Query"].decode(query)
+
+    def no_parsing(*args: object, **kwargs: object) -> None:
+        raise AssertionError("an expression was parsed again")
+
+    monkeypatch.setattr(parser.Parser, "__init__", no_parsing)
+    region: Any = FakeRegion()
+    (u,) = await authz.request_checks(region, "dynamodb", "UpdateItem", update)
+    assert u.context == {
+        "dynamodb:LeadingKeys": ["u"],
+        "dynamodb:Attributes": ["c", "pk", "secret", "sk"],
+    }
+    (q,) = await authz.request_checks(region, "dynamodb", "Query", read)
+    assert q.context == {
+        "dynamodb:LeadingKeys": ["u"],
+        "dynamodb:Attributes": ["f", "g", "pk", "sk"],
+        "dynamodb:Select": ["SPECIFIC_ATTRIBUTES"],
+    }
+
+
+async def test_legacy_key_conditions_give_the_leading_key() -> None:
+    (c,) = await checks(
+        "Query",
+        {"TableName": "T", "KeyConditions": {
+            "pk": {"ComparisonOperator": "EQ", "AttributeValueList": [{"S": "me"}]}},
+         "QueryFilter": {"q": {"ComparisonOperator": "NOT_NULL"}}},
+    )  # fmt: skip
+    assert c.context == {
+        "dynamodb:LeadingKeys": ["me"],
+        "dynamodb:Attributes": ["pk", "q"],
+        "dynamodb:Select": ["ALL_ATTRIBUTES"],
+    }
+
+
+class _Observed:
+    def observe(self, op: str, status: int, seconds: float, error: str | None = None) -> None:
+        pass
+
+
+async def _serve_as(
+    principal: principals.Principal | None, op: str, body: dict[str, Any], region: Any
+) -> tuple[int, dict[str, Any]]:
+    import orjson
+
+    from api.dynamodb.router import serve
+
+    token = principals.current.set(principal)
+    try:
+        response = await serve(
+            region,
+            _Observed(),
+            {"x-amz-target": f"DynamoDB_20120810.{op}"},
+            orjson.dumps(body),
+            0.0,
+            "h",
+        )
+    finally:
+        principals.current.reset(token)
+    out: dict[str, Any] = orjson.loads(response.body)
+    return response.status_code, out
+
+
+def _error(answer: tuple[int, dict[str, Any]]) -> str:
+    return str(answer[1]["__type"]).rsplit("#", 1)[1]
+
+
+async def test_precedence_of_a_malformed_request() -> None:
+    """The documented order (api/authorization.py, "Precedence")."""
+    region: Any = FakeRegion()
+    reader = principals.Principal("bob", "AK", (_allow("dynamodb:GetItem"),))
+    key = {"pk": {"S": "u"}, "sk": {"N": "1"}}
+    # malformed, and denied by what the body shows unparsed: AccessDeniedException
+    assert _error(await _serve_as(reader, "PutItem", {"TableName": ARN + "T"}, region)) == (
+        "AccessDeniedException"
+    )
+    # malformed, allowed on what the body shows unparsed: its ValidationException
+    broken = {"TableName": ARN + "T", "Key": key, "ProjectionExpression": "a,"}
+    assert _error(await _serve_as(reader, "GetItem", broken, region)) == "ValidationException"
+    # a denial that needs the broken request's expressions is not worked out: the
+    # ValidationException (nothing runs either way)
+    no_secret = principals.Principal(
+        "eve",
+        "AK",
+        (
+            _allow("dynamodb:*"),
+            {"Version": "2012-10-17", "Statement": [{
+                "Effect": "Deny", "Action": "dynamodb:UpdateItem", "Resource": "*",
+                "Condition": {"ForAnyValue:StringEquals": {"dynamodb:Attributes": ["secret"]}}}]},
+        ),
+    )  # fmt: skip
+    update = {"TableName": ARN + "T", "Key": key, "UpdateExpression": "SET secret = :v",
+              "ConditionExpression": "a = ", "ExpressionAttributeValues": {":v": {"S": "x"}}}  # fmt: skip
+    assert _error(await _serve_as(no_secret, "UpdateItem", update, region)) == (
+        "ValidationException"
+    )
+    del update["ConditionExpression"]
+    assert _error(await _serve_as(no_secret, "UpdateItem", update, region)) == (
+        "AccessDeniedException"
+    )
+    # the admin and anonymous callers are not authorized at all: no region is needed
+    # to answer them a malformed request's ValidationException
+    admin = principals.Principal("admin", "AK", None)
+    for caller in (admin, None):
+        assert _error(await _serve_as(caller, "PutItem", {"TableName": "T"}, None)) == (
+            "ValidationException"
+        )

@@ -11,6 +11,7 @@ import pytest
 
 from api.dynamodb import operations as ops
 from api.dynamodb.operations import CONTEXT_HANDLERS as CONTEXT_OPERATIONS
+from api.dynamodb.operations import DECODED as DECODED_OPERATIONS
 from api.dynamodb.operations import HANDLERS as OPERATIONS
 from api.dynamodb.protocol import parse_target
 from api.dynamodb.router import serve
@@ -98,27 +99,53 @@ def _scope(target: bytes) -> dict[str, Any]:
 def test_every_operation_is_dispatched_and_routed_as_registered(op: ops.Operation) -> None:
     service, name = parse_target(op.target)
     assert (service, name) == (op.service, op.name)
-    if op.handler is not None:
+    tables: tuple[dict[str, dict[str, Any]], ...] = (
+        DECODED_OPERATIONS,
+        OPERATIONS,
+        CONTEXT_OPERATIONS,
+    )
+    assert sum(name in table[service] for table in tables) == 1
+    if op.decode is not None:
+        decoded = DECODED_OPERATIONS[service][name]
+        assert (decoded.decode, decoded.run) == (op.decode, op.run)
+    elif op.handler is not None:
         assert OPERATIONS[service][name] is op.handler
-        assert name not in CONTEXT_OPERATIONS[service]
     else:
         assert CONTEXT_OPERATIONS[service][name] is op.context_handler
-        assert name not in OPERATIONS[service]
     assert served_by_worker(_scope(op.target.encode())) is op.worker
 
 
-def test_the_dispatch_tables_hold_nothing_else() -> None:
-    dispatched = {
-        (s, n) for table in (OPERATIONS, CONTEXT_OPERATIONS) for s in table for n in table[s]
+def test_the_item_operations_are_decoded_and_the_rest_handled() -> None:
+    # decode -> authorize(request) -> run: the operations whose authorization reads
+    # their parsed expressions (attribute names, leading keys)
+    assert {op.name for op in ops.REGISTRY if op.decode is not None} == {
+        op.name for op in ops.REGISTRY if op.worker
     }
+
+
+def test_the_dispatch_tables_hold_nothing_else() -> None:
+    tables: tuple[dict[str, dict[str, Any]], ...] = (
+        DECODED_OPERATIONS,
+        OPERATIONS,
+        CONTEXT_OPERATIONS,
+    )
+    dispatched = {(s, n) for table in tables for s in table for n in table[s]}
     assert dispatched == {(op.service, op.name) for op in ops.REGISTRY}
-    assert set(OPERATIONS) == set(CONTEXT_OPERATIONS) == set(ops.SERVICES)
+    assert set(OPERATIONS) == set(CONTEXT_OPERATIONS) == set(DECODED_OPERATIONS)
+    assert set(OPERATIONS) == set(ops.SERVICES)
     assert {op.name for op in ops.REGISTRY} == ops.NAMES
 
 
 def test_an_operation_needs_exactly_one_handler_and_a_known_family() -> None:
     with pytest.raises(ValueError, match="exactly one"):
         ops.Operation("X", "dynamodb", ops.TABLES)
+    put = next(op for op in ops.REGISTRY if op.name == "PutItem")
+    with pytest.raises(ValueError, match="exactly one"):
+        ops.Operation(
+            "X", "dynamodb", ops.ITEMS, ops.REGISTRY[0].handler, decode=put.decode, run=put.run
+        )
+    with pytest.raises(ValueError, match="go together"):
+        ops.Operation("X", "dynamodb", ops.ITEMS, decode=put.decode)
     with pytest.raises(ValueError, match="family"):
         ops.Operation("X", "dynamodb", "Nope", ops.REGISTRY[0].handler)
 
