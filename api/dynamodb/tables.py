@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from api.dynamodb.shapes import Shape
+from api.dynamodb.tags import read_tags
 from regions import throughput
 from regions.catalog import CREATING, GLOBAL_TABLE_VERSION, TableSpec
 from regions.control import NewTable, TableUpdate
@@ -285,13 +286,7 @@ async def create_table(region: Region, body: dict[str, Any]) -> dict[str, Any]:
         # listed as DynamoDB's message lists them: "enum value set: [B, N, S]"
         at = sub.string("AttributeType", required=True, enum=("B", "N", "S"))
         defs_clean.append({"AttributeName": an or "", "AttributeType": at or ""})
-    tags: dict[str, str] = {}
-    for i, el in enumerate(shape.listing("Tags", max_len=50) or [], 1):
-        sub = shape.child(el, f"tags.{i}.member")
-        k = sub.string("Key", required=True, min_len=1, max_len=128)
-        v = sub.string("Value", required=True, min_len=0, max_len=256)
-        if k is not None and v is not None:
-            tags[k] = v
+    tags = read_tags(shape, required=False)
     stream = _stream_shape(shape)
     lsis = _index_shapes(shape, "LocalSecondaryIndexes")
     gsis = _index_shapes(shape, "GlobalSecondaryIndexes")

@@ -52,3 +52,43 @@ def test_tag_errors(ddb: Any, table_arn: str) -> None:
     assert info.value.response["Error"]["Code"] == "ValidationException"
     # nothing changed by the failed calls
     assert ddb.list_tags_of_resource(ResourceArn=table_arn)["Tags"] == [{"Key": "team", "Value": "core"}]
+
+
+@pytest.mark.parametrize(("key", "value"), [("ok", "#!%^$&"), ("->>;-)])", "ok"), ("!!!\\|", "<><")])
+def test_tag_characters_outside_the_allowed_set_are_refused(
+    ddb: Any, table_arn: str, key: str, value: str
+) -> None:
+    with pytest.raises(ClientError) as info:
+        ddb.tag_resource(ResourceArn=table_arn, Tags=[{"Key": key, "Value": value}])
+    err = info.value.response["Error"]
+    assert err["Code"] == "ValidationException"
+    assert "Member must satisfy regular expression pattern: [\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*" in err["Message"]
+    assert ddb.list_tags_of_resource(ResourceArn=table_arn)["Tags"] == [{"Key": "team", "Value": "core"}]
+
+
+def test_unicode_letters_spaces_and_the_allowed_punctuation_are_accepted(ddb: Any, table_arn: str) -> None:
+    tags = [{"Key": "законные буквы", "Value": "ѮѮ Ѯ"}, {"Key": "a_b.c:d/e=f+g-h@i", "Value": " "}]
+    ddb.tag_resource(ResourceArn=table_arn, Tags=tags)
+    got = ddb.list_tags_of_resource(ResourceArn=table_arn)["Tags"]
+    assert all(t in got for t in tags)
+
+
+def test_an_empty_tag_list_is_refused(ddb: Any, table_arn: str) -> None:
+    with pytest.raises(ClientError) as info:
+        ddb.tag_resource(ResourceArn=table_arn, Tags=[])
+    assert info.value.response["Error"]["Code"] == "ValidationException"
+
+
+def test_create_table_with_a_bad_tag_creates_nothing(ddb: Any) -> None:
+    name = f"tags-{uuid.uuid4().hex[:8]}"
+    with pytest.raises(ClientError) as info:
+        ddb.create_table(
+            TableName=name,
+            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+            Tags=[{"Key": "bad#key", "Value": "v"}],
+        )
+    assert info.value.response["Error"]["Code"] == "ValidationException"
+    with pytest.raises(ClientError):
+        ddb.describe_table(TableName=name)
