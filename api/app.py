@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from starlette.middleware.gzip import GZipMiddleware
 from starlette.types import Receive, Scope, Send
 
 from api import (
@@ -37,9 +38,10 @@ from api import (
 from api import durability as durability_api
 from api.auth.middleware import AuthMiddleware, read_body, request_of
 from api.dynamodb.operations import NAMES as OPERATION_NAMES
-from api.dynamodb.protocol import MAX_BODY
+from api.dynamodb.protocol import MAX_BODY, compress_response
 from api.dynamodb.router import router as dynamodb_router
 from api.dynamodb.router import serve
+from api.dynamodb.transport import COMPRESS_MIN
 from api.forwarding import Forwarder, served_by_worker
 from api.history import History
 from api.metrics import RegionMetrics
@@ -117,6 +119,10 @@ class RegionApp(FastAPI):
             )
         finally:
             principals.current.reset(token)
+        if len(response.body) >= COMPRESS_MIN:
+            # only a large body looks at Accept-Encoding; DynamoDB heeds the last one
+            accept = request.headers.get("accept-encoding")
+            await compress_response(response, accept[-1] if accept else None)
         await response(scope, receive, send)
 
 
@@ -209,6 +215,9 @@ def create_app(
         "observe": app.state.metrics.observe,
     }
     app.add_middleware(AuthMiddleware, **auth_options)
+    # the other routes' large answers gzip-compressed for a client that accepts it
+    # (POST / compresses in RegionApp: api.dynamodb.protocol.compress_response)
+    app.add_middleware(GZipMiddleware, minimum_size=COMPRESS_MIN, compresslevel=1)
     # the same checks for POST /, which bypasses the middleware stack (RegionApp)
     app.front_auth = AuthMiddleware(app, **auth_options)
     app.forward = forward

@@ -8,10 +8,13 @@ catalog, access keys, metrics and replication behave as with one process.
 
 from __future__ import annotations
 
+import gzip
+import json
 import os
 import signal
 import threading
 import time
+import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -30,7 +33,7 @@ from tests.fixtures.regions import (
     mesh,
     running,
 )
-from tests.integration.api.support import create_table, expect_error, http, unique
+from tests.integration.api.support import create_table, expect_error, http, signed, unique
 from tests.integration.replication.helpers import eventually, new_key
 
 pytestmark = pytest.mark.integration
@@ -180,6 +183,48 @@ def test_control_plane_errors_and_other_routes_through_a_worker(region: RegionPr
             assert r.json()["region"] == NAME
             page = fresh.get(f"{region.url}/dashboard", timeout=10, headers={"connection": "close"})
             assert page.status_code == 200 and "<html" in page.text.lower()
+
+
+def test_compressed_answers_from_every_process(region: RegionProcess) -> None:
+    """gzip answers (docs/compatibility.md, "Compression") from a worker, from the
+    primary, and relayed by a worker from the primary, byte for byte: the CRC32 is of
+    the compressed bytes sent."""
+    client = _clients(region.url, 1)[0]
+    table = unique("gz")
+    create_table(client, table)
+    item = {"p": {"S": "big"}, "v": {"S": "x" * 10000}}
+    client.put_item(TableName=table, Item=item)
+    signer = signed().signer
+    assert signer is not None
+    body = json.dumps({"TableName": table, "Key": {"p": {"S": "big"}}}).encode()
+    for _ in range(CONNECTIONS):
+        # a new connection each time: both processes answer
+        with httpx.Client(timeout=10, headers={"Connection": "close"}) as fresh:
+            request = fresh.build_request(
+                "POST",
+                region.url + "/",
+                content=body,
+                headers={
+                    "Content-Type": "application/x-amz-json-1.0",
+                    "X-Amz-Target": "DynamoDB_20120810.GetItem",
+                    "Accept-Encoding": "gzip",
+                },
+            )
+            signer(request, NAME)
+            r = fresh.send(request, stream=True)
+            raw = b"".join(r.iter_raw())
+            r.close()
+            assert r.status_code == 200
+            assert r.headers["content-encoding"] == "gzip"
+            assert r.headers["x-amz-crc32"] == str(zlib.crc32(raw))
+            assert json.loads(gzip.decompress(raw)) == {"Item": item}
+            request = fresh.build_request(
+                "GET", region.url + "/openapi.json", headers={"Accept-Encoding": "gzip"}
+            )
+            signer(request, NAME)
+            page = fresh.send(request)
+            assert page.headers["content-encoding"] == "gzip"
+            assert "paths" in page.json()
 
 
 def test_metrics_count_the_requests_of_every_process(region: RegionProcess) -> None:

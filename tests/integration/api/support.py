@@ -94,9 +94,13 @@ def signed() -> SigV4:
 
 def http() -> httpx.Client:
     """One pooled, signed client for the session: a fresh ``httpx.post`` costs ~40 ms
-    of setup."""
+    of setup.  It asks for plain bodies (``Accept-Encoding: identity``, as botocore
+    does), so ``content`` is the bytes sent and their ``x-amz-crc32`` can be checked;
+    a request that wants compression sets the header itself."""
     if not _CLIENT:
-        _CLIENT.append(httpx.Client(timeout=60, auth=signed()))
+        _CLIENT.append(
+            httpx.Client(timeout=60, auth=signed(), headers={"Accept-Encoding": "identity"})
+        )
     return _CLIENT[0]
 
 
