@@ -10,7 +10,15 @@ from __future__ import annotations
 from typing import Any
 
 from regions.errors import ValidationError
-from regions.indexes import GSI, LSI, MAX_GSI, MAX_LSI, MAX_PROJECTED_ATTRIBUTES, IndexSpec
+from regions.indexes import (
+    GSI,
+    LSI,
+    MAX_GSI,
+    MAX_KEY_ATTRIBUTES,
+    MAX_LSI,
+    MAX_PROJECTED_ATTRIBUTES,
+    IndexSpec,
+)
 from regions.keys import KeyAttr, KeySchema
 
 __all__ = ["attribute_types", "check_all_used", "index_spec", "index_specs", "key_schema"]
@@ -35,31 +43,56 @@ def attribute_types(defs: list[dict[str, str]]) -> dict[str, str]:
 
 
 def key_schema(
-    elements: list[dict[str, str]], types: dict[str, str], what: str = "KeySchema"
+    elements: list[dict[str, str]],
+    types: dict[str, str],
+    what: str = "KeySchema",
+    *,
+    multi: bool = False,
 ) -> KeySchema:
+    """A KeySchema checked against AttributeDefinitions.  A table's or an LSI's has one
+    HASH and at most one RANGE element; a GSI's (``multi``) up to four of each, every
+    HASH before every RANGE (DynamoDB's multi-attribute keys, Developer Guide "Multi-
+    attribute key schema": "you can create a partition key from up to four attributes
+    and a sort key from up to four attributes").  The texts of the multi-attribute
+    rules are DynamoDB's as recorded live (ack-api-quirks' ValidationException
+    catalogue, DDB-TABLE-442)."""
     if not elements:
         raise ValidationError(
             f"1 validation error detected: Value null at '{what[0].lower() + what[1:]}' failed to "
             "satisfy constraint: Member must not be null"
         )
-    if len(elements) > 2:
+    if not multi and len(elements) > 2:
         raise ValidationError(
             f"1 validation error detected: Value '{elements}' at 'keySchema' failed to satisfy "
             "constraint: Member must have length less than or equal to 2"
         )
     names = [k["AttributeName"] for k in elements]
-    # DynamoDB reports a repeated name before the key types
-    if len(names) == 2 and names[0] == names[1]:
-        raise ValidationError(
-            "Both the Hash Key and the Range Key element in the KeySchema have the same name"
-        )
     kinds = [k["KeyType"] for k in elements]
+    # DynamoDB reports a repeated name before the key types
+    if len(set(names)) < len(names):
+        if not multi or (len(names) == 2 and kinds == ["HASH", "RANGE"]):
+            raise ValidationError(
+                "Both the Hash Key and the Range Key element in the KeySchema have the same name"
+            )
+        raise ValidationError("The KeySchema contains multiple key attributes with the same name")
     if kinds[0] != "HASH":
         raise ValidationError(f"Invalid {what}: The first KeySchemaElement is not a HASH key type")
-    if len(kinds) == 2 and kinds[1] != "RANGE":
+    if not multi and len(kinds) == 2 and kinds[1] != "RANGE":
         raise ValidationError(
             f"Invalid {what}: The second KeySchemaElement is not a RANGE key type"
         )
+    hashes = kinds.count("HASH")
+    if multi and kinds != ["HASH"] * hashes + ["RANGE"] * (len(kinds) - hashes):
+        raise ValidationError(
+            "One or more parameter values were invalid: All HASH key attributes must precede "
+            "RANGE key attributes in the KeySchema"
+        )
+    for kind, count in (("HASH", hashes), ("RANGE", len(kinds) - hashes)):
+        if count > MAX_KEY_ATTRIBUTES:
+            raise ValidationError(
+                "One or more parameter values were invalid: The KeySchema exceeds the maximum "
+                f"allowed number of {kind} key attributes"
+            )
     for n in names:
         if n not in types:
             raise ValidationError(
@@ -67,9 +100,13 @@ def key_schema(
                 f"defined in AttributeDefinitions. Keys: [{', '.join(names)}], "
                 f"AttributeDefinitions: [{', '.join(types)}]"
             )
+    attrs = [KeyAttr(n, types[n]) for n in names]
+    hash_attrs, range_attrs = attrs[:hashes], attrs[hashes:]
     return KeySchema(
-        hash=KeyAttr(names[0], types[names[0]]),
-        range=KeyAttr(names[1], types[names[1]]) if len(names) == 2 else None,
+        hash=hash_attrs[0],
+        range=range_attrs[0] if range_attrs else None,
+        more_hash=tuple(hash_attrs[1:]),
+        more_range=tuple(range_attrs[1:]),
     )
 
 
@@ -83,7 +120,7 @@ def index_spec(
     online: bool = False,
 ) -> IndexSpec:
     name = raw["IndexName"]
-    schema = key_schema(raw["KeySchema"], types)
+    schema = key_schema(raw["KeySchema"], types, multi=kind == GSI)
     if kind == LSI:
         if table_schema.range is None:
             raise ValidationError(

@@ -11,8 +11,16 @@ them), by local writes and remote applies alike: every region builds its own
 indexes from the item images it holds, so indexes converge with the items.
 
 Indexes are sparse: an item lacking an index key attribute, or holding one of
-another type, has no entry (writes with a wrong type are rejected up front, but a
-replicated image is indexed as is, never refused).
+another type or an empty one has no entry (writes with a wrong type, an empty or an
+over-long value are rejected up front, but a replicated image is indexed as is, never
+refused).
+
+A GSI may have a multi-attribute key (up to four partition-key and four sort-key
+attributes): an item is in the index only if it holds every one of them.  The entry's
+``hk`` / ``rk`` are then the concatenated self-delimiting encodings of the values in
+KeySchema order (``regions.keys.encode_key_values``), which order attribute by
+attribute as DynamoDB orders such keys; a single attribute keeps its plain encoding,
+so the entries of single-attribute indexes are unchanged.
 """
 
 from __future__ import annotations
@@ -21,13 +29,24 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from regions.errors import ValidationError
-from regions.keys import KeyAttr, KeySchema, encode_key_value, partition_of
+from regions.keys import (
+    MAX_HASH_KEY_BYTES,
+    MAX_RANGE_KEY_BYTES,
+    MSG_HASH_TOO_BIG,
+    MSG_RANGE_TOO_BIG,
+    KeyAttr,
+    KeySchema,
+    encode_key_value,
+    encode_key_values,
+    partition_of,
+)
 from regions.types import Item, encode_item, item_size
 
 __all__ = [
     "GSI",
     "LSI",
     "MAX_GSI",
+    "MAX_KEY_ATTRIBUTES",
     "MAX_LSI",
     "IndexEntry",
     "IndexSpec",
@@ -41,6 +60,8 @@ GSI = "GSI"
 LSI = "LSI"
 MAX_GSI = 20
 MAX_LSI = 5
+#: partition-key and sort-key attributes of a GSI's multi-attribute key, each
+MAX_KEY_ATTRIBUTES = 4
 #: INCLUDE non-key attributes across all indexes of a table
 MAX_PROJECTED_ATTRIBUTES = 100
 
@@ -69,6 +90,11 @@ class IndexSpec:
         ks: dict[str, Any] = {"hash": [self.key_schema.hash.name, self.key_schema.hash.type]}
         if self.key_schema.range is not None:
             ks["range"] = [self.key_schema.range.name, self.key_schema.range.type]
+        # only multi-attribute keys carry these, so other specs serialise as before
+        if self.key_schema.more_hash:
+            ks["more_hash"] = [[a.name, a.type] for a in self.key_schema.more_hash]
+        if self.key_schema.more_range:
+            ks["more_range"] = [[a.name, a.type] for a in self.key_schema.more_range]
         return {
             "name": self.name,
             "kind": self.kind,
@@ -96,6 +122,8 @@ class IndexSpec:
             key_schema=KeySchema(
                 hash=KeyAttr(ks["hash"][0], ks["hash"][1]),
                 range=KeyAttr(rng[0], rng[1]) if rng else None,
+                more_hash=tuple(KeyAttr(n, t) for n, t in ks.get("more_hash", ())),
+                more_range=tuple(KeyAttr(n, t) for n, t in ks.get("more_range", ())),
             ),
             projection=data.get("projection", "ALL"),
             non_key_attributes=tuple(data.get("non_key_attributes", ())),
@@ -138,14 +166,21 @@ def project_entry(item: Item, index: IndexSpec, table_schema: KeySchema) -> Item
     return {k: v for k, v in item.items() if k in keep}
 
 
-def _key_value(item: Item, attr: KeyAttr) -> bytes | None:
-    av = item.get(attr.name)
-    if av is None or attr.type not in av:
-        return None
-    raw = encode_key_value(av, attr.type)
-    if attr.type != "N" and not raw:
-        return None
-    return raw
+def _key_values(item: Item, attrs: tuple[KeyAttr, ...]) -> bytes | None:
+    """The stored bytes of one key column of an item's entry, or None when the item
+    lacks one of ``attrs``, holds another type or an empty value.  Length is not
+    checked here: writes are refused over-long values (:func:`check_index_keys`), and
+    an entry must be computed the same way before and after any change of the rules
+    so that the entry of an existing item can always be found and replaced."""
+    values: list[tuple[Any, str]] = []
+    for attr in attrs:
+        av = item.get(attr.name)
+        if av is None or attr.type not in av:
+            return None
+        if attr.type != "N" and not encode_key_value(av, attr.type):
+            return None
+        values.append((av, attr.type))
+    return encode_key_values(values)
 
 
 def entry_for(
@@ -160,12 +195,13 @@ def entry_for(
     """The index entry of an item, or None when the item is not in the index."""
     if item is None:
         return None
-    hk = _key_value(item, index.key_schema.hash)
+    schema = index.key_schema
+    hk = _key_values(item, schema.hash_attrs)
     if hk is None:
         return None
     rk = b""
-    if index.key_schema.range is not None:
-        got = _key_value(item, index.key_schema.range)
+    if schema.range is not None:
+        got = _key_values(item, schema.range_attrs)
         if got is None:
             return None
         rk = got
@@ -182,8 +218,14 @@ def entry_for(
 
 
 def check_index_keys(item: Item, indexes: tuple[IndexSpec, ...]) -> None:
-    """A write must not give an index key attribute a wrong type or an empty value."""
+    """A write must not give an index key attribute a wrong type, an empty value or
+    one longer than a key attribute may be (2,048 bytes for a partition-key attribute,
+    1,024 for a sort-key one, each attribute of a multi-attribute key on its own).
+    DynamoDB: "all writes to items that violate the new index's key schema will be
+    rejected" (Developer Guide, Detecting and correcting index key violations); the
+    length texts are those of the table key (dynalite's putItem suite)."""
     for index in indexes:
+        hash_names = {a.name for a in index.key_schema.hash_attrs}
         for attr in index.key_schema.attrs:
             av = item.get(attr.name)
             if av is None:
@@ -201,3 +243,9 @@ def check_index_keys(item: Item, indexes: tuple[IndexSpec, ...]) -> None:
                     f"attribute cannot contain an empty {'string' if attr.type == 'S' else 'binary'} "
                     f"value. IndexName: {index.name}, IndexKey: {attr.name}"
                 )
+            if attr.type in ("S", "B"):
+                size = len(encode_key_value(av, attr.type))
+                if attr.name in hash_names and size > MAX_HASH_KEY_BYTES:
+                    raise ValidationError(MSG_HASH_TOO_BIG)
+                if attr.name not in hash_names and size > MAX_RANGE_KEY_BYTES:
+                    raise ValidationError(MSG_RANGE_TOO_BIG)

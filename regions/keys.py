@@ -6,12 +6,31 @@ for the partition key, ``rk`` for the sort key), and the database orders rows by
 bytewise order is DynamoDB's order for that type.  An encoding is *not*
 self-delimiting: it is only ever compared with encodings of the same attribute, alone in
 its column, so never concatenate two of them and expect the order to survive.
+
+Multi-attribute keys (a GSI may have up to four partition-key and four sort-key
+attributes) need several values in one column.  :func:`encode_key_values` stores a
+single value exactly as :func:`encode_key_value` does (so every single-attribute key,
+table or index, keeps its stored bytes), and several values as the concatenation of
+their *components* (:func:`encode_key_component`): each value's encoding with every
+``00`` byte escaped as ``00 FF``, then the terminator ``00 01``.  Why that keeps
+DynamoDB's order (attribute by attribute, each in its type's order):
+
+* escaping preserves memcmp order between two encodings ``x < y``: up to their first
+  difference the escaped forms agree; a differing byte pair keeps its order (``00``
+  becomes ``00 FF`` and every other byte stays itself, and ``00 .. < 01..FF``); and
+  when ``x`` is a proper prefix of ``y`` the terminator ``00 01`` of ``x`` meets either
+  a byte ``>= 01`` or the escape ``00 FF`` of ``y``, both greater;
+* a component never is a proper prefix of another (``00 01`` never occurs inside the
+  escaped body, where ``00`` is always followed by ``FF``), so comparing two
+  concatenations is decided by the first attribute whose values differ, in that
+  attribute's order, and later attributes only break ties.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -27,7 +46,9 @@ __all__ = [
     "decode_key",
     "decode_key_value",
     "encode_key",
+    "encode_key_component",
     "encode_key_value",
+    "encode_key_values",
     "item_key",
     "partition_of",
     "validate_key",
@@ -68,15 +89,42 @@ class KeyAttr:
 
 @dataclass(frozen=True)
 class KeySchema:
-    """A table's (or index's) primary key: a partition key and an optional sort key."""
+    """A table's (or index's) primary key: a partition key and an optional sort key.
+
+    A GSI's key may have several partition-key and sort-key attributes (DynamoDB's
+    multi-attribute keys): ``hash`` and ``range`` are then the first of each, and
+    ``more_hash`` / ``more_range`` the others, in KeySchema order.  Tables and LSIs
+    never have them.
+    """
 
     hash: KeyAttr
     range: KeyAttr | None = None
+    more_hash: tuple[KeyAttr, ...] = ()
+    more_range: tuple[KeyAttr, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.more_range and self.range is None:
+            raise ValueError("more_range without a first sort key attribute")
+
+    @property
+    def hash_attrs(self) -> tuple[KeyAttr, ...]:
+        """The partition-key attributes, in KeySchema order."""
+        return (self.hash, *self.more_hash)
+
+    @property
+    def range_attrs(self) -> tuple[KeyAttr, ...]:
+        """The sort-key attributes, in KeySchema order (empty without a sort key)."""
+        return () if self.range is None else (self.range, *self.more_range)
+
+    @property
+    def multi(self) -> bool:
+        """Whether the partition key or the sort key has several attributes."""
+        return bool(self.more_hash or self.more_range)
 
     @property
     def attrs(self) -> tuple[KeyAttr, ...]:
         """The key attributes, partition key first."""
-        return (self.hash,) if self.range is None else (self.hash, self.range)
+        return self.hash_attrs + self.range_attrs
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -172,6 +220,27 @@ def encode_key_value(av: AttributeValue, type_: str) -> bytes:
     if type_ == "B":
         return base64.b64decode(value)
     return _encode_number(value)
+
+
+_ESCAPED_ZERO: Final = b"\x00\xff"
+_COMPONENT_END: Final = b"\x00\x01"
+
+
+def encode_key_component(av: AttributeValue, type_: str) -> bytes:
+    """One value of a multi-attribute key: :func:`encode_key_value` made
+    self-delimiting (``00`` escaped as ``00 FF``, then ``00 01``); see the module
+    docstring for why concatenations of components keep the order."""
+    return encode_key_value(av, type_).replace(b"\x00", _ESCAPED_ZERO) + _COMPONENT_END
+
+
+def encode_key_values(values: Sequence[tuple[AttributeValue, str]]) -> bytes:
+    """The stored bytes of one key column from its ``(value, type)`` pairs: one value
+    exactly as :func:`encode_key_value`, several as the concatenation of their
+    components (:func:`encode_key_component`)."""
+    if len(values) == 1:
+        av, type_ = values[0]
+        return encode_key_value(av, type_)
+    return b"".join(encode_key_component(av, type_) for av, type_ in values)
 
 
 def decode_key_value(data: bytes, type_: str) -> AttributeValue:

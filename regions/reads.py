@@ -10,7 +10,10 @@ Paging, as DynamoDB does it:
 
 Key conditions become bounds on the order-preserving sort-key encoding, so a
 Query is a primary-key range scan in the store (of ``gt_items``, or of
-``gt_index`` for an index), never a filter in Python.
+``gt_index`` for an index), never a filter in Python.  On a multi-attribute sort key
+(``regions.keys.encode_key_values``) the leading attributes held equal are a byte
+prefix of the entries, and the condition on the next one bounds what follows it
+(:func:`composite_key_range`).
 """
 
 from __future__ import annotations
@@ -26,9 +29,12 @@ from regions.errors import ValidationError
 from regions.indexes import GSI, IndexSpec, table_key_bytes
 from regions.keys import (
     EncodedKey,
+    KeyAttr,
     KeySchema,
     encode_key,
+    encode_key_component,
     encode_key_value,
+    encode_key_values,
     partition_of,
     validate_key,
 )
@@ -39,6 +45,7 @@ __all__ = [
     "PAGE_BYTES",
     "Page",
     "check_gsi_projection",
+    "composite_key_range",
     "full_items",
     "key_range",
     "query",
@@ -155,6 +162,51 @@ def key_range(op: str | None, values: tuple[dict[str, Any], ...], type_: str) ->
     raise ValidationError(f"Unsupported key condition operator: {op}")
 
 
+def composite_key_range(
+    prefix: tuple[dict[str, Any], ...],
+    op: str | None,
+    values: tuple[dict[str, Any], ...],
+    attrs: tuple[KeyAttr, ...],
+) -> KeyRange:
+    """Bounds on a multi-attribute sort key: ``prefix`` holds the values of the leading
+    attributes held equal, ``op`` / ``values`` the condition on the next one.
+
+    ``P`` (the prefix's components) starts every entry in range, and a component ``c``
+    of the next attribute splits them: ``r < v`` is ``[P, P+c)``, ``r <= v`` is
+    ``[P, succ(P+c))``, ``r > v`` is ``[succ(P+c), succ(P))``, ``r >= v`` is
+    ``[P+c, succ(P))``, ``=`` is ``[P+c, succ(P+c))`` and BETWEEN ``[P+c1,
+    succ(P+c2))``: no component is a prefix of another, so every entry whose attribute
+    equals ``v`` lies in ``[P+c, succ(P+c))`` and every greater one at or above
+    ``succ(P+c)``.  ``begins_with`` bounds on the escaped prefix without its
+    terminator: a value starts with ``s`` exactly when its escaped bytes start with
+    ``s``'s.
+    """
+    base = b"".join(encode_key_component(v, a.type) for v, a in zip(prefix, attrs, strict=False))
+    if op is None:
+        return (
+            KeyRange(low=base, high=_successor(base), high_inclusive=False) if base else KeyRange()
+        )
+    attr = attrs[len(prefix)]
+    if op == "BEGINS_WITH":
+        start = base + encode_key_component(values[0], attr.type)[:-2]
+        return KeyRange(low=start, high=_successor(start), high_inclusive=False)
+    comps = [base + encode_key_component(v, attr.type) for v in values]
+    after_base = _successor(base)
+    if op == "=":
+        return KeyRange(low=comps[0], high=_successor(comps[0]), high_inclusive=False)
+    if op == "<":
+        return KeyRange(low=base, high=comps[0], high_inclusive=False)
+    if op == "<=":
+        return KeyRange(low=base, high=_successor(comps[0]), high_inclusive=False)
+    if op == ">":
+        return KeyRange(low=_successor(comps[0]), high=after_base, high_inclusive=False)
+    if op == ">=":
+        return KeyRange(low=comps[0], high=after_base, high_inclusive=False)
+    if op == "BETWEEN":
+        return KeyRange(low=comps[0], high=_successor(comps[1]), high_inclusive=False)
+    raise ValidationError(f"Unsupported key condition operator: {op}")
+
+
 def _segment_hash(hk: bytes) -> int:
     return int.from_bytes(hashlib.blake2b(hk, digest_size=8).digest(), "big")
 
@@ -221,18 +273,15 @@ def _index_start(
         )
     table_key = {n: exclusive_start_key[n] for n in spec.key_schema.names}
     _, tenc = _start_key(table_key, spec.key_schema, spec.partitions)
+    schema = idx.key_schema
     try:
-        hk = encode_key_value(
-            exclusive_start_key[idx.key_schema.hash.name], idx.key_schema.hash.type
-        )
+        hk = encode_key_values([(exclusive_start_key[a.name], a.type) for a in schema.hash_attrs])
         rk = (
-            encode_key_value(
-                exclusive_start_key[idx.key_schema.range.name], idx.key_schema.range.type
-            )
-            if idx.key_schema.range
+            encode_key_values([(exclusive_start_key[a.name], a.type) for a in schema.range_attrs])
+            if schema.range
             else b""
         )
-    except (KeyError, ValueError, TypeError):
+    except (KeyError, ValueError, TypeError, AttributeError):
         raise ValidationError("The provided starting key is invalid") from None
     part = tenc.part if idx.kind != GSI else partition_of(hk, spec.partitions)
     return part, hk, rk, table_key_bytes(tenc.hk, tenc.rk)
@@ -305,11 +354,24 @@ async def query(
     exclusive_start_key: Any,
     keep: Callable[[Item], bool] | None,
     full_items: bool = False,
+    hash_values: tuple[dict[str, Any], ...] = (),
+    range_prefix: tuple[dict[str, Any], ...] = (),
 ) -> Page:
+    """One Query page.  On a multi-attribute index key ``hash_values`` holds every
+    partition-key value and ``range_prefix`` the values of the leading sort-key
+    attributes held equal (``range_op`` then applies to the next one);
+    ``hash_value`` alone stands for ``hash_values=(hash_value,)``."""
     schema = idx.key_schema if idx is not None else spec.key_schema
-    hk = encode_key_value(hash_value, schema.hash.type)
+    values = hash_values or (hash_value,)
+    if len(values) != len(schema.hash_attrs):
+        missed = schema.hash_attrs[len(values) if len(values) < len(schema.hash_attrs) else 0]
+        raise ValidationError(f"Query condition missed key schema element: {missed.name}")
+    hk = encode_key_values(list(zip(values, (a.type for a in schema.hash_attrs), strict=True)))
     part = partition_of(hk, spec.partitions)
-    rng = reads_range(range_op, range_values, schema)
+    if schema.more_range:
+        rng = composite_key_range(range_prefix, range_op, range_values, schema.range_attrs)
+    else:
+        rng = reads_range(range_op, range_values, schema)
     if idx is None:
         after: bytes | None = None
         if exclusive_start_key is not None:

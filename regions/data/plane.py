@@ -588,10 +588,13 @@ class DataPlane:
         keep: Callable[[Item], bool] | None = None,
         consistent: bool = False,
         full_items: bool = False,
+        hash_values: tuple[dict[str, Any], ...] = (),
+        range_prefix: tuple[dict[str, Any], ...] = (),
     ) -> reads.Page:
         """Items of one partition key (of the table or an index), sort-key range, in
         sort-key order.  ``full_items`` fetches unprojected attributes of an LSI
-        entry from the table, as DynamoDB does."""
+        entry from the table, as DynamoDB does.  ``hash_values`` / ``range_prefix``:
+        a multi-attribute GSI key's values (``reads.query``)."""
         tid, spec = await self.serving(table)
         idx = reads.readable_index(spec, index, consistent)
         async with self.store.read() as tx:
@@ -608,6 +611,8 @@ class DataPlane:
                 exclusive_start_key=exclusive_start_key,
                 keep=keep,
                 full_items=full_items,
+                hash_values=hash_values,
+                range_prefix=range_prefix,
             )
 
     async def scan(

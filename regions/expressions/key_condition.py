@@ -6,6 +6,15 @@ checks its shape - a conjunction of at most one condition per key attribute, eac
 comparing the bare attribute with constants - and finally matches it to the schema.
 Texts: dynalite's query tests (recorded from DynamoDB), moto's and a test suite pinned
 against AWS for the newer wordings; see the package report.
+
+A GSI with a multi-attribute key (several HASH or RANGE attributes) takes the rules of
+the Developer Guide's "Multi-attribute key schema": "you must specify all partition
+key attributes using equality conditions"; sort key attributes are used "left-to-right
+in the order they're defined in the key schema ... but you cannot skip attributes in
+the middle. Inequality conditions such as >, <, BETWEEN, or begins_with() must be the
+last condition in your query" (:func:`resolve_multi`).  DynamoDB's texts for those two
+errors were not found: ours start with its ``Query key condition not supported`` and
+name the attributes (see the function).
 """
 
 from __future__ import annotations
@@ -32,8 +41,15 @@ from regions.expressions.ast import (
 from regions.expressions.context import ExpressionContext
 from regions.expressions.evaluate import parse_condition_tree
 from regions.expressions.validate import invalid
+from regions.keys import KeySchema
 
-__all__ = ["KeyTerms", "parse_key_condition", "parse_key_terms"]
+__all__ = [
+    "IndexKeyCondition",
+    "KeyTerms",
+    "parse_key_condition",
+    "parse_key_terms",
+    "resolve_multi",
+]
 
 _KIND: Final = "KeyConditionExpression"
 _FLIPPED: Final = {"=": "=", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
@@ -142,6 +158,124 @@ def _check_not_empty(name: str, values: tuple[AttributeValue, ...]) -> None:
 
 
 @dataclass(frozen=True, slots=True)
+class IndexKeyCondition:
+    """A key condition matched to a key schema, single- or multi-attribute.
+
+    ``hash_values`` are the partition-key values in KeySchema order; ``range_prefix``
+    the values of the leading sort-key attributes held equal; ``range_op`` /
+    ``range_values`` the condition on the next sort-key attribute (as
+    :class:`KeyCondition`'s), or None.  For a single-attribute key ``range_prefix`` is
+    empty and the members read as a :class:`KeyCondition`'s.
+    """
+
+    hash_values: tuple[AttributeValue, ...]
+    range_prefix: tuple[AttributeValue, ...]
+    range_op: str | None
+    range_values: tuple[AttributeValue, ...]
+
+    @property
+    def hash_value(self) -> AttributeValue:
+        """The (first) partition-key value."""
+        return self.hash_values[0]
+
+    @classmethod
+    def single(cls, kc: KeyCondition) -> IndexKeyCondition:
+        return cls((kc.hash_value,), (), kc.range_op, kc.range_values)
+
+
+#: the legacy KeyConditions operators a key condition may use, as expression operators
+_LEGACY_OPERATORS: Final = {
+    "EQ": "=", "LE": "<=", "LT": "<", "GE": ">=", "GT": ">",
+    "BETWEEN": "BETWEEN", "BEGINS_WITH": "BEGINS_WITH",
+}  # fmt: skip
+_MSG_NOT_SUPPORTED: Final = "Query key condition not supported"
+
+
+def _hash_error(schema: KeySchema, name: str, missing: bool) -> ValidationError:
+    if not schema.more_hash:
+        # one partition-key attribute: the single-attribute texts
+        if missing:
+            return ValidationError(f"Query condition missed key schema element: {name}")
+        return ValidationError(_MSG_NOT_SUPPORTED)
+    return ValidationError(
+        f"{_MSG_NOT_SUPPORTED}: every HASH key attribute needs an equality condition, "
+        f"and HASH key attribute {name} has none"
+    )
+
+
+def _range_error(later: str, earlier: str) -> ValidationError:
+    return ValidationError(
+        f"{_MSG_NOT_SUPPORTED}: RANGE key attribute {later} has a condition, so every "
+        f"RANGE key attribute before it needs an equality condition, and {earlier} has none"
+    )
+
+
+def resolve_multi(
+    terms: tuple[tuple[str, str, tuple[AttributeValue, ...]], ...],
+    schema: KeySchema,
+    *,
+    legacy: bool = False,
+) -> IndexKeyCondition:
+    """Match key conditions to a multi-attribute key schema (a GSI's).
+
+    ``terms`` are ``(attribute, operator, values)``: expression operators, or the
+    legacy ``ComparisonOperator`` names with ``legacy``.  In order: more conditions
+    than key attributes (DynamoDB's ``The number of query conditions ...``); each
+    HASH attribute, in KeySchema order, needs an ``=`` condition with a value of its
+    type; a condition on a non-key attribute reports the first unconstrained RANGE
+    attribute as missed (as for a single sort key); the RANGE attributes used must be
+    a leading run of the KeySchema's, every one but the last with ``=``.
+    """
+    found: dict[str, tuple[str, tuple[AttributeValue, ...]]] = {}
+    for name, op, values in terms:
+        if legacy:
+            if op not in _LEGACY_OPERATORS:
+                raise ValidationError(
+                    "Attempted conditional constraint is not an indexable operation"
+                )
+            op = _LEGACY_OPERATORS[op]
+        found[name] = (op, values)
+    size = len(schema.attrs)
+    if len(found) > size:
+        raise ValidationError(
+            f"The number of query conditions ({len(found)}) exceeds the number of key "
+            f"attributes defined in the schema ({size})"
+        )
+    hash_values: list[AttributeValue] = []
+    for attr in schema.hash_attrs:
+        if attr.name not in found:
+            raise _hash_error(schema, attr.name, missing=True)
+        op, values = found[attr.name]
+        _check_values(attr.type, values)
+        if op != "=":
+            raise _hash_error(schema, attr.name, missing=False)
+        _check_not_empty(attr.name, values)
+        hash_values.append(values[0])
+    ranges = schema.range_attrs
+    used = [i for i, attr in enumerate(ranges) if attr.name in found]
+    if len(found) > len(schema.hash_attrs) + len(used):
+        missed = next((a.name for a in ranges if a.name not in found), schema.hash.name)
+        raise ValidationError(f"Query condition missed key schema element: {missed}")
+    if not used:
+        return IndexKeyCondition(tuple(hash_values), (), None, ())
+    last = used[-1]
+    prefix: list[AttributeValue] = []
+    for i in range(last + 1):
+        attr = ranges[i]
+        if attr.name not in found:
+            raise _range_error(ranges[last].name, attr.name)
+        op, values = found[attr.name]
+        _check_values(attr.type, values)
+        _check_not_empty(attr.name, values)
+        if i < last:
+            if op != "=":
+                raise _range_error(ranges[last].name, attr.name)
+            prefix.append(values[0])
+    op, values = found[ranges[last].name]
+    return IndexKeyCondition(tuple(hash_values), tuple(prefix), op, values)
+
+
+@dataclass(frozen=True, slots=True)
 class KeyTerms:
     """A KeyConditionExpression parsed and checked for shape (one condition per
     attribute, each on a bare attribute), not yet matched to a key schema: the part
@@ -187,6 +321,21 @@ class KeyTerms:
             _check_values(range_type, range_values)
             _check_not_empty(range_name, range_values)
         return KeyCondition(hash_values[0], range_op, range_values)
+
+    def resolve_for(self, schema: KeySchema) -> IndexKeyCondition:
+        """Match it to a key schema, single- (:meth:`resolve`) or multi-attribute
+        (:func:`resolve_multi`)."""
+        if schema.multi:
+            return resolve_multi(self.terms, schema)
+        rng = schema.range
+        return IndexKeyCondition.single(
+            self.resolve(
+                schema.hash.name,
+                schema.hash.type,
+                rng.name if rng else None,
+                rng.type if rng else None,
+            )
+        )
 
 
 def parse_key_terms(expr: str, ctx: ExpressionContext) -> KeyTerms:
