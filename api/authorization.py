@@ -18,6 +18,13 @@ A denied request has run nothing and changed nothing:
 Who: ``regions.principals.current`` (set by ``api/auth``).  ``None`` (anonymous
 access allowed) and the admin (``policies=None``) are allowed everything, for free.
 
+Whose policies: the user's identity-based policies, and, for a check on a table of
+this region (or one of its indexes, or a stream), the resource-based policy attached
+there (``regions/resource_policy.py``; :func:`enforce`, :func:`attached_policy`).
+Every check of a request is decided on both - each item of a batch, each part of a
+transaction - so a Deny on one table in a transaction denies the whole call.  The
+admin and anonymous callers are not restricted by resource-based policies either.
+
 Actions and resources (AWS Service Authorization Reference):
 
 * item and table operations: ``dynamodb:<Operation>`` on the table ARN (a TableName
@@ -28,6 +35,8 @@ Actions and resources (AWS Service Authorization Reference):
   UpdateItem, DeleteItem, ``ConditionCheckItem``, GetItem) with
   ``dynamodb:EnclosingOperation``;
 * UpdateTable with ReplicaUpdates: also ``CreateTableReplica``/``DeleteTableReplica``;
+  CreateTable with a ResourcePolicy: also ``PutResourcePolicy`` on the new table;
+* Put/Get/DeleteResourcePolicy: their action on the ResourceArn (table or stream);
 * Streams: DescribeStream, GetShardIterator and GetRecords on the stream ARN (for
   GetRecords, the one its iterator names); ListStreams on ``*``;
 * ListTables, DescribeLimits, DescribeEndpoints, ListGlobalTables: ``*``; the version 2017.11.29
@@ -92,7 +101,7 @@ from typing import Any, Final
 from api.dynamodb import requests as rq
 from regions import expressions as ex
 from regions import policy as pol
-from regions import principals
+from regions import principals, resource_policy
 from regions.data import Delete, Put, Update, WriteOp
 from regions.errors import AccessDenied, DynamoError
 from regions.keys import KeySchema
@@ -104,6 +113,7 @@ __all__ = [
     "BUILDERS",
     "REQUEST_BUILDERS",
     "Check",
+    "attached_policy",
     "authorize",
     "authorize_request",
     "authorize_rest",
@@ -160,7 +170,7 @@ async def authorize(region: Region, service: str, op: str, body: dict[str, Any])
     principal = principals.current.get()
     if principal is None or principal.is_admin:
         return
-    enforce(principal, await checks_for(region, service, op, body))
+    enforce(principal, await checks_for(region, service, op, body), region)
 
 
 async def authorize_request(
@@ -168,20 +178,43 @@ async def authorize_request(
 ) -> None:
     """Raise AccessDeniedException unless ``principal`` (from :func:`subject`) may run
     this decoded request."""
-    enforce(principal, await request_checks(region, service, op, request))
+    enforce(principal, await request_checks(region, service, op, request), region)
 
 
-def enforce(principal: principals.Principal, checks: Iterable[Check]) -> None:
-    """Every check must be allowed; the first that is not is the one reported."""
+def enforce(
+    principal: principals.Principal, checks: Iterable[Check], region: Region | None = None
+) -> None:
+    """Every check must be allowed; the first that is not is the one reported.
+
+    With ``region``, a check on one of its tables (or an index of it, or a stream)
+    also consults the resource-based policy attached there (:func:`attached_policy`),
+    as IAM evaluates a request within one account: an explicit Deny in either the
+    user's policies or the resource's denies, else an Allow in either allows, else
+    it is denied (IAM User Guide, "Policy evaluation for requests within a single
+    account")."""
     if principal.is_admin:
         return
     policies = _compiled(principal)
     variables = pol.principal_variables(principal.name, principal.account_id, principal.arn)
+    prefix = region.arn("") if region is not None else None
     for check in checks:
         action = f"{SERVICE}:{check.action}"
-        decision = pol.evaluate(
-            policies, pol.Request(action, check.resource, check.context), variables
-        )
+        request = pol.Request(action, check.resource, check.context)
+        decision = pol.evaluate(policies, request, variables)
+        by_resource = False
+        if (
+            region is not None
+            and prefix is not None
+            and decision is not pol.Decision.EXPLICIT_DENY
+            and check.resource.startswith(prefix)
+        ):
+            attached = attached_policy(region, check.resource[len(prefix) :])
+            if attached is not None:
+                verdict = pol.evaluate((attached,), request, variables)
+                if verdict is pol.Decision.EXPLICIT_DENY:
+                    decision, by_resource = verdict, True
+                elif verdict is pol.Decision.ALLOW:
+                    decision = verdict
         if decision is not pol.Decision.ALLOW:
             raise AccessDenied(
                 pol.denial_message(
@@ -189,8 +222,30 @@ def enforce(principal: principals.Principal, checks: Iterable[Check]) -> None:
                     action,
                     check.resource,
                     explicit=decision is pol.Decision.EXPLICIT_DENY,
+                    resource_based=by_resource,
                 )
             )
+
+
+def attached_policy(region: Region, relative: str) -> pol.Policy | None:
+    """The resource-based policy governing ``table/<relative>`` of this region: the
+    table's for the table and its indexes, a stream's own for the stream
+    (regions/resource_policy.py).  Read from the catalog cache the request's checks
+    were built from (an item request's builder has just looked its tables up there,
+    so a worker process has reloaded it if it was stale); a table without a policy
+    costs a dict lookup and a None check."""
+    table, _, sub = relative.partition("/")
+    hit = region.control.catalog.tables.get(table)
+    if hit is None:
+        return None
+    spec = hit[1]
+    if not sub or sub.startswith("index/"):
+        attached = spec.resource_policy
+    elif sub.startswith("stream/") and spec.stream_policies:
+        attached = spec.stream_policies.get(sub[len("stream/") :])
+    else:
+        return None
+    return None if attached is None else resource_policy.compiled(attached)
 
 
 #: compiled documents by identity: a principal's documents are the same objects for
@@ -489,6 +544,9 @@ async def _query_request(region: Region, req: rq.QueryRequest) -> list[Check]:
 
 async def _scan_request(region: Region, req: rq.ScanRequest) -> list[Check]:
     table = _table_name(req.table)
+    # no key is read, but the lookup refreshes a worker's stale catalog cache, whose
+    # resource-based policies enforce() reads (attached_policy)
+    await _schema(region, table)
     names = _top(req.projection) | _tree_names(
         _condition_tree(req.filter), _condition_tree(req.legacy_filter)
     )
@@ -770,13 +828,24 @@ def _on_global_table(action: str) -> Callable[[Region, dict[str, Any]], Awaitabl
 
 
 def _on_resource(action: str) -> Callable[[Region, dict[str, Any]], Awaitable[list[Check]]]:
-    """The tagging operations name their table (or index, stream) by ResourceArn."""
+    """The tagging and resource-policy operations name their table (or index, stream)
+    by ResourceArn."""
 
     async def build(region: Region, body: dict[str, Any]) -> list[Check]:
         arn = body.get("ResourceArn")
         return [Check(action, arn if isinstance(arn, str) else "")]
 
     return build
+
+
+async def _create_table(region: Region, body: dict[str, Any]) -> list[Check]:
+    """CreateTable; with a ResourcePolicy also PutResourcePolicy on the new table (the
+    CreateTable API Reference: both actions are needed)."""
+    arn = _table_arn(region, body.get("TableName"))
+    checks = [Check("CreateTable", arn)]
+    if "ResourcePolicy" in body:
+        checks.append(Check("PutResourcePolicy", arn))
+    return checks
 
 
 async def _update_table(region: Region, body: dict[str, Any]) -> list[Check]:
@@ -834,7 +903,7 @@ BUILDERS: dict[str, dict[str, Builder]] = {
         "BatchWriteItem": _batch_write,
         "TransactWriteItems": _transact_write,
         "TransactGetItems": _transact_get,
-        "CreateTable": _on_table("CreateTable"),
+        "CreateTable": _create_table,
         "DescribeTable": _on_table("DescribeTable"),
         "DeleteTable": _on_table("DeleteTable"),
         "UpdateTable": _update_table,
@@ -847,6 +916,9 @@ BUILDERS: dict[str, dict[str, Builder]] = {
         "TagResource": _on_resource("TagResource"),
         "UntagResource": _on_resource("UntagResource"),
         "ListTagsOfResource": _on_resource("ListTagsOfResource"),
+        "PutResourcePolicy": _on_resource("PutResourcePolicy"),
+        "GetResourcePolicy": _on_resource("GetResourcePolicy"),
+        "DeleteResourcePolicy": _on_resource("DeleteResourcePolicy"),
         "CreateGlobalTable": _on_global_table("CreateGlobalTable"),
         "DescribeGlobalTable": _on_global_table("DescribeGlobalTable"),
         "UpdateGlobalTable": _on_global_table("UpdateGlobalTable"),
@@ -921,7 +993,7 @@ async def authorize_rest(
     if principal is None or principal.is_admin:
         return
     if table is None:
-        enforce(principal, [Check(action, ANY)])
+        enforce(principal, [Check(action, ANY)], region)
         return
     resource = region.arn(table) + (f"/index/{index}" if index is not None else "")
     values = item or key or {}
@@ -938,6 +1010,7 @@ async def authorize_rest(
     enforce(
         principal,
         [Check(action, resource, _context(leading=leading, names=names, select=select))],
+        region,
     )
 
 
@@ -970,7 +1043,9 @@ async def may_read_item(
         _context(leading=_leading(schema, keys), names=set(keys), select="ALL_ATTRIBUTES"),
     )
     try:
-        enforce(principal, [check])
+        # a check on another region's replica: its policy is that region's, unknown
+        # here, so only this region's resources consult one
+        enforce(principal, [check], region)
     except AccessDenied:
         return False
     return True

@@ -16,6 +16,7 @@ from typing import Any
 from regions.errors import ValidationError
 from regions.indexes import IndexSpec
 from regions.keys import KeyAttr, KeySchema
+from regions.resource_policy import ResourcePolicy
 from regions.streams import StreamSpec
 
 __all__ = [
@@ -110,6 +111,11 @@ class TableSpec:
     indexes: tuple[IndexSpec, ...] = field(default_factory=tuple)
     #: every enabling of the stream, oldest first; the last is current if enabled
     streams: tuple[StreamSpec, ...] = field(default_factory=tuple)
+    #: this replica's resource-based policy (the table's and its indexes'); per
+    #: region, never replicated (regions/resource_policy.py)
+    resource_policy: ResourcePolicy | None = None
+    #: the resource-based policies of its streams, by stream label
+    stream_policies: dict[str, ResourcePolicy] = field(default_factory=dict)
 
     @property
     def stream(self) -> StreamSpec | None:
@@ -170,6 +176,16 @@ class TableSpec:
             "ttl_changed_at": self.ttl_changed_at,
             "indexes": [i.to_json() for i in self.indexes],
             "streams": [s.to_json() for s in self.streams],
+            **(
+                {"resource_policy": self.resource_policy.to_json()}
+                if self.resource_policy is not None
+                else {}
+            ),
+            **(
+                {"stream_policies": {k: v.to_json() for k, v in self.stream_policies.items()}}
+                if self.stream_policies
+                else {}
+            ),
         }
 
     @classmethod
@@ -205,4 +221,12 @@ class TableSpec:
             ttl_changed_at=float(data.get("ttl_changed_at", 0.0)),
             indexes=tuple(IndexSpec.from_json(i) for i in data.get("indexes", [])),
             streams=tuple(StreamSpec.from_json(s) for s in data.get("streams", [])),
+            resource_policy=(
+                ResourcePolicy.from_json(data["resource_policy"])
+                if data.get("resource_policy")
+                else None
+            ),
+            stream_policies={
+                k: ResourcePolicy.from_json(v) for k, v in data.get("stream_policies", {}).items()
+            },
         )

@@ -1,5 +1,11 @@
-"""IAM-style identity policies: validation and evaluation.  Pure: no I/O, no request
-parsing (``api/authorization.py`` turns a request into :class:`Request` objects).
+"""IAM-style identity policies and resource-based policies: validation and
+evaluation.  Pure: no I/O, no request parsing (``api/authorization.py`` turns a
+request into :class:`Request` objects and combines both kinds of policies).
+
+A resource-based policy (``compile_policy(doc, resource_based=True)``;
+``regions/resource_policy.py``) is the same document with a ``Principal`` (or, with
+``Deny``, a ``NotPrincipal``) in every statement; a statement then applies only to
+the principals it names (:func:`_names`).
 
 A document is what IAM accepts for an identity-based policy::
 
@@ -106,6 +112,7 @@ _QUALIFIERS: Final = ("forallvalues", "foranyvalue")
 _STATEMENT_KEYS: Final = frozenset(
     {"Sid", "Effect", "Action", "NotAction", "Resource", "NotResource", "Condition"}
 )
+_PRINCIPAL_KEYS: Final = frozenset({"Principal", "NotPrincipal"})
 _DOCUMENT_KEYS: Final = frozenset({"Version", "Id", "Statement"})
 _SID: Final = re.compile(r"[A-Za-z0-9]*")
 _ACTION: Final = re.compile(r"[A-Za-z0-9*?-]+:[A-Za-z0-9*?]+")
@@ -158,6 +165,11 @@ class _Statement:
     resources: tuple[str, ...]
     not_resource: bool
     tests: tuple[_Test, ...]
+    #: a resource-based policy's Principal (or NotPrincipal), normalised by
+    #: :func:`_principals`; None in an identity-based policy (the principal is the
+    #: identity the policy is attached to)
+    principals: tuple[str, ...] | None = None
+    not_principal: bool = False
 
 
 @dataclass(frozen=True)
@@ -253,12 +265,69 @@ def _check_resource(resource: str, where: str) -> None:
         )
 
 
-def _statement(raw: object, where: str) -> _Statement:
+def _principals(value: object, where: str) -> tuple[str, ...]:
+    """A Principal element -> its entries, each ``*`` (anyone), ``account:<id>`` (an
+    account: its 12-digit id or ``arn:aws:iam::<id>:root``), ``arn:<an IAM ARN>`` or
+    ``service:<name>`` / ``federated:<name>`` (which match no user of a region).  IAM
+    allows no wildcard inside a principal (IAM User Guide, "AWS JSON policy elements:
+    Principal")."""
+    if value == "*":
+        return ("*",)
+    if not isinstance(value, dict) or not value:
+        raise _fail(f'{where} must be "*" or an object such as {{"AWS": [...]}}')
+    out: list[str] = []
+    for kind, raw in value.items():
+        names = _strings(raw, f"{where}.{kind}")
+        if kind == "AWS":
+            for name in names:
+                out.append(_aws_principal(name, f"{where}.AWS"))
+        elif kind in ("Service", "Federated"):
+            out.extend(f"{kind.lower()}:{n}" for n in names)
+        else:
+            raise _fail(
+                f"{where}: principal type {kind} is not supported (AWS, Service, Federated)"
+            )
+    return tuple(out)
+
+
+_ACCOUNT_ID: Final = re.compile(r"[0-9]{12}")
+
+
+def _aws_principal(name: str, where: str) -> str:
+    if name == "*":
+        return "*"
+    if _ACCOUNT_ID.fullmatch(name):
+        return f"account:{name}"
+    parts = name.split(":", 5)
+    if len(parts) != 6 or parts[0] != "arn" or parts[2] not in ("iam", "sts") or not parts[5]:
+        raise _fail(f"{where}: {name!r} is not a valid principal (an account id or an IAM ARN)")
+    if "*" in name or "?" in name:
+        raise _fail(f"{where}: {name!r}: a principal ARN cannot contain wildcards")
+    if parts[2] == "iam" and parts[5] == "root" and _ACCOUNT_ID.fullmatch(parts[4]):
+        return f"account:{parts[4]}"
+    return f"arn:{name}"
+
+
+def _statement(raw: object, where: str, *, resource_based: bool = False) -> _Statement:
     if not isinstance(raw, dict):
         raise _fail(f"{where} must be an object")
-    unknown = sorted(str(k) for k in raw if k not in _STATEMENT_KEYS)
-    if "Principal" in raw or "NotPrincipal" in raw:
+    unknown = sorted(
+        str(k)
+        for k in raw
+        if k not in _STATEMENT_KEYS and not (resource_based and k in _PRINCIPAL_KEYS)
+    )
+    principals: tuple[str, ...] | None = None
+    not_principal = False
+    if not resource_based and ("Principal" in raw or "NotPrincipal" in raw):
         raise _fail(f"{where}: an identity-based policy cannot name a Principal")
+    if resource_based:
+        if ("Principal" in raw) == ("NotPrincipal" in raw):
+            raise _fail(f"{where} must have exactly one of Principal and NotPrincipal")
+        not_principal = "NotPrincipal" in raw
+        if not_principal and raw.get("Effect") != "Deny":
+            raise _fail(f"{where}: NotPrincipal is supported with Effect Deny only")
+        key = "NotPrincipal" if not_principal else "Principal"
+        principals = _principals(raw[key], f"{where}.{key}")
     if unknown:
         raise _fail(f"{where} has unknown element(s): {', '.join(unknown)}")
     sid = raw.get("Sid")
@@ -287,6 +356,8 @@ def _statement(raw: object, where: str) -> _Statement:
         resources=resources,
         not_resource=resource_key == "NotResource",
         tests=tests,
+        principals=principals,
+        not_principal=not_principal,
     )
 
 
@@ -301,9 +372,11 @@ def _document(doc: object) -> dict[str, Any]:
     return doc
 
 
-def compile_policy(doc: object) -> Policy:
+def compile_policy(doc: object, *, resource_based: bool = False) -> Policy:
     """Validate a document (a dict or its JSON text) and prepare it for evaluation.
-    Raises :class:`PolicyError` saying what is wrong."""
+    Raises :class:`PolicyError` saying what is wrong.  ``resource_based``: a policy
+    attached to a resource, whose every statement names its Principal (or
+    NotPrincipal); an identity-based policy may name none."""
     data = _document(doc)
     unknown = sorted(str(k) for k in data if k not in _DOCUMENT_KEYS)
     if unknown:
@@ -318,7 +391,10 @@ def compile_policy(doc: object) -> Policy:
     if not statements:
         raise _fail("Statement must not be empty")
     return Policy(
-        statements=tuple(_statement(s, f"Statement[{i}]") for i, s in enumerate(statements)),
+        statements=tuple(
+            _statement(s, f"Statement[{i}]", resource_based=resource_based)
+            for i, s in enumerate(statements)
+        ),
         variables=version == _VARIABLE_VERSION,
     )
 
@@ -511,19 +587,51 @@ def _applies(
     return all(_test_holds(t, context, variables) for t in st.tests)
 
 
+def _names(st: _Statement, variables: Mapping[str, str]) -> tuple[bool, bool]:
+    """Does a resource-based statement name the requesting principal: (for a Deny,
+    for an Allow)?  An identity-based statement always names its identity.
+
+    ``*`` and the principal's own ARN name it for both.  The principal's account
+    (``arn:aws:iam::<id>:root`` or the id) names it for a Deny only: an Allow to an
+    account delegates to the account, whose identity-based policies must then allow
+    the user (IAM User Guide, "AWS JSON policy elements: Principal", AWS account
+    principals), while a Deny to an account denies every identity in it."""
+    if st.principals is None:
+        return True, True
+    arn = variables.get("aws:principalarn")
+    account = variables.get("aws:principalaccount")
+    own = any(p == "*" or (arn is not None and p == f"arn:{arn}") for p in st.principals)
+    in_account = own or (account is not None and f"account:{account}" in st.principals)
+    if st.not_principal:
+        # NotPrincipal (Deny only): every principal but the ones listed
+        return not in_account, False
+    return in_account, own
+
+
 def evaluate(
     policies: Iterable[Policy], request: Request, variables: Mapping[str, str] | None = None
 ) -> Decision:
-    """IAM's decision for one request: an applying Deny wins, then an applying Allow."""
+    """IAM's decision for one request: an applying Deny wins, then an applying Allow.
+
+    The policies may be identity-based or resource-based (whose statements apply
+    only to the principals they name, from ``variables``' ``aws:PrincipalArn`` and
+    ``aws:PrincipalAccount``): for a request within one account an Allow in either
+    kind allows and a Deny in either denies (IAM User Guide, "Policy evaluation for
+    requests within a single account")."""
     context = {k.lower(): list(v) for k, v in request.context.items()}
     # the principal's variables are global condition keys too (aws:username...)
-    for key, value in (variables or {}).items():
-        context.setdefault(key.lower(), [value])
-    frozen: _Vars = tuple(sorted((k.lower(), v) for k, v in (variables or {}).items()))
+    lowered = {k.lower(): v for k, v in (variables or {}).items()}
+    for key, value in lowered.items():
+        context.setdefault(key, [value])
+    frozen: _Vars = tuple(sorted(lowered.items()))
     allowed = False
     for policy in policies:
         vars_ = frozen if policy.variables else None
         for st in policy.statements:
+            if st.principals is not None:
+                for_deny, for_allow = _names(st, lowered)
+                if not (for_allow if st.allow else for_deny):
+                    continue
             if _applies(st, request.action, request.resource, context, vars_):
                 if not st.allow:
                     return Decision.EXPLICIT_DENY
@@ -542,10 +650,15 @@ def principal_variables(name: str, account_id: str, arn: str) -> dict[str, str]:
     }
 
 
-def denial_message(principal_arn: str, action: str, resource: str, explicit: bool) -> str:
+def denial_message(
+    principal_arn: str, action: str, resource: str, explicit: bool, *, resource_based: bool = False
+) -> str:
     """AccessDeniedException's Message, worded as AWS words it (e.g.
-    appsmithorg/appsmith#21846 and sebdah/dynamic-dynamodb#321 quote the service)."""
+    appsmithorg/appsmith#21846 and sebdah/dynamic-dynamodb#321 quote the service;
+    ``resource_based``: the explicit deny is a resource-based policy's, worded as the
+    IAM User Guide's "Access denied error messages" words it)."""
     head = f"User: {principal_arn} is not authorized to perform: {action} on resource: {resource}"
     if explicit:
-        return f"{head} with an explicit deny in an identity-based policy"
+        kind = "a resource-based" if resource_based else "an identity-based"
+        return f"{head} with an explicit deny in {kind} policy"
     return f"{head} because no identity-based policy allows the {action} action"

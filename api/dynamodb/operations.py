@@ -48,6 +48,7 @@ from api.dynamodb import (
     global_tables_2017,
     items,
     reads,
+    resource_policies,
     streams,
     tables,
     tags,
@@ -109,9 +110,21 @@ BATCHES: Final = "Batches"
 TRANSACTIONS: Final = "Transactions"
 TTL: Final = "TTL"
 TAGS: Final = "Tags"
+RESOURCE_POLICIES: Final = "Resource policies"
 STREAMS: Final = "Streams"
 GLOBAL_TABLES: Final = "Global tables"
-FAMILIES: Final = (TABLES, ITEMS, READS, BATCHES, TRANSACTIONS, TTL, TAGS, STREAMS, GLOBAL_TABLES)
+FAMILIES: Final = (
+    TABLES,
+    ITEMS,
+    READS,
+    BATCHES,
+    TRANSACTIONS,
+    TTL,
+    TAGS,
+    RESOURCE_POLICIES,
+    STREAMS,
+    GLOBAL_TABLES,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,6 +209,9 @@ REGISTRY: Final[tuple[Operation, ...]] = (
     _ddb("TagResource", TAGS, tags.tag_resource),
     _ddb("UntagResource", TAGS, tags.untag_resource),
     _ddb("ListTagsOfResource", TAGS, tags.list_tags),
+    _ddb("PutResourcePolicy", RESOURCE_POLICIES, resource_policies.put_resource_policy),
+    _ddb("GetResourcePolicy", RESOURCE_POLICIES, resource_policies.get_resource_policy),
+    _ddb("DeleteResourcePolicy", RESOURCE_POLICIES, resource_policies.delete_resource_policy),
     Operation("ListStreams", "streams", STREAMS, streams.list_streams),
     Operation("DescribeStream", "streams", STREAMS, streams.describe_stream),
     Operation("GetShardIterator", "streams", STREAMS, streams.get_shard_iterator),

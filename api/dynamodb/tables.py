@@ -97,7 +97,6 @@ def describe(
 _CREATE_UNSUPPORTED = (
     "GlobalTableSettingsReplicationMode",
     "GlobalTableSourceArn",
-    "ResourcePolicy",
     "SSESpecification",
     "VectorIndexes",
     "WarmThroughput",
@@ -145,14 +144,19 @@ def _index_shapes(shape: Shape, member: str) -> list[dict[str, Any]]:
     camel = member[0].lower() + member[1:]
     for i, el in enumerate(shape.listing(member, min_len=1) or [], 1):
         sub = shape.child(el, f"{camel}.{i}.member")
-        out.append(_index_shape(sub))
+        out.append(_index_shape(sub, gsi=member == "GlobalSecondaryIndexes"))
     return out
 
 
-def _index_shape(sub: Shape) -> dict[str, Any]:
+def _index_shape(sub: Shape, *, gsi: bool) -> dict[str, Any]:
     name = sub.string("IndexName", required=True, min_len=3, max_len=255)
     ks: list[dict[str, str]] = []
-    for j, kel in enumerate(sub.listing("KeySchema", required=True, min_len=1, max_len=2) or [], 1):
+    # a GSI's KeySchema may list up to four HASH and four RANGE attributes (multi-
+    # attribute keys; the API model dropped its maximum of 2 for them):
+    # regions/definitions.py reports too many of either
+    ks_max = None if gsi else 2
+    elements = sub.listing("KeySchema", required=True, min_len=1, max_len=ks_max) or []
+    for j, kel in enumerate(elements, 1):
         ksub = sub.child(kel, f"keySchema.{j}.member")
         ks.append(
             {
@@ -218,9 +222,8 @@ def _describe_indexes(
 ) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for idx in spec.indexes:
-        ks = [{"AttributeName": idx.key_schema.hash.name, "KeyType": "HASH"}]
-        if idx.key_schema.range is not None:
-            ks.append({"AttributeName": idx.key_schema.range.name, "KeyType": "RANGE"})
+        ks = [{"AttributeName": a.name, "KeyType": "HASH"} for a in idx.key_schema.hash_attrs]
+        ks += [{"AttributeName": a.name, "KeyType": "RANGE"} for a in idx.key_schema.range_attrs]
         projection: dict[str, Any] = {"ProjectionType": idx.projection}
         if idx.non_key_attributes:
             projection["NonKeyAttributes"] = list(idx.non_key_attributes)
@@ -291,6 +294,8 @@ async def create_table(region: Region, body: dict[str, Any]) -> dict[str, Any]:
     lsis = _index_shapes(shape, "LocalSecondaryIndexes")
     gsis = _index_shapes(shape, "GlobalSecondaryIndexes")
     on_demand = _on_demand_shape(shape)
+    # a resource-based policy for the table (regions/resource_policy.py)
+    policy = shape.string("ResourcePolicy")
     shape.done()
     _refuse_unsupported("CreateTable", body, _CREATE_UNSUPPORTED)
     spec = await region.control.create_table(
@@ -309,6 +314,7 @@ async def create_table(region: Region, body: dict[str, Any]) -> dict[str, Any]:
             stream=stream,
             on_demand=on_demand,
             gsi_throughput=[_index_throughput(g) for g in gsis],
+            resource_policy=policy,
         )
     )
     return {"TableDescription": describe(region, spec, status=CREATING)}
@@ -375,7 +381,7 @@ async def update_table(region: Region, body: dict[str, Any]) -> dict[str, Any]:
         delete_gsi = sub.struct("Delete")
         update_gsi = sub.struct("Update")
         if create_gsi is not None:
-            index_updates.append(("Create", _index_shape(create_gsi)))
+            index_updates.append(("Create", _index_shape(create_gsi, gsi=True)))
         if delete_gsi is not None:
             index_updates.append(
                 (

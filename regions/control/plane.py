@@ -23,7 +23,15 @@ from typing import Any
 
 import orjson
 
-from regions import catalog, definitions, reseed, streams, system_tables, throughput
+from regions import (
+    catalog,
+    definitions,
+    reseed,
+    resource_policy,
+    streams,
+    system_tables,
+    throughput,
+)
 from regions.catalog import Replica, TableSpec
 from regions.catalog_cache import CatalogCache
 from regions.control import table_changes as changes
@@ -172,6 +180,9 @@ class ControlPlane:
             # (a table without its own throughput is reported below)
             throughput.check_create(t.billing_mode, t.gsi_throughput, t.on_demand)
         catalog.validate_table_name(t.name)
+        if t.resource_policy is not None:
+            # a malformed document creates no table
+            resource_policy.validate(t.resource_policy)
         types = definitions.attribute_types(t.attribute_definitions)
         schema = definitions.key_schema(t.key_schema, types)
         idxs = definitions.index_specs(t.local_indexes, t.global_indexes, types, schema)
@@ -201,6 +212,13 @@ class ControlPlane:
             deletion_protection=t.deletion_protection,
             table_class=t.table_class,
             indexes=idxs,
+            resource_policy=(
+                resource_policy.ResourcePolicy(
+                    t.resource_policy, resource_policy.new_revision(None)
+                )
+                if t.resource_policy is not None
+                else None
+            ),
         )
         if t.stream is not None and t.stream[0]:
             spec = changes.stream_changed(spec, True, t.stream[1], wall_ms())

@@ -322,6 +322,10 @@ class Replicas:
                     i.with_status("ACTIVE") for i in spec.indexes if i.status != catalog.DELETING
                 ),
                 streams=(),
+                # resource-based policies are per replica (regions/resource_policy.py):
+                # a new replica starts without the sender's
+                resource_policy=None,
+                stream_policies={},
             )
             if spec.stream is not None:
                 # the same setting, and a stream (label) of this region's own

@@ -48,6 +48,8 @@ class NewTable:
     on_demand: throughput.OnDemand | None = None
     #: each GlobalSecondaryIndexes entry's throughput settings
     gsi_throughput: list[throughput.IndexThroughput] = field(default_factory=list)
+    #: ResourcePolicy: a resource-based policy document for the table (its JSON text)
+    resource_policy: str | None = None
 
 
 @dataclass(frozen=True)

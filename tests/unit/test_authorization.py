@@ -56,6 +56,15 @@ class FakeRegion:
             raise ResourceNotFound()
         return self.specs[table]
 
+    @property
+    def catalog(self) -> FakeRegion:
+        # ... and the catalog cache, whose tables the resource-policy lookup reads
+        return self
+
+    @property
+    def tables(self) -> dict[str, tuple[int, TableSpec]]:
+        return {name: (i, spec) for i, (name, spec) in enumerate(self.specs.items())}
+
 
 def _by_arn(value: Any, member: str = "") -> Any:
     """``value`` with the fake's one-letter table names given as their ARNs, which name

@@ -809,7 +809,6 @@ def test_update_attribute_type_enum(raw_ddb: Any, table: str) -> None:
 _CREATE_REFUSED: list[tuple[str, Any]] = [
     ("SSESpecification", {"Enabled": True, "SSEType": "KMS"}),
     ("WarmThroughput", {"ReadUnitsPerSecond": 15000}),
-    ("ResourcePolicy", '{"Version":"2012-10-17","Statement":[]}'),
     ("GlobalTableSourceArn", "arn:aws:dynamodb:us-west-2:123456789012:table/src"),
     ("GlobalTableSettingsReplicationMode", "ENABLED"),
 ]
