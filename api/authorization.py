@@ -99,6 +99,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from api.dynamodb import requests as rq
+from api.dynamodb.reads import resolve_key_condition
 from regions import expressions as ex
 from regions import policy as pol
 from regions import principals, resource_policy
@@ -515,12 +516,9 @@ async def _query_request(region: Region, req: rq.QueryRequest) -> list[Check]:
     if schema is not None:
         rng = schema.range
         try:
-            kc = req.key_condition.resolve(
-                schema.hash.name,
-                schema.hash.type,
-                rng.name if rng else None,
-                rng.type if rng else None,
-            )
+            # single- or multi-attribute (a GSI's); the leading key is the value of
+            # the first partition-key attribute
+            kc = resolve_key_condition(req.key_condition, schema)
         except DynamoError:
             pass  # the Query fails on it once authorized
         else:

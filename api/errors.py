@@ -74,7 +74,11 @@ def rest_status(exc: DynamoError) -> int:
 
 
 def error_body(exc: DynamoError) -> dict[str, Any]:
+    """``__type``, the message (left out when empty, as DynamoDB leaves it out of the
+    SerializationException for a body that is not JSON) and the modelled extras."""
     ns, _, message_key = _wire(exc.code)
-    body: dict[str, Any] = {"__type": ns + exc.code, message_key: exc.message}
+    body: dict[str, Any] = {"__type": ns + exc.code}
+    if exc.message:
+        body[message_key] = exc.message
     body.update(exc.extra())
     return body

@@ -40,11 +40,13 @@ __all__ = [
     "NUMBER_CONTEXT",
     "AttributeValue",
     "Item",
+    "arithmetic_result",
     "check_item_size",
     "compare_values",
     "decimal_to_number",
     "decode_item",
     "encode_item",
+    "expect_string",
     "from_plain",
     "item_size",
     "normalize_number",
@@ -218,6 +220,22 @@ def decimal_to_number(d: Decimal) -> str:
     return _canonical_number(bool(sign), "".join(map(str, digit_tuple)), exponent)
 
 
+def arithmetic_result(d: Decimal) -> str:
+    """Canonical number string for the exact result of ``+``, ``-`` or ``ADD``.
+
+    A result that needs more than 38 significant digits (``1E50 + 1``) is refused with
+    DynamoDB's *overflow* text, not the precision one that a stored value of 39 digits
+    gets: Alternator's test_update_expression_plus_imprecise, run against DynamoDB,
+    records DynamoDB answering "Number overflow. Attempting to store a number with
+    magnitude larger than supported range" for ``SET b = :a + :b`` and ``:a - :b``."""
+    try:
+        return decimal_to_number(d)
+    except ValidationError as exc:
+        if exc.message == MSG_PRECISION:
+            raise ValidationError(MSG_OVERFLOW) from None
+        raise
+
+
 def number_key(s: str) -> Decimal:
     """Exact comparable value of a (canonical) number string, for ordering and dedupe."""
     return NUMBER_CONTEXT.create_decimal(s)
@@ -253,6 +271,13 @@ def _expect_str(v: object) -> str:
     if kind == "map":
         raise SerializationError(_START_OF_MAP)
     raise SerializationError(f"{kind} cannot be converted to String")
+
+
+def expect_string(v: object) -> str:
+    """``v`` if it is a JSON string; else the SerializationException Coral's deserializer
+    raises for a String member given another JSON type (``NUMBER_VALUE cannot be
+    converted to String``...)."""
+    return _expect_str(v)
 
 
 def _expect_bool(v: object) -> bool:

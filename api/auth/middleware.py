@@ -14,8 +14,9 @@ Which requests go unauthenticated (docs/security.md says why):
   ``/v1/replication`` and ``/v1/conflicts``, the dashboard's read-only data.  A
   *signed* request to them is verified like any other, so the route knows its signer
   and shows it the item data it may read (``api/visibility.py``);
-* with ``allow_anonymous``: any request that carries no ``Authorization`` header,
-  as ``current = None``.  A signed request is verified all the same.
+* with ``allow_anonymous``: any request that carries no ``Authorization`` header
+  and is not presigned (``X-Amz-Algorithm`` in its query string), as ``current =
+  None``.  A signed request is verified all the same.
 
 A request is only buffered once its header names a key that exists, so an
 anonymous client cannot make the region hold large bodies in memory.
@@ -33,7 +34,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.auth.errors import UnrecognizedClient
-from api.auth.signature_check import Request, check_signature, parse_claim
+from api.auth.signature_check import Request, check_signature, is_presigned, parse_claim
 from api.dynamodb.protocol import MAX_BODY, WireResponse, encode_error, parse_target
 from api.dynamodb.transport import RequestTooLarge, cors_headers
 from api.errors import error_body, rest_status
@@ -125,7 +126,11 @@ class AuthMiddleware:
         (principal, body) for a verified request; (None, None) for an anonymous one
         (body not read); None when the client went away.  DynamoErrors are the
         authentication failures, for :meth:`reject`."""
-        if request.header("authorization") is None and self.settings.allow_anonymous:
+        if (
+            self.settings.allow_anonymous
+            and request.header("authorization") is None
+            and not is_presigned(request)
+        ):
             return None, None
         claim = parse_claim(request, self.region)
         resolved = await self.identities.resolve(claim.access_key_id)
@@ -180,9 +185,11 @@ class AuthMiddleware:
 
 
 def _signed_status(scope: Scope) -> bool:
-    """A signed request to a status route: verified, even where the route is public."""
-    return scope["path"] in STATUS_PATHS and any(
-        name.lower() == b"authorization" for name, _ in scope["headers"]
+    """A signed request to a status route (in a header, or presigned in the query):
+    verified, even where the route is public."""
+    return scope["path"] in STATUS_PATHS and (
+        any(name.lower() == b"authorization" for name, _ in scope["headers"])
+        or b"X-Amz-Algorithm" in scope.get("query_string", b"")
     )
 
 

@@ -12,6 +12,16 @@ Two steps, so that a request is only buffered once it names a real key:
 
 The checks run in dynalite's order (which follows the live service), and every
 failure carries DynamoDB's text.
+
+A request may carry its signature in the query string instead (a presigned request:
+``X-Amz-Algorithm``, ``X-Amz-Credential``, ``X-Amz-Date``, ``X-Amz-SignedHeaders``,
+``X-Amz-Signature`` and optionally ``X-Amz-Expires`` as query parameters), as DynamoDB
+accepts; :func:`parse_claim` reads it from there when the query names
+``X-Amz-Algorithm``, with the same checks, and the signature then covers the canonical
+query string less ``X-Amz-Signature``.  Such a signature is good from its date until
+``X-Amz-Expires`` seconds later (at most 604800, seven days); without
+``X-Amz-Expires`` it has the header signature's window.  A request whose query has no
+``X-Amz-Algorithm`` (every SDK call) never reaches that code.
 """
 
 from __future__ import annotations
@@ -25,16 +35,19 @@ import re
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from urllib.parse import unquote
 
 from api.auth.errors import IncompleteSignature, InvalidSignature, MissingAuthenticationToken
 from regions import sigv4
 
 __all__ = [
     "FUTURE_LIMIT_S",
+    "MAX_EXPIRES_S",
     "PAST_LIMIT_S",
     "Claim",
     "Request",
     "check_signature",
+    "is_presigned",
     "parse_claim",
 ]
 
@@ -43,8 +56,23 @@ PAST_LIMIT_S = 5 * 60
 #: a signature dated further ahead is not yet current
 FUTURE_LIMIT_S = 15 * 60
 
+#: the longest X-Amz-Expires of a presigned request: seven days, as the SigV4 signing
+#: key is only valid that long (AWS's SigV4 query-string documentation)
+MAX_EXPIRES_S = 7 * 24 * 3600
+
 _BASIC = re.compile(r"^\d{8}T\d{6}Z$")
 _REQUIRED = ("Credential", "Signature", "SignedHeaders")
+#: the query parameters of a presigned request, in the order DynamoDB names the missing
+#: ones (dynalite's connection tests, written against DynamoDB)
+_QUERY_REQUIRED = (
+    "X-Amz-Algorithm",
+    "X-Amz-Credential",
+    "X-Amz-Signature",
+    "X-Amz-SignedHeaders",
+    "X-Amz-Date",
+)
+_QUERY_ALGORITHM = "X-Amz-Algorithm"
+_QUERY_SIGNATURE = "X-Amz-Signature"
 
 
 @dataclass(frozen=True)
@@ -73,6 +101,29 @@ class Claim:
     region: str
     signed_headers: tuple[str, ...]
     signature: str
+    #: signed in the query string (presigned): the canonical query leaves out
+    #: X-Amz-Signature
+    presigned: bool = False
+
+
+def _query_params(raw_query: str) -> dict[str, str]:
+    """The query's parameters, names and values decoded (the first of a repeated one)."""
+    params: dict[str, str] = {}
+    for part in raw_query.split("&"):
+        if part:
+            name, _, value = part.partition("=")
+            params.setdefault(unquote(name), unquote(value))
+    return params
+
+
+def is_presigned(request: Request) -> bool:
+    """Whether the request's query string names ``X-Amz-Algorithm`` (even empty, or
+    without a value), which makes it a query-string-signed request for DynamoDB.  Free
+    for the requests of every SDK: their query string is empty."""
+    raw = request.raw_query
+    if not raw or ("Algorithm" not in raw and "%" not in raw):
+        return False
+    return _QUERY_ALGORITHM in _query_params(raw)
 
 
 def _basic(epoch: float) -> str:
@@ -147,6 +198,13 @@ _TEMPLATES_MAX = 1024
 def parse_claim(request: Request, region: str, now: float | None = None) -> Claim:
     """Everything but the signature itself; raises the matching DynamoDB error."""
     header = request.header("authorization")
+    if request.raw_query and is_presigned(request):
+        if header is not None:
+            raise InvalidSignature(
+                "Found both 'X-Amz-Algorithm' as a query-string param and 'Authorization' "
+                "as HTTP header."
+            )
+        return _parse_query_claim(request, region, now)
     x_amz_date = request.header("x-amz-date")
     if header is None or x_amz_date is None:
         return _parse_claim(request, region, now)
@@ -202,7 +260,92 @@ def _parse_claim(request: Request, region: str, now: float | None) -> Claim:
     date, when = _request_time(request)
     _check_time(date, when, now)
 
-    signed = tuple(h.strip().lower() for h in params["SignedHeaders"].split(";"))
+    return _claim(
+        request,
+        region,
+        algorithm=algorithm,
+        credential=params["Credential"],
+        signed_headers=params["SignedHeaders"],
+        signature=params["Signature"],
+        date=date,
+    )
+
+
+def _parse_query_claim(request: Request, region: str, now: float | None) -> Claim:
+    """A presigned request's claim: the same checks as the header's, on the query's
+    parameters (the missing-parameter text is dynalite's record of DynamoDB's)."""
+    params = _query_params(request.raw_query)
+    missing = "".join(
+        f"AWS query-string parameters must include '{p}'. "
+        for p in _QUERY_REQUIRED
+        if not params.get(p)
+    )
+    if missing:
+        raise IncompleteSignature(f"{missing}Re-examine the query-string parameters.")
+    text = params["X-Amz-Date"]
+    when = _parse_basic(text)
+    if when is None:
+        raise IncompleteSignature(
+            f"Date must be in ISO-8601 'basic format'. Got '{text}'. "
+            "See http://en.wikipedia.org/wiki/ISO_8601"
+        )
+    expires = params.get("X-Amz-Expires")
+    if expires is None:
+        _check_time(text, when, now)
+    else:
+        _check_expires(text, when, expires, now)
+    return _claim(
+        request,
+        region,
+        algorithm=params["X-Amz-Algorithm"],
+        credential=params["X-Amz-Credential"],
+        signed_headers=params["X-Amz-SignedHeaders"],
+        signature=params["X-Amz-Signature"],
+        date=text,
+        presigned=True,
+    )
+
+
+def _check_expires(date: str, when: float, expires: str, now: float | None) -> None:
+    """A presigned signature is good from ``date`` (less the usual 15 minutes of clock
+    skew) to ``date + X-Amz-Expires``.  The texts are modelled on DynamoDB's for a
+    header signature (InvalidSignatureException, "Signature expired: ... is now earlier
+    than ..."); the bound is AWS's seven days."""
+    if not expires.isdigit() or not expires.isascii():
+        raise IncompleteSignature(f"X-Amz-Expires should be a number, not '{expires}'.")
+    seconds = int(expires)
+    if seconds > MAX_EXPIRES_S:
+        raise InvalidSignature(
+            "X-Amz-Expires must be less than a week (in seconds); that is, the given "
+            f"X-Amz-Expires must be less than {MAX_EXPIRES_S} seconds"
+        )
+    now = time.time() if now is None else now
+    if when < now - seconds:
+        raise InvalidSignature(
+            f"Signature expired: {date} is now earlier than {_basic(now - seconds)} "
+            f"({_basic(now)} - {seconds} sec.)"
+        )
+    if when > now + FUTURE_LIMIT_S:
+        raise InvalidSignature(
+            f"Signature not yet current: {date} is still later than "
+            f"{_basic(now + FUTURE_LIMIT_S)} ({_basic(now)} + {FUTURE_LIMIT_S // 60} min.)"
+        )
+
+
+def _claim(
+    request: Request,
+    region: str,
+    *,
+    algorithm: str,
+    credential: str,
+    signed_headers: str,
+    signature: str,
+    date: str,
+    presigned: bool = False,
+) -> Claim:
+    """The checks a header and a query signature share, after the date's: signed
+    headers, algorithm, credential scope."""
+    signed = tuple(h.strip().lower() for h in signed_headers.split(";"))
     if "host" not in signed:
         raise InvalidSignature("'Host' must be a 'SignedHeader' in the AWS Authorization.")
     _check_signed(request, signed)
@@ -210,7 +353,6 @@ def _parse_claim(request: Request, region: str, now: float | None) -> Claim:
         raise IncompleteSignature(
             f"Unsupported AWS 'algorithm': '{algorithm}' (only {sigv4.ALGORITHM} for now)."
         )
-    credential = params["Credential"]
     pieces = credential.rstrip("/").split("/")
     if len(pieces) != 5:
         raise IncompleteSignature(
@@ -241,16 +383,25 @@ def _parse_claim(request: Request, region: str, now: float | None) -> Claim:
         scope=sigv4.scope(scope_date, scope_region, service),
         region=scope_region,
         signed_headers=signed,
-        signature=params["Signature"],
+        signature=signature,
+        presigned=presigned,
     )
 
 
 def check_signature(claim: Claim, request: Request, body: bytes, secret_access_key: str) -> None:
     """Recompute the signature over ``body``; raise InvalidSignature if it differs."""
+    raw_query = request.raw_query
+    if claim.presigned:
+        # the signature signs every query parameter but itself
+        raw_query = "&".join(
+            part
+            for part in raw_query.split("&")
+            if unquote(part.partition("=")[0]) != _QUERY_SIGNATURE
+        )
     canonical = sigv4.canonical_request(
         request.method,
         sigv4.canonical_uri(request.raw_path),
-        sigv4.canonical_query(request.raw_query),
+        sigv4.canonical_query(raw_query),
         {
             name: sigv4.canonical_header_value(request.headers.get(name, ()))
             for name in claim.signed_headers

@@ -23,6 +23,7 @@ from regions.catalog import TableSpec
 from regions.data import Delete, Put, Update, WriteOutcome
 from regions.errors import ValidationError
 from regions.region import Region
+from regions.types import expect_string
 
 __all__ = [
     "decode_delete_item",
@@ -50,6 +51,9 @@ def _context(shape: Shape, expressions: tuple[str | None, ...]) -> ex.Expression
     common plain Put/Get/Delete pays nothing for the expression machinery)."""
     names = shape.mapping("ExpressionAttributeNames")
     values = shape.mapping("ExpressionAttributeValues")
+    for name in (names or {}).values():
+        # a JSON type error is found while deserialising, before any validation
+        expect_string(name)
     if not any(e is not None for e in expressions):
         if names is not None:
             raise ValidationError(

@@ -20,7 +20,7 @@ from regions.reads import Page
 from regions.region import Region
 from regions.types import Item
 
-__all__ = ["decode_query", "decode_scan", "run_query", "run_scan"]
+__all__ = ["decode_query", "decode_scan", "resolve_key_condition", "run_query", "run_scan"]
 
 # in DynamoDB's order: the enum error lists them so
 _SELECT = ("SPECIFIC_ATTRIBUTES", "COUNT", "ALL_ATTRIBUTES", "ALL_PROJECTED_ATTRIBUTES")
@@ -154,7 +154,7 @@ def decode_query(body: dict[str, Any]) -> QueryRequest:
     )
 
 
-def _resolve(source: ex.KeyTerms | ex.KeyConditionsTerms, schema: KeySchema) -> IndexKeyCondition:
+def resolve_key_condition(source: ex.KeyTerms | ex.KeyConditionsTerms, schema: KeySchema) -> IndexKeyCondition:
     """The key condition matched to the table's or index's key schema.  On a
     multi-attribute GSI key both forms take the multi-attribute rules (DynamoDB
     accepts the legacy KeyConditions there too: ScyllaDB's test suite, run against
@@ -181,7 +181,7 @@ async def run_query(region: Region, request: QueryRequest) -> dict[str, Any]:
     if index is not None and idx is None:
         raise ValidationError(f"The table does not have the specified index: {index}")
     schema: KeySchema = idx.key_schema if idx is not None else spec.key_schema
-    kc = _resolve(request.key_condition, schema)
+    kc = resolve_key_condition(request.key_condition, schema)
     cond, paths = request.filter, request.projection
     if request.legacy_filter is not None:
         filtered = {str(p[0]) for p in ex.paths_in(request.legacy_filter.expr)}

@@ -8,7 +8,7 @@ from typing import Final
 
 from regions.errors import ValidationError
 from regions.expressions.ast import AttributeValue
-from regions.types import validate_value
+from regions.types import expect_string, validate_value
 
 __all__ = ["ExpressionContext"]
 
@@ -47,6 +47,12 @@ class ExpressionContext:
     def __init__(
         self, names: dict[str, str] | None, values: dict[str, AttributeValue] | None
     ) -> None:
+        if names is not None:
+            # A name of another JSON type fails deserialisation, before any validation:
+            # SerializationException (Alternator's test_transact.py, run against
+            # DynamoDB: {"#xyz": 7} in a TransactWriteItems action).
+            for name in names.values():
+                expect_string(name)
         # Order and wording from dynalite's validateExpressions (recorded from DynamoDB).
         if names is not None:
             if not names:

@@ -46,7 +46,7 @@ from regions.expressions.context import ExpressionContext
 from regions.expressions.evaluate import resolve_path
 from regions.expressions.parser import Parser, check_source, too_deep
 from regions.expressions.validate import Validator
-from regions.types import decimal_to_number, number_key
+from regions.types import arithmetic_result, decimal_to_number, number_key
 
 __all__ = ["apply_update", "parse_update"]
 
@@ -61,7 +61,7 @@ MSG_MISSING_OPERAND: Final = (
 MSG_WRONG_TYPE: Final = "An operand in the update expression has an incorrect data type"
 
 #: Wide enough that sums of two in-range numbers are exact; the result is then checked
-#: against DynamoDB's limits by ``decimal_to_number``.
+#: against DynamoDB's limits (``arithmetic_result``, ``decimal_to_number``).
 _EXACT: Final = decimal.Context(prec=400, Emax=999_999, Emin=-999_999)
 
 
@@ -109,7 +109,7 @@ def _arithmetic(op: str, a: AttributeValue, b: AttributeValue) -> AttributeValue
         raise ValidationError(MSG_WRONG_TYPE)
     x, y = Decimal(a["N"]), Decimal(b["N"])
     result = _EXACT.add(x, y) if op == "+" else _EXACT.subtract(x, y)
-    return {"N": decimal_to_number(result)}
+    return {"N": arithmetic_result(result)}
 
 
 def _value(op: Operand, item: Item) -> AttributeValue:
@@ -168,6 +168,7 @@ def _add(current: AttributeValue | None, operand: AttributeValue) -> AttributeVa
     if _tag(current) != tag:
         raise ValidationError(MSG_WRONG_TYPE)
     if tag == "N":
+        # ADD keeps the precision text: only SET's +/- is recorded with the overflow one
         return {"N": decimal_to_number(_EXACT.add(Decimal(current["N"]), Decimal(operand["N"])))}
     present = {_set_key(tag, e) for e in current[tag]}
     extra = [e for e in operand[tag] if _set_key(tag, e) not in present]

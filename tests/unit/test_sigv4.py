@@ -484,3 +484,17 @@ def test_a_signature_not_last_is_parsed_in_full() -> None:
     odd = f"{head}, XSignature={signature}"
     with pytest.raises(IncompleteSignature, match=r"requires 'Signature' parameter"):
         parse_claim(_as_received(request, "h", authorization=odd), "us-east-1", now=NOW)
+
+
+def test_only_an_x_amz_algorithm_parameter_makes_a_request_presigned() -> None:
+    from api.auth.signature_check import Request, is_presigned
+
+    def req(query: str) -> Request:
+        return Request("POST", "/", query, {})
+
+    assert is_presigned(req("X-Amz-Algorithm"))
+    assert is_presigned(req("a=1&X-Amz-Algorithm=AWS4-HMAC-SHA256"))
+    assert is_presigned(req("X%2DAmz%2DAlgorithm="))
+    assert not is_presigned(req(""))
+    assert not is_presigned(req("id=X-Amz-Algorithm"))
+    assert not is_presigned(req("X-Amz-Algorith=1&X-Amz-Credential=a"))

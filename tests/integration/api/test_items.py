@@ -414,6 +414,47 @@ def test_not_a_number(ddb: Any, table: str, text: str) -> None:
     )
 
 
+OVERFLOW = "Number overflow. Attempting to store a number with magnitude larger than supported range"
+
+
+@pytest.mark.parametrize(
+    ("expression", "a", "b"),
+    [
+        ("SET n = :a + :b", "1E50", "1"),
+        ("SET n = :a - :b", "1E50", "1"),
+        ("SET n = :a + :b", "9E125", "9E125"),
+        ("SET n = :a - :b", "9E125", "-9E125"),
+    ],
+    ids=["plus-imprecise", "minus-imprecise", "plus-overflow", "minus-overflow"],
+)
+def test_arithmetic_beyond_38_digits_or_the_range(
+    ddb: Any, table: str, expression: str, a: str, b: str
+) -> None:
+    """A result that would need more than 38 digits is refused with DynamoDB's overflow
+    text, as one too large is (Alternator's test_update_expression_plus_imprecise and
+    _plus_overflow, run against DynamoDB)."""
+    expect_error(
+        lambda: ddb.update_item(
+            TableName=table,
+            Key={"p": {"S": "arith"}},
+            UpdateExpression=expression,
+            ExpressionAttributeValues={":a": {"N": a}, ":b": {"N": b}},
+        ),
+        "ValidationException",
+        OVERFLOW,
+    )
+    assert "Item" not in ddb.get_item(TableName=table, Key={"p": {"S": "arith"}})
+    # 38 digits exactly is fine, and exact
+    ddb.update_item(
+        TableName=table,
+        Key={"p": {"S": "arith"}},
+        UpdateExpression="SET n = :a + :b",
+        ExpressionAttributeValues={":a": {"N": "1E37"}, ":b": {"N": "1"}},
+    )
+    item = ddb.get_item(TableName=table, Key={"p": {"S": "arith"}}, ConsistentRead=True)["Item"]
+    assert item["n"] == {"N": "1" + "0" * 36 + "1"}
+
+
 def test_nesting_limit(ddb: Any, table: str) -> None:
     # the attribute is level 1, so 31 wraps put the leaf at level 32: the deepest allowed
     ddb.put_item(TableName=table, Item={"p": {"S": "ok"}, "d": _wrap(31)})

@@ -12,6 +12,7 @@ import zlib
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.fixtures.regions import RegionProcess
@@ -120,6 +121,41 @@ def test_body_must_be_a_json_object(region_proc: RegionProcess, raw: bytes) -> N
     assert error_of(r)[0] == SERVICE_NS + "SerializationException"
 
 
+@pytest.mark.parametrize(
+    "raw", [b"", b"hi", b"not json", b"{", b'{"Limit": 1,}', b"\xff\xfe{}", b"{}{}", b"}{"]
+)
+def test_body_that_is_not_json_gets_no_message(region_proc: RegionProcess, raw: bytes) -> None:
+    """DynamoDB's exact answer to a body that is not JSON (or is empty): a
+    SerializationException and no message at all (dynalite's connection tests, written
+    against DynamoDB, check this body and its CRC32, 3948637019)."""
+    r = post(region_proc.url, "ListTables", raw=raw)
+    assert r.status_code == 400
+    assert r.content == b'{"__type":"com.amazon.coral.service#SerializationException"}'
+    assert r.headers["x-amz-crc32"] == "3948637019"
+
+
+def test_body_that_is_not_json_through_botocore(ddb: Any) -> None:
+    """What an SDK user sees: the code, and an empty message."""
+    from botocore.exceptions import ClientError
+
+    def bad_json(request: Any, **_: Any) -> None:
+        request.data = b"{not json"
+        request.headers["Content-Length"] = str(len(request.data))
+
+    events = ddb.meta.events
+    # swap the body after serialisation, before the signature (which then covers it)
+    events.register_first("before-sign.dynamodb.ListTables", bad_json)
+    try:
+        with pytest.raises(ClientError) as info:
+            ddb.list_tables()
+    finally:
+        events.unregister("before-sign.dynamodb.ListTables", bad_json)
+    err = info.value.response["Error"]
+    assert err["Code"] == "SerializationException"
+    assert err.get("Message", "") == ""
+    assert info.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+
+
 def test_member_of_the_wrong_json_type(region_proc: RegionProcess) -> None:
     r = post(region_proc.url, "DescribeTable", {"TableName": 5})
     assert r.status_code == 400
@@ -211,14 +247,30 @@ def test_response_headers(region_proc: RegionProcess, operation: str, body: dict
     r = post(region_proc.url, operation, body)
     assert r.headers["content-type"] == JSON_10
     assert r.headers["x-amz-crc32"] == str(zlib.crc32(r.content))
-    # 32 upper-case hex digits, as DynamoDB's own request ids
-    assert re.fullmatch(r"[0-9A-F]{32}", r.headers["x-amzn-requestid"])
+    # 52 characters of [0-9A-V], as DynamoDB's own request ids (dynalite's connection
+    # tests, written against DynamoDB, check [0-9A-Z]{52})
+    assert re.fullmatch(r"[0-9A-V]{52}", r.headers["x-amzn-requestid"])
     assert int(r.headers["content-length"]) == len(r.content)
 
 
 def test_request_ids_are_unique(region_proc: RegionProcess) -> None:
     ids = {post(region_proc.url, "ListTables", {}).headers["x-amzn-requestid"] for _ in range(5)}
     assert len(ids) == 5
+
+
+def test_request_id_of_every_kind_of_answer(region_proc: RegionProcess) -> None:
+    """Answers, errors, the unsigned health check and an authentication failure all carry
+    a DynamoDB-shaped request id."""
+    unsigned = {"X-Amz-Target": "DynamoDB_20120810.ListTables", "Content-Type": JSON_10}
+    answers = [
+        post(region_proc.url, "ListTables", {}),
+        post(region_proc.url, "NoSuchOperation", {}),
+        httpx.get(region_proc.url + "/"),
+        httpx.post(region_proc.url + "/", headers=unsigned, content=b"{}"),
+    ]
+    assert answers[-1].status_code == 400
+    for r in answers:
+        assert re.fullmatch(r"[0-9A-V]{52}", r.headers["x-amzn-requestid"]), r.headers
 
 
 def test_crc32_of_a_large_item_response(region_proc: RegionProcess, ddb: Any, seeded: str) -> None:
@@ -549,7 +601,9 @@ def test_hostile_input_is_a_clean_4xx(
     assert 400 <= r.status_code < 500, (r.status_code, r.text[:500])
     kind, message = error_of(r)
     assert kind.rsplit("#", 1)[0] + "#" in (VALIDATE_NS, SERVICE_NS, DYNAMODB_NS)
-    assert message, r.text[:500]
+    # a body that is not JSON gets DynamoDB's message-less SerializationException
+    not_json = r.content == b'{"__type":"com.amazon.coral.service#SerializationException"}'
+    assert message or not_json, r.text[:500]
     _assert_seed_intact(region_proc.url, seeded)
 
 

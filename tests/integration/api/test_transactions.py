@@ -374,6 +374,33 @@ def test_expression_errors_reject_the_whole_request(ddb: Any, table: str, extra:
     assert get(ddb, table, {"p": s("ok")}) is None
 
 
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        (7, "NUMBER_VALUE cannot be converted to String"),
+        ({"x": "y"}, "Start of structure or map found where not expected"),
+        (["x"], "Unrecognized collection type class java.lang.String"),
+    ],
+    ids=["number", "map", "list"],
+)
+def test_expression_attribute_name_of_the_wrong_json_type(
+    raw_ddb: Any, ddb: Any, table: str, name: object, message: str
+) -> None:
+    """A name that is not a JSON string is a SerializationException for the whole
+    request, found before the "unused" check (Alternator's
+    test_transact_write_items_serialization_exception, run against DynamoDB)."""
+    action = {"Put": {"TableName": table, "Item": {"p": s("ser")}, "ConditionExpression": "attribute_exists(p)", "ExpressionAttributeNames": {"#xyz": name}}}
+    expect_error(lambda: raw_ddb.transact_write_items(TransactItems=[p_put(table, "ok"), action]), "SerializationException", message)
+    # the single-item operations read the same member the same way, even without an expression
+    expect_error(
+        lambda: raw_ddb.put_item(TableName=table, Item={"p": s("ser")}, ExpressionAttributeNames={"#xyz": name}),
+        "SerializationException",
+        message,
+    )
+    assert get(ddb, table, {"p": s("ok")}) is None
+    assert get(ddb, table, {"p": s("ser")}) is None
+
+
 def test_each_action_has_its_own_placeholders(ddb: Any, table: str) -> None:
     # :v is defined by action 1 and used only by action 2: unused in 1, undefined in 2
     err = expect_error(

@@ -129,7 +129,7 @@ def test_arithmetic() -> None:
     [
         ("9.9999999999999999999999999999999999999E+125", "1E+125", OVERFLOW),
         ("1.1E-130", "-1E-130", UNDERFLOW),
-        ("1E+37", "0.1", PRECISION),
+        ("1E+37", "0.1", OVERFLOW),  # DynamoDB words it so (Alternator, test_number.py)
     ],
 )
 def test_arithmetic_limits(a: str, b: str, message: str) -> None:
