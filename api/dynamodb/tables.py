@@ -366,6 +366,13 @@ async def update_table(region: Region, body: dict[str, Any]) -> dict[str, Any]:
             rn = create.string("RegionName", required=True, min_len=1)
             if rn:
                 creates.append(rn)
+            # per-replica settings are not implemented: refused, never dropped
+            overrides = sorted(k for k in create.body if k != "RegionName")
+            if overrides:
+                raise ValidationError(
+                    "ReplicaUpdates Create does not support "
+                    f"{', '.join(overrides)} in this version"
+                )
         if delete is not None:
             rn = delete.string("RegionName", required=True, min_len=1)
             if rn:

@@ -848,3 +848,22 @@ def test_update_table_refuses_what_it_cannot_honour(ddb: Any, table: str, member
         "ValidationException",
         f"UpdateTable does not support {member} in this version",
     )
+
+
+@pytest.mark.parametrize(
+    ("member", "value"),
+    [
+        ("KMSMasterKeyId", "alias/mine"),
+        ("ProvisionedThroughputOverride", {"ReadCapacityUnits": 5}),
+        ("TableClassOverride", "STANDARD_INFREQUENT_ACCESS"),
+    ],
+)
+def test_replica_create_refuses_per_replica_settings(ddb: Any, table: str, member: str, value: Any) -> None:
+    expect_error(
+        lambda: ddb.update_table(
+            TableName=table, ReplicaUpdates=[{"Create": {"RegionName": "eu-west-1", member: value}}]
+        ),
+        "ValidationException",
+        f"ReplicaUpdates Create does not support {member} in this version",
+    )
+    assert "Replicas" not in ddb.describe_table(TableName=table)["Table"]
