@@ -239,7 +239,7 @@ def test_filter_and_start_key_rules(ddb: Any, multi: str) -> None:
     expect_error(
         lambda: _q(ddb, multi, HASH, {}, ExclusiveStartKey={"p": s("g0"), "h1": s("H"), "r1": s("a"), "r2": n(1)}),
         "ValidationException",
-        "The provided starting key is invalid: The provided key element does not match the schema",
+        "The provided starting key is invalid",
     )
 
 
