@@ -151,9 +151,15 @@ def index_spec(
             f"{ptype}, but NonKeyAttributes is specified"
         )
     if ptype == "INCLUDE" and not non_key:
+        # DynamoDB's text, as the Parity Suite records it against the live service
+        # (nubo-db/dynoxide#116); an empty list is the shape check's error before this
         raise ValidationError(
-            "One or more parameter values were invalid: NonKeyAttributes must not be empty"
+            "One or more parameter values were invalid: ProjectionType is INCLUDE, but "
+            "NonKeyAttributes is not specified"
         )
+    if len(set(non_key)) != len(non_key):
+        # as DynamoDB answers a repeated name (guregu/dynamo#88 quotes it)
+        raise ValidationError("Cannot have two attributes with the same name")
     throughput = raw.get("ProvisionedThroughput") or {}
     return IndexSpec(
         name=name,

@@ -867,3 +867,25 @@ def test_replica_create_refuses_per_replica_settings(ddb: Any, table: str, membe
         f"ReplicaUpdates Create does not support {member} in this version",
     )
     assert "Replicas" not in ddb.describe_table(TableName=table)["Table"]
+
+
+def test_index_projection_rules(ddb: Any) -> None:
+    def gsi(projection: dict[str, Any]) -> Any:
+        return lambda: ddb.create_table(
+            TableName=unique("proj"),
+            BillingMode="PAY_PER_REQUEST",
+            KeySchema=[{"AttributeName": "p", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "p", "AttributeType": "S"}, {"AttributeName": "g", "AttributeType": "S"}],
+            GlobalSecondaryIndexes=[{"IndexName": "by-g", "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}], "Projection": projection}],
+        )
+
+    expect_error(
+        gsi({"ProjectionType": "INCLUDE"}),
+        "ValidationException",
+        "One or more parameter values were invalid: ProjectionType is INCLUDE, but NonKeyAttributes is not specified",
+    )
+    expect_error(
+        gsi({"ProjectionType": "INCLUDE", "NonKeyAttributes": ["a", "b", "a"]}),
+        "ValidationException",
+        "Cannot have two attributes with the same name",
+    )
