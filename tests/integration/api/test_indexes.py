@@ -749,3 +749,16 @@ def test_create_gsi_with_an_existing_name(ddb: Any, indexed: str) -> None:
         ),
         "ValidationException",
     )
+
+
+def test_redeclared_attribute_type_keeps_the_defined_one(ddb: Any, make_indexed: Callable[..., str]) -> None:
+    table = make_indexed(None, None, _defs(p="S", s="N"))
+    # p is S: a conflicting N in the request is ignored, as DynamoDB ignores it
+    ddb.update_table(
+        TableName=table,
+        AttributeDefinitions=[{"AttributeName": "p", "AttributeType": "N"}, {"AttributeName": "g", "AttributeType": "S"}],
+        GlobalSecondaryIndexUpdates=[{"Create": _index("by-g", "g", None, "KEYS_ONLY")}],
+    )
+    defs = {d["AttributeName"]: d["AttributeType"] for d in ddb.describe_table(TableName=table)["Table"]["AttributeDefinitions"]}
+    assert defs["p"] == "S" and defs["g"] == "S"
+    ddb.put_item(TableName=table, Item={"p": s("still-a-string"), "s": n(1), "g": s("x")})
