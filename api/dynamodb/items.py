@@ -23,7 +23,7 @@ from regions.catalog import TableSpec
 from regions.data import Delete, Put, Update, WriteOutcome
 from regions.errors import ValidationError
 from regions.region import Region
-from regions.types import expect_string
+from regions.types import check_item_size, expect_string, validate_item, validate_values
 
 __all__ = [
     "decode_delete_item",
@@ -129,7 +129,12 @@ def decode_put_item(body: dict[str, Any]) -> PutItemRequest:
     table = shape.table_name()
     item = shape.mapping("Item", required=True)
     condition, rv, rv_on_fail, rcc = _put_delete_options(shape, body)
-    return PutItemRequest(Put(table, condition, rv_on_fail, item=item), rv, rcc)
+    # the whole request is validated before the table is looked up, as DynamoDB does:
+    # a malformed item for a missing table is a ValidationException
+    canonical = validate_item(item)
+    check_item_size(canonical)
+    put = Put(table, condition, rv_on_fail, item=canonical, canonical=True)
+    return PutItemRequest(put, rv, rcc)
 
 
 async def run_put_item(region: Region, request: PutItemRequest) -> dict[str, Any]:
@@ -152,6 +157,7 @@ def decode_delete_item(body: dict[str, Any]) -> DeleteItemRequest:
     table = shape.table_name()
     key = shape.mapping("Key", required=True)
     condition, rv, rv_on_fail, rcc = _put_delete_options(shape, body)
+    validate_values(key)  # malformed values before the table is looked up
     return DeleteItemRequest(Delete(table, condition, rv_on_fail, key=key), rv, rcc)
 
 
@@ -188,6 +194,7 @@ def decode_get_item(body: dict[str, Any]) -> GetItemRequest:
     if ctx is not None:
         ctx.check_all_used()
     assert key is not None  # shape.done() reported a missing Key
+    validate_values(key)  # malformed values before the table is looked up
     return GetItemRequest(table, key, consistent, paths, rcc)
 
 
@@ -238,6 +245,7 @@ def decode_update_item(body: dict[str, Any]) -> UpdateItemRequest:
         update=update,
         attribute_updates=legacy_update,
     )
+    validate_values(key)  # malformed values before the table is looked up
     return UpdateItemRequest(op, rv, rcc)
 
 

@@ -89,8 +89,14 @@ class WriteOp:
 class Put(WriteOp):
     #: the item as sent (wire form); canonical once validated()
     item: Any = None
+    #: ``item`` is already canonical and within the size limit (the HTTP layer
+    #: validates it before the table is looked up, as DynamoDB does): only its key
+    #: is left to check
+    canonical: bool = False
 
     def validated(self, schema: KeySchema) -> tuple[Item, Put]:
+        if self.canonical:
+            return item_key(self.item, schema), self
         canonical = validate_item(self.item)
         key = item_key(canonical, schema)
         check_item_size(canonical)

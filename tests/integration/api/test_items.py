@@ -773,3 +773,18 @@ def test_wire_binary_is_padded_base64(region_proc: RegionProcess, ddb: Any, tabl
     item = r.json()["Item"]
     assert item["b"] == {"B": base64.b64encode(b"ab").decode()}
     assert sorted(item["bs"]["BS"]) == sorted(["YQ==", "YWJj"])
+
+
+def test_a_malformed_request_for_a_missing_table_is_a_validation_error(ddb: Any) -> None:
+    # DynamoDB validates the whole request before it looks the table up
+    missing = "no-such-table-anywhere"
+    bad_number = {"k": {"S": "a"}, "n": {"N": "not-a-number"}}
+    for call in (
+        lambda: ddb.put_item(TableName=missing, Item=bad_number),
+        lambda: ddb.get_item(TableName=missing, Key={"k": {"N": "x"}}),
+        lambda: ddb.delete_item(TableName=missing, Key={"k": {"N": "x"}}),
+        lambda: ddb.update_item(TableName=missing, Key={"k": {"N": "x"}}),
+    ):
+        expect_error(call, "ValidationException")
+    # a well-formed one gets ResourceNotFoundException
+    expect_error(lambda: ddb.get_item(TableName=missing, Key={"k": {"S": "a"}}), "ResourceNotFoundException")
