@@ -464,40 +464,24 @@ async def _get_item_request(region: Region, req: rq.GetItemRequest) -> list[Chec
     ]
 
 
-async def _put_item_request(region: Region, req: rq.PutItemRequest) -> list[Check]:
-    return [
-        await _write_check(
-            region,
-            "PutItem",
-            req.op,
-            return_values=req.return_values,
-            return_consumed=req.return_consumed,
-        )
-    ]
+_SingleWrite = rq.PutItemRequest | rq.UpdateItemRequest | rq.DeleteItemRequest
 
 
-async def _update_item_request(region: Region, req: rq.UpdateItemRequest) -> list[Check]:
-    return [
-        await _write_check(
-            region,
-            "UpdateItem",
-            req.op,
-            return_values=req.return_values,
-            return_consumed=req.return_consumed,
-        )
-    ]
+def _single_write(action: str) -> Callable[[Region, _SingleWrite], Awaitable[list[Check]]]:
+    """PutItem, UpdateItem and DeleteItem: one check on the operation they build."""
 
+    async def build(region: Region, req: _SingleWrite) -> list[Check]:
+        return [
+            await _write_check(
+                region,
+                action,
+                req.op,
+                return_values=req.return_values,
+                return_consumed=req.return_consumed,
+            )
+        ]
 
-async def _delete_item_request(region: Region, req: rq.DeleteItemRequest) -> list[Check]:
-    return [
-        await _write_check(
-            region,
-            "DeleteItem",
-            req.op,
-            return_values=req.return_values,
-            return_consumed=req.return_consumed,
-        )
-    ]
+    return build
 
 
 def _index_resource(region: Region, table: str, index: str | None) -> str:
@@ -948,9 +932,9 @@ RequestBuilder = Callable[[Region, Any], Awaitable[list[Check]]]
 REQUEST_BUILDERS: dict[str, dict[str, RequestBuilder]] = {
     "dynamodb": {
         "GetItem": _get_item_request,
-        "PutItem": _put_item_request,
-        "UpdateItem": _update_item_request,
-        "DeleteItem": _delete_item_request,
+        "PutItem": _single_write("PutItem"),
+        "UpdateItem": _single_write("UpdateItem"),
+        "DeleteItem": _single_write("DeleteItem"),
         "Query": _query_request,
         "Scan": _scan_request,
         "BatchGetItem": _batch_get_request,

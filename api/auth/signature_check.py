@@ -173,6 +173,15 @@ def _check_signed(request: Request, signed: tuple[str, ...]) -> None:
             raise InvalidSignature(f"'{name}' must be a 'SignedHeader' in the AWS Authorization.")
 
 
+def _check_not_ahead(date: str, when: float, now: float) -> None:
+    """A signature dated too far ahead of this clock (header and presigned alike)."""
+    if when > now + FUTURE_LIMIT_S:
+        raise InvalidSignature(
+            f"Signature not yet current: {date} is still later than "
+            f"{_basic(now + FUTURE_LIMIT_S)} ({_basic(now)} + {FUTURE_LIMIT_S // 60} min.)"
+        )
+
+
 def _check_time(date: str, when: float, now: float | None) -> None:
     now = time.time() if now is None else now
     if when < now - PAST_LIMIT_S:
@@ -180,11 +189,7 @@ def _check_time(date: str, when: float, now: float | None) -> None:
             f"Signature expired: {date} is now earlier than {_basic(now - PAST_LIMIT_S)} "
             f"({_basic(now)} - {PAST_LIMIT_S // 60} min.)"
         )
-    if when > now + FUTURE_LIMIT_S:
-        raise InvalidSignature(
-            f"Signature not yet current: {date} is still later than "
-            f"{_basic(now + FUTURE_LIMIT_S)} ({_basic(now)} + {FUTURE_LIMIT_S // 60} min.)"
-        )
+    _check_not_ahead(date, when, now)
 
 
 #: (Authorization header up to its trailing Signature=, X-Amz-Date, region) ->
@@ -325,11 +330,7 @@ def _check_expires(date: str, when: float, expires: str, now: float | None) -> N
             f"Signature expired: {date} is now earlier than {_basic(now - seconds)} "
             f"({_basic(now)} - {seconds} sec.)"
         )
-    if when > now + FUTURE_LIMIT_S:
-        raise InvalidSignature(
-            f"Signature not yet current: {date} is still later than "
-            f"{_basic(now + FUTURE_LIMIT_S)} ({_basic(now)} + {FUTURE_LIMIT_S // 60} min.)"
-        )
+    _check_not_ahead(date, when, now)
 
 
 def _claim(
