@@ -545,24 +545,30 @@ async def _batch_get_request(region: Region, req: rq.BatchGetItemRequest) -> lis
     checks: list[Check] = []
     for entry in req.tables:
         table = _table_name(entry.table)
-        schema = await _schema(region, table)
         select = "SPECIFIC_ATTRIBUTES" if entry.projection is not None else "ALL_ATTRIBUTES"
-        names = _top(entry.projection)
-        before = len(checks)
-        for key in entry.keys:
-            values = _mapping(key)
-            checks.append(
-                Check(
-                    "BatchGetItem",
-                    region.arn(table),
-                    _context(
-                        leading=_leading(schema, values), names=names | set(values), select=select
-                    ),
-                )
-            )
-        if len(checks) == before:
-            checks.append(Check("BatchGetItem", region.arn(table), _context(select=select)))
+        checks += await _batch_get_table(
+            region, table, entry.keys, _top(entry.projection), select
+        )
     return checks or [Check("BatchGetItem", ANY)]
+
+
+async def _batch_get_table(
+    region: Region, table: str, keys: Iterable[object], names: set[str], select: str
+) -> list[Check]:
+    """One BatchGetItem table's checks: one per key (its leading key and attribute
+    names), or one for the table when it lists none."""
+    schema = await _schema(region, table)
+    checks: list[Check] = []
+    for key in keys:
+        values = _mapping(key)
+        checks.append(
+            Check(
+                "BatchGetItem",
+                region.arn(table),
+                _context(leading=_leading(schema, values), names=names | set(values), select=select),
+            )
+        )
+    return checks or [Check("BatchGetItem", region.arn(table), _context(select=select))]
 
 
 async def _batch_write_request(region: Region, req: rq.BatchWriteItemRequest) -> list[Check]:
@@ -706,24 +712,11 @@ async def _batch_get(region: Region, body: dict[str, Any]) -> list[Check]:
     for table_key, raw in _mapping(body.get("RequestItems")).items():
         table = _table_name(table_key)
         entry = _mapping(raw)
-        schema = await _schema(region, table)
         select = "SPECIFIC_ATTRIBUTES" if _projects(entry) else "ALL_ATTRIBUTES"
-        names = _legacy_names(entry)
         keys = entry.get("Keys")
-        before = len(checks)
-        for key in keys if isinstance(keys, list) else ():
-            values = _mapping(key)
-            checks.append(
-                Check(
-                    "BatchGetItem",
-                    region.arn(table),
-                    _context(
-                        leading=_leading(schema, values), names=names | set(values), select=select
-                    ),
-                )
-            )
-        if len(checks) == before:
-            checks.append(Check("BatchGetItem", region.arn(table), _context(select=select)))
+        checks += await _batch_get_table(
+            region, table, keys if isinstance(keys, list) else (), _legacy_names(entry), select
+        )
     return checks or [Check("BatchGetItem", ANY)]
 
 

@@ -138,11 +138,19 @@ def decode_put_item(body: dict[str, Any]) -> PutItemRequest:
 
 
 async def run_put_item(region: Region, request: PutItemRequest) -> dict[str, Any]:
+    return await _put_or_delete(region, request, request.op.item)
+
+
+async def _put_or_delete(
+    region: Region, request: PutItemRequest | DeleteItemRequest, item: object
+) -> dict[str, Any]:
+    """PutItem and DeleteItem once decoded (``item``: a Put's item, for the estimate
+    of a limited table's write capacity, or None)."""
     op = request.op
     table = op.table
     spec = await region.control.table_spec(table)
-    # throughput is taken before the write, so a throttled Put writes nothing
-    ticket = throttle.admit_writes(region, [(spec, [op.item])])
+    # throughput is taken before the write, so a throttled write writes nothing
+    ticket = throttle.admit_writes(region, [(spec, [item])])
     outcome = await region.data.commit_one(op)
     out = (
         {"Attributes": outcome.old}
@@ -162,17 +170,7 @@ def decode_delete_item(body: dict[str, Any]) -> DeleteItemRequest:
 
 
 async def run_delete_item(region: Region, request: DeleteItemRequest) -> dict[str, Any]:
-    op = request.op
-    table = op.table
-    spec = await region.control.table_spec(table)
-    ticket = throttle.admit_writes(region, [(spec, [None])])
-    outcome = await region.data.commit_one(op)
-    out = (
-        {"Attributes": outcome.old}
-        if request.return_values == "ALL_OLD" and outcome.old is not None
-        else {}
-    )
-    return _write_capacity(spec, ticket, table, request.return_consumed, outcome, out)
+    return await _put_or_delete(region, request, None)
 
 
 def decode_get_item(body: dict[str, Any]) -> GetItemRequest:
