@@ -47,7 +47,7 @@ test-unit: setup  ## the unit tests only (no services)
 	$(PY) -m pytest tests/unit -q $(PYTEST_ARGS)
 
 test: setup kafka-jars lint  ## everything: lint, unit and integration tests (real Kafka and PostgreSQL)
-	time $(PY) -m pytest -q -ra $(PYTEST_ARGS)
+	time $(PY) -m pytest -q -ra --durations=25 $(PYTEST_ARGS)
 
 demo: setup kafka-jars  ## Kafka + three replicating regions + a workload; Ctrl-C stops everything
 	$(VENV)/bin/globaltables demo
@@ -78,6 +78,12 @@ bench: setup kafka-jars $(VENV)/.bench-installed bench/node_modules/.package-loc
 bench-profile: setup $(VENV)/.bench-installed  ## py-spy profiles of a region under the mixed and put workloads
 	$(VENV)/bin/globaltables bench profile --out .data/bench --workload mixed --mode gil $(BENCH_PROFILE_ARGS)
 	$(VENV)/bin/globaltables bench profile --out .data/bench --workload put --mode wall $(BENCH_PROFILE_ARGS)
+
+# ---- backfill at scale (docs/global-tables.md) ----
+# `make test` adds a replica to a 10,000-item table under load; this is the 50,000 one.
+.PHONY: backfill-scale
+backfill-scale: setup kafka-jars  ## a replica added to a 50,000-item global table while both others write
+	GLOBALTABLES_BACKFILL_ITEMS=50000 $(PY) -m pytest tests/integration/replication/test_backfill_scale.py -s -q -ra $(PYTEST_ARGS)
 
 # ---- chaos (docs/reliability.md) ----
 # `make test` runs tests/chaos in its short form; this is the long one (30 s cut, more
