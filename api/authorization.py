@@ -99,7 +99,6 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from api.dynamodb import requests as rq
-from api.dynamodb.reads import resolve_key_condition
 from regions import expressions as ex
 from regions import policy as pol
 from regions import principals, resource_policy
@@ -502,7 +501,7 @@ async def _query_request(region: Region, req: rq.QueryRequest) -> list[Check]:
         try:
             # single- or multi-attribute (a GSI's); the leading key is the value of
             # the first partition-key attribute
-            kc = resolve_key_condition(req.key_condition, schema)
+            kc = req.key_condition.resolve_for(schema)
         except DynamoError:
             pass  # the Query fails on it once authorized
         else:
@@ -574,21 +573,29 @@ async def _batch_get_table(
 async def _batch_write_request(region: Region, req: rq.BatchWriteItemRequest) -> list[Check]:
     checks: list[Check] = []
     for entry in req.tables:
-        table = _table_name(entry.table)
-        schema = await _schema(region, table)
-        before = len(checks)
-        for request in entry.requests:
-            values = _mapping(request.item if request.is_put else request.key)
-            checks.append(
-                Check(
-                    "BatchWriteItem",
-                    region.arn(table),
-                    _context(leading=_leading(schema, values), names=values),
-                )
-            )
-        if len(checks) == before:
-            checks.append(Check("BatchWriteItem", region.arn(table)))
+        checks += await _batch_write_table(
+            region,
+            _table_name(entry.table),
+            [_mapping(r.item if r.is_put else r.key) for r in entry.requests],
+        )
     return checks or [Check("BatchWriteItem", ANY)]
+
+
+async def _batch_write_table(
+    region: Region, table: str, writes: list[dict[str, Any]]
+) -> list[Check]:
+    """One BatchWriteItem table's checks: one per put item or delete key (its leading
+    key and attribute names), or one for the table when it lists none."""
+    schema = await _schema(region, table)
+    checks = [
+        Check(
+            "BatchWriteItem",
+            region.arn(table),
+            _context(leading=_leading(schema, values), names=values),
+        )
+        for values in writes
+    ]
+    return checks or [Check("BatchWriteItem", region.arn(table))]
 
 
 def _write_action(op: WriteOp) -> str:
@@ -723,23 +730,14 @@ async def _batch_get(region: Region, body: dict[str, Any]) -> list[Check]:
 async def _batch_write(region: Region, body: dict[str, Any]) -> list[Check]:
     checks: list[Check] = []
     for table_key, raw in _mapping(body.get("RequestItems")).items():
-        table = _table_name(table_key)
-        schema = await _schema(region, table)
-        before = len(checks)
+        writes = []
         for request in raw if isinstance(raw, list) else ():
             request = _mapping(request)
-            values = _mapping(_mapping(request.get("PutRequest")).get("Item")) or _mapping(
-                _mapping(request.get("DeleteRequest")).get("Key")
+            writes.append(
+                _mapping(_mapping(request.get("PutRequest")).get("Item"))
+                or _mapping(_mapping(request.get("DeleteRequest")).get("Key"))
             )
-            checks.append(
-                Check(
-                    "BatchWriteItem",
-                    region.arn(table),
-                    _context(leading=_leading(schema, values), names=values),
-                )
-            )
-        if len(checks) == before:
-            checks.append(Check("BatchWriteItem", region.arn(table)))
+        checks += await _batch_write_table(region, _table_name(table_key), writes)
     return checks or [Check("BatchWriteItem", ANY)]
 
 

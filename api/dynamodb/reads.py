@@ -14,13 +14,12 @@ from regions import capacity, reads, throttle
 from regions import expressions as ex
 from regions.catalog import TableSpec
 from regions.errors import ValidationError
-from regions.expressions.key_condition import IndexKeyCondition, resolve_multi
 from regions.keys import KeySchema
 from regions.reads import Page
 from regions.region import Region
 from regions.types import Item
 
-__all__ = ["decode_query", "decode_scan", "resolve_key_condition", "run_query", "run_scan"]
+__all__ = ["decode_query", "decode_scan", "run_query", "run_scan"]
 
 # in DynamoDB's order: the enum error lists them so
 _SELECT = ("SPECIFIC_ATTRIBUTES", "COUNT", "ALL_ATTRIBUTES", "ALL_PROJECTED_ATTRIBUTES")
@@ -154,26 +153,6 @@ def decode_query(body: dict[str, Any]) -> QueryRequest:
     )
 
 
-def resolve_key_condition(source: ex.KeyTerms | ex.KeyConditionsTerms, schema: KeySchema) -> IndexKeyCondition:
-    """The key condition matched to the table's or index's key schema.  On a
-    multi-attribute GSI key both forms take the multi-attribute rules (DynamoDB
-    accepts the legacy KeyConditions there too: ScyllaDB's test suite, run against
-    it, scylladb/scylladb#31393)."""
-    if isinstance(source, ex.KeyTerms):
-        return source.resolve_for(schema)
-    if schema.multi:
-        return resolve_multi(source.terms, schema, legacy=True)
-    rng = schema.range
-    return IndexKeyCondition.single(
-        source.resolve(
-            schema.hash.name,
-            schema.hash.type,
-            rng.name if rng else None,
-            rng.type if rng else None,
-        )
-    )
-
-
 async def run_query(region: Region, request: QueryRequest) -> dict[str, Any]:
     table, index, consistent = request.table, request.index, request.consistent
     spec = await region.control.table_spec(table)
@@ -181,7 +160,7 @@ async def run_query(region: Region, request: QueryRequest) -> dict[str, Any]:
     if index is not None and idx is None:
         raise ValidationError(f"The table does not have the specified index: {index}")
     schema: KeySchema = idx.key_schema if idx is not None else spec.key_schema
-    kc = resolve_key_condition(request.key_condition, schema)
+    kc = request.key_condition.resolve_for(schema)
     cond, paths = request.filter, request.projection
     if request.legacy_filter is not None:
         filtered = {str(p[0]) for p in ex.paths_in(request.legacy_filter.expr)}

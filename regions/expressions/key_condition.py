@@ -20,7 +20,7 @@ name the attributes (see the function).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, Protocol
 
 from regions.errors import ValidationError
 from regions.expressions.ast import (
@@ -210,6 +210,36 @@ def _range_error(later: str, earlier: str) -> ValidationError:
     )
 
 
+class _Terms(Protocol):
+    """A key condition parsed without its table: KeyTerms, or the legacy
+    KeyConditionsTerms (regions/expressions/legacy.py)."""
+
+    @property
+    def terms(self) -> tuple[tuple[str, str, tuple[AttributeValue, ...]], ...]: ...
+
+    def resolve(
+        self, hash_name: str, hash_type: str, range_name: str | None, range_type: str | None
+    ) -> KeyCondition: ...
+
+
+def match_schema(source: _Terms, schema: KeySchema, *, legacy: bool) -> IndexKeyCondition:
+    """Match a parsed key condition to a key schema: a multi-attribute one (a GSI's)
+    by :func:`resolve_multi`, which takes the legacy KeyConditions as well (DynamoDB
+    accepts them there: ScyllaDB's test suite, run against it, scylladb/scylladb#31393),
+    a single-attribute one by the source's own ``resolve``."""
+    if schema.multi:
+        return resolve_multi(source.terms, schema, legacy=legacy)
+    rng = schema.range
+    return IndexKeyCondition.single(
+        source.resolve(
+            schema.hash.name,
+            schema.hash.type,
+            rng.name if rng else None,
+            rng.type if rng else None,
+        )
+    )
+
+
 def resolve_multi(
     terms: tuple[tuple[str, str, tuple[AttributeValue, ...]], ...],
     schema: KeySchema,
@@ -323,19 +353,8 @@ class KeyTerms:
         return KeyCondition(hash_values[0], range_op, range_values)
 
     def resolve_for(self, schema: KeySchema) -> IndexKeyCondition:
-        """Match it to a key schema, single- (:meth:`resolve`) or multi-attribute
-        (:func:`resolve_multi`)."""
-        if schema.multi:
-            return resolve_multi(self.terms, schema)
-        rng = schema.range
-        return IndexKeyCondition.single(
-            self.resolve(
-                schema.hash.name,
-                schema.hash.type,
-                rng.name if rng else None,
-                rng.type if rng else None,
-            )
-        )
+        """Match it to a key schema, single- or multi-attribute."""
+        return match_schema(self, schema, legacy=False)
 
 
 def parse_key_terms(expr: str, ctx: ExpressionContext) -> KeyTerms:

@@ -66,8 +66,9 @@ from regions.expressions.ast import (
 
 # Package-private helpers, shared so KeyConditions and KeyConditionExpression word their
 # key-value errors identically.
-from regions.expressions.key_condition import _check_not_empty
+from regions.expressions.key_condition import IndexKeyCondition, _check_not_empty, match_schema
 from regions.expressions.key_condition import _check_values as _check_key_type
+from regions.keys import KeySchema
 from regions.types import compare_values, decimal_to_number, number_key, validate_value
 
 __all__ = [
@@ -390,6 +391,10 @@ class KeyConditionsTerms:
     def names(self) -> tuple[str, ...]:
         """The attributes it constrains."""
         return tuple(name for name, _, _ in self.terms)
+
+    def resolve_for(self, schema: KeySchema) -> IndexKeyCondition:
+        """Match it to a key schema, single- or multi-attribute."""
+        return match_schema(self, schema, legacy=True)
 
     def resolve(
         self,
