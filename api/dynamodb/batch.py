@@ -13,7 +13,7 @@ import re
 from typing import Any, Final
 
 from api.dynamodb import legacy
-from api.dynamodb.items import _context
+from api.dynamodb.items import _context, collection_metrics_wanted, refuse_collection_metrics
 from api.dynamodb.requests import (
     BatchGetItemRequest,
     BatchWriteItemRequest,
@@ -23,7 +23,7 @@ from api.dynamodb.requests import (
 from api.dynamodb.shapes import Shape
 from regions import batch, capacity
 from regions import expressions as ex
-from regions.errors import ValidationError
+from regions.errors import DynamoError, ValidationError
 from regions.region import Region
 
 __all__ = [
@@ -34,7 +34,6 @@ __all__ = [
 ]
 
 _RCC: Final = ("INDEXES", "TOTAL", "NONE")
-_RICM: Final = ("SIZE", "NONE")
 _TABLE_NAME: Final = re.compile(r"[a-zA-Z0-9_.-]+")
 _MAP_KEYS: Final = (
     "Map keys must satisfy constraint: [Member must have length less than or equal to 255, "
@@ -151,7 +150,7 @@ async def run_batch_get_item(region: Region, request: BatchGetItemRequest) -> di
 def decode_batch_write_item(body: dict[str, Any]) -> BatchWriteItemRequest:
     shape = Shape(body)
     rcc = shape.string("ReturnConsumedCapacity", enum=_RCC)
-    shape.string("ReturnItemCollectionMetrics", enum=_RICM)
+    metrics = collection_metrics_wanted(shape)
     items = _request_items(shape) or {}
     lists: list[tuple[str, list[Any]]] = []
     for name, value in items.items():
@@ -181,10 +180,18 @@ def decode_batch_write_item(body: dict[str, Any]) -> BatchWriteItemRequest:
             for (name, parsed), (_, reqs) in zip(tables, lists, strict=True)
         ),
         rcc,
+        metrics,
     )
 
 
 async def run_batch_write_item(region: Region, request: BatchWriteItemRequest) -> dict[str, Any]:
+    if request.collection_metrics:
+        for t in request.tables:
+            try:
+                spec = await region.control.table_spec(t.table)
+            except DynamoError:
+                continue  # regions/batch.py reports a missing table in its order
+            refuse_collection_metrics("BatchWriteItem", spec, True)
     result = await batch.batch_write(
         region, [batch.TableWrite(t.table, list(t.requests)) for t in request.tables]
     )

@@ -10,7 +10,9 @@ paths, ``KeyTerms``), writes as the typed operations of ``regions/data/ops.py``.
 
 Members that only echo the request are kept as sent: ``return_values`` is None when
 ReturnValues was not sent (the operation then acts on ``NONE``), which is also what
-the ``dynamodb:ReturnValues`` condition key needs.
+the ``dynamodb:ReturnValues`` condition key needs.  ``collection_metrics`` is whether
+ReturnItemCollectionMetrics asked for ``SIZE``: the run refuses it on a table with
+local secondary indexes (``api.dynamodb.items.refuse_collection_metrics``).
 """
 
 from __future__ import annotations
@@ -65,6 +67,8 @@ class PutItemRequest:
     op: Put
     return_values: str | None
     return_consumed: str | None
+    #: ReturnItemCollectionMetrics=SIZE
+    collection_metrics: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +76,8 @@ class DeleteItemRequest:
     op: Delete
     return_values: str | None
     return_consumed: str | None
+    #: ReturnItemCollectionMetrics=SIZE
+    collection_metrics: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +87,8 @@ class UpdateItemRequest:
     op: Update
     return_values: str | None
     return_consumed: str | None
+    #: ReturnItemCollectionMetrics=SIZE
+    collection_metrics: bool = False
 
 
 # --------------------------------------------------------------------------- Query, Scan
@@ -158,6 +166,8 @@ class TableWrites:
 class BatchWriteItemRequest:
     tables: tuple[TableWrites, ...]
     return_consumed: str | None
+    #: ReturnItemCollectionMetrics=SIZE
+    collection_metrics: bool = False
 
 
 # --------------------------------------------------------------------------- transactions
@@ -171,6 +181,8 @@ class TransactWriteItemsRequest:
     #: the request's identity for ClientRequestToken ("" without a token)
     digest: str
     return_consumed: str | None
+    #: ReturnItemCollectionMetrics=SIZE
+    collection_metrics: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,12 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any, Final
 
-from api.dynamodb.items import _condition, _context
+from api.dynamodb.items import (
+    _condition,
+    _context,
+    collection_metrics_wanted,
+    refuse_collection_metrics,
+)
 from api.dynamodb.requests import TransactGet, TransactGetItemsRequest, TransactWriteItemsRequest
 from api.dynamodb.shapes import Shape
 from regions import capacity, throttle
@@ -36,7 +41,6 @@ __all__ = [
 
 MAX_ACTIONS: Final = 100
 _RCC: Final = ("INDEXES", "TOTAL", "NONE")
-_RICM: Final = ("SIZE", "NONE")
 _RVCCF: Final = ("ALL_OLD", "NONE")
 #: TransactWriteItem members, in the model's order
 _KINDS: Final = (tx.CHECK, tx.PUT, tx.DELETE, tx.UPDATE)
@@ -90,7 +94,7 @@ def decode_transact_write_items(body: dict[str, Any]) -> TransactWriteItemsReque
     shape = Shape(body)
     entries = shape.listing("TransactItems", required=True, min_len=1, max_len=MAX_ACTIONS)
     rcc = shape.string("ReturnConsumedCapacity", enum=_RCC)
-    shape.string("ReturnItemCollectionMetrics", enum=_RICM)
+    metrics = collection_metrics_wanted(shape)
     token = shape.string("ClientRequestToken", min_len=1, max_len=36)
     read: list[tuple[tx.WriteAction, Shape, tuple[str | None, ...]] | None] = []
     kinds_seen: list[int] = []
@@ -107,16 +111,17 @@ def decode_transact_write_items(body: dict[str, Any]) -> TransactWriteItemsReque
         raise ValidationError(_SEVERAL_ACTIONS)
     actions = tuple(_with_expressions(*r) for r in read if r is not None)
     digest = tx.request_hash(body.get("TransactItems")) if token is not None else ""
-    return TransactWriteItemsRequest(actions, token, digest, rcc)
+    return TransactWriteItemsRequest(actions, token, digest, rcc, metrics)
 
 
 async def run_transact_write_items(
     region: Region, request: TransactWriteItemsRequest
 ) -> dict[str, Any]:
     actions = list(request.actions)
-    ticket = throttle.admit_writes(
-        region, await _write_demands(region, actions), transactional=True
-    )
+    demands = await _write_demands(region, actions)
+    for spec, _ in demands:
+        refuse_collection_metrics("TransactWriteItems", spec, request.collection_metrics)
+    ticket = throttle.admit_writes(region, demands, transactional=True)
     result = await tx.transact_write(region, actions, token=request.token, digest=request.digest)
     if ticket.active:
         ticket.settle(_transact_spent(result))
