@@ -48,6 +48,10 @@ __all__ = [
     "MAX_GSI",
     "MAX_KEY_ATTRIBUTES",
     "MAX_LSI",
+    "MAX_NAME_LENGTH",
+    "MAX_NON_KEY_NAME_LENGTH",
+    "MIN_NAME_LENGTH",
+    "NAME_PATTERN",
     "IndexEntry",
     "IndexSpec",
     "check_index_keys",
@@ -64,6 +68,12 @@ MAX_LSI = 5
 MAX_KEY_ATTRIBUTES = 4
 #: INCLUDE non-key attributes across all indexes of a table
 MAX_PROJECTED_ATTRIBUTES = 100
+#: IndexName, as the API model constrains it (3..255 characters of this pattern)
+NAME_PATTERN = "[a-zA-Z0-9_.-]+"
+MIN_NAME_LENGTH = 3
+MAX_NAME_LENGTH = 255
+#: a NonKeyAttributes name (the model's NonKeyAttributeName: 1..255 characters)
+MAX_NON_KEY_NAME_LENGTH = 255
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from api.dynamodb import legacy
 from api.dynamodb.items import _context
 from api.dynamodb.requests import QueryRequest, ScanRequest
 from api.dynamodb.shapes import Shape
-from regions import capacity, reads, throttle
+from regions import capacity, indexes, reads, throttle
 from regions import expressions as ex
 from regions.catalog import TableSpec
 from regions.errors import ValidationError
@@ -93,7 +93,7 @@ def _respond(
 def decode_query(body: dict[str, Any]) -> QueryRequest:
     shape = Shape(body)
     table = shape.table_name()
-    index = shape.string("IndexName", min_len=3, max_len=255)
+    index = shape.string("IndexName", min_len=3, max_len=255, pattern=indexes.NAME_PATTERN)
     kexpr = shape.string("KeyConditionExpression")
     fexpr = shape.string("FilterExpression")
     pexpr = shape.string("ProjectionExpression")
@@ -202,7 +202,7 @@ async def run_query(region: Region, request: QueryRequest) -> dict[str, Any]:
 def decode_scan(body: dict[str, Any]) -> ScanRequest:
     shape = Shape(body)
     table = shape.table_name()
-    index = shape.string("IndexName", min_len=3, max_len=255)
+    index = shape.string("IndexName", min_len=3, max_len=255, pattern=indexes.NAME_PATTERN)
     fexpr = shape.string("FilterExpression")
     pexpr = shape.string("ProjectionExpression")
     limit = shape.integer("Limit", min_value=1)

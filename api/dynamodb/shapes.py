@@ -83,6 +83,7 @@ class Shape:
         min_len: int | None = None,
         max_len: int | None = None,
         enum: tuple[str, ...] | None = None,
+        pattern: str | None = None,
     ) -> str | None:
         value = self.body.get(name)
         if value is None:
@@ -91,6 +92,9 @@ class Shape:
             return None
         if not isinstance(value, str):
             raise _wrong_type(value, "String")
+        # the pattern before the lengths, as Coral lists them (dynalite's recordings)
+        if pattern is not None and re.fullmatch(pattern, value) is None:
+            self.fail(name, value, f"Member must satisfy regular expression pattern: {pattern}")
         if min_len is not None and len(value) < min_len:
             self.fail(name, value, f"Member must have length greater than or equal to {min_len}")
         if max_len is not None and len(value) > max_len:

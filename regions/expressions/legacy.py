@@ -63,6 +63,7 @@ from regions.expressions.ast import (
     UpdateResult,
     ValueOperand,
 )
+from regions.expressions.context import check_name_size
 
 # Package-private helpers, shared so KeyConditions and KeyConditionExpression word their
 # key-value errors identically.
@@ -489,6 +490,8 @@ def attributes_to_get_paths(names: list[Any]) -> list[Path]:
     for name in names:
         if not isinstance(name, str):
             raise SerializationError("Unexpected value type in payload")
+        # DynamoDB refuses such a name here too; the text is its UpdateItem one (context.py)
+        check_name_size(name)
         if name in seen:
             raise ValidationError(f"{_INVALID}Duplicate value in attribute name: {name}")
         seen.add(name)

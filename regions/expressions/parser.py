@@ -58,6 +58,7 @@ from regions.expressions.validate import (
 __all__ = [
     "CONDITION_KINDS",
     "MAX_EXPRESSION_BYTES",
+    "MAX_LIST_INDEX",
     "Parser",
     "RawAction",
     "check_source",
@@ -84,7 +85,17 @@ _P_PARENS: Final = 0
 _P_FUNCTION_NAME: Final = 1
 _P_FUNCTION_PLACE: Final = 2
 _P_RESERVED: Final = 3
+# DynamoDB Local checks list indexes in the same parse-tree walk as reserved words
+# (exitListAccess beside exitId), so the two are reported in source order.
+_P_LIST_INDEX: Final = _P_RESERVED
 _P_SECTION: Final = 4
+
+#: The largest list index a document path may hold.  Real DynamoDB refuses
+#: ``l[4294967295]`` and accepts ``l[4294967294]`` (measured on the service by Floci,
+#: floci-io/floci#3073, 2026-09-05); the text is DynamoDB's ``INVALID_LIST_INDEX``,
+#: ``Invalid ProjectionExpression: List index is not within the allowable range; index:
+#: [99999999999999]`` as ScyllaDB recorded it from DynamoDB (scylladb/scylladb#25947).
+MAX_LIST_INDEX: Final = 4_294_967_294
 
 _REDUNDANT: Final = "The expression has redundant parentheses;"
 
@@ -268,10 +279,20 @@ class Parser:
                 if token is None or token.kind != TokenKind.INDEX:
                     self._fail()
                 self.pos += 1
-                elements.append(int(token.text))
+                elements.append(self._list_index(token.text))
                 self._expect_punct("]")
             else:
                 return PathOperand(tuple(elements), tuple(refs))
+
+    def _list_index(self, digits: str) -> int:
+        # An expression is at most 4096 bytes, so int() never meets Python's digit limit.
+        index = int(digits)
+        if index > MAX_LIST_INDEX:
+            self._problem(
+                _P_LIST_INDEX,
+                f"List index is not within the allowable range; index: [{digits}]",
+            )
+        return index
 
     def operand(self) -> Operand:
         operand, _ = self._operand()
