@@ -895,6 +895,9 @@ BUILDERS: dict[str, dict[str, Builder]] = {
         "CreateGlobalTable": _on_global_table("CreateGlobalTable"),
         "DescribeGlobalTable": _on_global_table("DescribeGlobalTable"),
         "UpdateGlobalTable": _on_global_table("UpdateGlobalTable"),
+        "DescribeGlobalTableSettings": _on_global_table("DescribeGlobalTableSettings"),
+        "UpdateGlobalTableSettings": _on_global_table("UpdateGlobalTableSettings"),
+        "DescribeTableReplicaAutoScaling": _on_table("DescribeTableReplicaAutoScaling"),
     },
     "streams": {
         "ListStreams": _on_everything("ListStreams"),

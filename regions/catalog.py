@@ -23,7 +23,10 @@ __all__ = [
     "ACTIVE",
     "DELETING",
     "GLOBAL_TABLE_VERSION",
+    "NO_OVERRIDES",
     "Replica",
+    "ReplicaIndexSettings",
+    "ReplicaSettings",
     "TableSpec",
     "new_table_id",
     "validate_table_name",
@@ -69,14 +72,132 @@ def new_table_id() -> str:
 
 
 @dataclass(frozen=True)
+class ReplicaIndexSettings:
+    """One GSI's settings of one replica (ReplicaGlobalSecondaryIndex): None = the
+    table's value applies."""
+
+    name: str
+    #: ProvisionedThroughputOverride.ReadCapacityUnits
+    read_capacity: int | None = None
+    #: OnDemandThroughputOverride.MaxReadRequestUnits (-1: no maximum)
+    max_read_request_units: int | None = None
+
+    def merged(self, other: ReplicaIndexSettings) -> ReplicaIndexSettings:
+        """``other``'s given values over these (an Update sends only what changes)."""
+        return ReplicaIndexSettings(
+            self.name,
+            self.read_capacity if other.read_capacity is None else other.read_capacity,
+            self.max_read_request_units
+            if other.max_read_request_units is None
+            else other.max_read_request_units,
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "read_capacity": self.read_capacity,
+            "max_read_request_units": self.max_read_request_units,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ReplicaIndexSettings:
+        rcu, rru = data.get("read_capacity"), data.get("max_read_request_units")
+        return cls(
+            str(data["name"]),
+            None if rcu is None else int(rcu),
+            None if rru is None else int(rru),
+        )
+
+
+@dataclass(frozen=True)
+class ReplicaSettings:
+    """A replica's own settings of a global table (DynamoDB's per-replica overrides:
+    ReplicaUpdates Create/Update, UpdateGlobalTableSettings).  Reads are per replica in
+    DynamoDB (each region serves its own reads); writes, billing mode and the rest stay
+    the table's, the same in every region.  None = the table's value applies."""
+
+    #: ProvisionedThroughputOverride.ReadCapacityUnits (PROVISIONED tables)
+    read_capacity: int | None = None
+    #: OnDemandThroughputOverride.MaxReadRequestUnits (PAY_PER_REQUEST tables; -1: none)
+    max_read_request_units: int | None = None
+    #: per-GSI overrides, by index name
+    indexes: tuple[ReplicaIndexSettings, ...] = ()
+    #: TableClassOverride
+    table_class: str | None = None
+    #: when table_class last changed (ReplicaTableClassSummary.LastUpdateDateTime)
+    table_class_at: float = 0.0
+
+    def index(self, name: str) -> ReplicaIndexSettings | None:
+        return next((i for i in self.indexes if i.name == name), None)
+
+    def merged(self, other: ReplicaSettings) -> ReplicaSettings:
+        """``other``'s given values over these; GSI entries merge by index name."""
+        by_name = {i.name: i for i in self.indexes}
+        for entry in other.indexes:
+            current = by_name.get(entry.name)
+            by_name[entry.name] = entry if current is None else current.merged(entry)
+        return ReplicaSettings(
+            read_capacity=self.read_capacity if other.read_capacity is None else other.read_capacity,
+            max_read_request_units=self.max_read_request_units
+            if other.max_read_request_units is None
+            else other.max_read_request_units,
+            indexes=tuple(sorted(by_name.values(), key=lambda i: i.name)),
+            table_class=self.table_class if other.table_class is None else other.table_class,
+            table_class_at=self.table_class_at
+            if other.table_class is None
+            else other.table_class_at,
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "read_capacity": self.read_capacity,
+            "max_read_request_units": self.max_read_request_units,
+            "indexes": [i.to_json() for i in self.indexes],
+            "table_class": self.table_class,
+            "table_class_at": self.table_class_at,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any] | None) -> ReplicaSettings:
+        if not data:
+            return NO_OVERRIDES
+        rcu, rru = data.get("read_capacity"), data.get("max_read_request_units")
+        return cls(
+            read_capacity=None if rcu is None else int(rcu),
+            max_read_request_units=None if rru is None else int(rru),
+            indexes=tuple(ReplicaIndexSettings.from_json(i) for i in data.get("indexes", [])),
+            table_class=data.get("table_class"),
+            table_class_at=float(data.get("table_class_at", 0.0)),
+        )
+
+
+NO_OVERRIDES = ReplicaSettings()
+
+
+@dataclass(frozen=True)
 class Replica:
     region: str
     status: str = ACTIVE
     #: backfill progress while CREATING, 0-100
     progress: int = 0
+    #: this replica's own settings; every region's spec lists every replica's, so
+    #: DescribeTable anywhere shows them all (Replicas)
+    settings: ReplicaSettings = NO_OVERRIDES
 
     def to_json(self) -> dict[str, Any]:
-        return {"region": self.region, "status": self.status, "progress": self.progress}
+        out: dict[str, Any] = {"region": self.region, "status": self.status, "progress": self.progress}
+        if self.settings != NO_OVERRIDES:
+            out["settings"] = self.settings.to_json()
+        return out
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Replica:
+        return cls(
+            data["region"],
+            data.get("status", ACTIVE),
+            int(data.get("progress", 0)),
+            ReplicaSettings.from_json(data.get("settings")),
+        )
 
 
 @dataclass(frozen=True)
@@ -116,6 +237,55 @@ class TableSpec:
     resource_policy: ResourcePolicy | None = None
     #: the resource-based policies of its streams, by stream label
     stream_policies: dict[str, ResourcePolicy] = field(default_factory=dict)
+    #: this replica's own settings: a copy of its entry in ``replicas`` (see
+    #: :meth:`localized`), kept here so the hot paths (throttling, DescribeTable)
+    #: need not know which region they run in
+    own: ReplicaSettings = NO_OVERRIDES
+
+    # -- effective throughput: the table's, or this replica's override of reads
+
+    @property
+    def read_rate(self) -> int:
+        """ReadCapacityUnits in force here (PROVISIONED)."""
+        if self.billing_mode == "PROVISIONED" and self.own.read_capacity is not None:
+            return self.own.read_capacity
+        return self.read_capacity
+
+    @property
+    def max_read_rate(self) -> int:
+        """MaxReadRequestUnits in force here (PAY_PER_REQUEST; -1: no maximum)."""
+        if self.billing_mode == "PAY_PER_REQUEST" and self.own.max_read_request_units is not None:
+            return self.own.max_read_request_units
+        return self.max_read_request_units
+
+    def index_read_rate(self, idx: IndexSpec) -> int:
+        o = self.own.index(idx.name)
+        if self.billing_mode == "PROVISIONED" and o is not None and o.read_capacity is not None:
+            return o.read_capacity
+        return idx.read_capacity
+
+    def index_max_read_rate(self, idx: IndexSpec) -> int:
+        o = self.own.index(idx.name)
+        if (
+            self.billing_mode == "PAY_PER_REQUEST"
+            and o is not None
+            and o.max_read_request_units is not None
+        ):
+            return o.max_read_request_units
+        return idx.max_read_request_units
+
+    def replica(self, region: str) -> Replica | None:
+        return next((r for r in self.replicas if r.region == region), None)
+
+    def localized(self, here: str) -> TableSpec:
+        """The spec as region ``here`` holds it: its own entry's settings in force
+        (read overrides, table class)."""
+        entry = self.replica(here)
+        own = entry.settings if entry is not None else NO_OVERRIDES
+        table_class = own.table_class if own.table_class is not None else self.table_class
+        if own == self.own and table_class == self.table_class:
+            return self
+        return replace(self, own=own, table_class=table_class)
 
     @property
     def stream(self) -> StreamSpec | None:
@@ -186,6 +356,7 @@ class TableSpec:
                 if self.stream_policies
                 else {}
             ),
+            **({"own": self.own.to_json()} if self.own != NO_OVERRIDES else {}),
         }
 
     @classmethod
@@ -210,10 +381,7 @@ class TableSpec:
             max_write_request_units=int(data.get("max_write_request_units", -1)),
             pay_per_request_at=float(data.get("pay_per_request_at", 0.0)),
             status=data.get("status", ACTIVE),
-            replicas=tuple(
-                Replica(r["region"], r.get("status", ACTIVE), int(r.get("progress", 0)))
-                for r in data.get("replicas", [])
-            ),
+            replicas=tuple(Replica.from_json(r) for r in data.get("replicas", [])),
             tags=dict(data.get("tags", {})),
             deletion_protection=bool(data.get("deletion_protection", False)),
             table_class=data.get("table_class", "STANDARD"),
@@ -229,4 +397,5 @@ class TableSpec:
             stream_policies={
                 k: ResourcePolicy.from_json(v) for k, v in data.get("stream_policies", {}).items()
             },
+            own=ReplicaSettings.from_json(data.get("own")),
         )

@@ -29,6 +29,13 @@ Decisions, where this differs from DynamoDB or DynamoDB leaves a choice:
 4. **Removing a replica** deletes that region's copy, as UpdateTable ``Delete``
    does.  When a single region is left, the table is an ordinary table again and
    the global table no longer exists (GlobalTableNotFound).
+6. **Settings** (DescribeGlobalTableSettings, UpdateGlobalTableSettings) are the
+   table's shared settings (billing mode, write capacity, GSI write capacity) and
+   each replica's own (read capacity, GSI read capacity, table class): the same
+   per-replica settings UpdateTable ``ReplicaUpdates Update`` sets
+   (``catalog.ReplicaSettings``), changed in one UpdateTable and told to every
+   replica.  Auto scaling is not offered, so its settings are refused by name and
+   never described.
 5. **Status and creation time.**  ``GlobalTableStatus`` is ACTIVE when every
    replica is ACTIVE, else UPDATING (an empty table's replicas are ACTIVE at once,
    so CreateGlobalTable answers ACTIVE).  ``CreationDateTime`` is this region's
@@ -39,22 +46,29 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from regions import catalog
-from regions.catalog import TableSpec
+from regions import catalog, throughput
+from regions.catalog import ReplicaIndexSettings, ReplicaSettings, TableSpec
+from regions.control import TableUpdate
 from regions.errors import DynamoError, ResourceNotFound, ValidationError
+from regions.indexes import GSI
 from regions.region import Region
 
 __all__ = [
     "GlobalTable",
     "GlobalTableAlreadyExists",
     "GlobalTableNotFound",
+    "GlobalTableSettingsUpdate",
+    "IndexNotFound",
     "ReplicaAlreadyExists",
     "ReplicaNotFound",
+    "ReplicaSettingsUpdate",
     "TableNotFound",
     "create_global_table",
     "describe_global_table",
+    "describe_global_table_settings",
     "list_global_tables",
     "update_global_table",
+    "update_global_table_settings",
 ]
 
 #: the stream view type every replica of a version 2017.11.29 global table must have
@@ -81,6 +95,10 @@ class ReplicaNotFound(DynamoError):
 
 class TableNotFound(DynamoError):
     code = "TableNotFoundException"
+
+
+class IndexNotFound(DynamoError):
+    code = "IndexNotFoundException"
 
 
 @dataclass(frozen=True)
@@ -263,3 +281,126 @@ async def list_global_tables(
     page = [_describe(region, spec) for spec in tables[:limit]]
     last = page[-1].name if len(tables) > limit else None
     return page, last
+
+
+# --------------------------------------------------------------------------- settings
+
+
+@dataclass(frozen=True)
+class ReplicaSettingsUpdate:
+    """One ReplicaSettingsUpdate: a replica's own settings."""
+
+    region: str
+    read_capacity: int | None = None
+    #: ReplicaGlobalSecondaryIndexSettingsUpdate: (IndexName, ProvisionedReadCapacityUnits)
+    index_reads: tuple[tuple[str, int], ...] = ()
+    table_class: str | None = None
+
+
+@dataclass(frozen=True)
+class GlobalTableSettingsUpdate:
+    """UpdateGlobalTableSettings, decoded (auto scaling members are refused earlier)."""
+
+    billing_mode: str | None = None
+    write_capacity: int | None = None
+    #: GlobalTableGlobalSecondaryIndexSettingsUpdate: (IndexName, ProvisionedWriteCapacityUnits)
+    index_writes: tuple[tuple[str, int], ...] = ()
+    replicas: tuple[ReplicaSettingsUpdate, ...] = ()
+
+
+async def describe_global_table_settings(region: Region, name: str) -> TableSpec:
+    """The global table's spec as this region holds it (every replica's settings are
+    in its replica set); GlobalTableNotFound for an ordinary table."""
+    return await _global_spec(region, name)
+
+
+def _check_index(spec: TableSpec, name: str) -> None:
+    idx = spec.index(name)
+    if idx is None or idx.kind != GSI:
+        raise IndexNotFound(f"Index not found: {name} does not exist in table {spec.name}")
+
+
+async def update_global_table_settings(
+    region: Region, name: str, u: GlobalTableSettingsUpdate
+) -> TableSpec:
+    """The shared settings and each replica's own, as ONE UpdateTable (checked in full
+    before anything is stored, then told to every replica)."""
+    spec = await _global_spec(region, name)
+    group = spec.replica_regions()
+    for r in u.replicas:
+        if r.region not in group:
+            raise ReplicaNotFound(
+                f"Replica does not exist in region {r.region} for global table: '{name}'."
+            )
+        for index_name, _ in r.index_reads:
+            _check_index(spec, index_name)
+    for index_name, _ in u.index_writes:
+        _check_index(spec, index_name)
+    mode = u.billing_mode or spec.billing_mode
+    if mode == throughput.PAY_PER_REQUEST and (
+        u.write_capacity is not None
+        or u.index_writes
+        or any(r.read_capacity is not None or r.index_reads for r in u.replicas)
+    ):
+        raise ValidationError(
+            "One or more parameter values were invalid: provisioned capacity units cannot "
+            "be specified when GlobalTableBillingMode is PAY_PER_REQUEST"
+        )
+    provisioned = False
+    read = write = None
+    if mode == throughput.PROVISIONED and (
+        spec.billing_mode != throughput.PROVISIONED or u.write_capacity is not None
+    ):
+        provisioned = True
+        write = u.write_capacity
+        if spec.billing_mode != throughput.PROVISIONED:
+            # switching to PROVISIONED: the table's read capacity is this region's
+            mine = next((r for r in u.replicas if r.region == region.name), None)
+            if write is None or mine is None or mine.read_capacity is None:
+                raise ValidationError(
+                    "One or more parameter values were invalid: switching a global table to "
+                    "PROVISIONED needs GlobalTableProvisionedWriteCapacityUnits and "
+                    f"ReplicaProvisionedReadCapacityUnits for {region.name}"
+                )
+            read = mine.read_capacity
+        else:
+            read = spec.read_capacity
+    index_updates = tuple(
+        throughput.IndexThroughput(
+            index_name,
+            read=_index_read(spec, index_name),
+            write=units,
+        )
+        for index_name, units in u.index_writes
+    )
+    replica_updates = tuple(
+        (
+            r.region,
+            ReplicaSettings(
+                read_capacity=r.read_capacity,
+                indexes=tuple(ReplicaIndexSettings(n, units) for n, units in r.index_reads),
+                table_class=r.table_class,
+            ),
+        )
+        for r in u.replicas
+        if r.read_capacity is not None or r.index_reads or r.table_class is not None
+    )
+    return await region.control.update_table(
+        name,
+        TableUpdate(
+            billing_mode=u.billing_mode,
+            provisioned=provisioned,
+            read_capacity=read,
+            write_capacity=write,
+            index_updates=tuple(("Update", {"IndexName": t.name}) for t in index_updates),
+            index_throughput_updates=index_updates,
+            replica_updates=replica_updates,
+        ),
+    )
+
+
+def _index_read(spec: TableSpec, name: str) -> int:
+    """A GSI's (shared) read capacity: a GSI Update needs both units."""
+    idx = spec.index(name)
+    assert idx is not None  # _check_index ran first
+    return idx.read_capacity

@@ -63,7 +63,6 @@ from typing import TYPE_CHECKING
 
 import orjson
 
-from regions import catalog
 from regions.catalog import TableSpec
 from regions.store import StoredRow
 from regions.versions import Version, wall_ms
@@ -197,7 +196,7 @@ def describe_overlay(spec: TableSpec, region: str, reseeding: Mapping[str, int])
         return spec
     return spec.with_replicas(
         tuple(
-            catalog.Replica(r.region, UPDATING, progress) if r.region == region else r
+            dataclasses.replace(r, status=UPDATING, progress=progress) if r.region == region else r
             for r in spec.replicas
         )
     )

@@ -142,10 +142,11 @@ class _Limit:
     index: str | None
 
 
-def _index_rate(idx: IndexSpec, kind: str, provisioned: bool) -> int:
+def _index_rate(spec: TableSpec, idx: IndexSpec, kind: str, provisioned: bool) -> int:
+    # reads may be overridden per replica (TableSpec.index_read_rate); writes never are
     if provisioned:
-        return idx.read_capacity if kind == READ else idx.write_capacity
-    return idx.max_read_request_units if kind == READ else idx.max_write_request_units
+        return spec.index_read_rate(idx) if kind == READ else idx.write_capacity
+    return spec.index_max_read_rate(idx) if kind == READ else idx.max_write_request_units
 
 
 def _limits(spec: TableSpec, kind: str) -> list[_Limit]:
@@ -153,16 +154,16 @@ def _limits(spec: TableSpec, kind: str) -> list[_Limit]:
     provisioned = spec.billing_mode == "PROVISIONED"
     out: list[_Limit] = []
     if provisioned:
-        rate = spec.read_capacity if kind == READ else spec.write_capacity
+        rate = spec.read_rate if kind == READ else spec.write_capacity
     else:
-        rate = spec.max_read_request_units if kind == READ else spec.max_write_request_units
+        rate = spec.max_read_rate if kind == READ else spec.max_write_request_units
     # a capacity of 0 is a spec from before capacities were required: unlimited
     if rate >= 1:
         out.append(_Limit((spec.table_id, "", kind), float(rate), provisioned, None))
     for idx in spec.indexes:
         if idx.kind != GSI or idx.status == DELETING:
             continue
-        irate = _index_rate(idx, kind, provisioned)
+        irate = _index_rate(spec, idx, kind, provisioned)
         if irate >= 1:
             out.append(_Limit((spec.table_id, idx.name, kind), float(irate), provisioned, idx.name))
     return out

@@ -9,9 +9,12 @@ time of the last switch to PAY_PER_REQUEST (``BillingModeSummary``).
 
 Global tables (2019.11.21) keep these settings identical on every replica, as
 DynamoDB does (it requires the same write capacity on every replica and one billing
-mode; read capacity could differ only through a per-replica
-ProvisionedThroughputOverride, which this version does not offer, so it is shared
-too): :func:`shared_with` copies them from the spec a peer sends.
+mode): :func:`shared_with` copies them from the spec a peer sends.  Reads are the
+exception: a replica may override its read capacity (ProvisionedThroughputOverride)
+or its on-demand read maximum (OnDemandThroughputOverride), for the table and per GSI,
+kept in its entry of the replica set (``catalog.ReplicaSettings``) and checked by
+:func:`check_replica_settings`; ``TableSpec.read_rate`` and friends give what is in
+force in a region.
 
 Texts: "ProvisionedThroughput is not specified for index" is DynamoDB's CreateTable
 answer (awsdocs/amazon-dynamodb-developer-guide#246); the others are unverified
@@ -24,8 +27,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any, Final
 
-from regions.catalog import TableSpec
-from regions.errors import ResourceNotFound, ValidationError
+from regions.catalog import ReplicaSettings, TableSpec
+from regions.errors import LimitExceeded, ResourceNotFound, ValidationError
 from regions.indexes import GSI, IndexSpec
 
 __all__ = [
@@ -36,6 +39,7 @@ __all__ = [
     "OnDemand",
     "check_create",
     "check_on_demand",
+    "check_replica_settings",
     "describe_on_demand",
     "limits",
     "plan_update",
@@ -104,6 +108,53 @@ def check_on_demand(od: OnDemand, mode: str) -> None:
             raise ValidationError(
                 _INVALID + f"{member} must be -1 (no maximum) or at least 1, not {value}"
             )
+
+
+def check_replica_settings(spec: TableSpec, region: str, settings: ReplicaSettings) -> None:
+    """A replica's read overrides against the table (its billing mode and GSIs).
+    Unverified wordings, in DynamoDB's "One or more parameter values were invalid"
+    style; the rule itself is DynamoDB's (an override of the mode the table is not in
+    has nothing to override)."""
+    provisioned = spec.billing_mode == PROVISIONED
+
+    def check(what: str, rcu: int | None, rru: int | None) -> None:
+        if rcu is not None:
+            if not provisioned:
+                raise ValidationError(
+                    _INVALID + f"ProvisionedThroughputOverride cannot be specified for {what} "
+                    "when BillingMode is PAY_PER_REQUEST"
+                )
+            if rcu > TABLE_MAX_UNITS:
+                raise LimitExceeded(
+                    f"Subscriber limit exceeded: Provisioned throughput for {what} cannot "
+                    f"exceed {TABLE_MAX_UNITS} read capacity units"
+                )
+        if rru is not None:
+            if provisioned:
+                raise ValidationError(
+                    _INVALID + f"OnDemandThroughputOverride cannot be specified for {what} "
+                    "when BillingMode is PROVISIONED"
+                )
+            if rru != NO_MAXIMUM and rru < 1:
+                raise ValidationError(
+                    _INVALID + f"MaxReadRequestUnits must be -1 (no maximum) or at least 1, "
+                    f"not {rru}"
+                )
+
+    check(f"the replica in {region}", settings.read_capacity, settings.max_read_request_units)
+    seen: set[str] = set()
+    for entry in settings.indexes:
+        if entry.name in seen:
+            raise ValidationError(
+                _INVALID + f"Duplicate index in GlobalSecondaryIndexes: {entry.name}"
+            )
+        seen.add(entry.name)
+        idx = spec.index(entry.name)
+        if idx is None or idx.kind != GSI:
+            raise ResourceNotFound(
+                f"Requested resource not found: Index: {entry.name} not found"
+            )
+        check(f"index {entry.name} in {region}", entry.read_capacity, entry.max_read_request_units)
 
 
 def check_create(billing: str, gsis: list[IndexThroughput], on_demand: OnDemand | None) -> None:

@@ -1,5 +1,6 @@
 """Global tables version 2017.11.29: CreateGlobalTable, UpdateGlobalTable,
-DescribeGlobalTable, ListGlobalTables.
+DescribeGlobalTable, ListGlobalTables, DescribeGlobalTableSettings,
+UpdateGlobalTableSettings; and DescribeTableReplicaAutoScaling (version 2019.11.21).
 
 Shape checks and encoding only; what a version 2017.11.29 global table is, and every
 decision about it, lives in :mod:`regions.global_tables_2017`.
@@ -12,8 +13,14 @@ from typing import Any
 
 from api.dynamodb.shapes import Shape
 from regions import global_tables_2017
+from regions.catalog import TableSpec
 from regions.errors import ValidationError
-from regions.global_tables_2017 import GlobalTable
+from regions.global_tables_2017 import (
+    GlobalTable,
+    GlobalTableSettingsUpdate,
+    ReplicaSettingsUpdate,
+)
+from regions.indexes import GSI
 from regions.region import Region
 
 __all__: list[str] = []
@@ -105,3 +112,163 @@ async def list_global_tables(region: Region, body: dict[str, Any]) -> dict[str, 
     if last is not None:
         out["LastEvaluatedGlobalTableName"] = last
     return out
+
+
+# --------------------------------------------------------------------------- settings
+
+_BILLING = ("PROVISIONED", "PAY_PER_REQUEST")
+_TABLE_CLASSES = ("STANDARD", "STANDARD_INFREQUENT_ACCESS")
+#: auto scaling is not offered: its settings are refused by name, never dropped
+_AUTO_SCALING = (
+    "GlobalTableProvisionedWriteCapacityAutoScalingSettingsUpdate",
+    "ProvisionedWriteCapacityAutoScalingSettingsUpdate",
+    "ReplicaProvisionedReadCapacityAutoScalingSettingsUpdate",
+    "ProvisionedReadCapacityAutoScalingSettingsUpdate",
+)
+
+
+def _refuse_auto_scaling(sub: Shape) -> None:
+    sent = [k for k in _AUTO_SCALING if k in sub.body]
+    if sent:
+        raise ValidationError(
+            f"UpdateGlobalTableSettings does not support {', '.join(sent)} in this version "
+            "(auto scaling is not offered)"
+        )
+
+
+def _settings(region: Region, spec: TableSpec) -> dict[str, Any]:
+    """DescribeGlobalTableSettings' answer: each replica's settings as in force there
+    (the table's, or the replica's override of its reads)."""
+    provisioned = spec.billing_mode == "PROVISIONED"
+    gsis = [i for i in spec.indexes if i.kind == GSI]
+    out: list[dict[str, Any]] = []
+    for r in spec.replicas:
+        own = r.settings
+        read = own.read_capacity if provisioned and own.read_capacity is not None else spec.read_capacity
+        entry: dict[str, Any] = {
+            "RegionName": r.region,
+            "ReplicaStatus": r.status,
+            "ReplicaBillingModeSummary": {
+                "BillingMode": spec.billing_mode,
+                **(
+                    {"LastUpdateToPayPerRequestDateTime": spec.pay_per_request_at or spec.created_at}
+                    if not provisioned
+                    else {}
+                ),
+            },
+            "ReplicaProvisionedReadCapacityUnits": read,
+            "ReplicaProvisionedWriteCapacityUnits": spec.write_capacity,
+        }
+        if gsis:
+            indexes = []
+            for idx in gsis:
+                o = own.index(idx.name)
+                index_read = (
+                    o.read_capacity
+                    if provisioned and o is not None and o.read_capacity is not None
+                    else idx.read_capacity
+                )
+                indexes.append(
+                    {
+                        "IndexName": idx.name,
+                        "IndexStatus": idx.status,
+                        "ProvisionedReadCapacityUnits": index_read,
+                        "ProvisionedWriteCapacityUnits": idx.write_capacity,
+                    }
+                )
+            entry["ReplicaGlobalSecondaryIndexSettings"] = indexes
+        if own.table_class is not None:
+            entry["ReplicaTableClassSummary"] = {
+                "TableClass": own.table_class,
+                **({"LastUpdateDateTime": own.table_class_at} if own.table_class_at else {}),
+            }
+        out.append(entry)
+    return {"GlobalTableName": spec.name, "ReplicaSettings": out}
+
+
+async def describe_global_table_settings(region: Region, body: dict[str, Any]) -> dict[str, Any]:
+    shape = Shape(body)
+    name = _name(shape, "GlobalTableName", required=True)
+    shape.done()
+    spec = await global_tables_2017.describe_global_table_settings(region, name or "")
+    return _settings(region, spec)
+
+
+async def update_global_table_settings(region: Region, body: dict[str, Any]) -> dict[str, Any]:
+    shape = Shape(body)
+    name = _name(shape, "GlobalTableName", required=True)
+    _refuse_auto_scaling(shape)
+    billing = shape.string("GlobalTableBillingMode", enum=_BILLING)
+    write = shape.integer("GlobalTableProvisionedWriteCapacityUnits", min_value=1)
+    index_writes: list[tuple[str, int]] = []
+    for i, el in enumerate(
+        shape.listing("GlobalTableGlobalSecondaryIndexSettingsUpdate", min_len=1, max_len=20) or [],
+        1,
+    ):
+        sub = shape.child(el, f"globalTableGlobalSecondaryIndexSettingsUpdate.{i}.member")
+        _refuse_auto_scaling(sub)
+        index_name = sub.string("IndexName", required=True, min_len=3, max_len=255)
+        units = sub.integer("ProvisionedWriteCapacityUnits", min_value=1)
+        if index_name and units is not None:
+            index_writes.append((index_name, units))
+    replicas: list[ReplicaSettingsUpdate] = []
+    for i, el in enumerate(shape.listing("ReplicaSettingsUpdate", min_len=1, max_len=50) or [], 1):
+        sub = shape.child(el, f"replicaSettingsUpdate.{i}.member")
+        _refuse_auto_scaling(sub)
+        rn = sub.string("RegionName", required=True)
+        read = sub.integer("ReplicaProvisionedReadCapacityUnits", min_value=1)
+        index_reads: list[tuple[str, int]] = []
+        for j, gel in enumerate(
+            sub.listing("ReplicaGlobalSecondaryIndexSettingsUpdate", min_len=1, max_len=20) or [],
+            1,
+        ):
+            gsub = sub.child(gel, f"replicaGlobalSecondaryIndexSettingsUpdate.{j}.member")
+            _refuse_auto_scaling(gsub)
+            index_name = gsub.string("IndexName", required=True, min_len=3, max_len=255)
+            units = gsub.integer("ProvisionedReadCapacityUnits", min_value=1)
+            if index_name and units is not None:
+                index_reads.append((index_name, units))
+        table_class = sub.string("ReplicaTableClass", enum=_TABLE_CLASSES)
+        if rn is not None:
+            replicas.append(ReplicaSettingsUpdate(rn, read, tuple(index_reads), table_class))
+    shape.done()
+    spec = await global_tables_2017.update_global_table_settings(
+        region,
+        name or "",
+        GlobalTableSettingsUpdate(billing, write, tuple(index_writes), tuple(replicas)),
+    )
+    return _settings(region, spec)
+
+
+async def describe_table_replica_auto_scaling(
+    region: Region, body: dict[str, Any]
+) -> dict[str, Any]:
+    """Version 2019.11.21: the replicas and their GSIs; no auto scaling is configured
+    (it is not offered), so no auto scaling settings are described."""
+    shape = Shape(body)
+    name = shape.table_name()
+    shape.done()
+    spec = await region.control.table_spec(name)
+    gsis = [i for i in spec.indexes if i.kind == GSI]
+    return {
+        "TableAutoScalingDescription": {
+            "TableName": spec.name,
+            "TableStatus": spec.shown_status(region.name),
+            "Replicas": [
+                {
+                    "RegionName": r.region,
+                    "ReplicaStatus": r.status,
+                    **(
+                        {
+                            "GlobalSecondaryIndexes": [
+                                {"IndexName": i.name, "IndexStatus": i.status} for i in gsis
+                            ]
+                        }
+                        if gsis
+                        else {}
+                    ),
+                }
+                for r in spec.replicas
+            ],
+        }
+    }

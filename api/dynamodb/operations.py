@@ -221,6 +221,19 @@ REGISTRY: Final[tuple[Operation, ...]] = (
     _ddb("DescribeGlobalTable", GLOBAL_TABLES, global_tables_2017.describe_global_table),
     _ddb("UpdateGlobalTable", GLOBAL_TABLES, global_tables_2017.update_global_table),
     _ddb("ListGlobalTables", GLOBAL_TABLES, global_tables_2017.list_global_tables),
+    _ddb(
+        "DescribeGlobalTableSettings",
+        GLOBAL_TABLES,
+        global_tables_2017.describe_global_table_settings,
+    ),
+    _ddb(
+        "UpdateGlobalTableSettings", GLOBAL_TABLES, global_tables_2017.update_global_table_settings
+    ),
+    _ddb(
+        "DescribeTableReplicaAutoScaling",
+        GLOBAL_TABLES,
+        global_tables_2017.describe_table_replica_auto_scaling,
+    ),
 )
 
 

@@ -308,6 +308,16 @@ class ControlPlane:
         if throughput_change is not None:
             new = throughput_change(new)
             tell = True
+        if u.table_class is not None and new.replicas and new.table_class != spec.table_class:
+            # the class is per replica: its entry in the replica set follows, so the
+            # others list it (ReplicaTableClassSummary) and no accept puts the old back
+            new = self.replicas.updated(
+                new, ((self.name, catalog.ReplicaSettings(table_class=new.table_class)),)
+            )
+            tell = True
+        if u.replica_updates:
+            new = self.replicas.updated(new, u.replica_updates)
+            tell = True
         if new != spec:
             await self.catalog.save(tid, new)
             for index_name in builds:
@@ -317,7 +327,7 @@ class ControlPlane:
             if tell:
                 await self.tell_replicas(new)
         if u.replica_creates:
-            new = await self.replicas.add(name, u.replica_creates[0])
+            new = await self.replicas.add(name, u.replica_creates[0], u.replica_create_settings)
         if u.replica_deletes:
             new = await self.replicas.remove(name, u.replica_deletes[0])
         return new

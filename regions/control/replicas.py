@@ -26,7 +26,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Protocol
 
 from regions import catalog, indexes, throughput
-from regions.catalog import Replica, TableSpec
+from regions.catalog import NO_OVERRIDES, Replica, ReplicaSettings, TableSpec
 from regions.changes import INSERT, REMOVE, ChangeRecord
 from regions.control.table_changes import stream_changed
 from regions.errors import (
@@ -104,9 +104,14 @@ class Replicas:
         #: applied here (the replicator's applier); used before a backfill copy
         self.catch_up = catch_up
 
-    async def add(self, name: str, region_name: str) -> TableSpec:
-        """UpdateTable ReplicaUpdates Create: make the table global, or add a region."""
+    async def add(
+        self, name: str, region_name: str, settings: ReplicaSettings = NO_OVERRIDES
+    ) -> TableSpec:
+        """UpdateTable ReplicaUpdates Create: make the table global, or add a region
+        (with its own settings: the Create's overrides)."""
         tid, spec = await self.catalog.table(name)
+        # the request first, then whether this deployment can carry it out
+        throughput.check_replica_settings(spec, region_name, settings)
         current = spec.replica_regions() or (self.name,)
         if region_name in current:
             raise ValidationError(
@@ -131,10 +136,20 @@ class Replicas:
                 f"Table {spec.name} is already changing its replicas; try again when every "
                 "replica is ACTIVE"
             )
+        if settings.table_class is not None:
+            settings = replace(settings, table_class_at=time.time())
+        else:
+            # without TableClassOverride the new replica takes this table's class; every
+            # entry records its class, so any region can list each replica's
+            settings = replace(settings, table_class=spec.table_class)
         async with self.store.read() as tx:
             has_rows = bool(await tx.scan_all_rows(tid, limit=1))
-        existing = tuple(r for r in spec.replicas) or (Replica(self.name),)
-        new_replica = Replica(region_name, catalog.CREATING if has_rows else catalog.ACTIVE)
+        existing = tuple(r for r in spec.replicas) or (
+            Replica(self.name, settings=ReplicaSettings(table_class=spec.table_class)),
+        )
+        new_replica = Replica(
+            region_name, catalog.CREATING if has_rows else catalog.ACTIVE, settings=settings
+        )
         new_spec = spec.with_replicas((*existing, new_replica))
         # the new region first: if it refuses (say, it has a different table of that
         # name), nothing has changed anywhere yet
@@ -217,7 +232,7 @@ class Replicas:
         tid, spec = await self.catalog.table(table)
         new = spec.with_replicas(
             tuple(
-                Replica(r.region, status, progress) if r.region == region_name else r
+                replace(r, status=status, progress=progress) if r.region == region_name else r
                 for r in spec.replicas
             )
         )
@@ -235,6 +250,35 @@ class Replicas:
         # peers first: once this region reports ACTIVE, every replica already does
         await self.control.tell_replicas(new)
         await self.catalog.save(tid, new)
+
+    def updated(
+        self, spec: TableSpec, updates: tuple[tuple[str, ReplicaSettings], ...]
+    ) -> TableSpec:
+        """UpdateTable ReplicaUpdates Update (and UpdateGlobalTableSettings): the spec
+        with each named replica's settings changed, checked against the table as the
+        rest of the request leaves it.  The caller stores it and tells the replicas;
+        each region puts its own entry in force when it accepts the spec."""
+        regions = spec.replica_regions()
+        entries = {r.region: r for r in spec.replicas}
+        now = time.time()
+        for region_name, change in updates:
+            if region_name not in regions:
+                raise ValidationError(
+                    f"Failed to update replica of table with name: '{spec.name}' because the "
+                    f"replica doesn't exist in region {region_name}"
+                )
+            throughput.check_replica_settings(spec, region_name, change)
+            current = entries[region_name].settings
+            if change.table_class is not None and change.table_class != (
+                current.table_class or spec.table_class
+            ):
+                change = replace(change, table_class_at=now)
+            elif change.table_class is not None:
+                change = replace(change, table_class_at=current.table_class_at)
+            entries[region_name] = replace(
+                entries[region_name], settings=current.merged(change)
+            )
+        return spec.with_replicas(tuple(entries.values())).localized(self.name)
 
     async def remove(self, name: str, region_name: str) -> TableSpec:
         """UpdateTable ReplicaUpdates Delete: the region's replica is deleted and the
@@ -330,6 +374,9 @@ class Replicas:
             if spec.stream is not None:
                 # the same setting, and a stream (label) of this region's own
                 mine = stream_changed(mine, True, spec.stream.view_type, wall_ms())
+            # the Create's overrides (table class, reads) are in force here; without a
+            # TableClassOverride the source table's class is the new replica's
+            mine = replace(mine, own=NO_OVERRIDES).localized(self.name)
             await self.catalog.insert(mine)
             log.info("created replica of %s (%s)", spec.name, spec.table_id)
             return mine
@@ -374,7 +421,7 @@ class Replicas:
             updated,
             indexes=kept
             + tuple(i.with_status(catalog.DELETING) for i in updated.indexes if i.name in dropped),
-        )
+        ).localized(self.name)
         await self.catalog.save(tid, updated)
         self.control.start_index_changes(spec.name, added, dropped)
         return updated

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from regions import catalog, definitions, indexes, streams, throughput
-from regions.catalog import TableSpec
+from regions.catalog import NO_OVERRIDES, ReplicaSettings, TableSpec
 from regions.errors import LimitExceeded, ResourceNotFound, ValidationError
 
 __all__ = [
@@ -59,6 +59,10 @@ class TableUpdate:
     #: ReplicaUpdates: regions to create / delete a replica in
     replica_creates: tuple[str, ...] = ()
     replica_deletes: tuple[str, ...] = ()
+    #: the Create's per-replica settings (its overrides)
+    replica_create_settings: ReplicaSettings = NO_OVERRIDES
+    #: ReplicaUpdates Update: (region, the settings it changes), one per region
+    replica_updates: tuple[tuple[str, ReplicaSettings], ...] = ()
     #: GlobalSecondaryIndexUpdates as ("Create" | "Delete" | "Update", the entry)
     index_updates: tuple[tuple[str, dict[str, Any]], ...] = ()
     #: throughput settings of each index entry, Update ones and Create ones
@@ -91,6 +95,7 @@ class TableUpdate:
         if not (
             self.replica_creates
             or self.replica_deletes
+            or self.replica_updates
             or self.index_updates
             or self.settings
             or self.stream is not None
@@ -102,6 +107,15 @@ class TableUpdate:
             )
         if len(self.replica_creates) + len(self.replica_deletes) > 1:
             raise ValidationError("Only one replica can be created or deleted per UpdateTable call")
+        updated = [region for region, _ in self.replica_updates]
+        if len(set(updated)) != len(updated) or set(updated) & {
+            *self.replica_creates,
+            *self.replica_deletes,
+        }:
+            raise ValidationError(
+                "One or more parameter values were invalid: ReplicaUpdates names a region "
+                "more than once"
+            )
         if sum(1 for action, _ in self.index_updates if action != "Update") > 1:
             raise LimitExceeded(
                 "Subscriber limit exceeded: Only 1 online index can be created or deleted "

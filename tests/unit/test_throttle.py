@@ -9,7 +9,7 @@ import pytest
 
 from regions import throttle, throughput
 from regions.capacity import Consumed
-from regions.catalog import TableSpec
+from regions.catalog import Replica, ReplicaIndexSettings, ReplicaSettings, TableSpec
 from regions.errors import (
     ProvisionedThroughputExceeded,
     ResourceNotFound,
@@ -356,3 +356,89 @@ def test_gsi_updates_are_checked() -> None:
         )
         is None
     )  # the table's own capacity is table_changes.new_settings' business
+
+
+# ---------------------------------------------------------------- per-replica overrides
+
+
+def _replicated(s: TableSpec, here: str, settings: ReplicaSettings) -> TableSpec:
+    """``s`` as a global table of ``here`` (with ``settings``) and one other region."""
+    return s.with_replicas(
+        (Replica(here, settings=settings), Replica("elsewhere"))
+    ).localized(here)
+
+
+def test_a_replica_read_override_sets_its_read_bucket_not_its_write_bucket() -> None:
+    t, clock = make(burst=1.0)
+    s = _replicated(
+        spec(rcu=10, wcu=2, indexes=(gsi("g", rcu=4, wcu=4),)),
+        "here",
+        ReplicaSettings(read_capacity=1, indexes=(ReplicaIndexSettings("g", read_capacity=3),)),
+    )
+    assert (s.read_rate, s.index_read_rate(s.indexes[0])) == (1, 3)
+    # reads: the override's 1 unit per second (burst 1 s) admits one read, not ten
+    t.admit([reads(s)])
+    with pytest.raises(ProvisionedThroughputExceeded):
+        t.admit([reads(s)])
+    # writes keep the table's capacity
+    t.admit([writes(s)])
+    t.admit([writes(s)])
+    clock.now += 1.0
+    t.admit([reads(s)])
+
+
+def test_an_override_of_the_other_billing_mode_is_out_of_force() -> None:
+    settings = ReplicaSettings(read_capacity=3, max_read_request_units=7)
+    provisioned = _replicated(spec(rcu=10), "here", settings)
+    assert (provisioned.read_rate, provisioned.max_read_rate) == (3, -1)
+    on_demand = _replicated(
+        spec("PAY_PER_REQUEST", max_read_request_units=50), "here", settings
+    )
+    assert (on_demand.read_rate, on_demand.max_read_rate) == (0, 7)
+    # another region's entry is not in force here
+    other = spec(rcu=10).with_replicas(
+        (Replica("here"), Replica("elsewhere", settings=settings))
+    ).localized("here")
+    assert other.read_rate == 10
+
+
+def test_replica_settings_survive_the_catalog_round_trip_and_merge() -> None:
+    settings = ReplicaSettings(
+        read_capacity=5,
+        indexes=(ReplicaIndexSettings("g", read_capacity=2),),
+        table_class="STANDARD_INFREQUENT_ACCESS",
+        table_class_at=12.5,
+    )
+    s = _replicated(spec(rcu=10, indexes=(gsi("g", rcu=4, wcu=4),)), "here", settings)
+    again = TableSpec.from_json(s.to_json())
+    assert again == s
+    assert again.table_class == "STANDARD_INFREQUENT_ACCESS"
+    # an Update sends only what changes; GSI entries merge by name
+    merged = settings.merged(
+        ReplicaSettings(indexes=(ReplicaIndexSettings("g", max_read_request_units=9),))
+    )
+    assert merged.read_capacity == 5
+    assert merged.indexes == (ReplicaIndexSettings("g", 2, 9),)
+    assert merged.table_class == "STANDARD_INFREQUENT_ACCESS"
+
+
+def test_replica_settings_are_checked_against_the_table() -> None:
+    s = spec(rcu=10, indexes=(gsi("g", rcu=4, wcu=4),))
+    throughput.check_replica_settings(s, "r", ReplicaSettings(read_capacity=40000))
+    with pytest.raises(ValidationError, match="OnDemandThroughputOverride cannot be specified"):
+        throughput.check_replica_settings(s, "r", ReplicaSettings(max_read_request_units=5))
+    with pytest.raises(ResourceNotFound, match="Index: nope not found"):
+        throughput.check_replica_settings(
+            s, "r", ReplicaSettings(indexes=(ReplicaIndexSettings("nope", 1),))
+        )
+    with pytest.raises(ValidationError, match="Duplicate index"):
+        throughput.check_replica_settings(
+            s,
+            "r",
+            ReplicaSettings(indexes=(ReplicaIndexSettings("g", 1), ReplicaIndexSettings("g", 2))),
+        )
+    on_demand = spec("PAY_PER_REQUEST")
+    with pytest.raises(ValidationError, match="MaxReadRequestUnits must be -1"):
+        throughput.check_replica_settings(
+            on_demand, "r", ReplicaSettings(max_read_request_units=0)
+        )

@@ -276,3 +276,176 @@ def test_request_shapes(regions: dict[str, RegionProcess]) -> None:
         lambda: raw.update_global_table(GlobalTableName=_name(), ReplicaUpdates=[{"Create": {}}]),
         "ValidationException",
     )
+
+
+def _provisioned_global(clients: dict[str, Any], name: str) -> None:
+    """A PROVISIONED version 2017.11.29 global table of east and west with a GSI."""
+    clients[EAST].create_table(
+        TableName=name,
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[
+            {"AttributeName": "id", "AttributeType": "S"},
+            {"AttributeName": "g", "AttributeType": "S"},
+        ],
+        BillingMode="PROVISIONED",
+        ProvisionedThroughput={"ReadCapacityUnits": 5, "WriteCapacityUnits": 6},
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": "by-g",
+                "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}],
+                "Projection": {"ProjectionType": "KEYS_ONLY"},
+                "ProvisionedThroughput": {"ReadCapacityUnits": 3, "WriteCapacityUnits": 4},
+            }
+        ],
+        StreamSpecification=STREAM,
+    )
+    clients[EAST].create_global_table(
+        GlobalTableName=name, ReplicationGroup=[{"RegionName": EAST}, {"RegionName": WEST}]
+    )
+
+
+def _by_region(answer: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {r["RegionName"]: r for r in answer["ReplicaSettings"]}
+
+
+def test_global_table_settings(clients: dict[str, Any]) -> None:
+    name = _name()
+    _provisioned_global(clients, name)
+    settings = _by_region(clients[WEST].describe_global_table_settings(GlobalTableName=name))
+    assert set(settings) == {EAST, WEST}
+    east = settings[EAST]
+    assert east["ReplicaStatus"] == "ACTIVE"
+    assert east["ReplicaBillingModeSummary"] == {"BillingMode": "PROVISIONED"}
+    assert (east["ReplicaProvisionedReadCapacityUnits"], east["ReplicaProvisionedWriteCapacityUnits"]) == (5, 6)
+    assert east["ReplicaGlobalSecondaryIndexSettings"] == [
+        {
+            "IndexName": "by-g",
+            "IndexStatus": "ACTIVE",
+            "ProvisionedReadCapacityUnits": 3,
+            "ProvisionedWriteCapacityUnits": 4,
+        }
+    ]
+
+    # the shared write capacity, west's own reads (table and GSI) and class, at once
+    answer = clients[EAST].update_global_table_settings(
+        GlobalTableName=name,
+        GlobalTableProvisionedWriteCapacityUnits=8,
+        GlobalTableGlobalSecondaryIndexSettingsUpdate=[
+            {"IndexName": "by-g", "ProvisionedWriteCapacityUnits": 7}
+        ],
+        ReplicaSettingsUpdate=[
+            {
+                "RegionName": WEST,
+                "ReplicaProvisionedReadCapacityUnits": 12,
+                "ReplicaGlobalSecondaryIndexSettingsUpdate": [
+                    {"IndexName": "by-g", "ProvisionedReadCapacityUnits": 9}
+                ],
+                "ReplicaTableClass": "STANDARD_INFREQUENT_ACCESS",
+            }
+        ],
+    )
+    assert answer["GlobalTableName"] == name
+    west = _by_region(answer)[WEST]
+    assert (west["ReplicaProvisionedReadCapacityUnits"], west["ReplicaProvisionedWriteCapacityUnits"]) == (12, 8)
+    assert west["ReplicaGlobalSecondaryIndexSettings"][0]["ProvisionedReadCapacityUnits"] == 9
+    assert west["ReplicaGlobalSecondaryIndexSettings"][0]["ProvisionedWriteCapacityUnits"] == 7
+    assert west["ReplicaTableClassSummary"]["TableClass"] == "STANDARD_INFREQUENT_ACCESS"
+    assert _by_region(answer)[EAST]["ReplicaProvisionedReadCapacityUnits"] == 5
+
+    # in force in west: its own DescribeTable shows its reads and class, east's writes
+    def west_table() -> dict[str, Any]:
+        return clients[WEST].describe_table(TableName=name)["Table"]  # type: ignore[no-any-return]
+
+    eventually(
+        lambda: west_table()["ProvisionedThroughput"]["ReadCapacityUnits"] == 12,
+        15,
+        "west's read override in force",
+    )
+    desc = west_table()
+    assert desc["ProvisionedThroughput"]["WriteCapacityUnits"] == 8
+    assert desc["GlobalSecondaryIndexes"][0]["ProvisionedThroughput"]["ReadCapacityUnits"] == 9
+    assert desc["TableClassSummary"]["TableClass"] == "STANDARD_INFREQUENT_ACCESS"
+    assert clients[EAST].describe_table(TableName=name)["Table"]["ProvisionedThroughput"][
+        "ReadCapacityUnits"
+    ] == 5
+
+    # the errors DynamoDB declares for this operation
+    _error(
+        lambda: clients[EAST].update_global_table_settings(
+            GlobalTableName=name,
+            ReplicaSettingsUpdate=[{"RegionName": AP, "ReplicaProvisionedReadCapacityUnits": 2}],
+        ),
+        "ReplicaNotFoundException",
+        f"Replica does not exist in region {AP} for global table: '{name}'.",
+    )
+    _error(
+        lambda: clients[EAST].update_global_table_settings(
+            GlobalTableName=name,
+            GlobalTableGlobalSecondaryIndexSettingsUpdate=[
+                {"IndexName": "nope", "ProvisionedWriteCapacityUnits": 2}
+            ],
+        ),
+        "IndexNotFoundException",
+    )
+    _error(
+        lambda: clients[EAST].update_global_table_settings(
+            GlobalTableName=name,
+            GlobalTableProvisionedWriteCapacityAutoScalingSettingsUpdate={"MinimumUnits": 1},
+        ),
+        "ValidationException",
+        "UpdateGlobalTableSettings does not support "
+        "GlobalTableProvisionedWriteCapacityAutoScalingSettingsUpdate in this version "
+        "(auto scaling is not offered)",
+    )
+    _error(
+        lambda: clients[EAST].describe_global_table_settings(GlobalTableName=_name()),
+        "GlobalTableNotFoundException",
+    )
+    # nothing of the refused requests was applied
+    assert _by_region(clients[EAST].describe_global_table_settings(GlobalTableName=name))[WEST][
+        "ReplicaProvisionedReadCapacityUnits"
+    ] == 12
+
+
+def test_global_table_settings_billing_mode(clients: dict[str, Any]) -> None:
+    name = _name()
+    _provisioned_global(clients, name)
+    answer = clients[WEST].update_global_table_settings(
+        GlobalTableName=name, GlobalTableBillingMode="PAY_PER_REQUEST"
+    )
+    for entry in answer["ReplicaSettings"]:
+        assert entry["ReplicaBillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
+    eventually(
+        lambda: clients[EAST].describe_table(TableName=name)["Table"]
+        .get("BillingModeSummary", {})
+        .get("BillingMode")
+        == "PAY_PER_REQUEST",
+        15,
+        "on-demand in east",
+    )
+    _error(
+        lambda: clients[WEST].update_global_table_settings(
+            GlobalTableName=name, GlobalTableProvisionedWriteCapacityUnits=3
+        ),
+        "ValidationException",
+    )
+
+
+def test_describe_table_replica_auto_scaling(clients: dict[str, Any]) -> None:
+    name = _name()
+    _provisioned_global(clients, name)
+    answer = clients[WEST].describe_table_replica_auto_scaling(TableName=name)[
+        "TableAutoScalingDescription"
+    ]
+    assert answer["TableName"] == name
+    assert answer["TableStatus"] == "ACTIVE"
+    assert sorted(r["RegionName"] for r in answer["Replicas"]) == sorted([EAST, WEST])
+    for replica in answer["Replicas"]:
+        assert replica["ReplicaStatus"] == "ACTIVE"
+        # auto scaling is not offered: no auto scaling settings are described
+        assert replica["GlobalSecondaryIndexes"] == [{"IndexName": "by-g", "IndexStatus": "ACTIVE"}]
+        assert "ReplicaProvisionedReadCapacityAutoScalingSettings" not in replica
+    _error(
+        lambda: clients[WEST].describe_table_replica_auto_scaling(TableName=_name()),
+        "ResourceNotFoundException",
+    )
