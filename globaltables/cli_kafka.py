@@ -31,11 +31,12 @@ def _data_dir(data: Path | None) -> Path:
 
 @click.group(name="kafka")
 def kafka() -> None:
-    """Run a real single-node Apache Kafka broker (KRaft) on 127.0.0.1.
+    """Run a real Apache Kafka broker (KRaft) on 127.0.0.1, or a cluster of three.
 
     The broker's jars are fetched once from Maven Central with `mvn` (Java 17+ and Maven
-    needed) and the JVM runs detached in the background, so it outlives this command. Each
-    data directory holds one broker; its data survives stop/start.
+    needed) and the JVMs run detached in the background, so they outlive this command. Each
+    data directory holds one broker, or one 3-broker cluster (`start --brokers 3`); its
+    data survives stop/start.
 
     Clients authenticate (SASL/SCRAM-SHA-512) and ACLs decide what each may do: `kafka
     grant` gives each region a principal that writes only its own topic (docs/security.md).
@@ -46,9 +47,18 @@ def kafka() -> None:
 @click.option(
     "--port",
     type=click.IntRange(1, 65535),
-    default=9092,
-    show_default=True,
-    help="Client (SASL_PLAINTEXT) port on 127.0.0.1.",
+    default=None,
+    help="Client (SASL_PLAINTEXT) port on 127.0.0.1; with --brokers 3 the first of three "
+    "consecutive ports. [default: 9092; a cluster's own ports once it exists]",
+)
+@click.option(
+    "--brokers",
+    type=int,
+    default=None,
+    help="1: one broker (replication factor 1). 3: a cluster of three combined "
+    "broker+controller nodes with a 3-voter KRaft quorum, replication factor 3 and "
+    "min.insync.replicas=2, which loses nothing when one broker dies. [default: what the "
+    "data directory holds, else 1]",
 )
 @click.option(
     "--data",
@@ -61,7 +71,8 @@ def kafka() -> None:
     "--controller-port",
     type=click.IntRange(1, 65535),
     default=None,
-    help="KRaft controller port on 127.0.0.1. [default: a free port picked at start]",
+    help="KRaft controller port on 127.0.0.1; with --brokers 3 the first of three "
+    "consecutive ports. [default: free ports picked at the first start]",
 )
 @click.option(
     "--timeout",
@@ -78,7 +89,8 @@ def kafka() -> None:
     "formatted that way.",
 )
 def start_cmd(
-    port: int,
+    port: int | None,
+    brokers: int | None,
     data: Path | None,
     controller_port: int | None,
     timeout: float,
@@ -90,6 +102,10 @@ def start_cmd(
     running from the data directory, reports it instead of starting another. Prints the
     bootstrap address (127.0.0.1:PORT) as the last line on stdout.
 
+    With --brokers 3: three brokers, each with its own directory DATA/broker-N and ports,
+    started together (or, later, whichever is not running); it returns once the metadata
+    lists all three, and prints all three addresses, comma-separated.
+
     By default the client listener takes SASL/SCRAM-SHA-512 only and ACLs allow nothing
     to anyone but the super user admin, whose password is generated on the first start
     into DATA/admin.password (mode 0600), or taken from $GLOBALTABLES_KAFKA_ADMIN_PASSWORD.
@@ -98,6 +114,15 @@ def start_cmd(
     data_dir = _data_dir(data)
     if insecure_plaintext:
         logging.basicConfig(format="globaltables: %(levelname)s: %(message)s")
+    if brokers is None:
+        brokers = kafka_broker.CLUSTER_BROKERS if kafka_broker.is_cluster(data_dir) else 1
+    problem = kafka_broker.cluster_size_problem(brokers)
+    if problem is not None:
+        raise click.BadParameter(problem, param_hint="--brokers")
+    if brokers > 1:
+        _start_cluster(data_dir, brokers, port, controller_port, timeout, insecure_plaintext)
+        return
+    port = 9092 if port is None else port
     try:
         running = kafka_broker.status(data_dir)
         if running is not None:
@@ -133,7 +158,67 @@ def start_cmd(
     click.echo(info.bootstrap)
 
 
-def _explain_security(info: kafka_broker.BrokerInfo, data_dir: Path) -> None:
+def _consecutive(first: int | None, count: int, option: str) -> list[int] | None:
+    if first is None:
+        return None
+    if first + count - 1 > 65535:
+        raise click.BadParameter(f"{first}..{first + count - 1} goes past 65535", param_hint=option)
+    return [first + i for i in range(count)]
+
+
+def _start_cluster(
+    data_dir: Path,
+    brokers: int,
+    port: int | None,
+    controller_port: int | None,
+    timeout: float,
+    insecure_plaintext: bool,
+) -> None:
+    try:
+        before = kafka_broker.cluster_status(data_dir)
+        ports = _consecutive(port, brokers, "--port")
+        if ports is None and before is None:
+            ports = _consecutive(9092, brokers, "--port")
+        already = before is not None and len(before.running) == len(before.nodes)
+        if not already:
+            kafka_broker.ensure_jars(progress=True)
+            where = (
+                ", ".join(n.bootstrap for n in before.nodes)
+                if before is not None
+                else ", ".join(f"127.0.0.1:{p}" for p in ports or [])
+            )
+            click.echo(
+                f"starting a {brokers}-broker Kafka {kafka_broker.KAFKA_VERSION} cluster on "
+                f"{where}, data in {data_dir} ...",
+                err=True,
+            )
+        began = time.monotonic()
+        info = kafka_broker.start_cluster(
+            data_dir,
+            brokers=brokers,
+            ports=ports,
+            controller_ports=_consecutive(controller_port, brokers, "--controller-port"),
+            timeout=timeout,
+            secure=not insecure_plaintext,
+        )
+    except kafka_broker.KafkaBrokerError as exc:
+        raise click.ClickException(str(exc)) from exc
+    pids = ", ".join(f"broker {n.node_id} pid {n.pid}" for n in info.nodes)
+    if already:
+        click.echo(f"Kafka cluster already running from {data_dir} ({pids})", err=True)
+    else:
+        click.echo(
+            f"Kafka cluster ready in {time.monotonic() - began:.1f}s: {pids} (logs "
+            f"{data_dir}/broker-N/broker.log); replication factor 3, min.insync.replicas=2",
+            err=True,
+        )
+    _explain_security(info, data_dir)
+    click.echo(info.bootstrap)
+
+
+def _explain_security(
+    info: kafka_broker.BrokerInfo | kafka_broker.ClusterInfo, data_dir: Path
+) -> None:
     if not info.secure:
         click.echo(
             "WARNING: this broker has no authentication and no ACLs (--insecure-plaintext); "
@@ -257,12 +342,11 @@ def grant_cmd(
     """
     data_dir = _data_dir(data)
     if bootstrap is None:
-        running = kafka_broker.status(data_dir)
-        if running is None:
+        bootstrap = _running_bootstrap(data_dir)
+        if bootstrap is None:
             raise click.UsageError(
                 f"no Kafka broker running from {data_dir}: start it, or pass --bootstrap"
             )
-        bootstrap = running.bootstrap
     try:
         if admin_password is None:
             admin_password = kafka_broker.admin_password(data_dir)
@@ -305,6 +389,16 @@ def grant_cmd(
             )
 
 
+def _running_bootstrap(data_dir: Path) -> str | None:
+    """The bootstrap address of the broker, or of the cluster's brokers, running from
+    ``data_dir``; None if none runs."""
+    cluster = kafka_broker.cluster_status(data_dir)
+    if cluster is not None:
+        return cluster.bootstrap if cluster.running else None
+    single = kafka_broker.status(data_dir)
+    return single.bootstrap if single is not None else None
+
+
 @kafka.command("stop")
 @click.option(
     "--data",
@@ -321,11 +415,20 @@ def grant_cmd(
     help="Seconds to wait after SIGTERM before SIGKILL.",
 )
 def stop_cmd(data: Path | None, timeout: float) -> None:
-    """Stop the broker running from the data directory (data is kept).
+    """Stop the broker, or every broker of the cluster, running from the data directory
+    (data is kept).
 
     Exits 0 whether or not a broker was running, so it is safe in cleanup scripts.
     """
     data_dir = _data_dir(data)
+    cluster = kafka_broker.cluster_status(data_dir)
+    if cluster is not None:
+        pids = ", ".join(f"broker {n.node_id} pid {n.pid}" for n in cluster.running)
+        if kafka_broker.stop_cluster(data_dir, timeout=timeout):
+            click.echo(f"stopped Kafka ({pids}) from {data_dir}", err=True)
+        else:
+            click.echo(f"no Kafka broker running from {data_dir}", err=True)
+        return
     info = kafka_broker.status(data_dir)
     if kafka_broker.stop(data_dir, timeout=timeout):
         pid = f" (pid {info.pid})" if info is not None else ""
@@ -346,9 +449,27 @@ def status_cmd(data: Path | None) -> None:
     """Tell whether a broker is running from the data directory.
 
     Exit 0 and print its bootstrap address on stdout if it is; exit 1 otherwise. Checks the
-    process only (alive, and our Kafka JVM), not whether it already answers requests.
+    process only (alive, and our Kafka JVM), not whether it already answers requests. For
+    a cluster: one line per broker on stderr, and exit 0 (with every broker's address on
+    stdout) only if all of them run.
     """
     data_dir = _data_dir(data)
+    cluster = kafka_broker.cluster_status(data_dir)
+    if cluster is not None:
+        for node in cluster.nodes:
+            state = f"running (pid {node.pid})" if node.running else "NOT running"
+            click.echo(f"broker {node.node_id} on {node.bootstrap}: {state}", err=True)
+        if len(cluster.running) < len(cluster.nodes):
+            click.echo(
+                f"{len(cluster.running)} of {len(cluster.nodes)} Kafka brokers running from "
+                f"{data_dir}; `globaltables kafka start --data {data_dir}` starts the "
+                "stopped ones",
+                err=True,
+            )
+            raise SystemExit(1)
+        click.echo(f"Kafka cluster running from {data_dir}", err=True)
+        click.echo(cluster.bootstrap)
+        return
     info = kafka_broker.status(data_dir)
     if info is None:
         click.echo(f"no Kafka broker running from {data_dir}", err=True)

@@ -14,6 +14,9 @@ as a detached background process. Everything a broker needs lives in one data di
     <data_dir>/admin.password      the admin (super user) password, mode 0600
 
 so several brokers can run side by side as long as each has its own directory and ports.
+A three-broker cluster (:func:`start_cluster`, ``kafka start --brokers 3``) is a data
+directory holding ``cluster.json`` (node ids and ports), ``admin.password`` and one such
+broker directory per node, ``broker-1/`` to ``broker-3/``.
 POSIX only (process groups, ``fcntl`` locks, ``/proc`` or ``ps``).
 
 Security (docs/security.md, "Kafka: authentication and ACLs"): by default the client
@@ -49,7 +52,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Callable, Coroutine, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -59,21 +62,32 @@ from regions.kafka_security import KafkaSecurity
 __all__ = [
     "ADMIN_PASSWORD_ENV",
     "ADMIN_USER",
+    "CLUSTER_BROKERS",
+    "CLUSTER_PROPERTIES",
     "KAFKA_VERSION",
     "BrokerInfo",
+    "ClusterInfo",
+    "ClusterNode",
     "KafkaBrokerError",
     "PortInUseError",
     "admin_password",
     "admin_password_file",
     "admin_security",
+    "cluster_size_problem",
+    "cluster_status",
     "default_data_dir",
     "ensure_jars",
     "grant_regions",
+    "is_cluster",
     "jar_dir",
     "region_principal",
     "start",
+    "start_broker",
+    "start_cluster",
     "status",
     "stop",
+    "stop_broker",
+    "stop_cluster",
     "wait_ready",
 ]
 
@@ -431,8 +445,10 @@ def status(data_dir: Path) -> BrokerInfo | None:
         return None
     security = KafkaSecurity.insecure()
     if record.get("sasl", False):
+        # a cluster's node: the one admin password is the cluster's, one directory up
+        owner = data_dir.parent if "node_id" in record else data_dir
         try:
-            security = admin_security(data_dir)
+            security = admin_security(owner)
         except KafkaBrokerError:
             pass  # the password file went away: callers see a plaintext view and fail to auth
     return BrokerInfo(bootstrap=bootstrap, pid=pid, data_dir=data_dir, port=port, security=security)
@@ -527,7 +543,12 @@ def _run_sync(factory: Callable[[], Coroutine[Any, Any, _T]]) -> _T:
         return pool.submit(lambda: asyncio.run(factory())).result()
 
 
-async def _probe(bootstrap: str, timeout: float, security: KafkaSecurity | None) -> None:
+async def _probe(
+    bootstrap: str,
+    timeout: float,
+    security: KafkaSecurity | None,
+    want: frozenset[int] = frozenset(),
+) -> None:
     # A real Kafka request (Metadata via the admin client), not just a TCP connect: the KRaft
     # broker binds its port before it has caught up with the metadata log and serves requests.
     from aiokafka.admin import AIOKafkaAdminClient  # heavy import, only needed here
@@ -544,6 +565,13 @@ async def _probe(bootstrap: str, timeout: float, security: KafkaSecurity | None)
         cluster = await asyncio.wait_for(admin.describe_cluster(), timeout)
         if not cluster.get("brokers"):
             raise KafkaBrokerError(f"{bootstrap} answered Metadata but lists no brokers yet")
+        # KRaft lists only unfenced brokers, so a node is listed once it has registered
+        # with the quorum and caught up with the metadata log
+        listed = {int(broker["node_id"]) for broker in cluster["brokers"]}
+        if not want <= listed:
+            raise KafkaBrokerError(
+                f"{bootstrap} lists brokers {sorted(listed)}, waiting for {sorted(want - listed)}"
+            )
     finally:
         with contextlib.suppress(Exception):
             await admin.close()
@@ -578,6 +606,7 @@ def _wait_ready(
     timeout: float,
     alive: Callable[[], bool] | None,
     security: KafkaSecurity | None = None,
+    want: frozenset[int] = frozenset(),
 ) -> None:
     addrs = _addresses(bootstrap)
     deadline = time.monotonic() + timeout
@@ -593,7 +622,9 @@ def _wait_ready(
         if _tcp_open(addrs, min(1.0, remaining)):
             try:
                 _run_sync(
-                    functools.partial(_probe, bootstrap, min(5.0, max(remaining, 1.0)), security)
+                    functools.partial(
+                        _probe, bootstrap, min(5.0, max(remaining, 1.0)), security, want
+                    )
                 )
                 return
             except Exception as exc:  # not ready yet: connection refused/reset, timeouts
@@ -664,13 +695,33 @@ def _security_properties(port: int, controller_port: int, password: str | None) 
     }
 
 
+def _override_lines(text: str, overrides: dict[str, str]) -> str:
+    """``text`` with the line of each key in ``overrides`` replaced by its new value, and
+    the keys the template lacks appended: the rendered file holds every key once, so
+    what a cluster node runs with reads as plainly as the single broker's file."""
+    left = dict(overrides)
+    lines = []
+    for line in text.splitlines():
+        key = line.split("=", 1)[0].strip() if "=" in line and not line.startswith("#") else None
+        if key is not None and key in left:
+            line = f"{key}={left.pop(key)}"
+        lines.append(line)
+    if left:
+        lines += ["", "# cluster settings (kafka_broker.start_cluster)"]
+        lines += [f"{key}={value}" for key, value in left.items()]
+    return "\n".join(lines) + "\n"
+
+
 def _render_properties(
     data_dir: Path,
     port: int,
     controller_port: int,
     extra: dict[str, str] | None = None,
     password: str | None = None,
+    overrides: dict[str, str] | None = None,
 ) -> Path:
+    """Write ``<data_dir>/server.properties``; ``overrides`` replace the template's own
+    lines (a cluster node's id, quorum and replication settings), ``extra`` is appended."""
     # Properties-file escaping: a backslash would start an escape sequence in the value.
     backslash = "\\"
     data = str(data_dir).replace(backslash, backslash * 2)
@@ -697,6 +748,8 @@ def _render_properties(
         .replace("@CONTROLLER_PORT@", str(controller_port))
         .replace("@DATA_DIR@", data)
     )
+    if overrides:
+        text = _override_lines(text, overrides)
     if extra:
         # appended: java.util.Properties keeps the last value of a repeated key, so an
         # override (e.g. advertised.listeners) wins over the template's line
@@ -787,8 +840,15 @@ def _formatted_as(data_dir: Path) -> str | None:
 
 
 def _format_storage(
-    java: str, classpath: str, props: Path, data_dir: Path, password: str | None
+    java: str,
+    classpath: str,
+    props: Path,
+    data_dir: Path,
+    password: str | None,
+    cluster_id: str | None = None,
 ) -> None:
+    """Format ``data_dir/kraft`` once; every node of a cluster gets the same
+    ``cluster_id`` (a single broker: a new random one)."""
     if _formatted_as(data_dir) is not None:
         return  # already formatted: keep the cluster id and every message
     scram = []
@@ -808,7 +868,7 @@ def _format_storage(
         _STORAGE_TOOL,
         "format",
         "-t",
-        _cluster_id(),
+        cluster_id or _cluster_id(),
         "-c",
         str(props),
         *scram,
@@ -862,6 +922,11 @@ def start(
     data_dir = Path(data_dir).expanduser().resolve()
     started = time.monotonic()
 
+    if is_cluster(data_dir):
+        raise KafkaBrokerError(
+            f"{data_dir} holds a multi-broker cluster: start it with start_cluster() "
+            "(`globaltables kafka start --brokers 3`), or use another data directory"
+        )
     existing = status(data_dir)
     if existing is not None:
         _ready_or_raise(existing, data_dir, timeout, owned=False)
@@ -907,62 +972,81 @@ def start(
             props = _render_properties(data_dir, port, cport, extra_properties, password)
             classpath = f"{lib}{os.sep}*"  # the JVM expands the wildcard to every jar in lib
             _format_storage(java, classpath, props, data_dir, password)
-
-            log_path = data_dir / _LOG
-            if log_path.exists():
-                log_path.replace(data_dir / f"{_LOG}.1")  # keep one previous run for debugging
-            cmd = [
-                java,
-                *_JVM_FLAGS,
-                f"-Dlog4j.configuration={_LOG4J.as_uri()}",
-                "-cp",
-                classpath,
-                _MAIN_CLASS,
-                str(props),
-            ]
-            with log_path.open("ab") as log:
-                proc = subprocess.Popen(
-                    cmd,
-                    cwd=data_dir,
-                    stdin=subprocess.DEVNULL,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    # Detached: the broker must outlive a CLI invocation and must not get the
-                    # terminal's SIGINT; stop() ends it explicitly.
-                    start_new_session=True,
-                    close_fds=True,
-                )
-            _CHILDREN[proc.pid] = proc
-            bootstrap = f"{_HOST}:{port}"
-            _write_record(
-                data_dir,
-                {
-                    "pid": proc.pid,
-                    "port": port,
-                    "controller_port": cport,
-                    "bootstrap": bootstrap,
-                    "kafka_version": KAFKA_VERSION,
-                    "sasl": secure,
-                    "data_dir": str(data_dir),
-                    "started_at": time.time(),
-                },
-            )
-            security = (
-                KafkaSecurity.sasl_scram(ADMIN_USER, password)
-                if password is not None
-                else KafkaSecurity.insecure()
+            pid = _launch(
+                java, classpath, props, _JVM_FLAGS, port=port, controller_port=cport, secure=secure
             )
             existing = BrokerInfo(
-                bootstrap=bootstrap,
-                pid=proc.pid,
+                bootstrap=f"{_HOST}:{port}",
+                pid=pid,
                 data_dir=data_dir,
                 port=port,
-                security=security,
+                security=_security_of(password),
             )
 
     remaining = max(timeout - (time.monotonic() - started), 1.0)
     _ready_or_raise(existing, data_dir, remaining, owned=owned)
     return existing
+
+
+def _security_of(password: str | None) -> KafkaSecurity:
+    if password is None:
+        return KafkaSecurity.insecure()
+    return KafkaSecurity.sasl_scram(ADMIN_USER, password)
+
+
+def _launch(
+    java: str,
+    classpath: str,
+    props: Path,
+    jvm_flags: tuple[str, ...],
+    *,
+    port: int,
+    controller_port: int,
+    secure: bool,
+    node_id: int | None = None,
+) -> int:
+    """Start the JVM of the broker whose server.properties is ``props`` (its data dir is
+    the file's directory) without waiting for it, record it in broker.json; its pid."""
+    data_dir = props.parent
+    log_path = data_dir / _LOG
+    if log_path.exists():
+        log_path.replace(data_dir / f"{_LOG}.1")  # keep one previous run for debugging
+    cmd = [
+        java,
+        *jvm_flags,
+        f"-Dlog4j.configuration={_LOG4J.as_uri()}",
+        "-cp",
+        classpath,
+        _MAIN_CLASS,
+        str(props),
+    ]
+    with log_path.open("ab") as log:
+        proc = subprocess.Popen(
+            cmd,
+            cwd=data_dir,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            # Detached: the broker must outlive a CLI invocation and must not get the
+            # terminal's SIGINT; stop() ends it explicitly.
+            start_new_session=True,
+            close_fds=True,
+        )
+    _CHILDREN[proc.pid] = proc
+    record: dict[str, Any] = {
+        "pid": proc.pid,
+        "port": port,
+        "controller_port": controller_port,
+        "bootstrap": f"{_HOST}:{port}",
+        "kafka_version": KAFKA_VERSION,
+        "sasl": secure,
+        "data_dir": str(data_dir),
+        "started_at": time.time(),
+    }
+    if node_id is not None:
+        record["node_id"] = node_id
+    _write_record(data_dir, record)
+    return proc.pid
 
 
 def _ready_or_raise(info: BrokerInfo, data_dir: Path, timeout: float, *, owned: bool) -> None:
@@ -996,6 +1080,518 @@ def _ready_or_raise(info: BrokerInfo, data_dir: Path, timeout: float, *, owned: 
                 f"{exc}; {what}. Last lines of {log_path}:\n{_log_tail(log_path)}"
             ) from exc
         raise
+
+
+# --------------------------------------------------------------------------- cluster
+#
+# A cluster is a data directory holding cluster.json, the admin password and one single
+# broker's directory per node (broker-1/, broker-2/, broker-3/). Every node is a combined
+# broker+controller JVM and a voter of one static 3-voter KRaft quorum (Kafka 3.9 docs,
+# "KRaft > Process Roles / Controllers": a majority of the controllers must be alive,
+# so 3 of them survive the loss of 1). The ports are chosen once and kept in
+# cluster.json: the voters' addresses are in every node's server.properties, so a node
+# restarted while the others run must come back on the same ports.
+
+_CLUSTER_RECORD = "cluster.json"
+_CLUSTER_LOCK = ".cluster.lock"
+#: the one multi-broker size (`kafka start --brokers 3`): replication factor 3 over a
+#: 3-voter quorum, which loses no data and keeps serving when any one broker dies
+CLUSTER_BROKERS = 3
+
+#: what every node of a cluster runs with besides the template: every partition on all
+#: three brokers (internal topics included), and an acks=all write acknowledged only once
+#: two of them hold it, so the loss of any one broker loses no acknowledged record.
+CLUSTER_PROPERTIES: dict[str, str] = {
+    "default.replication.factor": "3",
+    "min.insync.replicas": "2",
+    "offsets.topic.replication.factor": "3",
+    "transaction.state.log.replication.factor": "3",
+    "transaction.state.log.min.isr": "2",
+    # Kafka's own defaults, written out because they set how long a dead broker stalls
+    # the partitions it led: the active controller fences a broker (moving its leaderships
+    # and shrinking ISRs) once it has not heard a heartbeat for the session timeout.
+    # tests/integration/test_kafka_cluster.py bounds that stall.
+    "broker.session.timeout.ms": "9000",
+    "broker.heartbeat.interval.ms": "2000",
+}
+
+# Three JVMs share the machine: each gets a smaller heap than the single broker's.
+_CLUSTER_JVM_FLAGS = tuple("-Xmx384m" if f.startswith("-Xmx") else f for f in _JVM_FLAGS)
+
+
+def cluster_size_problem(brokers: int) -> str | None:
+    """Why ``brokers`` is no size for a local Kafka, or None for 1 and 3."""
+    if brokers in (1, CLUSTER_BROKERS):
+        return None
+    if brokers == 2:
+        return (
+            "2 brokers cannot hold replication factor 3, and a 2-voter KRaft quorum stops "
+            "when either broker stops: use --brokers 1 or --brokers 3"
+        )
+    if brokers < 1:
+        return f"--brokers {brokers} makes no sense: use --brokers 1 or --brokers 3"
+    return (
+        f"--brokers {brokers} is not supported: 3 brokers already hold every partition "
+        "three times and survive the loss of one; use --brokers 1 or --brokers 3"
+    )
+
+
+@dataclass(frozen=True)
+class ClusterNode:
+    """One broker of a cluster: its node id, ports, data dir and JVM pid (None: down)."""
+
+    node_id: int
+    port: int
+    controller_port: int
+    data_dir: Path
+    pid: int | None = None
+
+    @property
+    def bootstrap(self) -> str:
+        return f"{_HOST}:{self.port}"
+
+    @property
+    def running(self) -> bool:
+        return self.pid is not None
+
+
+@dataclass(frozen=True)
+class ClusterInfo:
+    """A cluster's data dir, every node (running or not) and the admin credentials."""
+
+    data_dir: Path
+    nodes: tuple[ClusterNode, ...]
+    security: KafkaSecurity = field(default_factory=KafkaSecurity)
+
+    @property
+    def bootstrap(self) -> str:
+        """Every broker, so a client bootstraps from whichever is up."""
+        return ",".join(node.bootstrap for node in self.nodes)
+
+    @property
+    def secure(self) -> bool:
+        return self.security.sasl
+
+    @property
+    def running(self) -> tuple[ClusterNode, ...]:
+        return tuple(node for node in self.nodes if node.running)
+
+    def node(self, node_id: int) -> ClusterNode:
+        for node in self.nodes:
+            if node.node_id == node_id:
+                return node
+        raise KafkaBrokerError(
+            f"the cluster in {self.data_dir} has no broker {node_id} "
+            f"(its brokers: {', '.join(str(n.node_id) for n in self.nodes)})"
+        )
+
+
+def is_cluster(data_dir: Path) -> bool:
+    """Whether ``data_dir`` holds a multi-broker cluster (:func:`start_cluster`)."""
+    return (Path(data_dir).expanduser().resolve() / _CLUSTER_RECORD).is_file()
+
+
+def _read_cluster(data_dir: Path) -> dict[str, Any] | None:
+    try:
+        record = json.loads((data_dir / _CLUSTER_RECORD).read_text())
+    except (OSError, ValueError):
+        return None
+    return record if isinstance(record, dict) else None
+
+
+def _nodes_of(data_dir: Path, record: dict[str, Any]) -> tuple[ClusterNode, ...]:
+    try:
+        return tuple(
+            ClusterNode(
+                node_id=int(n["node_id"]),
+                port=int(n["port"]),
+                controller_port=int(n["controller_port"]),
+                data_dir=data_dir / f"broker-{int(n['node_id'])}",
+            )
+            for n in record["nodes"]
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise KafkaBrokerError(f"{data_dir / _CLUSTER_RECORD} is damaged: {exc!r}") from None
+
+
+def _cluster_security(data_dir: Path, record: dict[str, Any]) -> KafkaSecurity:
+    if not record.get("sasl", False):
+        return KafkaSecurity.insecure()
+    try:
+        return admin_security(data_dir)
+    except KafkaBrokerError:
+        return KafkaSecurity.insecure()  # password file gone: clients fail to authenticate
+
+
+def cluster_status(data_dir: Path) -> ClusterInfo | None:
+    """The cluster in ``data_dir`` with each node's JVM pid (None if it is not running),
+    or None if ``data_dir`` holds no cluster. Like :func:`status`, this checks processes
+    only; :func:`start_cluster` is what waits for the brokers to serve."""
+    data_dir = Path(data_dir).expanduser().resolve()
+    record = _read_cluster(data_dir)
+    if record is None:
+        return None
+    nodes = []
+    for node in _nodes_of(data_dir, record):
+        info = status(node.data_dir)
+        nodes.append(
+            ClusterNode(
+                node.node_id,
+                node.port,
+                node.controller_port,
+                node.data_dir,
+                info.pid if info is not None else None,
+            )
+        )
+    return ClusterInfo(data_dir, tuple(nodes), _cluster_security(data_dir, record))
+
+
+def _pick_ports(given: Sequence[int] | None, count: int, taken: set[int], what: str) -> list[int]:
+    if given is None:
+        ports: list[int] = []
+        for _ in range(count):
+            ports.append(_free_port(exclude=taken | set(ports)))
+        return ports
+    ports = [int(p) for p in given]
+    if len(ports) != count:
+        raise KafkaBrokerError(f"a {count}-broker cluster needs {count} {what} ports, not {ports}")
+    if len(set(ports)) != count or taken & set(ports):
+        raise KafkaBrokerError(f"the {what} ports {ports} must differ from each other and {taken}")
+    if not all(0 < p < 65536 for p in ports):
+        raise KafkaBrokerError(f"the {what} ports {ports} must be within 1..65535")
+    return ports
+
+
+def _new_cluster(
+    brokers: int,
+    ports: Sequence[int] | None,
+    controller_ports: Sequence[int] | None,
+    secure: bool,
+) -> dict[str, Any]:
+    client = _pick_ports(ports, brokers, set(), "client")
+    controller = _pick_ports(controller_ports, brokers, set(client), "controller")
+    return {
+        "brokers": brokers,
+        "cluster_id": _cluster_id(),
+        "sasl": secure,
+        "kafka_version": KAFKA_VERSION,
+        "nodes": [
+            {"node_id": i + 1, "port": client[i], "controller_port": controller[i]}
+            for i in range(brokers)
+        ],
+    }
+
+
+def _check_cluster(
+    data_dir: Path,
+    record: dict[str, Any],
+    brokers: int | None,
+    ports: Sequence[int] | None,
+    controller_ports: Sequence[int] | None,
+    secure: bool | None,
+) -> None:
+    """Refuse a start that asks for another cluster than the one ``data_dir`` holds."""
+    nodes = _nodes_of(data_dir, record)
+    if brokers is not None and brokers != len(nodes):
+        raise KafkaBrokerError(
+            f"{data_dir} holds a {len(nodes)}-broker cluster, not {brokers}: start it with "
+            f"--brokers {len(nodes)}, or use another data directory"
+        )
+    for given, have, what in (
+        (ports, [n.port for n in nodes], "client"),
+        (controller_ports, [n.controller_port for n in nodes], "controller"),
+    ):
+        if given is not None and [int(p) for p in given] != have:
+            raise KafkaBrokerError(
+                f"the cluster in {data_dir} was created with {what} ports {have}: its "
+                "quorum's addresses are fixed, so start it on those (or use another data "
+                "directory)"
+            )
+    sasl = bool(record.get("sasl", False))
+    if secure is not None and secure != sasl:
+        raise KafkaBrokerError(
+            f"the Kafka cluster in {data_dir} was formatted "
+            + (
+                "with SASL/SCRAM and ACLs: start it without --insecure-plaintext"
+                if sasl
+                else "without authentication: start it with --insecure-plaintext, "
+                "or use a new data directory for a cluster with SASL and ACLs"
+            )
+        )
+
+
+def start_cluster(
+    data_dir: Path,
+    brokers: int = CLUSTER_BROKERS,
+    ports: Sequence[int] | None = None,
+    controller_ports: Sequence[int] | None = None,
+    timeout: float = 180.0,
+    extra_properties: dict[str, str] | None = None,
+    *,
+    secure: bool = True,
+) -> ClusterInfo:
+    """Start a ``brokers``-node KRaft cluster (only 3: :func:`cluster_size_problem`) from
+    ``data_dir`` and return once the metadata lists every broker.
+
+    The first start picks the ports (``ports``/``controller_ports``: one per node, None:
+    free ones), formats every node with one cluster id and records the layout in
+    ``cluster.json``; later starts reuse it and start only the nodes that are not running
+    (keeping their topics, messages and offsets). Security as :func:`start`, one admin
+    password for the whole cluster in ``<data_dir>/admin.password``. Raises
+    :class:`PortInUseError` if a port is taken, :class:`KafkaBrokerError` if a node dies
+    or the cluster is not ready within ``timeout`` (the nodes it started are stopped).
+    """
+    problem = cluster_size_problem(brokers)
+    if problem is not None or brokers == 1:
+        raise KafkaBrokerError(problem or "a cluster has 3 brokers; one broker is start()")
+    return _start_nodes(
+        Path(data_dir),
+        only=None,
+        timeout=timeout,
+        extra_properties=extra_properties,
+        create=(brokers, ports, controller_ports, secure),
+    )
+
+
+def start_broker(
+    data_dir: Path,
+    node_id: int,
+    timeout: float = 120.0,
+    extra_properties: dict[str, str] | None = None,
+) -> ClusterInfo:
+    """Start broker ``node_id`` of the cluster in ``data_dir`` again (a no-op if it runs)
+    and return once the metadata lists it and every other running broker."""
+    return _start_nodes(
+        Path(data_dir),
+        only=frozenset({node_id}),
+        timeout=timeout,
+        extra_properties=extra_properties,
+        create=None,
+    )
+
+
+def _start_nodes(
+    data_dir: Path,
+    *,
+    only: frozenset[int] | None,
+    timeout: float,
+    extra_properties: dict[str, str] | None,
+    create: tuple[int, Sequence[int] | None, Sequence[int] | None, bool] | None,
+) -> ClusterInfo:
+    data_dir = data_dir.expanduser().resolve()
+    started = time.monotonic()
+    _refuse_single_broker(data_dir)  # again under the lock; here to leave no lock file
+    lib = ensure_jars()
+    java = _java()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    launched: list[ClusterNode] = []
+    created: list[ClusterNode] = []  # the nodes of a cluster this call created
+    try:
+        # Held until every JVM is launched, so two starts cannot both launch a node.
+        with _file_lock(data_dir / _CLUSTER_LOCK):
+            todo, voters, password, cluster_id = _nodes_to_start(data_dir, only, create, created)
+            classpath = f"{lib}{os.sep}*"
+            props = {
+                n.node_id: _render_properties(
+                    _mkdir(n.data_dir),
+                    n.port,
+                    n.controller_port,
+                    extra_properties,
+                    password,
+                    overrides={
+                        "node.id": str(n.node_id),
+                        "controller.quorum.voters": voters,
+                        **CLUSTER_PROPERTIES,
+                    },
+                )
+                for n in todo
+            }
+            # One StorageTool JVM per node side by side: they share only the cluster id.
+            with concurrent.futures.ThreadPoolExecutor(max_workers=max(len(todo), 1)) as pool:
+                formats = [
+                    pool.submit(
+                        _format_storage,
+                        java,
+                        classpath,
+                        props[n.node_id],
+                        n.data_dir,
+                        password,
+                        cluster_id,
+                    )
+                    for n in todo
+                ]
+                for done in formats:
+                    done.result()
+            for n in todo:
+                pid = _launch(
+                    java,
+                    classpath,
+                    props[n.node_id],
+                    _CLUSTER_JVM_FLAGS,
+                    port=n.port,
+                    controller_port=n.controller_port,
+                    secure=password is not None,
+                    node_id=n.node_id,
+                )
+                launched.append(ClusterNode(n.node_id, n.port, n.controller_port, n.data_dir, pid))
+        info = cluster_status(data_dir)
+        if info is None:
+            raise KafkaBrokerError(f"{data_dir / _CLUSTER_RECORD} disappeared")
+        _wait_cluster(info, launched, max(timeout - (time.monotonic() - started), 1.0))
+    except BaseException:
+        # not started, not ready or interrupted: leave no JVM of ours holding the ports,
+        # and no half-made cluster whose ports a retry could not change
+        for n in launched:
+            stop(n.data_dir, timeout=10.0)
+        if created:
+            (data_dir / _CLUSTER_RECORD).unlink(missing_ok=True)
+            for n in created:
+                shutil.rmtree(n.data_dir, ignore_errors=True)
+        raise
+    final = cluster_status(data_dir)
+    if final is None:
+        raise KafkaBrokerError(f"{data_dir / _CLUSTER_RECORD} disappeared")
+    return final
+
+
+def _refuse_single_broker(data_dir: Path) -> None:
+    if _formatted_as(data_dir) is not None or (data_dir / _RECORD).exists():
+        raise KafkaBrokerError(
+            f"{data_dir} holds a single broker: start it without --brokers, or use "
+            "another data directory for a cluster"
+        )
+
+
+def _nodes_to_start(
+    data_dir: Path,
+    only: frozenset[int] | None,
+    create: tuple[int, Sequence[int] | None, Sequence[int] | None, bool] | None,
+    created: list[ClusterNode],
+) -> tuple[list[ClusterNode], str, str | None, str]:
+    """Under the cluster lock: the layout (made and recorded if new, then listed in
+    ``created``); the nodes to launch (asked for and not running), the quorum's voters,
+    the admin password (None: plaintext) and the cluster id."""
+    _refuse_single_broker(data_dir)
+    record = _read_cluster(data_dir)
+    if record is None:
+        if create is None:
+            raise KafkaBrokerError(f"no Kafka cluster in {data_dir}")
+        record = _new_cluster(*create)
+        tmp = data_dir / f".{_CLUSTER_RECORD}.tmp"
+        tmp.write_text(json.dumps(record, indent=2) + "\n")
+        tmp.replace(data_dir / _CLUSTER_RECORD)
+        created.extend(_nodes_of(data_dir, record))
+    elif create is not None:
+        _check_cluster(data_dir, record, *create)
+    nodes = _nodes_of(data_dir, record)
+    known = {n.node_id for n in nodes}
+    if only is not None and not only <= known:
+        raise KafkaBrokerError(
+            f"the cluster in {data_dir} has no broker {sorted(only - known)} "
+            f"(its brokers: {sorted(known)})"
+        )
+    todo = [n for n in nodes if (only is None or n.node_id in only) and status(n.data_dir) is None]
+    for n in todo:
+        for port in (n.port, n.controller_port):
+            if not _port_free(port):
+                raise PortInUseError(
+                    f"port {port} of broker {n.node_id} on {_HOST} is already in use"
+                )
+    password = admin_password(data_dir, create=True) if record.get("sasl") else None
+    if password is None and todo:
+        _logger.warning(
+            "Kafka cluster in %s runs WITHOUT authentication or ACLs: whoever reaches "
+            "127.0.0.1:%s can read and write every region's changes",
+            data_dir,
+            ",".join(str(n.port) for n in todo),
+        )
+    voters = ",".join(f"{n.node_id}@{_HOST}:{n.controller_port}" for n in nodes)
+    return todo, voters, password, str(record["cluster_id"])
+
+
+def _mkdir(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _wait_cluster(info: ClusterInfo, launched: list[ClusterNode], timeout: float) -> None:
+    """Wait until the metadata lists every running node of ``info``."""
+    dead: list[ClusterNode] = []
+
+    def alive() -> bool:
+        for n in launched:
+            if n.pid is None or not _is_our_broker(n.pid, n.data_dir):
+                dead.append(n)
+                return False
+        return True
+
+    running = info.running
+    want = frozenset(n.node_id for n in running)
+    bootstrap = ",".join(n.bootstrap for n in running)
+    try:
+        _wait_ready(bootstrap, timeout, alive, info.security, want)
+    except _BrokerExited:
+        node = dead[0]
+        child = _CHILDREN.pop(node.pid or 0, None)
+        code = f" with code {child.returncode}" if child is not None else ""
+        tail = _log_tail(node.data_dir / _LOG)
+        error = PortInUseError if "Address already in use" in tail else KafkaBrokerError
+        raise error(
+            f"Kafka broker {node.node_id} (pid {node.pid}) exited{code} during start-up; "
+            f"last lines of {node.data_dir / _LOG}:\n{tail}"
+        ) from None
+    except TimeoutError as exc:
+        tails = "\n".join(
+            f"--- broker {n.node_id}: {n.data_dir / _LOG}\n{_log_tail(n.data_dir / _LOG, 15)}"
+            for n in running
+        )
+        raise KafkaBrokerError(f"{exc}; brokers stopped.\n{tails}") from exc
+
+
+def stop_broker(data_dir: Path, node_id: int, *, kill: bool = False, timeout: float = 30.0) -> bool:
+    """Stop broker ``node_id`` of the cluster in ``data_dir``; False if it was not running.
+
+    ``kill``: SIGKILL at once (a crash: no controlled shutdown, no flushed log), the way
+    the failover test loses a broker; else SIGTERM as :func:`stop`.
+    """
+    info = cluster_status(data_dir)
+    if info is None:
+        raise KafkaBrokerError(f"no Kafka cluster in {data_dir}")
+    node = info.node(node_id)
+    if not kill:
+        return stop(node.data_dir, timeout=timeout)
+    if node.pid is None:
+        return False
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(node.pid, signal.SIGKILL)
+        _wait_exit(node.pid, 10.0)
+    _CHILDREN.pop(node.pid, None)
+    return True
+
+
+def stop_cluster(data_dir: Path, timeout: float = 30.0) -> list[int]:
+    """Stop every running broker of the cluster in ``data_dir`` (data is kept); the node
+    ids stopped, [] if none ran.
+
+    All get SIGTERM at once: stopped one after the other, the last ones would lose the
+    quorum their controlled shutdown asks and sit out the whole ``timeout``.
+    """
+    info = cluster_status(data_dir)
+    if info is None:
+        return []
+    running = info.running
+    for node in running:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(node.pid or 0, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    for node in running:
+        pid = node.pid or 0
+        if not _wait_exit(pid, max(deadline - time.monotonic(), 0.0)):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+                _wait_exit(pid, 10.0)
+        _CHILDREN.pop(pid, None)
+    return [node.node_id for node in running]
 
 
 # --------------------------------------------------------------------------- regions

@@ -271,7 +271,10 @@ async def test_ensure_topics_reports_only_the_topics_it_created(
         ]
         assert await ensure_topics(kafka_bootstrap, [first, second], 1, kafka_security()) == []
     created = [r.getMessage() for r in caplog.records if "created topic" in r.getMessage()]
-    assert created == [f"created topic {first} (1 partitions)", f"created topic {second} (1 partitions)"]
+    assert created == [
+        f"created topic {first} (1 partitions)",
+        f"created topic {second} (1 partitions)",
+    ]
     assert not [r for r in caplog.records if r.levelname == "WARNING"]
 
 
@@ -285,6 +288,28 @@ def _cli(*args: str) -> subprocess.CompletedProcess[str]:
         timeout=180,
         check=False,
     )
+
+
+@pytest.mark.parametrize(
+    ("brokers", "why"),
+    [("2", "cannot hold replication factor 3"), ("5", "not supported"), ("0", "makes no sense")],
+)
+def test_cli_refuses_broker_counts_that_make_no_sense(
+    tmp_path: Path, brokers: str, why: str
+) -> None:
+    result = _cli("start", "--brokers", brokers, "--data", str(tmp_path / "kafka"))
+    assert result.returncode == 2, result.stderr  # a usage error, before any JVM
+    assert why in result.stderr and "use --brokers 1 or --brokers 3" in result.stderr
+    assert not (tmp_path / "kafka").exists()
+
+
+def test_a_single_brokers_directory_is_no_cluster(broker: kafka_broker.BrokerInfo) -> None:
+    before = sorted(p.name for p in broker.data_dir.iterdir())
+    result = _cli("start", "--brokers", "3", "--data", str(broker.data_dir))
+    assert result.returncode == 1
+    assert "holds a single broker: start it without --brokers" in result.stderr
+    assert sorted(p.name for p in broker.data_dir.iterdir()) == before
+    assert kafka_broker.status(broker.data_dir) is not None  # still running
 
 
 def test_cli_start_status_stop(tmp_path: Path) -> None:
