@@ -50,6 +50,7 @@ from api.visibility import redact_summary
 from regions import maintenance, principals, ttl
 from regions.errors import DynamoError
 from regions.identities import Identities
+from regions.nodes import Nodes, SingleNode
 from regions.region import Region
 from replicator import signing
 from replicator.identity_sync import IdentitySync
@@ -60,6 +61,10 @@ if TYPE_CHECKING:
     from globaltables.workers import WorkerLink, WorkerPool
 
 __all__ = ["RegionApp", "create_app"]
+
+#: seconds between two looks at the stored catalog epoch on a node of a multi-node
+#: region: a catalog change elsewhere reaches this node within about this long
+CATALOG_WATCH_S = 0.25
 
 log = logging.getLogger("globaltables.app")
 
@@ -132,6 +137,7 @@ def create_app(
     *,
     workers: WorkerPool | None = None,
     link: WorkerLink | None = None,
+    nodes: Nodes | None = None,
 ) -> RegionApp:
     """The app of a region's primary process (with ``workers`` if it starts some), or
     of one of its worker processes (``link``): see globaltables/workers.py."""
@@ -152,21 +158,61 @@ def create_app(
                     await forward.close()
                 await region.close()
             return
+        # this node first: on SQLite it makes sure no other node serves the file
+        # (NodeConflict), on PostgreSQL it claims the node id
+        node = nodes if nodes is not None else SingleNode(region.name, region.settings.node_id, None)
+        await node.join()
+        region.nodes = node
+        region.catalog.multi_node = node.shared
+        # a node that may not lead stores specs only; the leader runs the jobs they ask for
+        region.control.leads = not node.shared
         await region.open()
         if workers is not None:
             workers.start(region, app.state.metrics)
-        if replicator is not None:
-            await replicator.start()
-        # expiry is the region's own job, with or without replication
-        sweeper = asyncio.create_task(ttl.run_sweeper(region, region.settings.ttl_interval_s))
-        sampler = asyncio.create_task(history.run())
-        keeper = asyncio.create_task(maintenance.run_housekeeping(region))
-        # users and keys written before this region joined (or while it was away
-        # longer than Kafka keeps them) are pulled from the peers
-        identity_sync = asyncio.create_task(IdentitySync(region).run())
+
+        @asynccontextmanager
+        async def leading() -> AsyncIterator[None]:
+            """The region's singletons, on the one node that leads (regions/nodes.py)."""
+            region.control.leads = True
+            if replicator is not None:
+                await replicator.start()
+            # expiry is the region's own job, with or without replication
+            jobs = [
+                asyncio.create_task(ttl.run_sweeper(region, region.settings.ttl_interval_s)),
+                asyncio.create_task(maintenance.run_housekeeping(region)),
+                # users and keys written before this region joined (or while it was away
+                # longer than Kafka keeps them) are pulled from the peers
+                asyncio.create_task(IdentitySync(region).run()),
+            ]
+            try:
+                # the system tables, and the index builds and copies to new replicas
+                # that a restart or the previous leader left unfinished
+                await region.control.open()
+                yield
+            finally:
+                region.control.leads = False
+                log.info("stopping the region's jobs (TTL, housekeeping, identity sync)")
+                for task in jobs:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
+                # builds and copies stop here; the next leader resumes them
+                log.info("stopping index builds and replica copies")
+                await region.control.background.close()
+                if replicator is not None:
+                    log.info("stopping the replicator")
+                    await replicator.stop()
+                log.info("jobs stopped")
+
+        background = [asyncio.create_task(history.run()), asyncio.create_task(node.run(leading))]
+        if node.shared:
+            # another node's catalog changes: reloaded here, this node's workers told,
+            # and on the leader the jobs they ask for started (CatalogCache.changed)
+            background.append(asyncio.create_task(region.catalog.watch(CATALOG_WATCH_S)))
         log.info(
-            "region %s ready (store %s, kafka %s, peers %s)",
+            "region %s ready (node %s, store %s, kafka %s, peers %s)",
             region.name,
+            node.node_id,
             region.store.describe(),
             region.settings.kafka or "off",
             ", ".join(f"{k}={v}" for k, v in region.settings.peers.items()) or "none",
@@ -177,12 +223,12 @@ def create_app(
             if workers is not None:
                 # first, so that their last changes are committed before the publisher stops
                 await workers.stop()
-            for task in (sweeper, keeper, sampler, identity_sync):
+            # leaving the lead (node.run's task) stops the replicator and the jobs
+            for task in background:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
-            if replicator is not None:
-                await replicator.stop()
+            await node.leave()
             await region.close()
 
     app = RegionApp(
@@ -238,7 +284,8 @@ def create_app(
         """(store answers, problems): what /healthz and /readyz report."""
         store_ok = await region.store.ping()
         problems = [] if store_ok else ["store unreachable"]
-        if replicator is not None:
+        if replicator is not None and region.leads:
+            # replication runs on the region's leading node only
             problems += await replicator.problems()
         return store_ok, problems
 
@@ -260,6 +307,12 @@ def create_app(
         }
         if workers is not None:
             body["workers"] = workers.status()
+        if region.nodes is not None:
+            body["node"] = {
+                "id": region.nodes.node_id,
+                "leader": region.nodes.leading,
+                "nodes": [n.to_json() for n in await region.nodes.alive()],
+            }
         if replicator is not None:
             # public to everyone: error texts reduced to their class (api/visibility.py)
             body["replication"] = redact_summary({"replication": await replicator.status()})[

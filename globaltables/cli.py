@@ -198,6 +198,17 @@ def _kafka_security(
     "in the environment, space-separated NAME=URL pairs.",
 )
 @click.option(
+    "--peer-kafka",
+    "peer_kafka",
+    multiple=True,
+    envvar="GLOBALTABLES_PEER_KAFKA",
+    show_envvar=True,
+    help="The Kafka cluster that holds peer NAME's change topic, as NAME=BOOTSTRAP "
+    "(repeatable; in the environment, space-separated pairs). A peer not named is read "
+    "from --kafka. The same Kafka credentials on every cluster unless --config's peer_kafka "
+    "gives a cluster its own (docs/regions.md).",
+)
+@click.option(
     "--partitions", default=8, show_default=True, type=int, help="Partitions of each new table."
 )
 @click.option(
@@ -434,6 +445,17 @@ def _kafka_security(
     "connection over the cap is answered 503 and the connection closed.",
 )
 @click.option(
+    "--node-id",
+    default="n1",
+    show_default=True,
+    envvar="GLOBALTABLES_NODE_ID",
+    show_envvar=True,
+    help="This node of the region. Several nodes (on several hosts) may serve one region "
+    "over one PostgreSQL --store, each with its own id; one of them leads (replication, "
+    "TTL, index builds), another takes over when it dies. A SQLite store has one node "
+    "(docs/regions.md).",
+)
+@click.option(
     "--log-level", default="INFO", show_default=True, help="DEBUG, INFO, WARNING or ERROR."
 )
 def region(
@@ -449,6 +471,7 @@ def region(
     kafka_ca_file: Path | None,
     kafka_insecure_plaintext: bool,
     peers: tuple[str, ...],
+    peer_kafka: tuple[str, ...],
     partitions: int,
     topic_partitions: int,
     sqlite_synchronous: str,
@@ -477,6 +500,7 @@ def region(
     body_min_rate: int,
     idle_timeout: int,
     max_connections: int,
+    node_id: str,
     log_level: str,
 ) -> None:
     """Run one region: the DynamoDB API, the REST API and the replicator.
@@ -489,8 +513,9 @@ def region(
 
     from api.app import create_app
     from api.edge import edge_protocol
-    from globaltables.config_file import ConfigError, load_config
+    from globaltables.config_file import ConfigError, PeerKafka, peer_kafka_settings, read_config
     from regions.auth_settings import AuthSettings
+    from regions.nodes import for_store
     from regions.region import Region, RegionHooks
     from regions.settings import RegionSettings, parse_peer
     from replicator import signing
@@ -509,11 +534,13 @@ def region(
         max_connections=max_connections,
     )
     file: dict[str, str] = {}
+    file_peer_kafka: dict[str, PeerKafka] = {}
     if config_file is not None:
         try:
-            file, warnings = load_config(config_file)
+            read = read_config(config_file)
         except ConfigError as exc:
             raise click.BadParameter(str(exc), param_hint="--config") from None
+        file, file_peer_kafka, warnings = read.values, read.peer_kafka, read.warnings
         for warning in warnings:
             logging.getLogger("globaltables.config").warning("%s", warning)
     try:
@@ -542,6 +569,10 @@ def region(
         store_url = f"sqlite:///{os.path.abspath(f'.data/{name}.db')}"
     try:
         peer_map = dict(parse_peer(p) for p in peers)
+        # each peer's own cluster, and this region's credentials there where they differ
+        peer_kafka_map, peer_kafka_security = peer_kafka_settings(
+            peer_kafka, file_peer_kafka, kafka_security
+        )
         keyring_text = replication_keys or file.get("replication_keys")
         settings = RegionSettings(
             name=name,
@@ -550,6 +581,8 @@ def region(
             kafka=kafka,
             kafka_security=kafka_security,
             peers=peer_map,
+            peer_kafka=peer_kafka_map,
+            peer_kafka_security=peer_kafka_security,
             topic_partitions=topic_partitions,
             tombstone_horizon_s=tombstone_horizon,
             change_retention_s=stream_retention,
@@ -564,9 +597,11 @@ def region(
             auth=auth,
             replication_keys=parse_keys(keyring_text) if keyring_text else (),
             max_clock_ahead_ms=round(max_clock_ahead * 1000),
+            node_id=node_id,
         )
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None
+    nodes = for_store(store_url, name, node_id)
     if auth.admin is None and not allow_anonymous:
         raise click.UsageError(
             "no admin key: set GLOBALTABLES_ADMIN_ACCESS_KEY_ID and "
@@ -602,7 +637,7 @@ def region(
         # a new replica's backfill waits until this region applied what peers published
         hooks.catch_up = replicator.applier.wait_caught_up
     if workers == 1:
-        app = create_app(the_region, replicator)
+        app = create_app(the_region, replicator, nodes=nodes)
         uvicorn.run(
             app,
             host=host,
@@ -638,7 +673,7 @@ def region(
     the_region.share_processes(pool.signals, worker=False)
     # the region's write counts include the workers' (their reports, via the pool)
     hooks.worker_writes = pool.writes
-    app = create_app(the_region, replicator, workers=pool)
+    app = create_app(the_region, replicator, workers=pool, nodes=nodes)
     config = uvicorn.Config(
         app,
         log_level="warning",

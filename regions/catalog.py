@@ -183,11 +183,16 @@ class Replica:
     #: this replica's own settings; every region's spec lists every replica's, so
     #: DescribeTable anywhere shows them all (Replicas)
     settings: ReplicaSettings = NO_OVERRIDES
+    #: while CREATING: the region that copies the table to it (drives its backfill),
+    #: so whichever node of that region leads resumes an interrupted copy
+    source: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"region": self.region, "status": self.status, "progress": self.progress}
         if self.settings != NO_OVERRIDES:
             out["settings"] = self.settings.to_json()
+        if self.source is not None:
+            out["source"] = self.source
         return out
 
     @classmethod
@@ -197,6 +202,7 @@ class Replica:
             data.get("status", ACTIVE),
             int(data.get("progress", 0)),
             ReplicaSettings.from_json(data.get("settings")),
+            data.get("source"),
         )
 
 

@@ -10,6 +10,10 @@ under a stale spec.
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from collections.abc import Callable
+
 import orjson
 
 from regions import system_tables
@@ -19,6 +23,8 @@ from regions.process_signals import CATALOG, ProcessSignals
 from regions.store import SqlStore, WriteTx
 
 __all__ = ["CatalogCache", "table_name"]
+
+log = logging.getLogger("globaltables.region")
 
 _TABLE_ARN_PREFIX = "arn:aws:dynamodb:"
 #: the meta key of the catalog epoch, bumped in every transaction that changes a spec
@@ -44,6 +50,14 @@ class CatalogCache:
         #: processes, and whether this process is a worker
         self.signals: ProcessSignals | None = None
         self.worker = False
+        #: set when several nodes serve the region (regions/nodes.py): another node may
+        #: change the catalog, so writes re-check the stored epoch as a worker's do,
+        #: and :meth:`watch` reloads the cache when it moves
+        self.multi_node = False
+        #: called after every catalog change this process commits or learns of (the
+        #: control plane's reconcile: a job the new specs ask for starts at once)
+        self.listeners: list[Callable[[], None]] = []
+        self._loaded = False
         #: the stored catalog epoch (and the shared hint) the cache was read at
         self.epoch = 0
         self._hint = 0
@@ -59,8 +73,15 @@ class CatalogCache:
             spec = TableSpec.from_json(orjson.loads(raw))
             tables[spec.name] = (tid, spec)
         self.tables = tables
+        moved = self._loaded and int(epoch or 0) != self.epoch
         self.epoch = int(epoch or 0)
         self._hint = hint
+        self._loaded = True
+        if moved and not self.worker:
+            # whoever noticed (the watch, a write that found the epoch moved), the
+            # listeners learn of the other process's change (ControlPlane.reconcile)
+            for listener in self.listeners:
+                listener()
 
     async def table(self, name_or_arn: str) -> tuple[int, TableSpec]:
         """(local table number, spec); raises ResourceNotFound.  The service's own
@@ -101,6 +122,37 @@ class CatalogCache:
 
     # ------------------------------------------------------------------ changes
 
+    @property
+    def shared(self) -> bool:
+        """Can another process change the catalog under this one (a worker of the
+        primary, or any node of a multi-node region)?"""
+        return self.worker or self.multi_node
+
+    async def watch(
+        self, interval: float, on_change: Callable[[], None] | None = None
+    ) -> None:
+        """Reload the cache whenever the stored epoch moves (another node changed a
+        spec), polling every ``interval`` seconds until cancelled: a catalog change
+        reaches every node of a region within ``interval`` plus one read.  One read
+        of one meta row per poll."""
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                async with self.store.read() as tx:
+                    stored = int(await tx.get_meta(_CATALOG_EPOCH) or 0)
+                if stored != self.epoch:
+                    log.debug("catalog epoch %d -> %d: another node changed it", self.epoch, stored)
+                    await self.load()
+                    # this node's workers reload too
+                    if self.signals is not None:
+                        self.signals.bump(CATALOG)
+                    if on_change is not None:
+                        on_change()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the store is briefly unreachable: poll on
+                log.warning("catalog watch: %s", exc)
+
     async def moved(self, tx: WriteTx) -> bool:
         """Inside a worker's write transaction: has the primary changed a spec since
         this cache was read?  (Read under the write lock on SQLite, in the
@@ -110,14 +162,19 @@ class CatalogCache:
     async def bump(self, tx: WriteTx) -> None:
         """Inside a transaction that changes a table spec: a new catalog epoch, so
         that processes sharing the store notice."""
-        epoch = int(await tx.get_meta(_CATALOG_EPOCH) or 0) + 1
-        await tx.set_meta(_CATALOG_EPOCH, str(epoch))
-        self.epoch = epoch
+        epoch = await tx.bump_meta(_CATALOG_EPOCH)
+        if epoch == self.epoch + 1:
+            self.epoch = epoch
+        # else another process changed the catalog since this cache was read: the
+        # epoch stays behind, so the next look (watch, moved) reloads everything
+        # rather than taking this one change for the whole news
 
     def changed(self) -> None:
-        """After the commit of a catalog change: tell the workers."""
+        """After the commit of a catalog change: tell the workers and the listeners."""
         if self.signals is not None:
             self.signals.bump(CATALOG)
+        for listener in self.listeners:
+            listener()
 
     async def insert(self, spec: TableSpec) -> int:
         """Store a new table's spec (ResourceInUse if the name is taken)."""

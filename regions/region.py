@@ -25,6 +25,7 @@ from regions.control.plane import ControlPlane
 from regions.control.replicas import PeerLink
 from regions.counters import RegionCounters
 from regions.data.plane import DataPlane
+from regions.nodes import Nodes
 from regions.process_signals import ProcessSignals
 from regions.settings import RegionSettings
 from regions.store import SqlStore, open_store_url
@@ -90,6 +91,9 @@ class Region:
         self.verification = VerificationCache()
         #: set by share_processes(): the counters of a region served by several processes
         self.signals: ProcessSignals | None = None
+        #: the region's nodes, as this process sees them (set by the process's
+        #: composition, api/app.py); None in a worker and in embedded uses
+        self.nodes: Nodes | None = None
 
     async def _catch_up(self) -> None:
         # read when needed: the replicator fills the hook after the region is built
@@ -101,6 +105,11 @@ class Region:
         """A worker process (--workers): it serves item operations and leaves the
         catalog, the replicator and every background job to the primary process."""
         return self.catalog.worker
+
+    @property
+    def leads(self) -> bool:
+        """Does this process run the region's singletons (replicator, TTL, jobs)?"""
+        return self.nodes.leading if self.nodes is not None else not self.worker
 
     @property
     def changes_available(self) -> asyncio.Event:
@@ -128,6 +137,9 @@ class Region:
         self.signals = signals
         self.catalog.signals = signals
         self.catalog.worker = worker
+        if worker:
+            # a worker serves items; the jobs run in its node's primary process
+            self.control.leads = False
         self.store.share_with_processes()
 
     async def open(self) -> None:
@@ -141,7 +153,9 @@ class Region:
             return
         async with self.store.write() as wtx:
             await wtx.set_meta("region", self.name)
-        await self.control.open()
+        if self.control.leads:
+            # a node that does not lead leaves the jobs to the leader (api/app.py)
+            await self.control.open()
 
     async def close(self) -> None:
         await self.control.background.close()

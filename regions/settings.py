@@ -8,9 +8,11 @@ from dataclasses import dataclass, field
 from regions.auth_settings import AuthSettings
 from regions.kafka_security import KafkaSecurity
 
-__all__ = ["RegionSettings", "parse_peer"]
+__all__ = ["RegionSettings", "parse_peer", "parse_peer_kafka"]
 
 _REGION_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+#: Kafka bootstrap servers: HOST:PORT, comma-separated (a bracketed IPv6 host too)
+_BOOTSTRAP_RE = re.compile(r"^[^\s,=/]+:\d{1,5}(\s*,\s*[^\s,=/]+:\d{1,5})*$")
 
 
 def parse_peer(spec: str) -> tuple[str, str]:
@@ -19,6 +21,16 @@ def parse_peer(spec: str) -> tuple[str, str]:
     if not sep or not name or not url.startswith(("http://", "https://")):
         raise ValueError(f"peer must look like NAME=http://HOST:PORT, got {spec!r}")
     return name.strip(), url.strip().rstrip("/")
+
+
+def parse_peer_kafka(spec: str) -> tuple[str, str]:
+    """``eu-west-1=kafka-eu:9092`` -> (name, bootstrap servers): the Kafka cluster that
+    holds that peer's change topic (``--peer-kafka``)."""
+    name, sep, bootstrap = spec.partition("=")
+    name, bootstrap = name.strip(), bootstrap.strip()
+    if not sep or not name or not _BOOTSTRAP_RE.match(bootstrap):
+        raise ValueError(f"peer Kafka must look like NAME=HOST:PORT[,HOST:PORT...], got {spec!r}")
+    return name, bootstrap
 
 
 @dataclass(frozen=True)
@@ -34,6 +46,13 @@ class RegionSettings:
     kafka_security: KafkaSecurity = field(default_factory=KafkaSecurity)
     #: peer region name -> HTTP endpoint
     peers: dict[str, str] = field(default_factory=dict)
+    #: peer region name -> bootstrap servers of the Kafka cluster that holds its change
+    #: topic (``--peer-kafka``); a peer not listed is read from ``kafka``, the one
+    #: shared cluster (docs/regions.md, "Each region its own Kafka")
+    peer_kafka: dict[str, str] = field(default_factory=dict)
+    #: peer region name -> this region's credentials on that peer's cluster, where they
+    #: are not ``kafka_security`` (the ``peer_kafka`` tables of ``--config``)
+    peer_kafka_security: dict[str, KafkaSecurity] = field(default_factory=dict)
     #: partitions of this region's change topic
     topic_partitions: int = 4
     account_id: str = "000000000000"
@@ -67,6 +86,9 @@ class RegionSettings:
     #: processes serving the region's API (--workers): the primary and processes-1
     #: workers that serve item operations over the same store
     processes: int = 1
+    #: this node of the region (--node-id): several nodes may serve one region over a
+    #: PostgreSQL store (regions/nodes.py)
+    node_id: str = "n1"
     #: SigV4 authentication: admin key, secret key, anonymous/public switches
     auth: AuthSettings = field(default_factory=AuthSettings)
     #: the deployment's replication keyring (replicator/record_auth.py), the signing
@@ -82,6 +104,7 @@ class RegionSettings:
             raise ValueError("partitions must be between 1 and 1024")
         if self.name in self.peers:
             raise ValueError("a region cannot be its own peer")
+        self._check_peer_kafka()
         if self.ttl_interval_s <= 0:
             raise ValueError("the TTL sweep interval must be positive")
         if self.ttl_change_window_s < 0:
@@ -96,10 +119,40 @@ class RegionSettings:
             raise ValueError("the stream retention cannot be negative")
         if not 1_000 <= self.max_clock_ahead_ms <= 24 * 3600 * 1000:
             raise ValueError("the clock-ahead bound must be between 1 s and 24 h")
+        from regions.nodes import validate_node_id
+
+        validate_node_id(self.node_id)
         if self.housekeeping_interval_s <= 0:
             raise ValueError("the housekeeping interval must be positive")
         if not 1.0 <= self.stream_shard_rollover_s <= 7 * 24 * 3600:
             raise ValueError("the stream shard rollover must be between 1 s and 7 days")
+
+    def _check_peer_kafka(self) -> None:
+        if self.peer_kafka and self.kafka is None:
+            raise ValueError("a peer's Kafka (--peer-kafka) needs this region's own --kafka")
+        for peer, bootstrap in self.peer_kafka.items():
+            if peer == self.name:
+                raise ValueError(
+                    f"--peer-kafka names this region ({peer}): its own cluster is --kafka"
+                )
+            if peer not in self.peers:
+                raise ValueError(f"--peer-kafka names {peer}, which is not a --peer")
+            if not _BOOTSTRAP_RE.match(bootstrap):
+                raise ValueError(f"the Kafka of {peer} must be HOST:PORT[,...], not {bootstrap!r}")
+        extra = sorted(set(self.peer_kafka_security) - set(self.peer_kafka))
+        if extra:
+            raise ValueError(f"Kafka credentials for {', '.join(extra)} without its --peer-kafka")
+
+    def kafka_of(self, region: str) -> tuple[str, KafkaSecurity]:
+        """Where ``region``'s change topic lives and how this region logs in there:
+        the peer's own cluster when ``peer_kafka`` names one, else this region's
+        (``kafka``, which must be set)."""
+        if region in self.peer_kafka:
+            security = self.peer_kafka_security.get(region, self.kafka_security)
+            return self.peer_kafka[region], security
+        if self.kafka is None:
+            raise ValueError(f"region {self.name} has no Kafka")
+        return self.kafka, self.kafka_security
 
     def replication_keyring(self) -> tuple[str, ...]:
         """The keys that sign and verify change records on Kafka (invariant 9)."""

@@ -1,5 +1,8 @@
 """Applier: other regions' topics -> checks -> LWW apply into this region -> commit offsets.
 
+Each source's topic is read from the Kafka cluster that holds it, one consumer per
+cluster (replicator/apply_feed.py): a cluster that is down stalls only its sources.
+
 Each poll's records are applied in ONE store transaction, and the Kafka offsets
 are committed only after that transaction is durable (invariant 7).  If the
 process dies in between, Kafka redelivers the batch and the LWW check makes the
@@ -16,12 +19,11 @@ applier never stalls on a record and never retries one forever.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import TopicPartition
 from aiokafka.structs import ConsumerRecord
 
 from regions.changes import ChangeRecord, InvalidRecord
@@ -29,11 +31,11 @@ from regions.counters import REJECTED, ApplyCounts
 from regions.errors import ReseedUnavailable
 from regions.region import Region
 from regions.versions import physical_ms, wall_ms
-from replicator.health import KafkaContact
-from replicator.kafka import change_topic, make_consumer, source_of_topic, start_or_close
+from replicator.apply_feed import ClusterFeed, suspect
+from replicator.kafka import source_clusters
 from replicator.lag import LagTracker
 from replicator.quarantine import APPLY_ERROR, Quarantine, Suspect
-from replicator.record_auth import ReplicationKeys, open_record
+from replicator.record_auth import ReplicationKeys
 
 __all__ = ["Applier"]
 
@@ -41,6 +43,9 @@ log = logging.getLogger("globaltables.applier")
 
 
 class Applier:
+    """Applies other regions' change records here, one :class:`ClusterFeed` (one
+    consumer) per Kafka cluster that holds some of their topics."""
+
     def __init__(
         self,
         region: Region,
@@ -53,6 +58,7 @@ class Applier:
         self.region = region
         self.keys = keys
         self.quarantine = Quarantine(region, keys)
+        #: this region's own cluster: where the sources without a --peer-kafka are read
         self.bootstrap = bootstrap
         self.sources = sorted(sources)
         self.lag = lag
@@ -61,186 +67,76 @@ class Applier:
         #: last-writer-wins to a newer local version (each is in the conflict log, not
         #: data loss), ``duplicates`` are redeliveries of a change already applied
         self.totals = ApplyCounts()
-        #: failed runs (Kafka unreachable, fetch or commit failed); counted by the runner
+        #: failed runs (Kafka unreachable, fetch or commit failed; counted by the
+        #: runner) and failed metadata probes, of every feed
         self.errors = 0
         #: per source region, for the per-pair metrics
         self.per_source: dict[str, ApplyCounts] = {src: ApplyCounts() for src in self.sources}
         for src in self.sources:
             # a source that has sent nothing yet still shows (as 0) in lag and metrics
             lag.pair(src)
-        #: when the broker last answered (replicator/health.py): ``connected``
-        self.contact = KafkaContact()
-        #: monotonic time of the last poll that applied records or found none waiting;
-        #: older than a few seconds while running = stuck (Replicator.problems)
-        self.last_progress = time.monotonic()
-        #: records published to the sources' topics and not yet read (last poll)
-        self.behind = 0
-        #: next offset to read per partition, as far as this applier has consumed
-        self._positions: dict[TopicPartition, int] = {}
-        #: next offset per partition whose records are durably applied
-        self._applied_to: dict[TopicPartition, int] = {}
-        self._consumer: AIOKafkaConsumer | None = None
-        #: the offset commit in flight (_commit_in_background)
-        self._committing: asyncio.Task[None] | None = None
+        #: one per cluster, this region's own first (raises ValueError when a cluster
+        #: is given two sets of credentials)
+        self.feeds = [
+            ClusterFeed(self, c) for c in source_clusters(region.settings, self.sources, bootstrap)
+        ]
         #: awaited with (partition, committed offset, log start offset) for every
-        #: partition newly assigned, before anything is committed there: how the
-        #: re-seeder learns that Kafka trimmed records never applied here
-        self.on_assigned: (
-            Callable[[TopicPartition, int | None, int], Awaitable[None]] | None
-        ) = None
+        #: partition newly assigned to any feed, before anything is committed there:
+        #: how the re-seeder learns that Kafka trimmed records never applied here
+        self.on_assigned: Callable[[TopicPartition, int | None, int], Awaitable[None]] | None = None
+
+    @property
+    def connected(self) -> bool:
+        """Every feed runs and its cluster answered within the last few seconds."""
+        return bool(self.feeds) and all(f.connected for f in self.feeds)
+
+    @property
+    def behind(self) -> int:
+        """Records published to the sources' topics and not yet read (last polls)."""
+        return sum(f.behind for f in self.feeds)
+
+    @property
+    def last_progress(self) -> float:
+        """The oldest of the feeds' last progress (monotonic time)."""
+        return min((f.last_progress for f in self.feeds), default=time.monotonic())
 
     async def wait_caught_up(self, timeout: float = 120.0, *, strict: bool = False) -> None:
         """Return once every record published to the source topics before this call
-        has been applied here (used before a backfill copy).  Gives up quietly
-        after ``timeout``: a backfill then relies on later writes and the verifier.
-        ``strict`` (a copy for a re-seeding region, replicator/reseed.py, which
-        purges what the copy lacks) raises :class:`ReseedUnavailable` instead."""
-
-        def give_up(message: str) -> None:
-            if strict:
-                raise ReseedUnavailable(f"{self.region.name} cannot serve a copy: {message}")
-            log.warning("catch-up: %s; backfill proceeds", message)
-
-        if not self.sources:
+        has been applied here (used before a backfill copy), on every cluster.
+        Gives up quietly after ``timeout``: a backfill then relies on later writes
+        and the verifier.  ``strict`` (a copy for a re-seeding region,
+        replicator/reseed.py, which purges what the copy lacks) raises
+        :class:`ReseedUnavailable` instead, as soon as one cluster cannot tell."""
+        if not self.feeds:
             return
         deadline = time.monotonic() + timeout
-        while self._consumer is None and time.monotonic() < deadline:
-            await asyncio.sleep(0.1)
-        consumer = self._consumer
-        if consumer is None:
-            give_up("applier not running")
-            return
-        partitions: list[TopicPartition] = []
-        for source in self.sources:
-            known = consumer.partitions_for_topic(change_topic(source))
-            if not known and strict:
-                # no metadata yet: "nothing to wait for" would be a guess
-                give_up(f"no partition metadata for {change_topic(source)} yet")
-            for p in known or ():
-                partitions.append(TopicPartition(change_topic(source), p))
-        ends = await consumer.end_offsets(partitions)
-        # records below the log start can no longer be applied by anyone
-        starts = await consumer.beginning_offsets(partitions)
-        while time.monotonic() < deadline:
-            behind = [
-                tp
-                for tp, end in ends.items()
-                if end > starts.get(tp, 0) and self._applied_to.get(tp, 0) < end
-            ]
-            if behind and strict:
-                # a partition this applier has not polled since it started: its
-                # committed offset (committed only once the apply was durable) tells
-                behind = [tp for tp in behind if ((await consumer.committed(tp)) or 0) < ends[tp]]
-            if not behind:
-                return
-            await asyncio.sleep(0.1)
-        give_up("timed out")
+        several = len(self.feeds) > 1
 
-    async def run(self) -> None:
-        if not self.sources:
-            return
-        topics = [change_topic(s) for s in self.sources]
-        consumer = make_consumer(
-            self.bootstrap, self.region.name, topics, self.region.settings.kafka_security
-        )
-        await start_or_close(consumer.start, consumer.stop)
-        self._consumer = consumer
-        self.contact.started()
-        probe = asyncio.create_task(self.contact.watch(consumer.topics, self._probe_failed))
-        checked: set[TopicPartition] = set()
+        async def one(feed: ClusterFeed) -> str | None:
+            reason = await feed.wait_caught_up(deadline, strict=strict)
+            if reason is not None and several:
+                return f"Kafka at {feed.where()}: {reason}"
+            return reason
+
+        tasks = [asyncio.create_task(one(f)) for f in self.feeds]
+        failed: list[str] = []
         try:
-            while True:
-                polled = await consumer.getmany(timeout_ms=200, max_records=self.batch)
-                await self._check_assigned(consumer, checked)
-                sources: list[str] = []
-                records: list[ChangeRecord] = []
-                messages_of: list[tuple[TopicPartition, ConsumerRecord[bytes, bytes]]] = []
-                suspects: list[Suspect] = []
-                for tp, messages in polled.items():
-                    source = source_of_topic(tp.topic)
-                    if messages:
-                        self._positions[tp] = messages[-1].offset + 1
-                    for m in messages:
-                        try:
-                            rec = open_record(self.keys, source, m.key, m.value, m.headers)
-                        except InvalidRecord as exc:
-                            suspects.append(_suspect(source, tp, m, exc.reason, exc.detail))
-                            continue
-                        except Exception as exc:
-                            # a check that raised is a record never to retry, not a stall
-                            detail = f"{exc.__class__.__name__}: {exc}"[:500]
-                            suspects.append(_suspect(source, tp, m, "malformed", detail))
-                            continue
-                        records.append(rec)
-                        sources.append(source)
-                        messages_of.append((tp, m))
-                # every source's records in one transaction: one durable commit per poll
-                await self._apply(sources, records, messages_of, suspects)
-                if polled:
-                    # the batch is durable: only now may Kafka forget it
-                    offsets = {tp: ms[-1].offset + 1 for tp, ms in polled.items() if ms}
-                    await self._commit_in_background(consumer, offsets)
-                    self._applied_to.update(offsets)
-                    for tp in consumer.assignment():
-                        # partitions with nothing new: our position is applied too
-                        if tp not in self._applied_to:
-                            self._applied_to[tp] = await consumer.position(tp)
-                self._update_behind(consumer)
-                if polled or not self.behind:
-                    self.last_progress = time.monotonic()
-                if polled:
-                    self.contact.ok()  # records came from the broker
+            for done in asyncio.as_completed(tasks):
+                reason = await done
+                if reason is not None:
+                    failed.append(reason)
+                    if strict:
+                        break
         finally:
-            self.contact.stopped()
-            probe.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await probe
-            self._consumer = None
-            if self._committing is not None and not self._committing.done():
-                # what it would have committed is durable here: redelivered, it is
-                # recognised as a duplicate
-                self._committing.cancel()
-            self._committing = None
-            with contextlib.suppress(Exception):
-                await consumer.stop()
-
-    async def _commit_in_background(
-        self, consumer: AIOKafkaConsumer, offsets: dict[TopicPartition, int]
-    ) -> None:
-        """Commit ``offsets`` (already durable here) while the loop polls on.
-
-        The commit is a round trip to the broker, which then writes its offsets
-        topic; the next poll need not wait for it, as nothing it returns depends on
-        it.  One commit at a time, in order: the previous one is awaited first, and
-        its failure (a rebalance, say) surfaces here and restarts the applier."""
-        previous = self._committing
-        if previous is not None:
-            self._committing = None
-            await previous
-        self._committing = asyncio.create_task(consumer.commit(offsets))
-
-    async def _settle_commit(self) -> None:
-        if self._committing is not None:
-            task, self._committing = self._committing, None
-            await task
-
-    async def _check_assigned(
-        self, consumer: AIOKafkaConsumer, checked: set[TopicPartition]
-    ) -> None:
-        """Report newly assigned partitions' committed and log start offsets.  Runs
-        before this loop's commit, so the committed offset is still the one from
-        before this process (a reset to the log start has not been committed)."""
-        if self.on_assigned is None:
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+        if not failed:
             return
-        fresh = [tp for tp in consumer.assignment() if tp not in checked]
-        if not fresh:
-            return
-        # what was applied before is committed before the newly assigned are read
-        await self._settle_commit()
-        starts = await consumer.beginning_offsets(fresh)
-        for tp in fresh:
-            await self.on_assigned(tp, await consumer.committed(tp), starts[tp])
-            checked.add(tp)
+        message = "; ".join(failed)
+        if strict:
+            raise ReseedUnavailable(f"{self.region.name} cannot serve a copy: {message}")
+        log.warning("catch-up: %s; backfill proceeds", message)
 
     async def _apply(
         self,
@@ -265,7 +161,7 @@ class Applier:
                 outcomes, rejected = await self._apply_each(records)
         for i, err in rejected.items():
             tp, m = messages_of[i]
-            suspects.append(_suspect(sources[i], tp, m, err.reason, err.detail))
+            suspects.append(suspect(sources[i], tp, m, err.reason, err.detail))
         # durable before the offsets past them are committed
         await self.quarantine.put(suspects)
         for s in suspects:
@@ -311,39 +207,3 @@ class Applier:
         if c is None:
             c = self.per_source[source] = ApplyCounts()
         return c
-
-    def _update_behind(self, consumer: AIOKafkaConsumer) -> None:
-        behind: dict[str, int] = {s: 0 for s in self.sources}
-        for tp in consumer.assignment():
-            high = consumer.highwater(tp)
-            pos = self._positions.get(tp)
-            if high is None or pos is None:
-                continue
-            behind[source_of_topic(tp.topic)] += max(high - pos, 0)
-        for source, n in behind.items():
-            self.lag.set_behind(source, n)
-        self.behind = sum(behind.values())
-
-    @property
-    def connected(self) -> bool:
-        """Running, and the broker answered within the last few seconds."""
-        return self.contact.connected
-
-    def _probe_failed(self) -> None:
-        self.errors += 1
-
-
-def _suspect(
-    source: str, tp: TopicPartition, m: ConsumerRecord[bytes, bytes], reason: str, detail: str
-) -> Suspect:
-    return Suspect(
-        source=source,
-        topic=tp.topic,
-        partition=tp.partition,
-        offset=m.offset,
-        key=m.key,
-        value=m.value,
-        headers=tuple(m.headers or ()),
-        reason=reason,
-        detail=detail,
-    )

@@ -2,13 +2,20 @@
 
 Topic ``globaltables.<region>.changes`` per source region; the applier of region D
 reads every other region's topic in consumer group ``globaltables.apply.<D>``.
+
+Where each topic lives: a region publishes to its own cluster (``--kafka``); a
+source's topic is on that source's cluster when ``--peer-kafka`` names one, else on
+this region's (one shared cluster).  :func:`source_clusters` groups the sources by
+cluster, so the applier runs one consumer per cluster (docs/regions.md, "Each region
+its own Kafka").
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -16,14 +23,18 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError, for_code
 
 from regions.kafka_security import KafkaSecurity
+from regions.settings import RegionSettings
 
 __all__ = [
+    "Cluster",
     "apply_group",
     "change_topic",
+    "cluster_key",
     "ensure_topics",
     "make_consumer",
     "make_producer",
     "producer_settings",
+    "source_clusters",
     "source_of_topic",
     "start_or_close",
 ]
@@ -44,6 +55,58 @@ def source_of_topic(topic: str) -> str:
 
 def apply_group(region: str) -> str:
     return f"globaltables.apply.{region}"
+
+
+def cluster_key(bootstrap: str) -> str:
+    """One spelling per bootstrap list (order and spaces do not matter), to tell whether
+    two settings name the same cluster.  Two different lists for one cluster (a host
+    name and its address, say) count as two clusters."""
+    return ",".join(sorted({p.strip() for p in bootstrap.split(",") if p.strip()}))
+
+
+@dataclass(frozen=True)
+class Cluster:
+    """A Kafka cluster the applier reads, with the sources whose topics it holds."""
+
+    bootstrap: str
+    security: KafkaSecurity
+    sources: tuple[str, ...]
+
+    @property
+    def key(self) -> str:
+        return cluster_key(self.bootstrap)
+
+
+def source_clusters(
+    settings: RegionSettings, sources: Sequence[str], bootstrap: str | None = None
+) -> list[Cluster]:
+    """``sources`` grouped by the cluster that holds their change topics: the one
+    ``--peer-kafka`` names (``settings.kafka_of``), else this region's own,
+    ``bootstrap`` (default ``settings.kafka``), which comes first.  Raises ValueError
+    when one cluster is given two sets of credentials (one consumer per cluster logs
+    in once) or a source has no cluster."""
+    own_bootstrap = bootstrap or settings.kafka
+    by_key: dict[str, tuple[str, KafkaSecurity, list[str]]] = {}
+    for source in sorted(sources):
+        if source in settings.peer_kafka or own_bootstrap is None:
+            where, security = settings.kafka_of(source)
+        else:
+            where, security = own_bootstrap, settings.kafka_security
+        key = cluster_key(where)
+        known = by_key.setdefault(key, (where, security, []))
+        if known[1] != security:
+            raise ValueError(
+                f"Kafka {where} is given two sets of credentials ({known[1].describe()} "
+                f"for {', '.join(known[2])}, {security.describe()} for {source}): one "
+                f"consumer reads each cluster"
+            )
+        known[2].append(source)
+    own = cluster_key(own_bootstrap) if own_bootstrap else None
+    order = sorted(by_key, key=lambda k: (k != own, k))
+    return [
+        Cluster(bootstrap=by_key[k][0], security=by_key[k][1], sources=tuple(by_key[k][2]))
+        for k in order
+    ]
 
 
 def _auth(security: KafkaSecurity | None) -> dict[str, Any]:

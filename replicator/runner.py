@@ -2,7 +2,9 @@
 
 Kafka being down never stops the region: its API keeps accepting writes (they
 queue in the outbox) and the tasks retry with capped exponential backoff,
-logging once per failure.
+logging once per failure.  The publisher and each of the applier's feeds (one per
+Kafka cluster the sources' topics live on, replicator/apply_feed.py) retry on their
+own, so a cluster that is down stalls only what goes through it.
 """
 
 from __future__ import annotations
@@ -12,12 +14,15 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any
 
+from regions.kafka_security import KafkaSecurity
 from regions.region import Region
 from replicator.applier import Applier
+from replicator.apply_feed import ClusterFeed
 from replicator.health import STALL_S
-from replicator.kafka import change_topic, ensure_topics
+from replicator.kafka import change_topic, cluster_key, ensure_topics
 from replicator.lag import LagTracker
 from replicator.publisher import Publisher
 from replicator.quarantine import RECENT_S
@@ -44,32 +49,53 @@ class Replicator:
         self.last_error: str | None = None
         self.last_error_at: float | None = None
         self._tasks: list[asyncio.Task[None]] = []
-        #: the change topics exist: set up once per process, for both tasks
-        self._topics_ready = False
-        self._topics_lock = asyncio.Lock()
+        #: the clusters (cluster_key) whose change topics exist: set up once per
+        #: process, by whichever task reading or writing there gets first
+        self._topics_ready: set[str] = set()
+        self._topics_locks: dict[str, asyncio.Lock] = {}
 
-    async def _ensure_topics(self) -> None:
-        """This region's change topic and its sources', created if missing: once per
-        process start, whichever task gets here first (the other one waits for it)."""
-        async with self._topics_lock:
-            if self._topics_ready:
+    async def _ensure_topics(self, bootstrap: str, security: KafkaSecurity) -> None:
+        """The change topics on cluster ``bootstrap``, created if missing: this region's
+        own topic on its own cluster, and each source's topic on the cluster it is read
+        from (the source creates it too; creating it here lets the consumer subscribe
+        before the source's first change).  Once per cluster per process start; one
+        lock per cluster, so a cluster that is down holds up no other."""
+        key = cluster_key(bootstrap)
+        async with self._topics_locks.setdefault(key, asyncio.Lock()):
+            if key in self._topics_ready:
                 return
-            topics = [change_topic(self.region.name)] + [
-                change_topic(s) for s in self.applier.sources
-            ]
-            await ensure_topics(
-                self.bootstrap,
-                topics,
-                self.region.settings.topic_partitions,
-                self.region.settings.kafka_security,
-            )
-            self._topics_ready = True
+            topics = [change_topic(self.region.name)] if key == cluster_key(self.bootstrap) else []
+            for feed in self.applier.feeds:
+                if feed.cluster.key == key:
+                    topics += [change_topic(s) for s in feed.sources]
+            await ensure_topics(bootstrap, topics, self.region.settings.topic_partitions, security)
+            self._topics_ready.add(key)
+
+    async def _publish(self) -> None:
+        await self._ensure_topics(self.bootstrap, self.region.settings.kafka_security)
+        await self.publisher.run()
+
+    async def _apply_from(self, feed: ClusterFeed) -> None:
+        await self._ensure_topics(feed.bootstrap, feed.cluster.security)
+        await feed.run()
+
+    def _feed_task_name(self, feed: ClusterFeed) -> str:
+        """``applier``, or ``applier@HOST:PORT`` when the sources are on several clusters
+        (no spaces: the public view keeps the words up to the first ``": "``)."""
+        if len(self.applier.feeds) == 1:
+            return "applier"
+        return f"applier@{feed.bootstrap}"
 
     async def start(self) -> None:
         self._tasks = [
-            asyncio.create_task(self._forever("publisher", self.publisher.run)),
-            asyncio.create_task(self._forever("applier", self.applier.run)),
-            # needs the store and the peers, not Kafka: not under _forever's topic set-up
+            asyncio.create_task(self._forever("publisher", self._publish)),
+            *(
+                asyncio.create_task(
+                    self._forever(self._feed_task_name(f), partial(self._apply_from, f), feed=f)
+                )
+                for f in self.applier.feeds
+            ),
+            # needs the store and the peers, not Kafka
             asyncio.create_task(self.reseeder.run()),
         ]
 
@@ -101,15 +127,17 @@ class Replicator:
             reseeding=not self.reseeder.trusted,
         )
 
-    async def _forever(self, name: str, body: Callable[[], Awaitable[None]]) -> None:
+    async def _forever(
+        self, name: str, body: Callable[[], Awaitable[None]], *, feed: ClusterFeed | None = None
+    ) -> None:
+        """Run ``body`` until it returns or is cancelled, restarting it with backoff
+        when it fails; ``name`` (``publisher``, ``applier…``) says whose errors count."""
         delay = 0.5
         while True:
             started = time.monotonic()
             try:
-                await self._ensure_topics()
                 await body()
-                if name == "applier" and not self.applier.sources:
-                    return
+                return
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -121,8 +149,10 @@ class Replicator:
                     raise asyncio.CancelledError from exc
                 if name == "publisher":
                     self.publisher.errors += 1
-                elif name == "applier":
+                elif name.startswith("applier"):
                     self.applier.errors += 1
+                if feed is not None:
+                    feed.errors += 1
                 self.last_error = f"{name}: {exc.__class__.__name__}: {exc}"
                 self.last_error_at = time.time()
                 if time.monotonic() - started > 30:
@@ -149,13 +179,15 @@ class Replicator:
                 f"publisher stalled: changes waiting, none published for "
                 f"{now - pub.last_progress:.0f}s"
             )
-        if app.sources:
-            if not app.connected:
-                problems.append(f"applier not connected to Kafka ({app.contact.describe()})")
-            elif now - app.last_progress > STALL_S:
+        for feed in app.feeds:
+            # which cluster, when there are several: the others are fine
+            at = f" at {feed.where()}" if len(app.feeds) > 1 else ""
+            if not feed.connected:
+                problems.append(f"applier not connected to Kafka{at} ({feed.contact.describe()})")
+            elif now - feed.last_progress > STALL_S:
                 problems.append(
-                    f"applier stuck: {_records(app.behind)} behind, none applied for "
-                    f"{now - app.last_progress:.0f}s"
+                    f"applier stuck{at}: {_records(feed.behind)} behind, none applied for "
+                    f"{now - feed.last_progress:.0f}s"
                 )
         grown = app.quarantine.recent()
         if grown:
@@ -176,6 +208,8 @@ class Replicator:
             quarantine = None
         return {
             "kafka": self.bootstrap,
+            # the peers whose topics are read from their own cluster (--peer-kafka)
+            "peer_kafka": dict(sorted(self.region.settings.peer_kafka.items())),
             "publisher": {
                 "connected": self.publisher.connected,
                 "published": self.publisher.published,
@@ -192,6 +226,17 @@ class Replicator:
                 "skipped": self.applier.totals.skipped,
                 "quarantined": self.applier.totals.quarantined,
                 "errors": self.applier.errors,
+                # one consumer per Kafka cluster the sources' topics are on
+                "clusters": [
+                    {
+                        "kafka": f.bootstrap,
+                        "sources": f.sources,
+                        "connected": f.connected,
+                        "behind": f.behind,
+                        "errors": f.errors,
+                    }
+                    for f in self.applier.feeds
+                ],
             },
             "quarantine": quarantine,
             "lag": self.lag.snapshot(),

@@ -52,11 +52,26 @@ class Background:
 
     def __init__(self) -> None:
         self._tasks: set[asyncio.Task[None]] = set()
+        #: the running jobs that must not run twice (an index build, a backfill)
+        self._keyed: dict[tuple[str, ...], asyncio.Task[None]] = {}
 
-    def spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+    def spawn(self, coro: Coroutine[Any, Any, None], key: tuple[str, ...] | None = None) -> None:
+        """Run ``coro``; with a ``key``, not if a job of that key is still running."""
+        if key is not None:
+            running = self._keyed.get(key)
+            if running is not None and not running.done():
+                coro.close()
+                return
         task = asyncio.create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        if key is not None:
+            self._keyed[key] = task
+            task.add_done_callback(lambda t, k=key: self._forget(k, t))  # type: ignore[misc]
+
+    def _forget(self, key: tuple[str, ...], task: asyncio.Task[None]) -> None:
+        if self._keyed.get(key) is task:
+            del self._keyed[key]
 
     async def close(self) -> None:
         for task in list(self._tasks):
@@ -88,19 +103,51 @@ class ControlPlane:
         #: (replicator/reseed.py); DescribeTable shows the replica UPDATING meanwhile
         self.reseeding = reseeding
         self.replicas = Replicas(self, peers, catch_up)
+        #: whether this process runs the region's background jobs (index builds,
+        #: backfills): the only node of a single-node region, the leader of several
+        #: (regions/nodes.py); a node that does not lead only stores the specs, and
+        #: the leader picks the work up from them (reconcile)
+        self.leads = True
+        # whatever changed the catalog (this process, a peer's spec, another node),
+        # the jobs the new specs ask for start at once where the jobs run
+        self.catalog.listeners.append(self.reconcile)
 
     # ------------------------------------------------------------------ start-up
 
     async def open(self) -> None:
-        """In the primary process: the system tables, and index builds or drops
-        interrupted by a restart resume."""
+        """Where the region's background jobs run (the primary process of its
+        leading node): the system tables, then the interrupted jobs resume."""
         await self._ensure_system_tables()
+        self.reconcile()
+
+    def reconcile(self) -> None:
+        """Start every job the stored specs call for that is not running: index
+        builds and drops (an index CREATING or DELETING) and the copies to new
+        replicas this region is the source of.  After a restart, when a node takes
+        the lead, and when another node of the region changed the catalog."""
+        if not self.leads:
+            return
         for _, spec in list(self.catalog.tables.values()):
             for idx in spec.indexes:
                 if idx.status == catalog.CREATING:
-                    self.background.spawn(self._build_index(spec.name, idx.name))
+                    self._spawn_build(spec.name, idx.name)
                 elif idx.status == catalog.DELETING:
-                    self.background.spawn(self._drop_index(spec.name, idx.name))
+                    self._spawn_drop(spec.name, idx.name)
+            for r in spec.replicas:
+                if r.status == catalog.CREATING and r.source == self.name:
+                    self.replicas.resume_backfill(spec.name, r.region)
+
+    def _spawn_build(self, table: str, index_name: str) -> None:
+        if self.leads:
+            self.background.spawn(
+                self._build_index(table, index_name), key=("build", table, index_name)
+            )
+
+    def _spawn_drop(self, table: str, index_name: str) -> None:
+        if self.leads:
+            self.background.spawn(
+                self._drop_index(table, index_name), key=("drop", table, index_name)
+            )
 
     async def _ensure_system_tables(self) -> None:
         """Create the system tables (regions/system_tables.py) or widen their replica
@@ -321,9 +368,9 @@ class ControlPlane:
         if new != spec:
             await self.catalog.save(tid, new)
             for index_name in builds:
-                self.background.spawn(self._build_index(name, index_name))
+                self._spawn_build(name, index_name)
             for index_name in drops:
-                self.background.spawn(self._drop_index(name, index_name))
+                self._spawn_drop(name, index_name)
             if tell:
                 await self.tell_replicas(new)
         if u.replica_creates:
@@ -366,9 +413,9 @@ class ControlPlane:
     def start_index_changes(self, table: str, builds: list[str], drops: list[str]) -> None:
         """Index builds and drops a peer's spec asked for (Replicas.accept)."""
         for index_name in builds:
-            self.background.spawn(self._build_index(table, index_name))
+            self._spawn_build(table, index_name)
         for index_name in drops:
-            self.background.spawn(self._drop_index(table, index_name))
+            self._spawn_drop(table, index_name)
 
     async def _build_index(self, table: str, index_name: str) -> None:
         """Backfill a new index from the items, partition by partition, a chunk per

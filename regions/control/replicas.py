@@ -148,7 +148,10 @@ class Replicas:
             Replica(self.name, settings=ReplicaSettings(table_class=spec.table_class)),
         )
         new_replica = Replica(
-            region_name, catalog.CREATING if has_rows else catalog.ACTIVE, settings=settings
+            region_name,
+            catalog.CREATING if has_rows else catalog.ACTIVE,
+            settings=settings,
+            source=self.name if has_rows else None,
         )
         new_spec = spec.with_replicas((*existing, new_replica))
         # the new region first: if it refuses (say, it has a different table of that
@@ -160,13 +163,25 @@ class Replicas:
         await self.catalog.save(tid, new_spec)
         log.info("table %s now replicates to %s", spec.name, ", ".join(new_spec.replica_regions()))
         if has_rows:
-            self.control.background.spawn(self._backfill(spec.name, region_name))
+            self.resume_backfill(spec.name, region_name)
         return new_spec
+
+    def resume_backfill(self, table: str, target: str) -> None:
+        """Copy ``table`` to ``target`` (a replica this region is the source of), in
+        the background, unless that copy runs already; only where the region's
+        background jobs run (the leading node: ControlPlane.leads).  From the start:
+        the copy is idempotent (LWW), so a copy interrupted by a node's death resumes
+        on the next leader this way (ControlPlane.reconcile)."""
+        if self.control.leads:
+            self.control.background.spawn(
+                self._backfill(table, target), key=("backfill", table, target)
+            )
 
     async def _backfill(self, table: str, target: str) -> None:
         assert self.peers is not None
         # where the time goes, for the log line at the end (docs/global-tables.md)
         started = time.monotonic()
+        log.info("backfill of %s to %s: catching up, then copying", table, target)
         if self.catch_up is not None:
             await self.catch_up()
         caught_up = time.monotonic()
@@ -232,7 +247,14 @@ class Replicas:
         tid, spec = await self.catalog.table(table)
         new = spec.with_replicas(
             tuple(
-                replace(r, status=status, progress=progress) if r.region == region_name else r
+                replace(
+                    r,
+                    status=status,
+                    progress=progress,
+                    source=r.source if status == catalog.CREATING else None,
+                )
+                if r.region == region_name
+                else r
                 for r in spec.replicas
             )
         )

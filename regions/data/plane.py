@@ -136,14 +136,14 @@ class DataPlane:
         returned in place (BatchWriteItem).  Keys must not repeat (callers reject
         that with DynamoDB's message)."""
         plan = list(writes)
-        if not self.catalog.worker:
+        if not self.catalog.shared:
             return await self._commit(plan, atomic=atomic)
         while True:
             try:
                 return await self._commit(plan, atomic=atomic)
             except _CatalogMoved:
-                # the primary changed a spec since this process read it (an index being
-                # added, the table deleted...): write under the current one instead
+                # another process or node changed a spec since this one read it (an
+                # index being added, the table deleted...): write under the current one
                 await self.catalog.load()
                 plan = [
                     Bound(b.tid, self.catalog.current(b.tid, b.spec.name), b.key, b.op)
@@ -156,7 +156,7 @@ class DataPlane:
         results: list[WriteOutcome | DynamoError] = []
         changed = 0
         async with self.store.write() as tx:
-            if self.catalog.worker and await self.catalog.moved(tx):
+            if self.catalog.shared and await self.catalog.moved(tx):
                 raise _CatalogMoved()
             # one global lock order, so concurrent multi-item writers cannot deadlock
             for tid, part in sorted({(b.tid, e.part) for b, e in zip(plan, encs, strict=True)}):

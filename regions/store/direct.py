@@ -74,6 +74,11 @@ _UPSERT_META = (
     "INSERT INTO gt_meta (key, value) VALUES ($1, $2) "
     "ON CONFLICT (key) DO UPDATE SET value=excluded.value"
 )
+BUMP_META = (
+    "INSERT INTO gt_meta (key, value) VALUES ($1, '1') "
+    "ON CONFLICT (key) DO UPDATE SET value=CAST(CAST(gt_meta.value AS INTEGER) + 1 AS TEXT) "
+    "RETURNING value"
+)
 _CHANGE_COLS = "seq, tid, part, record, created_ms"
 
 
@@ -305,3 +310,8 @@ class DirectWrites(DirectReads):
 
     async def set_meta(self, key: str, value: str) -> None:
         await self.db.execute(_UPSERT_META, (key, value))
+
+    async def bump_meta(self, key: str) -> int:
+        r = await self.db.fetchrow(BUMP_META, (key,))
+        assert r is not None
+        return int(r[0])

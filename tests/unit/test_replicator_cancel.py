@@ -22,14 +22,16 @@ from replicator.runner import Replicator
 def _replicator() -> Replicator:
     rep = Replicator.__new__(Replicator)  # no Region, Kafka or store: only the loop runs
     stub: Any = SimpleNamespace
-    rep.region = stub(name="us-east-1", settings=stub(topic_partitions=1, kafka_security=None))
+    rep.region = stub(
+        name="us-east-1", settings=stub(topic_partitions=1, kafka_security=None, peer_kafka={})
+    )
     rep.bootstrap = "unused:9092"
-    rep.applier = stub(sources=["eu-west-1"], errors=0)
+    rep.applier = stub(sources=["eu-west-1"], errors=0, feeds=[])
     rep.publisher = stub(errors=0)
     rep.last_error = None
     rep.last_error_at = None
-    rep._topics_ready = False
-    rep._topics_lock = asyncio.Lock()
+    rep._topics_ready = set()
+    rep._topics_locks = {}
     return rep
 
 
