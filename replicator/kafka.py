@@ -183,6 +183,10 @@ async def start_or_close(
         raise
 
 
+#: the most copies of a change topic ensure_topics asks for
+MAX_REPLICATION_FACTOR = 3
+
+
 async def ensure_topics(
     bootstrap: str, topics: list[str], partitions: int, security: KafkaSecurity | None = None
 ) -> list[str]:
@@ -196,13 +200,24 @@ async def ensure_topics(
     await start_or_close(admin.start, admin.close)
     created: list[str] = []
     try:
+        # as many copies as the cluster can hold, up to three: a three-broker cluster
+        # (min.insync.replicas=2) keeps every change on two brokers before acks=all
+        # acknowledges it, a single broker holds the one copy.  (aiokafka sends
+        # CreateTopics v3 at most, which cannot ask for the broker's default.)
+        brokers = len((await admin.describe_cluster()).get("brokers") or []) or 1
+        factor = min(MAX_REPLICATION_FACTOR, brokers)
         response = await admin.create_topics(
-            [NewTopic(name=t, num_partitions=partitions, replication_factor=1) for t in topics]
+            [
+                NewTopic(name=t, num_partitions=partitions, replication_factor=factor)
+                for t in topics
+            ]
         )
         for topic, code, *_message in response.topic_errors:
             if code == 0:
                 created.append(topic)
-                log.info("created topic %s (%d partitions)", topic, partitions)
+                log.info(
+                    "created topic %s (%d partitions, %d replicas)", topic, partitions, factor
+                )
             elif code != TopicAlreadyExistsError.errno:
                 # not fatal here: subscribing to a topic that is really missing fails
                 # later with its own error, which the runner reports and retries

@@ -272,8 +272,8 @@ async def test_ensure_topics_reports_only_the_topics_it_created(
         assert await ensure_topics(kafka_bootstrap, [first, second], 1, kafka_security()) == []
     created = [r.getMessage() for r in caplog.records if "created topic" in r.getMessage()]
     assert created == [
-        f"created topic {first} (1 partitions)",
-        f"created topic {second} (1 partitions)",
+        f"created topic {first} (1 partitions, 1 replicas)",
+        f"created topic {second} (1 partitions, 1 replicas)",
     ]
     assert not [r for r in caplog.records if r.levelname == "WARNING"]
 

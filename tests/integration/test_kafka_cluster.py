@@ -29,6 +29,7 @@ from aiokafka.structs import TopicPartition
 from globaltables import kafka_broker
 from globaltables.kafka_broker import ClusterInfo
 from regions.kafka_security import KafkaSecurity
+from replicator.kafka import ensure_topics
 
 pytestmark = pytest.mark.integration
 
@@ -391,6 +392,16 @@ async def test_cli_status_grant_and_stop_every_broker(kafka_cluster: ClusterInfo
     assert granted.returncode == 0, granted.stderr
     region = KafkaSecurity.sasl_scram("region-us-cluster-1", "pw-us-cluster-1")
     assert await _region_writes(cluster, region, "globaltables.us-cluster-1.changes") == 3
+    # and the replicator's own topic set-up asks for three copies on a cluster of three
+    made = "globaltables.us-cluster-2.changes"
+    assert await ensure_topics(cluster.bootstrap, [made], 2, cluster.security) == [made]
+    copies: set[int] = set()
+    for _ in range(50):  # the new topic's metadata reaches every broker within moments
+        copies = {len(p["replicas"]) for p in await _partitions(cluster, made)}
+        if copies:
+            break
+        await asyncio.sleep(0.2)
+    assert copies == {3}
 
     # one broker down: status says which, and fails
     assert await asyncio.to_thread(kafka_broker.stop_broker, cluster.data_dir, 3)
