@@ -46,7 +46,9 @@ lint: setup  ## ruff and mypy
 test-unit: setup  ## the unit tests only (no services)
 	$(PY) -m pytest tests/unit -q $(PYTEST_ARGS)
 
-test: setup kafka-jars lint  ## everything: lint, unit and integration tests (real Kafka and PostgreSQL)
+# Toxiproxy (the WAN tests' real injector) is built when a Go toolchain is here; its
+# tests skip without it
+test: setup kafka-jars lint $(if $(shell command -v go),wan-tools)  ## everything: lint, unit and integration tests (real Kafka and PostgreSQL)
 	time $(PY) -m pytest -q -ra --durations=25 $(PYTEST_ARGS)
 
 demo: setup kafka-jars  ## Kafka + three replicating regions + a workload; Ctrl-C stops everything
@@ -91,4 +93,21 @@ backfill-scale: setup kafka-jars  ## a replica added to a 50,000-item global tab
 .PHONY: chaos
 chaos: setup kafka-jars  ## the long chaos suite: faults under load, zero lost writes, fault table into docs/reliability.md
 	GLOBALTABLES_CHAOS=long GLOBALTABLES_CHAOS_REPORT=docs/reliability.md \
+		$(PY) -m pytest tests/chaos -s -q -ra $(PYTEST_ARGS)
+
+# ---- WAN between regions (docs/reliability.md, docs/benchmarks.md) ----
+# Toxiproxy, built from source through the Go module proxy at a pinned version into
+# .tools/bin (never committed); the WAN injector's peer links use it when it is there
+.PHONY: wan-tools chaos-wan
+wan-tools: $(VENV)/.installed  ## build Toxiproxy (pinned, Go module proxy) into .tools/bin for the WAN injector
+	@command -v go >/dev/null || { echo "go is missing: install Go >= 1.22 (https://go.dev/dl/)" >&2; exit 1; }
+	@$(PY) -c "from globaltables.wan.toxiproxy import build; print(build())"
+
+# the whole fault matrix with issue #18's round trips on every link; its table goes
+# between the chaos-wan-table markers of docs/reliability.md.  Toxiproxy carries the
+# peer links when Go is here to build it, else the Python proxy does
+CHAOS_WAN_MODE ?= long
+chaos-wan: setup kafka-jars $(if $(shell command -v go),wan-tools)  ## the chaos fault matrix under WAN latency (75/215/230 ms RTT, jitter ±10 %)
+	GLOBALTABLES_CHAOS=$(CHAOS_WAN_MODE) GLOBALTABLES_CHAOS_WAN=1 GLOBALTABLES_WAN_BACKEND=auto \
+		GLOBALTABLES_CHAOS_REPORT=docs/reliability.md \
 		$(PY) -m pytest tests/chaos -s -q -ra $(PYTEST_ARGS)

@@ -47,7 +47,9 @@ import orjson
 from bench import aio, procstat
 from bench.httpclient import Connection
 from bench.loadgen import Endpoint, call, ensure_table, percentile
-from bench.peers import Server, free_port, region_cmd, region_env
+from bench.peers import Server, region_cmd, region_env
+from globaltables.wan import WanProcess, resolve_backend
+from globaltables.wan.ports import free_ports
 from regions.kafka_security import KafkaSecurity
 
 __all__ = ["NAMES", "ReplicationConfig", "histogram_quantile", "parse_lag_histograms", "run_replication"]
@@ -147,32 +149,66 @@ class Deployment:
     bootstrap: str = ""
     kafka_pid: int | None = None
     regions: dict[str, Server] = field(default_factory=dict)
+    #: with a WAN backend ("python" or "toxiproxy"), every peer link and each region's
+    #: Kafka traffic goes through the WAN injector (globaltables/wan), which starts
+    #: with no latency (``wan.set_profile`` changes it)
+    wan_backend: str | None = None
+    wan: WanProcess | None = None
 
     def urls(self) -> dict[str, str]:
         return {n: s.url for n, s in self.regions.items()}
+
+    def _start_kafka(self, workdir: Path, api_ports: dict[str, int]) -> Any:
+        from globaltables import kafka_broker
+
+        for attempt in range(3):
+            port, controller, *listeners = free_ports(2 + len(NAMES))
+            extra = None
+            if self.wan_backend is not None:
+                # the WAN first: the broker advertises each region's Kafka path
+                self.wan = WanProcess(
+                    NAMES,
+                    api_ports,
+                    dict(zip(NAMES, listeners, strict=True)),
+                    backend=resolve_backend(self.wan_backend),
+                    seed=18,
+                    workdir=workdir / "wan",
+                ).start()
+                extra = self.wan.broker_properties(port, controller)
+            try:
+                return kafka_broker.start(
+                    self.kafka_dir, port=port, controller_port=controller, extra_properties=extra
+                )
+            except kafka_broker.PortInUseError:
+                if self.wan is not None:
+                    self.wan.close()
+                    self.wan = None
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
 
     def start(self, workdir: Path) -> None:
         from globaltables import kafka_broker
 
         kafka_broker.ensure_jars(progress=False)
-        for attempt in range(3):
-            try:
-                info = kafka_broker.start(self.kafka_dir, port=free_port())
-                break
-            except kafka_broker.PortInUseError:
-                if attempt == 2:
-                    raise
+        ports = dict(zip(NAMES, free_ports(len(NAMES)), strict=True))
+        info = self._start_kafka(workdir, ports)
         self.bootstrap, self.kafka_pid = info.bootstrap, info.pid
         say(f"  kafka          {self.bootstrap}")
+        if self.wan is not None:
+            say(f"  WAN injector   {self.wan.backend} peer links, Python Kafka paths")
         # SASL/SCRAM with ACLs, as `kafka start` runs it: each region its own principal
         kafka_passwords = {n: secrets.token_urlsafe(18) for n in NAMES}
         kafka_broker.grant_regions(self.bootstrap, info.security, kafka_passwords)
-        ports = {n: free_port() for n in NAMES}
         for n in NAMES:
-            extra = ["--kafka", self.bootstrap]
-            for p in NAMES:
-                if p != n:
-                    extra += ["--peer", f"{p}=http://127.0.0.1:{ports[p]}"]
+            if self.wan is not None:
+                extra = ["--kafka", self.wan.kafka_address(n)]
+                peers = self.wan.peers_of(n)
+            else:
+                extra = ["--kafka", self.bootstrap]
+                peers = {p: f"http://127.0.0.1:{ports[p]}" for p in NAMES if p != n}
+            for p, url in peers.items():
+                extra += ["--peer", f"{p}={url}"]
             db = workdir / f"{n}.db"
             self.regions[n] = Server(
                 n,
@@ -200,6 +236,8 @@ class Deployment:
             s.stop()
         with contextlib.suppress(Exception):
             kafka_broker.stop(self.kafka_dir)
+        if self.wan is not None:
+            self.wan.close()
 
     def cpu_seconds(self) -> dict[str, float]:
         out: dict[str, float] = {}
@@ -213,20 +251,20 @@ class Deployment:
         return out
 
 
-async def _make_global(dep: Deployment, timeout: float = 90.0) -> None:
+async def _make_global(dep: Deployment, timeout: float = 90.0, table: str = TABLE) -> None:
     east = Endpoint(dep.regions[NAMES[0]].url, NAMES[0])
-    await ensure_table(east, TABLE)
+    await ensure_table(east, table)
     conn = east.connection()
     try:
         for r in NAMES[1:]:
             await call(
                 conn, east, "UpdateTable",
-                {"TableName": TABLE, "ReplicaUpdates": [{"Create": {"RegionName": r}}]},
+                {"TableName": table, "ReplicaUpdates": [{"Create": {"RegionName": r}}]},
             )
         deadline = time.monotonic() + timeout
         while True:
             ready = True
-            desc = await call(conn, east, "DescribeTable", {"TableName": TABLE})
+            desc = await call(conn, east, "DescribeTable", {"TableName": table})
             replicas = desc["Table"].get("Replicas", [])
             if len(replicas) < len(NAMES) - 1 or any(
                 r.get("ReplicaStatus") != "ACTIVE" for r in replicas
@@ -236,7 +274,7 @@ async def _make_global(dep: Deployment, timeout: float = 90.0) -> None:
                 ep = Endpoint(dep.regions[n].url, n)
                 c = ep.connection()
                 try:
-                    d = await call(c, ep, "DescribeTable", {"TableName": TABLE})
+                    d = await call(c, ep, "DescribeTable", {"TableName": table})
                     ready = ready and d["Table"]["TableStatus"] == "ACTIVE"
                 except Exception:
                     ready = False
@@ -245,7 +283,7 @@ async def _make_global(dep: Deployment, timeout: float = 90.0) -> None:
             if ready:
                 return
             if time.monotonic() > deadline:
-                raise TimeoutError(f"replicas of {TABLE} not ACTIVE after {timeout:.0f}s: {replicas}")
+                raise TimeoutError(f"replicas of {table} not ACTIVE after {timeout:.0f}s: {replicas}")
             await asyncio.sleep(0.5)
     finally:
         conn.close()
@@ -409,8 +447,15 @@ async def _probes(
 
 
 async def _step(
-    dep: Deployment, cfg: ReplicationConfig, rate: int, client: httpx.AsyncClient, seed: int
+    dep: Deployment,
+    cfg: ReplicationConfig,
+    rate: int,
+    client: httpx.AsyncClient,
+    seed: int,
+    keep_samples: bool = False,
 ) -> dict[str, Any]:
+    """One rate step; ``keep_samples`` adds each pair's probe lags (``probe_ms``) and
+    apply-time histogram delta (``hist``), for callers that pool several steps."""
     rng = random.Random(seed)
     writers = {n: _Writer(n, s.url, cfg, random.Random(rng.random())) for n, s in dep.regions.items()}
     hist0, max0 = await _scrape(client, dep)
@@ -476,6 +521,7 @@ async def _step(
                     "probe_p50_ms": round(percentile(probe, 0.5), 1),
                     "probe_p99_ms": round(percentile(probe, 0.99), 1),
                     "probe_max_ms": round(probe[-1], 1) if probe else None,
+                    **({"probe_ms": probe, "hist": h} if keep_samples else {}),
                 }
             )
     ok = sum(tally.ok.values())

@@ -238,23 +238,92 @@ def suite_cmd(
     click.echo(f"\nresults: {out_dir / 'results.json'} and {out_dir / 'results.md'}", err=True)
 
 
+def _rates(ctx: click.Context, param: click.Parameter, value: str | None) -> tuple[int, ...] | None:
+    if value is None:
+        return None
+    rates = _ints(ctx, param, value)
+    if not rates or any(r <= 0 for r in rates):
+        raise click.BadParameter(f"{value!r}: positive write rates expected")
+    return rates
+
+
+_SWEEP_RATES = (25, 50, 100, 250, 500, 750, 1000)
+_WAN_RATES = (50, 200)
+
+
 @bench.command("replication")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path(".data/bench"), show_default=True)
-@click.option("--rates", default="25,50,100,250,500,750,1000", show_default=True, callback=_ints,
-              help="Total write rates (writes/s over the three regions), one step each.")
+@click.option("--rates", default=None, callback=_rates,
+              help="Total write rates (writes/s over the three regions), one step each "
+              "[default: 25,50,100,250,500,750,1000; with --wan: 50,200 per phase].")
 @click.option("--step", type=click.FloatRange(1, 600), default=8.0, show_default=True, help="Seconds per step.")
 @click.option("--item-size", type=click.IntRange(64, 400_000), default=1024, show_default=True)
 @click.option("--lag-limit-ms", type=click.FloatRange(1), default=1000.0, show_default=True,
               help="A step passes while every pair's p99 lag is below this.")
-def replication_cmd(out_dir: Path, rates: tuple[int, ...], step: float, item_size: int, lag_limit_ms: float) -> None:
+@click.option("--wan", is_flag=True,
+              help="Run it twice in one deployment whose every link goes through the WAN "
+              "injector: without added latency, then with round trips of us-east-1<->eu-west-1 "
+              "75 ms, us-east-1<->ap-southeast-2 215 ms, eu-west-1<->ap-southeast-2 230 ms "
+              "(jitter ±10 %). Reports per pair lag, the demo workload's conflict rate and the "
+              "convergence time after a healed partition, side by side.")
+@click.option("--wan-backend", type=click.Choice(("auto", "python", "toxiproxy")), default="auto",
+              show_default=True,
+              help="The peer links' injector: Toxiproxy (built by `make wan-tools`), the "
+              "Python proxy, or Toxiproxy when built. Kafka paths always use the Python proxy, "
+              "which reads Kafka frames to delay each source's records by its own pair.")
+@click.option("--warmup", type=click.FloatRange(1, 600), default=3.0, show_default=True,
+              help="With --wan: seconds of load before each phase's steps, not measured.")
+@click.option("--workload-s", type=click.FloatRange(2, 600), default=20.0, show_default=True,
+              help="With --wan: seconds of demo workload whose conflicts are counted.")
+@click.option("--partition-s", type=click.FloatRange(1, 600), default=10.0, show_default=True,
+              help="With --wan: seconds ap-southeast-2 stays cut off from the other regions.")
+@click.option("--converge-timeout", type=click.FloatRange(5, 1800), default=120.0, show_default=True,
+              help="With --wan: longest wait for the replicas to agree after the heal.")
+@click.option("--progress/--no-progress", default=None, help="Progress bar (default: on a terminal).")
+def replication_cmd(
+    out_dir: Path,
+    rates: tuple[int, ...] | None,
+    step: float,
+    item_size: int,
+    lag_limit_ms: float,
+    wan: bool,
+    wan_backend: str,
+    warmup: float,
+    workload_s: float,
+    partition_s: float,
+    converge_timeout: float,
+    progress: bool | None,
+) -> None:
     """Kafka and three regions here, a write load split over them in rising steps; replication
-    lag p50/p99/max per pair and the highest rate whose p99 lag stays under the limit."""
+    lag p50/p99/max per pair and the highest rate whose p99 lag stays under the limit.
+
+    With --wan: the same over a simulated WAN, against the same run without it."""
+    if wan:
+        from bench.replication_wan import WanBenchConfig, run_replication_wan, wan_tables
+        from globaltables.wan import resolve_backend
+        from globaltables.wan.toxiproxy import ToxiproxyUnavailable
+
+        try:
+            resolve_backend(wan_backend)
+        except ToxiproxyUnavailable as exc:
+            raise click.ClickException(str(exc)) from None
+        doc = run_replication_wan(
+            WanBenchConfig(workdir=out_dir / "work" / "replication-wan", rates=rates or _WAN_RATES,
+                           step_s=step, warmup_s=warmup, item_size=item_size, workload_s=workload_s,
+                           partition_s=partition_s, converge_timeout_s=converge_timeout,
+                           backend=wan_backend, progress=progress)
+        )
+        click.echo(wan_tables(doc))
+        _write_json(str(out_dir / "replication-wan.json"), doc)
+        return
+
     from bench.replication import ReplicationConfig, run_replication
     from bench.report import replication_tables
 
     doc = run_replication(
-        ReplicationConfig(workdir=out_dir / "work" / "replication", rates=rates, step_s=step,
-                          item_size=item_size, lag_limit_ms=lag_limit_ms)
+        ReplicationConfig(workdir=out_dir / "work" / "replication", rates=rates or _SWEEP_RATES,
+                          step_s=step, item_size=item_size, lag_limit_ms=lag_limit_ms,
+                          progress=progress)
     )
     click.echo(replication_tables(doc))
     _write_json(str(out_dir / "replication.json"), doc)
@@ -350,4 +419,32 @@ def in_process_cmd(
                    f"{run['requests_per_s']:,.0f} {workload}s/s")
     click.echo(f"{workload}: min {doc['cpu_us_min']:.1f} µs, median {doc['cpu_us_median']:.1f} µs of CPU "
                f"per request ({requests:,} requests x {repetitions}, concurrency {concurrency})")
+    _write_json(json_path, doc)
+
+
+@bench.command("nodes")
+@click.option("--workloads", default="put,get,mixed", show_default=True,
+              callback=_csv(("put", "get", "query", "mixed", "batch-write", "transact")),
+              help="Workloads, comma-separated.")
+@click.option("--nodes", "node_counts", default="1,2", show_default=True, callback=_ints,
+              help="Node counts to compare, comma-separated.")
+@click.option("--rounds", type=click.IntRange(1, 20), default=3, show_default=True,
+              help="Interleaved rounds (1 node, 2 nodes, 1 node, ...); medians are reported.")
+@click.option("-d", "--duration", type=click.FloatRange(1, 600), default=10.0, show_default=True,
+              help="Measured seconds per workload and round.")
+@click.option("-c", "--concurrency", type=click.IntRange(1, 1024), default=16, show_default=True,
+              help="Connections in all, split evenly over the nodes.")
+@click.option("--key-space", type=click.IntRange(25), default=5000, show_default=True)
+@click.option("--json", "json_path", default=None, help="Write the report as JSON here ('-': stdout).")
+def nodes_cmd(workloads: tuple[str, ...], node_counts: tuple[int, ...], rounds: int, duration: float,
+              concurrency: int, key_space: int, json_path: str | None) -> None:
+    """One region on a local PostgreSQL served by 1 node, then 2 (--node-id), the same
+    load split over the nodes: ops/s, p99 and CPU per operation (region processes plus
+    PostgreSQL), medians of interleaved rounds (docs/benchmarks.md)."""
+    from bench.nodes import NodesConfig, render, run_nodes_bench
+
+    cfg = NodesConfig(workloads=workloads, node_counts=node_counts, rounds=rounds,
+                      duration=duration, concurrency=concurrency, key_space=key_space)
+    doc = run_nodes_bench(cfg, say=lambda m: click.echo(m, err=True))
+    click.echo(render(doc))
     _write_json(json_path, doc)

@@ -4,7 +4,9 @@ Short form (``make test``): a few seconds of load per fault.  Long form
 (``make chaos``, ``GLOBALTABLES_CHAOS=long``): longer load, a 30 s cut, more kills.
 The table goes to the terminal summary, to ``chaos-report.json`` / ``.md`` in the
 session's temp dir, and, when ``GLOBALTABLES_CHAOS_REPORT`` names a markdown file
-(``make chaos`` passes docs/reliability.md), between the chaos-table markers there.
+(``make chaos`` passes docs/reliability.md), between the chaos-table markers there;
+under WAN latency (``make chaos-wan``, ``GLOBALTABLES_CHAOS_WAN=1``) between the
+chaos-wan-table markers instead.
 """
 
 from __future__ import annotations
@@ -19,11 +21,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.chaos.deployment import Deployment
+from tests.chaos.deployment import WAN, Deployment
 
 LONG = os.environ.get("GLOBALTABLES_CHAOS", "short") == "long"
-START_MARK = "<!-- chaos-table:start -->"
-END_MARK = "<!-- chaos-table:end -->"
+_MARK = "chaos-wan-table" if WAN else "chaos-table"
+START_MARK = f"<!-- {_MARK}:start -->"
+END_MARK = f"<!-- {_MARK}:end -->"
 
 
 @dataclass(frozen=True)
@@ -103,6 +106,13 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
 
 def _markdown(results: list[FaultResult]) -> str:
     mode = "long (`make chaos`)" if LONG else "short (`make test`)"
+    if WAN:
+        mode = (
+            "long (`make chaos-wan`)" if LONG else "short (`make chaos-wan CHAOS_WAN_MODE=short`)"
+        ) + (
+            "; WAN latency on every link: RTT us-east-1↔eu-west-1 75 ms, us-east-1↔"
+            "ap-southeast-2 215 ms, eu-west-1↔ap-southeast-2 230 ms, jitter ±10 %"
+        )
     lines = [
         f"Mode: {mode}; {time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores, "
         f"Python {platform.python_version()}.",

@@ -1,9 +1,22 @@
-"""Three real region processes, a dedicated Kafka broker and a proxy: what the faults hit.
+"""Three real region processes, a dedicated Kafka broker and the WAN between them:
+what the faults hit.
 
-The broker gets a second listener, ``CUT``, whose advertised address is the
-proxy's; ap-southeast-2 bootstraps through the proxy, so cutting the proxy cuts
-that region (and only it) off from Kafka.  The broker is the suite's own (not the
-session's shared one) because the faults stop and restart it.
+Every region reaches the others through the WAN injector (globaltables/wan): its
+``--peer`` URLs are links of the injector, and its ``--kafka`` is its local Kafka
+path, a proxy in front of a broker listener of its own whose advertised address is
+that proxy; it fetches each other region's topic over a path of its own to that
+region (globaltables/wan/shapers.py), so all of its Kafka traffic passes through the
+injector.  Cutting ap-southeast-2's Kafka (``Deployment.proxy``) cuts that region,
+and only it, off from the broker.  The broker is the suite's own (not the session's shared one)
+because the faults stop and restart it.
+
+By default the links add no latency (the LAN profile).  ``GLOBALTABLES_CHAOS_WAN=1``
+(``make chaos-wan``) starts the deployment with issue #18's round trips on every
+link (us-east-1 <-> eu-west-1 75 ms, <-> ap-southeast-2 215 ms, eu-west-1 <->
+ap-southeast-2 230 ms, jitter ±10 %), and :meth:`Deployment.wan` switches a running
+deployment's profile (the one fault `make test` runs under WAN).
+``GLOBALTABLES_WAN_BACKEND`` picks the peer links' proxy: ``python`` (default),
+``toxiproxy`` or ``auto`` (Toxiproxy when ``make wan-tools`` built it).
 """
 
 from __future__ import annotations
@@ -14,7 +27,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,9 +35,9 @@ from typing import Any
 import httpx
 
 from globaltables import kafka_broker
+from globaltables.wan import LAN, REALISTIC, Switch, WanProcess, WanProfile, resolve_backend
 from regions.kafka_security import KafkaSecurity
 from tests.chaos.load import wait_for
-from tests.chaos.proxy import TcpProxy
 from tests.fixtures.regions import (
     ADMIN_KEY_ID,
     ADMIN_SECRET,
@@ -34,22 +47,26 @@ from tests.fixtures.regions import (
     free_ports,
 )
 
-__all__ = ["CUT_REGION", "NAMES", "Deployment"]
+__all__ = ["CUT_REGION", "NAMES", "WAN", "Deployment"]
 
 NAMES = ("us-east-1", "eu-west-1", "ap-southeast-2")
-#: the region that reaches Kafka through the proxy
+#: the region whose Kafka path the faults cut
 CUT_REGION = "ap-southeast-2"
+#: the whole suite under WAN latency (`make chaos-wan`)
+WAN = os.environ.get("GLOBALTABLES_CHAOS_WAN", "0") not in ("", "0")
 
 
 @dataclass
 class Deployment:
     root: Path
     broker_port: int = field(default_factory=free_port)
-    cut_port: int = field(default_factory=free_port)
     controller_port: int = field(default_factory=free_port)
-    proxy_port: int = field(default_factory=free_port)
     regions: dict[str, RegionProcess] = field(default_factory=dict)
-    proxy: TcpProxy | None = None
+    #: the injector every link goes through, and the profile it starts with
+    wan_process: WanProcess | None = None
+    profile: WanProfile = field(default_factory=lambda: REALISTIC if WAN else LAN)
+    #: ap-southeast-2's Kafka path: ``proxy.cut()`` / ``proxy.heal()``
+    proxy: Switch | None = None
 
     @property
     def broker_dir(self) -> Path:
@@ -60,17 +77,10 @@ class Deployment:
         return f"127.0.0.1:{self.broker_port}"
 
     def _broker_properties(self) -> dict[str, str]:
-        return {
-            "listeners": f"CLIENT://127.0.0.1:{self.broker_port},"
-            f"CUT://127.0.0.1:{self.cut_port},CONTROLLER://127.0.0.1:{self.controller_port}",
-            # clients of the CUT listener are told to come back through the proxy
-            "advertised.listeners": f"CLIENT://127.0.0.1:{self.broker_port},"
-            f"CUT://127.0.0.1:{self.proxy_port}",
-            # SASL/SCRAM on both, as `kafka start` runs the broker (kafka_broker gives the
-            # CUT listener the client listener's SCRAM settings)
-            "listener.security.protocol.map": "CONTROLLER:SASL_PLAINTEXT,"
-            "CLIENT:SASL_PLAINTEXT,CUT:SASL_PLAINTEXT",
-        }
+        # a listener per region, advertised as that region's Kafka path, SASL/SCRAM on
+        # all as `kafka start` runs the broker
+        assert self.wan_process is not None
+        return self.wan_process.broker_properties(self.broker_port, self.controller_port)
 
     @property
     def kafka_security(self) -> KafkaSecurity:
@@ -93,17 +103,28 @@ class Deployment:
         kafka_broker.stop(self.broker_dir)
 
     def start(self) -> Deployment:
-        # the proxy first: the broker's readiness probe may follow the CUT address
-        self.proxy = TcpProxy(self.cut_port, self.proxy_port).start()
+        ports = free_ports(2 * len(NAMES))
+        api = dict(zip(NAMES, ports[: len(NAMES)], strict=True))
+        listeners = dict(zip(NAMES, ports[len(NAMES) :], strict=True))
+        # the WAN first: the broker advertises its Kafka paths
+        self.wan_process = WanProcess(
+            NAMES,
+            api,
+            listeners,
+            self.profile,
+            backend=resolve_backend(os.environ.get("GLOBALTABLES_WAN_BACKEND", "python")),
+            seed=18,
+            workdir=self.root / "wan",
+        ).start()
+        self.proxy = Switch(self.wan_process, CUT_REGION)
         self.start_broker()
-        ports = dict(zip(NAMES, free_ports(len(NAMES)), strict=True))
         for n in NAMES:
             self.regions[n] = RegionProcess(
                 n,
-                ports[n],
+                api[n],
                 f"sqlite:///{self.root}/{n}.db",
-                kafka=self.proxy.address if n == CUT_REGION else self.bootstrap,
-                peers={p: f"http://127.0.0.1:{ports[p]}" for p in NAMES if p != n},
+                kafka=self.wan_process.kafka_address(n),
+                peers=self.wan_process.peers_of(n),
                 log_dir=self.root,
                 # this broker's credentials, over whatever the session exported
                 env=self.kafka_security.env(),
@@ -122,8 +143,18 @@ class Deployment:
             _reap(proc)
         with contextlib.suppress(Exception):
             self.stop_broker()
-        if self.proxy is not None:
-            self.proxy.close()
+        if self.wan_process is not None:
+            self.wan_process.close()
+
+    @contextlib.contextmanager
+    def wan(self, profile: WanProfile) -> Iterator[None]:
+        """Every link under ``profile`` inside the block, then back to the deployment's."""
+        assert self.wan_process is not None
+        self.wan_process.set_profile(profile)
+        try:
+            yield
+        finally:
+            self.wan_process.set_profile(self.profile)
 
     # ----------------------------------------------------------------- faults
 

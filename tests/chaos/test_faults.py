@@ -144,27 +144,33 @@ def test_kafka_broker_stop_and_restart(deployment: Deployment, params: Params) -
 
 
 def test_cut_one_region_off_from_kafka(deployment: Deployment, params: Params) -> None:
-    assert deployment.proxy is not None
-    table = _table(deployment, "cut")
+    cut_region_off_from_kafka(deployment, params)
+
+
+def cut_region_off_from_kafka(dep: Deployment, params: Params, label: str = "") -> FaultResult:
+    """Cut ap-southeast-2's Kafka path under load, heal, settle (also run under WAN
+    latency by tests/chaos/test_wan.py)."""
+    assert dep.proxy is not None
+    table = _table(dep, "cut")
     ledger = Ledger()
-    load = LoadClient(deployment.regions, table, ledger)
+    load = LoadClient(dep.regions, table, ledger)
     load.start(params.cut_s + params.load_s * 2 + 60)
     time.sleep(params.load_s)
-    deployment.proxy.cut()
+    dep.proxy.cut()
     try:
         time.sleep(params.cut_s)
-        health = deployment.health(CUT_REGION)
+        health = dep.health(CUT_REGION)
         stuck = health["replication"]["publisher"]["backlog"] if health else None
     finally:
-        deployment.proxy.heal()
+        dep.proxy.heal()
     healed = time.monotonic()
     time.sleep(params.load_s)
     load.stop()
     # the cut must have bitten: the cut region's own writes waited in its outbox
     assert stuck is not None and stuck > 0, stuck
-    _settle(
-        deployment,
-        f"{CUT_REGION} cut off from Kafka {params.cut_s:.0f} s",
+    return _settle(
+        dep,
+        f"{CUT_REGION} cut off from Kafka {params.cut_s:.0f} s{label}",
         table,
         ledger,
         healed,

@@ -1,0 +1,194 @@
+"""One region on PostgreSQL served by one node, then by two (``--node-id``), side by
+side in one run: throughput, p99 and CPU per operation (``globaltables bench nodes``).
+
+Each round starts a fresh region of N nodes (N = 1, then 2) over one throwaway local
+PostgreSQL cluster (fsync and synchronous_commit on), preloads the key space through
+the first node, and drives the same closed-loop load with the same total number of
+connections, split evenly over the nodes (as a load balancer would).  The rounds
+alternate 1, 2, 1, 2, ... so drift of the shared machine hits both alike, and the
+report gives medians over rounds.  CPU is the region processes' plus PostgreSQL's,
+read from /proc over the measured window only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import statistics
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench import procstat
+from bench.loadgen import Endpoint, LoadConfig, RunResult, ensure_table, preload, run_load
+from bench.peers import Server, _postmaster_pid, free_port, region_cmd, region_env
+
+__all__ = ["NodesConfig", "run_nodes_bench"]
+
+
+@dataclass(frozen=True)
+class NodesConfig:
+    workloads: tuple[str, ...] = ("put", "get", "mixed")
+    node_counts: tuple[int, ...] = (1, 2)
+    rounds: int = 3
+    duration: float = 10.0
+    warmup: float = 2.0
+    concurrency: int = 16
+    item_size: int = 1024
+    key_space: int = 5000
+    workdir: Path = Path(".data/bench/nodes")
+
+
+@contextmanager
+def _postgres() -> Iterator[tuple[str, list[int]]]:
+    """A throwaway PostgreSQL cluster: (store URL, its postmaster pid)."""
+    from globaltables import postgres_local
+
+    data = Path(tempfile.mkdtemp(prefix="gt-bench-nodes-pg-"))
+    cluster = postgres_local.start(data, free_port())
+    try:
+        pid = _postmaster_pid(data)
+        url = (
+            f"postgresql://{postgres_local.SUPERUSER}@127.0.0.1:{cluster.port}/"
+            f"{postgres_local.DEFAULT_DATABASE}"
+        )
+        yield url, [pid] if pid is not None else []
+    finally:
+        postgres_local.stop(data)
+        shutil.rmtree(data, ignore_errors=True)
+
+
+@contextmanager
+def _region(store: str, nodes: int, workdir: Path) -> Iterator[list[Server]]:
+    servers: list[Server] = []
+    try:
+        for i in range(1, nodes + 1):
+            port = free_port()
+            server = Server(
+                f"gt-pg-node{i}",
+                region_cmd("us-east-1", port, store, ["--node-id", f"n{i}"]),
+                port,
+                workdir,
+                health_path="/healthz",
+                env=region_env(),
+            )
+            servers.append(server.start())
+        yield servers
+    finally:
+        for server in servers:
+            server.stop()
+
+
+def _cpu(pids: Callable[[], list[int]]) -> float:
+    return sum(procstat.process_cpu(p) or 0.0 for p in pids())
+
+
+def _p99(results: list[RunResult]) -> float:
+    """p99 over every request of every node's load, in ms."""
+    merged = sorted(ns for r in results for lat in r.latencies_ns.values() for ns in lat)
+    if not merged:
+        return 0.0
+    return merged[min(len(merged) - 1, int(len(merged) * 0.99))] / 1e6
+
+
+async def _one(
+    cfg: NodesConfig, workload: str, servers: list[Server], pg_pids: list[int]
+) -> dict[str, Any]:
+    per_node = max(1, cfg.concurrency // len(servers))
+
+    def pids() -> list[int]:
+        return [p for s in servers for p in s.processes()] + [
+            p for root in pg_pids for p in procstat.tree(root)
+        ]
+
+    marks: dict[str, float] = {}
+
+    def window(which: str) -> None:
+        marks[which] = _cpu(pids)
+
+    loads = [
+        run_load(
+            LoadConfig(
+                endpoint=s.url,
+                workload=workload,
+                concurrency=per_node,
+                item_size=cfg.item_size,
+                key_space=cfg.key_space,
+                duration=cfg.duration,
+                warmup=cfg.warmup,
+                seed=i + 1,
+            ),
+            progress=False,
+            # every node's load has the same window: the first one samples the CPU
+            on_window=window if i == 0 else None,
+        )
+        for i, s in enumerate(servers)
+    ]
+    results = await asyncio.gather(*loads)
+    ops = sum(r.ops for r in results)
+    cpu = marks.get("end", 0.0) - marks.get("start", 0.0)
+    return {
+        "ops_per_s": sum(r.ops_per_s for r in results),
+        "p99_ms": _p99(results),
+        "errors": sum(sum(r.errors.values()) for r in results),
+        "cpu_ms_per_op": cpu * 1000 / ops if ops else 0.0,
+    }
+
+
+def run_nodes_bench(cfg: NodesConfig, say: Callable[[str], None] = print) -> dict[str, Any]:
+    """Every workload against 1 and 2 nodes, ``rounds`` times interleaved; medians."""
+    cfg.workdir.mkdir(parents=True, exist_ok=True)
+    samples: dict[tuple[str, int], list[dict[str, Any]]] = {}
+    with _postgres() as (store, pg_pids):
+        for rnd in range(cfg.rounds):
+            for n in cfg.node_counts:
+                with _region(store, n, cfg.workdir) as servers:
+                    first = Endpoint(servers[0].url)
+                    asyncio.run(ensure_table(first))
+                    asyncio.run(preload(first, cfg.key_space, cfg.item_size))
+                    for workload in cfg.workloads:
+                        say(f"round {rnd + 1}/{cfg.rounds}: {n} node(s), {workload}")
+                        got = asyncio.run(_one(cfg, workload, servers, pg_pids))
+                        samples.setdefault((workload, n), []).append(got)
+                    # the next region starts from an empty database
+                    asyncio.run(_drop(first))
+    rows = []
+    for (workload, n), runs in sorted(samples.items()):
+        rows.append(
+            {
+                "workload": workload,
+                "nodes": n,
+                "rounds": len(runs),
+                "ops_per_s": statistics.median(r["ops_per_s"] for r in runs),
+                "p99_ms": statistics.median(r["p99_ms"] for r in runs),
+                "cpu_ms_per_op": statistics.median(r["cpu_ms_per_op"] for r in runs),
+                "errors": sum(r["errors"] for r in runs),
+            }
+        )
+    return {"config": {**cfg.__dict__, "workdir": str(cfg.workdir)}, "rows": rows}
+
+
+async def _drop(endpoint: Endpoint) -> None:
+    from bench.loadgen import call
+
+    conn = endpoint.connection()
+    try:
+        await call(conn, endpoint, "DeleteTable", {"TableName": "bench"})
+    finally:
+        conn.close()
+
+
+def render(report: dict[str, Any]) -> str:
+    lines = [
+        "| workload | nodes | ops/s (median) | p99 ms | CPU ms/op (region + PostgreSQL) | errors |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for r in report["rows"]:
+        lines.append(
+            f"| {r['workload']} | {r['nodes']} | {r['ops_per_s']:.0f} | {r['p99_ms']:.1f} "
+            f"| {r['cpu_ms_per_op']:.2f} | {r['errors']} |"
+        )
+    return "\n".join(lines)
