@@ -14,13 +14,17 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import signal
 import statistics
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import httpx
 
 from bench import procstat
 from bench.loadgen import Endpoint, LoadConfig, RunResult, ensure_table, preload, run_load
@@ -142,6 +146,7 @@ def run_nodes_bench(cfg: NodesConfig, say: Callable[[str], None] = print) -> dic
     """Every workload against 1 and 2 nodes, ``rounds`` times interleaved; medians."""
     cfg.workdir.mkdir(parents=True, exist_ok=True)
     samples: dict[tuple[str, int], list[dict[str, Any]]] = {}
+    failovers: list[float] = []
     with _postgres() as (store, pg_pids):
         for rnd in range(cfg.rounds):
             for n in cfg.node_counts:
@@ -155,6 +160,10 @@ def run_nodes_bench(cfg: NodesConfig, say: Callable[[str], None] = print) -> dic
                         samples.setdefault((workload, n), []).append(got)
                     # the next region starts from an empty database
                     asyncio.run(_drop(first))
+                    if n > 1:
+                        failovers.append(_failover(servers))
+                        say(f"round {rnd + 1}/{cfg.rounds}: leader killed, another led after "
+                            f"{failovers[-1]:.2f}s")  # fmt: skip
     rows = []
     for (workload, n), runs in sorted(samples.items()):
         rows.append(
@@ -168,7 +177,37 @@ def run_nodes_bench(cfg: NodesConfig, say: Callable[[str], None] = print) -> dic
                 "errors": sum(r["errors"] for r in runs),
             }
         )
-    return {"config": {**cfg.__dict__, "workdir": str(cfg.workdir)}, "rows": rows}
+    return {
+        "config": {**cfg.__dict__, "workdir": str(cfg.workdir)},
+        "rows": rows,
+        # seconds from SIGKILL of the leading node to another node leading
+        "failover_s": failovers,
+    }
+
+
+def _leads(server: Server) -> bool:
+    try:
+        node = httpx.get(server.url + "/healthz", timeout=2).json().get("node") or {}
+    except (httpx.HTTPError, ValueError):
+        return False
+    return bool(node.get("leader"))
+
+
+def _failover(servers: list[Server], timeout: float = 30.0) -> float:
+    """SIGKILL the leading node; seconds until another node leads (its singletons,
+    the replicator among them, run there from then on)."""
+    leader = next((s for s in servers if _leads(s)), None)
+    if leader is None or leader.proc is None:
+        raise RuntimeError("no node leads the region")
+    leader.proc.send_signal(signal.SIGKILL)
+    killed = time.monotonic()
+    leader.proc.wait(timeout=10)
+    others = [s for s in servers if s is not leader]
+    while time.monotonic() - killed < timeout:
+        if any(_leads(s) for s in others):
+            return time.monotonic() - killed
+        time.sleep(0.05)
+    raise RuntimeError(f"no other node led within {timeout:.0f}s")
 
 
 async def _drop(endpoint: Endpoint) -> None:
@@ -182,6 +221,7 @@ async def _drop(endpoint: Endpoint) -> None:
 
 
 def render(report: dict[str, Any]) -> str:
+    failover = report.get("failover_s") or []
     lines = [
         "| workload | nodes | ops/s (median) | p99 ms | CPU ms/op (region + PostgreSQL) | errors |",
         "|---|---:|---:|---:|---:|---:|",
@@ -190,5 +230,12 @@ def render(report: dict[str, Any]) -> str:
         lines.append(
             f"| {r['workload']} | {r['nodes']} | {r['ops_per_s']:.0f} | {r['p99_ms']:.1f} "
             f"| {r['cpu_ms_per_op']:.2f} | {r['errors']} |"
+        )
+    if failover:
+        lines.append("")
+        lines.append(
+            "leader killed (SIGKILL), another node led after: "
+            + ", ".join(f"{s:.2f} s" for s in failover)
+            + f" (median {statistics.median(failover):.2f} s)"
         )
     return "\n".join(lines)

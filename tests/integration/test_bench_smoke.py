@@ -270,3 +270,22 @@ def test_asgi_floor_answers_like_the_trivial_server(tmp_path: Path) -> None:
         assert result.errors == {} and result.ops > 0
     finally:
         server.stop()
+
+
+def test_bench_nodes_compares_one_and_two_nodes_and_times_a_failover(tmp_path: Path) -> None:
+    """`globaltables bench nodes`, tiny: real region processes on a throwaway PostgreSQL,
+    1 then 2 nodes, and a SIGKILL of the leader that another node takes over from."""
+    out = tmp_path / "nodes.json"
+    result = CliRunner().invoke(
+        main,
+        ["bench", "nodes", "--rounds", "1", "-d", "1", "--workloads", "get", "-c", "4",
+         "--key-space", "100", "--json", str(out)],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    doc = json.loads(out.read_text())
+    rows = {(r["workload"], r["nodes"]): r for r in doc["rows"]}
+    assert set(rows) == {("get", 1), ("get", 2)}
+    assert all(r["ops_per_s"] > 0 and r["errors"] == 0 and r["cpu_ms_per_op"] > 0 for r in rows.values())
+    # the other node leads within a few seconds of the leader's death
+    assert len(doc["failover_s"]) == 1 and 0 < doc["failover_s"][0] < 10
+    assert "another node led after" in result.output
