@@ -252,12 +252,7 @@ class SharedNodes:
             "host TEXT NOT NULL, pid INTEGER NOT NULL, started DOUBLE PRECISION NOT NULL, "
             "seen TIMESTAMPTZ NOT NULL, PRIMARY KEY (region, node))"
         )
-        got = await self._conn.fetchval(
-            "SELECT pg_try_advisory_lock($1::int4, $2::int4)",
-            _LOCK_CLASS_NODE,
-            _lock_key(f"{self.region}/{self.node_id}"),
-        )
-        if not got:
+        if not await self._claim_id(self._conn):
             await self._conn.close()
             raise NodeConflict(
                 f"node id {self.node_id!r} of region {self.region} is in use by a live node; "
@@ -266,6 +261,16 @@ class SharedNodes:
         await self._heartbeat(self._conn)
         self._beat = asyncio.create_task(self._beat_forever())
         log.info("node %s joined region %s", self.node_id, self.region)
+
+    async def _claim_id(self, conn: Any) -> bool:
+        """Take this node id's lock on ``conn``'s session (False: a live session holds it)."""
+        return bool(
+            await conn.fetchval(
+                "SELECT pg_try_advisory_lock($1::int4, $2::int4)",
+                _LOCK_CLASS_NODE,
+                _lock_key(f"{self.region}/{self.node_id}"),
+            )
+        )
 
     async def _heartbeat(self, conn: Any) -> None:
         await conn.execute(
@@ -301,12 +306,7 @@ class SharedNodes:
         self._conn = None
         try:
             conn = await self._connect()
-            ok = await conn.fetchval(
-                "SELECT pg_try_advisory_lock($1::int4, $2::int4)",
-                _LOCK_CLASS_NODE,
-                _lock_key(f"{self.region}/{self.node_id}"),
-            )
-            if not ok:
+            if not await self._claim_id(conn):
                 # our old session is still being torn down: try again soon
                 await conn.close()
                 return False

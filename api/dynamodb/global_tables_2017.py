@@ -194,48 +194,46 @@ async def describe_global_table_settings(region: Region, body: dict[str, Any]) -
     return _settings(region, spec)
 
 
+def _index_units(shape: Shape, member: str, units_member: str) -> tuple[tuple[str, int], ...]:
+    """A list of per-GSI settings updates: (IndexName, units) each."""
+    out: list[tuple[str, int]] = []
+    path = member[:1].lower() + member[1:]
+    for i, el in enumerate(shape.listing(member, min_len=1, max_len=20) or [], 1):
+        sub = shape.child(el, f"{path}.{i}.member")
+        _refuse_auto_scaling(sub)
+        index_name = sub.string("IndexName", required=True, min_len=3, max_len=255)
+        units = sub.integer(units_member, min_value=1)
+        if index_name and units is not None:
+            out.append((index_name, units))
+    return tuple(out)
+
+
 async def update_global_table_settings(region: Region, body: dict[str, Any]) -> dict[str, Any]:
     shape = Shape(body)
     name = _name(shape, "GlobalTableName", required=True)
     _refuse_auto_scaling(shape)
     billing = shape.string("GlobalTableBillingMode", enum=_BILLING)
     write = shape.integer("GlobalTableProvisionedWriteCapacityUnits", min_value=1)
-    index_writes: list[tuple[str, int]] = []
-    for i, el in enumerate(
-        shape.listing("GlobalTableGlobalSecondaryIndexSettingsUpdate", min_len=1, max_len=20) or [],
-        1,
-    ):
-        sub = shape.child(el, f"globalTableGlobalSecondaryIndexSettingsUpdate.{i}.member")
-        _refuse_auto_scaling(sub)
-        index_name = sub.string("IndexName", required=True, min_len=3, max_len=255)
-        units = sub.integer("ProvisionedWriteCapacityUnits", min_value=1)
-        if index_name and units is not None:
-            index_writes.append((index_name, units))
+    index_writes = _index_units(
+        shape, "GlobalTableGlobalSecondaryIndexSettingsUpdate", "ProvisionedWriteCapacityUnits"
+    )
     replicas: list[ReplicaSettingsUpdate] = []
     for i, el in enumerate(shape.listing("ReplicaSettingsUpdate", min_len=1, max_len=50) or [], 1):
         sub = shape.child(el, f"replicaSettingsUpdate.{i}.member")
         _refuse_auto_scaling(sub)
         rn = sub.string("RegionName", required=True)
         read = sub.integer("ReplicaProvisionedReadCapacityUnits", min_value=1)
-        index_reads: list[tuple[str, int]] = []
-        for j, gel in enumerate(
-            sub.listing("ReplicaGlobalSecondaryIndexSettingsUpdate", min_len=1, max_len=20) or [],
-            1,
-        ):
-            gsub = sub.child(gel, f"replicaGlobalSecondaryIndexSettingsUpdate.{j}.member")
-            _refuse_auto_scaling(gsub)
-            index_name = gsub.string("IndexName", required=True, min_len=3, max_len=255)
-            units = gsub.integer("ProvisionedReadCapacityUnits", min_value=1)
-            if index_name and units is not None:
-                index_reads.append((index_name, units))
+        index_reads = _index_units(
+            sub, "ReplicaGlobalSecondaryIndexSettingsUpdate", "ProvisionedReadCapacityUnits"
+        )
         table_class = sub.string("ReplicaTableClass", enum=_TABLE_CLASSES)
         if rn is not None:
-            replicas.append(ReplicaSettingsUpdate(rn, read, tuple(index_reads), table_class))
+            replicas.append(ReplicaSettingsUpdate(rn, read, index_reads, table_class))
     shape.done()
     spec = await global_tables_2017.update_global_table_settings(
         region,
         name or "",
-        GlobalTableSettingsUpdate(billing, write, tuple(index_writes), tuple(replicas)),
+        GlobalTableSettingsUpdate(billing, write, index_writes, tuple(replicas)),
     )
     return _settings(region, spec)
 
