@@ -259,9 +259,11 @@ def store_probe_tables(doc: dict[str, Any]) -> str:
     parts.append("\nin-process puts against concurrent writers:\n")
     parts.append(
         _table(
-            ["writers", "puts/s", "p50 ms", "p99 ms", "write tx wait mean ms", "write tx hold mean ms", "hold p99 ms"],
+            ["writers", "puts/s", "p50 ms", "p99 ms", "CPU µs/put", "write tx wait mean ms",
+             "write tx hold mean ms", "hold p99 ms"],
             [
-                [r["concurrency"], r["puts_per_s"], r["p50_ms"], r["p99_ms"], r["write_tx_wait_mean_ms"],
+                [r["concurrency"], r["puts_per_s"], r["p50_ms"], r["p99_ms"], r.get("cpu_us_per_put", "-"),
+                 r["write_tx_wait_mean_ms"],
                  r["write_tx_hold_mean_ms"], r["write_tx_hold_p99_ms"]]
                 for r in doc["concurrency"]
             ],

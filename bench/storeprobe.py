@@ -1,6 +1,8 @@
 """In-process probe of a region's store path, without HTTP: how many SQL statements one
-PutItem and one GetItem execute, and how put throughput, latency and the store's write
-transaction (wait for it, hold it) change with the number of concurrent writers.
+PutItem and one GetItem execute (on PostgreSQL: how many round trips, each named by what
+it carries), and how put throughput, latency, this process's CPU time per put and the
+store's write transaction (wait for it, hold it) change with the number of concurrent
+writers.
 
 It explains the HTTP numbers: if puts/s falls as concurrency rises while the write
 transaction's hold time grows, writers are serialised behind one transaction whose length
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import tempfile
 import time
 from collections import Counter
@@ -26,6 +29,27 @@ from bench.loadgen import percentile
 __all__ = ["run_store_probe"]
 
 _TABLE = "bench"
+
+
+def _pg_label(how: str, sql: str) -> str:
+    """One round trip, named by what it carries: the statements of a simple-query
+    message, the tables a statement of data-modifying CTEs writes."""
+    if how == "simple":
+        return "; ".join(_simple_label(part) for part in sql.split(";"))
+    if not sql.startswith("WITH"):
+        return " ".join(sql.split()[:3])
+    return "one statement: " + ", ".join(" ".join(w.split()) for w in _WRITES.findall(sql))
+
+
+def _simple_label(statement: str) -> str:
+    if "pg_try_advisory_xact_lock" in statement:
+        return "try partition locks"
+    if "pg_advisory_xact_lock" in statement:
+        return "partition lock"
+    return " ".join(statement.split()[:2])
+
+
+_WRITES = re.compile(r"(INSERT INTO \w+|DELETE FROM \w+|(?<=\()UPDATE \w+)")
 
 
 def _ms(values: list[float], q: float) -> float:
@@ -42,7 +66,10 @@ async def _probe(store_url: str, concurrency: tuple[int, ...], seconds: float) -
     def seen(who: str, sql: str) -> None:
         statements[f"{who}: {' '.join(str(sql).split()[:3])}"] += 1
 
-    from regions.store import postgres_store, sqlite_store
+    def trip(label: str) -> None:
+        statements[f"asyncpg: {label}"] += 1
+
+    from regions.store import postgres_pool, sqlite_store
 
     # SQLite: every statement of every connection, BEGIN/SAVEPOINT/COMMIT included,
     # from sqlite3's trace hook (connections are made as the store needs them)
@@ -54,29 +81,22 @@ async def _probe(store_url: str, concurrency: tuple[int, ...], seconds: float) -
             self.raw.set_trace_callback(lambda sql: seen("sqlite", sql))
 
     sqlite_store._Conn = TracedConn  # type: ignore[misc]
-    # PostgreSQL: the hot statements go to asyncpg directly, the rest via SQLAlchemy
-    plain_driver = postgres_store._AsyncpgDriver
+    # PostgreSQL: every message of the store's own connections (statements, BEGIN with
+    # the first lock, held writes sent as one statement, COMMIT) is one round trip
+    plain_driver = postgres_pool._AsyncpgDriver
 
     class CountedDriver(plain_driver):  # type: ignore[misc, valid-type]
-        async def fetch(self, sql: str, args: Any) -> Any:
-            seen("asyncpg", sql)
-            return await super().fetch(sql, args)
+        async def _round_trip(self, how: str, sql: str, args: Any) -> Any:
+            trip(_pg_label(how, sql))
+            return await super()._round_trip(how, sql, args)
 
-        async def fetchrow(self, sql: str, args: Any) -> Any:
-            seen("asyncpg", sql)
-            return await super().fetchrow(sql, args)
-
-        async def execute(self, sql: str, args: Any) -> None:
-            seen("asyncpg", sql)
-            await super().execute(sql, args)
-
-    postgres_store._AsyncpgDriver = CountedDriver  # type: ignore[misc]
+    postgres_pool._AsyncpgDriver = CountedDriver  # type: ignore[misc]
     region = Region(RegionSettings(name="us-east-1", store_url=store_url, partitions=8))
     try:
         await region.open()
     except BaseException:
         sqlite_store._Conn = plain_conn  # type: ignore[misc]
-        postgres_store._AsyncpgDriver = plain_driver  # type: ignore[misc]
+        postgres_pool._AsyncpgDriver = plain_driver  # type: ignore[misc]
         raise
     try:
         await region.control.create_table(
@@ -88,10 +108,14 @@ async def _probe(store_url: str, concurrency: tuple[int, ...], seconds: float) -
             )
         )
         store: Any = region.store
+        engines = {}
         for attr in ("_writer", "_reader"):
             engine = getattr(store, attr, None)
-            if engine is None:
-                continue  # the SQLite store has no SQLAlchemy engines: traced above
+            # the SQLite store has no SQLAlchemy engines (traced above); PostgreSQL's
+            # writer and reader are one engine, counted once
+            if engine is not None and id(engine) not in engines:
+                engines[id(engine)] = (attr, engine)
+        for attr, engine in engines.values():
 
             def count(*args: Any, _who: str = attr.strip("_")) -> None:
                 seen(_who, args[2])
@@ -136,6 +160,7 @@ async def _probe(store_url: str, concurrency: tuple[int, ...], seconds: float) -
                 holds.clear()
                 latencies: list[float] = []
                 end = time.perf_counter() + seconds
+                cpu_start = time.process_time()
 
                 async def writer(w: int, end: float = end, latencies: list[float] = latencies) -> None:
                     i = 0
@@ -147,12 +172,15 @@ async def _probe(store_url: str, concurrency: tuple[int, ...], seconds: float) -
                         i += 1
 
                 await asyncio.gather(*(writer(w) for w in range(c)))
+                # this process only: on PostgreSQL the server's work is not in it
+                cpu = time.process_time() - cpu_start
                 runs.append(
                     {
                         "concurrency": c,
                         "puts_per_s": round(len(latencies) / seconds, 1),
                         "p50_ms": _ms(latencies, 0.5),
                         "p99_ms": _ms(latencies, 0.99),
+                        "cpu_us_per_put": round(1e6 * cpu / max(len(latencies), 1), 1),
                         "write_tx_wait_mean_ms": round(1000 * sum(waits) / max(len(waits), 1), 2),
                         "write_tx_hold_mean_ms": round(1000 * sum(holds) / max(len(holds), 1), 2),
                         "write_tx_hold_p99_ms": _ms(holds, 0.99),
@@ -170,7 +198,7 @@ async def _probe(store_url: str, concurrency: tuple[int, ...], seconds: float) -
         await region.close()
         # connections and drivers are made as the store needs them: traced until here
         sqlite_store._Conn = plain_conn  # type: ignore[misc]
-        postgres_store._AsyncpgDriver = plain_driver  # type: ignore[misc]
+        postgres_pool._AsyncpgDriver = plain_driver  # type: ignore[misc]
 
 
 def run_store_probe(

@@ -163,8 +163,10 @@ class DataPlane:
                 await tx.lock_partition(tid, part)
             staged: list[tuple[StoredRow | None, Item | None, Item | None]] = []
             failures: dict[int, DynamoError] = {}
-            for i, (b, enc) in enumerate(zip(plan, encs, strict=True)):
-                row = await tx.get_row(b.tid, enc.part, enc.hk, enc.rk)
+            # every item read at once (one statement on PostgreSQL)
+            keys = [(b.tid, e.part, e.hk, e.rk) for b, e in zip(plan, encs, strict=True)]
+            rows = await tx.get_rows(keys)
+            for i, (b, row) in enumerate(zip(plan, rows, strict=True)):
                 old = decode_item(row.data) if row is not None and row.data is not None else None
                 if (
                     isinstance(b.op, Delete)
@@ -567,11 +569,9 @@ class DataPlane:
             plan.append((tid, encode_key(k, spec.key_schema, spec.partitions)))
         out: list[Item | None] = []
         async with self.store.read(snapshot=True) as tx:
-            for tid, enc in plan:
-                row = await tx.get_row(tid, enc.part, enc.hk, enc.rk)
-                out.append(
-                    decode_item(row.data) if row is not None and row.data is not None else None
-                )
+            rows = await tx.get_rows([(tid, e.part, e.hk, e.rk) for tid, e in plan])
+        for row in rows:
+            out.append(decode_item(row.data) if row is not None and row.data is not None else None)
         return out
 
     async def query(

@@ -20,7 +20,10 @@ from regions.store import verify as _verify
 from regions.store.base import UNREAD, IndexRow, KeyRange, StoredChange, StoredRow, Unread
 from regions.versions import Version
 
-__all__ = ["DirectReads", "DirectWrites", "Driver"]
+__all__ = ["DirectReads", "DirectWrites", "Driver", "RowKey"]
+
+#: an item's place: (tid, part, hk, rk)
+RowKey = tuple[int, int, bytes, bytes]
 
 
 class Driver(Protocol):
@@ -30,7 +33,20 @@ class Driver(Protocol):
 
     async def fetchrow(self, sql: str, args: Sequence[Any]) -> Sequence[Any] | None: ...
 
-    async def execute(self, sql: str, args: Sequence[Any]) -> None: ...
+    async def execute(self, sql: str, args: Sequence[Any]) -> None:
+        """A write that returns nothing.  A backend may hold it and send it with a
+        later statement of the same transaction (``postgres_store.py``), never after
+        a read or the commit, and errors may then surface there."""
+        ...
+
+    async def write_returning(self, sql: str, args: Sequence[Any]) -> Sequence[Any] | None:
+        """A write whose row comes back (``RETURNING``)."""
+        ...
+
+    async def get_rows(self, keys: Sequence[RowKey]) -> list[Sequence[Any] | None]:
+        """GET_ROW for each ``(tid, part, hk, rk)``, in order (one statement on
+        PostgreSQL)."""
+        ...
 
     def any_of(self, column: str, values: Sequence[Any], args: list[Any]) -> str:
         """A condition ``column`` is one of ``values``, its parameters added to ``args``."""
@@ -44,7 +60,7 @@ class Driver(Protocol):
 _ITEM_COLS = "part, hk, rk, hlc, origin, data, size"
 _INDEX_COLS = "part, hk, rk, tk, data, size"
 GET_ROW = f"SELECT {_ITEM_COLS} FROM gt_items WHERE tid=$1 AND part=$2 AND hk=$3 AND rk=$4"
-_UPSERT_ROW = (
+UPSERT_ROW = (
     "INSERT INTO gt_items (tid, part, hk, rk, hlc, origin, data, size, tomb_ms) "
     "VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9) ON CONFLICT (tid, part, hk, rk) DO UPDATE SET "
     "hlc=excluded.hlc, origin=excluded.origin, data=excluded.data, size=excluded.size, "
@@ -52,25 +68,25 @@ _UPSERT_ROW = (
 )
 # the additive leaf upsert of regions/store/verify.py (table-qualified: PostgreSQL
 # finds a bare column name ambiguous next to ``excluded``)
-_UPSERT_LEAF = (
+UPSERT_LEAF = (
     "INSERT INTO gt_verify (tid, part, bucket, live, s0, s1, s2, s3) "
     "VALUES ($1,$2,$3,$4,$5,$6,$7,$8) ON CONFLICT (tid, part, bucket) DO UPDATE SET "
     "live=gt_verify.live+excluded.live, s0=gt_verify.s0+excluded.s0, "
     "s1=gt_verify.s1+excluded.s1, s2=gt_verify.s2+excluded.s2, s3=gt_verify.s3+excluded.s3"
 )
-_UPSERT_INDEX = (
+UPSERT_INDEX = (
     "INSERT INTO gt_index (tid, iid, part, hk, rk, tk, data, size) "
     "VALUES ($1,$2,$3,$4,$5,$6,$7,$8) ON CONFLICT (tid, iid, part, hk, rk, tk) "
     "DO UPDATE SET data=excluded.data, size=excluded.size"
 )
-_DELETE_INDEX = (
+DELETE_INDEX = (
     "DELETE FROM gt_index WHERE tid=$1 AND iid=$2 AND part=$3 AND hk=$4 AND rk=$5 AND tk=$6"
 )
-_APPEND_CHANGE = (
+APPEND_CHANGE = (
     "INSERT INTO gt_changes (tid, part, event, hlc, origin, record, created_ms, pending) "
     "VALUES ($1,$2,$3,$4,$5,$6,$7,$8) RETURNING seq"
 )
-_UPSERT_META = (
+UPSERT_META = (
     "INSERT INTO gt_meta (key, value) VALUES ($1, $2) "
     "ON CONFLICT (key) DO UPDATE SET value=excluded.value"
 )
@@ -120,6 +136,12 @@ class DirectReads:
     async def get_row(self, tid: int, part: int, hk: bytes, rk: bytes) -> StoredRow | None:
         r = await self.db.fetchrow(GET_ROW, (tid, part, hk, rk))
         return _stored(r) if r is not None else None
+
+    async def get_rows(self, keys: Sequence[RowKey]) -> list[StoredRow | None]:
+        """``get_row`` of several items at once (a batch's or a transaction's)."""
+        if len(keys) == 1:
+            return [await self.get_row(*keys[0])]
+        return [_stored(r) if r is not None else None for r in await self.db.get_rows(keys)]
 
     async def query(
         self,
@@ -268,21 +290,21 @@ class DirectWrites(DirectReads):
         )
         if leaf is not None:
             await self.db.execute(
-                _UPSERT_LEAF,
+                UPSERT_LEAF,
                 [leaf[c] for c in ("tid", "part", "bucket", "live", "s0", "s1", "s2", "s3")],
             )
         tomb_ms = now_ms if data is None else None
         await self.db.execute(
-            _UPSERT_ROW, (tid, part, hk, rk, version.hlc, version.origin, data, size, tomb_ms)
+            UPSERT_ROW, (tid, part, hk, rk, version.hlc, version.origin, data, size, tomb_ms)
         )
 
     async def put_index_entry(self, tid: int, iid: int, e: IndexRow) -> None:
-        await self.db.execute(_UPSERT_INDEX, (tid, iid, e.part, e.hk, e.rk, e.tk, e.data, e.size))
+        await self.db.execute(UPSERT_INDEX, (tid, iid, e.part, e.hk, e.rk, e.tk, e.data, e.size))
 
     async def delete_index_entry(
         self, tid: int, iid: int, part: int, hk: bytes, rk: bytes, tk: bytes
     ) -> None:
-        await self.db.execute(_DELETE_INDEX, (tid, iid, part, hk, rk, tk))
+        await self.db.execute(DELETE_INDEX, (tid, iid, part, hk, rk, tk))
 
     async def append_change(
         self,
@@ -294,8 +316,9 @@ class DirectWrites(DirectReads):
         now_ms: int,
         pending: bool,
     ) -> int:
-        r = await self.db.fetchrow(
-            _APPEND_CHANGE,
+        # with the row and leaf upserts held before it, one statement (postgres_store.py)
+        r = await self.db.write_returning(
+            APPEND_CHANGE,
             (tid, part, event, version.hlc, version.origin, record, now_ms, pending),
         )
         assert r is not None
@@ -309,9 +332,13 @@ class DirectWrites(DirectReads):
             await self.db.execute(f"UPDATE gt_changes SET pending = FALSE WHERE {cond}", args)
 
     async def set_meta(self, key: str, value: str) -> None:
-        await self.db.execute(_UPSERT_META, (key, value))
+        await self.db.execute(UPSERT_META, (key, value))
 
     async def bump_meta(self, key: str) -> int:
-        r = await self.db.fetchrow(BUMP_META, (key,))
+        """Add one to an integer meta value (0 if absent) and return it.  One statement:
+        its row lock makes concurrent bumps from several processes or nodes take turns,
+        where a read and a write would both read N and write N + 1."""
+        # a write: sent in order with the transaction's other writes (postgres_groups.py)
+        r = await self.db.write_returning(BUMP_META, (key,))
         assert r is not None
         return int(r[0])

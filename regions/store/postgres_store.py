@@ -1,98 +1,96 @@
-"""The PostgreSQL store with its hot statements sent straight to asyncpg.
+"""The PostgreSQL store: its own pool of asyncpg connections, transactions it begins
+and commits itself, and as few round trips per request as the SQL allows.
 
-The statements every request runs (``direct.py``) go to the asyncpg connection
-underneath SQLAlchemy's, inside the transaction SQLAlchemy manages, so commit,
-rollback, pooling and every rarer statement stay one code path with SQLite's.
-asyncpg's statement cache keeps their plans prepared.
+Why (issue #18, docs/benchmarks.md "PostgreSQL store path (#18)"): a region process
+runs Python on one core, and every round trip to the server costs it 40-60 µs of CPU
+(asyncpg, the event loop, the loopback socket's system calls).  Through SQLAlchemy's
+pool a PutItem made ten of them (the pool's pre-ping alone is three: BEGIN, ``;``,
+ROLLBACK; then BEGIN, the partition lock, the read, the leaf, row and change-log
+statements, COMMIT) and a GetItem four, and every write committed (flushed the WAL)
+on its own.  Now:
 
-The transaction is started before the first direct statement
-(:func:`_begin_on_driver`): SQLAlchemy's asyncpg adapter begins lazily on its own
-first statement, and a direct statement before that would run outside it.
+- **Connections** are the store's own (``postgres_pool.py``): SQLAlchemy connections
+  in AUTOCOMMIT mode kept for their lifetime, no pre-ping, BEGIN and COMMIT sent by
+  the store, SQLAlchemy statements of the rare paths on the same connection.
+- **Writes** are committed in groups (``postgres_groups.py``): concurrent ``write()``
+  blocks share one transaction and its round trips (the partition locks of all of them
+  in one message, their reads in one statement, their writes in one statement, one
+  COMMIT).  Each ``write()`` returns after the COMMIT that contains it (invariant 7).
+- **Reads** outside a snapshot run in autocommit; their point reads (GetItem) are
+  coalesced the same way, one statement per loop pass (``PointReads``).  A snapshot
+  read begins ``REPEATABLE READ`` before its first statement.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import cast
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from regions.store import postgres_pool as _pool
 from regions.store.postgres_dialect import PostgresDialect
+from regions.store.postgres_groups import Groups, SaOnMember
+from regions.store.postgres_pool import BEGIN_SNAPSHOT, PointReads, Pool, SaOnDriver
 from regions.store.sql import ReadTx, SqlStore, WriteTx
 
 __all__ = ["PostgresStore"]
 
 
-class _AsyncpgDriver:
-    """:class:`~regions.store.direct.Driver` on an asyncpg connection."""
-
-    def __init__(self, pg: Any) -> None:
-        self.pg = pg
-
-    async def fetch(self, sql: str, args: Sequence[Any]) -> list[Sequence[Any]]:
-        rows: list[Sequence[Any]] = await self.pg.fetch(sql, *args)
-        return rows
-
-    async def fetchrow(self, sql: str, args: Sequence[Any]) -> Sequence[Any] | None:
-        row: Sequence[Any] | None = await self.pg.fetchrow(sql, *args)
-        return row
-
-    async def execute(self, sql: str, args: Sequence[Any]) -> None:
-        await self.pg.execute(sql, *args)
-
-    async def lock_partition(self, tid: int, part: int) -> None:
-        # transaction-scoped advisory lock keyed (tid, part): read-modify-write is
-        # safe across connections and processes without locking rows that may not
-        # exist yet (postgres_dialect.py)
-        await self.pg.execute("SELECT pg_advisory_xact_lock($1, $2)", tid, part)
-
-    def any_of(self, column: str, values: Sequence[Any], args: list[Any]) -> str:
-        # one array parameter: one prepared statement whatever the number of values
-        args.append(list(values))
-        return f"{column} = ANY(${len(args)}::bigint[])"
-
-
-async def _driver(conn: AsyncConnection) -> _AsyncpgDriver:
-    """The asyncpg connection under a SQLAlchemy connection."""
-    fairy = await conn.get_raw_connection()
-    return _AsyncpgDriver(fairy.driver_connection)
-
-
-async def _begin_on_driver(conn: AsyncConnection) -> None:
-    """Start SQLAlchemy's transaction now (see the module docstring).  Its adapter
-    begins on first use; ``_start_transaction`` is that same step, and if a future
-    SQLAlchemy renames it, a trivial statement through SQLAlchemy does it too."""
-    fairy = await conn.get_raw_connection()
-    adapter: Any = fairy.dbapi_connection
-    start = getattr(adapter, "_start_transaction", None)
-    if start is None or not hasattr(adapter, "_transaction"):
-        await conn.exec_driver_sql("SELECT 1")
-    elif adapter._transaction is None:
-        await start()
-
-
 class PostgresStore(SqlStore):
-    """``SqlStore`` with the hot statements on asyncpg directly (module docstring)."""
+    """``SqlStore``'s interface on pooled asyncpg connections (module docstring)."""
 
     def __init__(self, url: str, dialect: PostgresDialect) -> None:
         super().__init__(url, dialect)
         self.pg_dialect = dialect
+        self._pool: Pool | None = None
+        self._point_reads: PointReads | None = None
+        self._groups: Groups | None = None
+
+    async def open(self) -> None:
+        await super().open()
+        assert self._writer is not None
+        self._pool = Pool(self._writer, self.pg_dialect.pool_size)
+        self._point_reads = PointReads(self._pool)
+        self._groups = Groups(self._pool)
+
+    async def close(self) -> None:
+        if self._groups is not None:
+            await self._groups.close()
+            self._groups = None
+        if self._point_reads is not None:
+            await self._point_reads.close()
+            self._point_reads = None
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
+        await super().close()
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[WriteTx]:
-        assert self._writer is not None, "store not open"
-        async with self._writer.begin() as conn:
-            await _begin_on_driver(conn)
-            yield WriteTx(conn, self.pg_dialect, await _driver(conn))
+        """One write, committed with the other writes of its group (module docstring)."""
+        assert self._groups is not None, "store not open"
+        member = self._groups.join()
+        try:
+            yield WriteTx(cast(AsyncConnection, SaOnMember(member)), self.pg_dialect, member)
+        except BaseException:
+            await member.finish(ok=False)
+            raise
+        await member.finish(ok=True)
 
     @asynccontextmanager
     async def read(self, *, snapshot: bool = False) -> AsyncIterator[ReadTx]:
         """Without ``snapshot`` every statement sees what is committed when it runs
-        (no transaction); with it, one REPEATABLE READ transaction for the block."""
-        assert self._reader is not None, "store not open"
-        async with self._reader.connect() as conn:
-            if snapshot:
-                await conn.execution_options(isolation_level="REPEATABLE READ")
-                await _begin_on_driver(conn)
-            yield ReadTx(conn, await _driver(conn))
+        (autocommit); with it, one REPEATABLE READ transaction for the block."""
+        assert self._pool is not None, "store not open"
+        if snapshot:
+            driver = _pool._AsyncpgDriver(self._pool, None, BEGIN_SNAPSHOT)
+        else:
+            driver = _pool._AsyncpgDriver(self._pool, None, None, self._point_reads)
+        try:
+            yield ReadTx(cast(AsyncConnection, SaOnDriver(driver)), driver)
+        finally:
+            if driver.slot is not None:
+                reusable = await driver.abort()
+                await self._pool.release(driver.slot, reusable=reusable)

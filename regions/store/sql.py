@@ -4,9 +4,10 @@ A transaction runs the statements every request needs as plain SQL on the
 backend's driver (``direct.py``) and everything rarer (catalog, housekeeping,
 streams bookkeeping, verification) as SQLAlchemy Core on the same connection,
 here.  The dialect-specific parts (engine set-up, connection settings, durability
-read-back) sit in ``sqlite_dialect.py`` and ``postgres_dialect.py``, the connections
-and partition locks in ``sqlite_store.py`` and ``postgres_store.py``; everything
-else is one code path so that the same test suite proves both.
+read-back) sit in ``sqlite_dialect.py`` and ``postgres_dialect.py``, the connections,
+partition locks and commits in ``sqlite_store.py`` and ``postgres_store.py`` (with
+``postgres_pool.py`` and ``postgres_groups.py``); everything else is one code path so
+that the same test suite proves both.
 """
 
 from __future__ import annotations

@@ -46,6 +46,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.pool import StaticPool
 
 from regions.store import schema as s
+from regions.store.direct import GET_ROW, RowKey
 from regions.store.sql import ReadTx, SqlStore, WriteTx
 from regions.store.sqlite_dialect import SqliteDialect
 
@@ -87,6 +88,13 @@ class _Sqlite3Driver:
 
     async def execute(self, sql: str, args: Sequence[Any]) -> None:
         self.raw.execute(_numbered(sql), args)
+
+    async def write_returning(self, sql: str, args: Sequence[Any]) -> Sequence[Any] | None:
+        return await self.fetchrow(sql, args)
+
+    async def get_rows(self, keys: Sequence[RowKey]) -> list[Sequence[Any] | None]:
+        # in process, a few µs each: nothing to gain from one statement
+        return [await self.fetchrow(GET_ROW, key) for key in keys]
 
     async def lock_partition(self, tid: int, part: int) -> None:
         # BEGIN IMMEDIATE already holds the database write lock
