@@ -34,8 +34,13 @@ router = APIRouter(
 async def put_replica(name: str, request: Request) -> Response:
     region: Region = request.app.state.region
     try:
-        data: Any = orjson.loads(await request.body())
-        spec = TableSpec.from_json(data)
+        body = await request.body()
+        try:
+            data: Any = orjson.loads(body)
+            spec = TableSpec.from_json(data)
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError):
+            # a peer's bug or a forged body: refused, never a 500 (nothing was stored)
+            return Response(status_code=400, content=b'{"message":"malformed table spec"}')
         if spec.name != name:
             return Response(status_code=400, content=b'{"message":"name mismatch"}')
         result = await region.control.replicas.accept(spec)

@@ -689,3 +689,29 @@ def test_users_cannot_use_the_region_to_region_api(
         assert "not authorized to use the region-to-region API" in resp.text
         resp = client.put(f"{region_proc.url}/v1/internal/tables/anything", content=b"{}")
         assert resp.status_code == 403, resp.text
+
+
+def test_a_malformed_replica_spec_is_refused_not_a_server_error(region_proc: RegionProcess) -> None:
+    """The region-to-region API's replica spec, forged or broken (the admin key signs it):
+    400, nothing stored, never a 500."""
+    from regions.sigv4 import Credentials as _Credentials
+    from replicator.signing import KeySigner as _KeySigner
+    from replicator.signing import SigV4 as _SigV4
+
+    auth = _SigV4(_KeySigner(_Credentials(ADMIN_KEY_ID, ADMIN_SECRET)))
+    bodies = [
+        b"not json",
+        b"[]",
+        b"{}",
+        b'{"name": "x", "table_id": "t", "key_schema": {"hash": ["p"]}, "attributes": {}, '
+        b'"created_at": 0}',
+        b'{"name": "x", "table_id": "t", "key_schema": {"hash": ["p", "S"]}, "attributes": {}, '
+        b'"created_at": 0, "replicas": [{"region": "a", "settings": ["not", "a", "map"]}]}',
+        b'{"name": "x", "table_id": "t", "key_schema": {"hash": ["p", "S"]}, "attributes": {}, '
+        b'"created_at": "soon"}',
+    ]
+    with httpx.Client(timeout=30, auth=auth) as client:
+        for body in bodies:
+            resp = client.put(f"{region_proc.url}/v1/internal/tables/x", content=body)
+            assert resp.status_code == 400, (body, resp.status_code, resp.text)
+            assert "malformed table spec" in resp.text
