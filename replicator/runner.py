@@ -10,7 +10,6 @@ own, so a cluster that is down stalls only what goes through it.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -32,6 +31,9 @@ from replicator.reseed import CATCH_UP_TIMEOUT_S, Reseeder, SnapshotPage, serve_
 __all__ = ["Replicator"]
 
 log = logging.getLogger("globaltables.replicator")
+
+#: most seconds stop() waits for the replicator's tasks to finish
+STOP_TIMEOUT_S = 5.0
 
 
 class Replicator:
@@ -100,11 +102,21 @@ class Replicator:
         ]
 
     async def stop(self) -> None:
+        """Cancel the tasks and wait for them at most STOP_TIMEOUT_S: a Kafka client
+        saying goodbye to a slow or unreachable cluster (leaving its group) must not
+        hold up a region's shutdown.  Nothing is lost by leaving it behind: offsets are
+        committed only after their changes were applied, and outbox rows are marked
+        only after Kafka acknowledged them."""
         for t in self._tasks:
             t.cancel()
-        for t in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await t
+        if self._tasks:
+            _, pending = await asyncio.wait(self._tasks, timeout=STOP_TIMEOUT_S)
+            if pending:
+                log.warning(
+                    "%d replicator task(s) still stopping after %.0fs; left behind",
+                    len(pending),
+                    STOP_TIMEOUT_S,
+                )
         self._tasks = []
 
     async def snapshot_page(

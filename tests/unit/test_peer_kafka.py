@@ -152,6 +152,16 @@ def test_bad_peer_kafka_entries(tmp_path: Path, text: str, message: str) -> None
         peer_kafka_settings((), read_config(_config(tmp_path, text)).peer_kafka, OWN)
 
 
+_KAFKA_VARS = (
+    "GLOBALTABLES_KAFKA_SECURITY_PROTOCOL",
+    "GLOBALTABLES_KAFKA_SASL_MECHANISM",
+    "GLOBALTABLES_KAFKA_USERNAME",
+    "GLOBALTABLES_KAFKA_PASSWORD",
+    "GLOBALTABLES_KAFKA_CA_FILE",
+    "GLOBALTABLES_KAFKA_INSECURE_PLAINTEXT",
+)
+
+
 def test_region_option_and_variable_are_checked(tmp_path: Path) -> None:
     """``--peer-kafka`` and ``GLOBALTABLES_PEER_KAFKA`` (space-separated pairs) reach
     the settings' checks: a usage error, never a traceback or a region that starts."""
@@ -161,7 +171,10 @@ def test_region_option_and_variable_are_checked(tmp_path: Path) -> None:
         "--allow-anonymous", "--kafka", "127.0.0.1:1", "--kafka-insecure-plaintext",
         "--peer", "eu-west-1=http://127.0.0.1:8001",
     ]  # fmt: skip
-    env = {"GLOBALTABLES_SECRET_KEY": "x" * 32, "GLOBALTABLES_PEER_KAFKA": None}
+    env: dict[str, str | None] = {"GLOBALTABLES_SECRET_KEY": "x" * 32, "GLOBALTABLES_PEER_KAFKA": None}
+    # the session broker's credentials, which other tests put in the environment as a
+    # region's variables, would clash with --kafka-insecure-plaintext
+    env |= dict.fromkeys(_KAFKA_VARS)
     out = runner.invoke(main, [*base, "--peer-kafka", "sa-east-1=k:9092"], env=env)
     assert out.exit_code == 2 and "sa-east-1, which is not a --peer" in out.output, out.output
     out = runner.invoke(main, [*base, "--peer-kafka", "eu-west-1"], env=env)
