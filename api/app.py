@@ -169,13 +169,18 @@ def create_app(
         await region.open()
         if workers is not None:
             workers.start(region, app.state.metrics)
+        if replicator is not None and node.shared:
+            # every node of a shared region applies: its consumers join the region's
+            # group, and Kafka spreads the partitions over the nodes
+            await replicator.start_applying()
 
         @asynccontextmanager
         async def leading() -> AsyncIterator[None]:
             """The region's singletons, on the one node that leads (regions/nodes.py)."""
             region.control.leads = True
             if replicator is not None:
-                await replicator.start()
+                # the publisher and re-seed rounds; a node alone also starts applying here
+                await (replicator.start_leading() if node.shared else replicator.start())
             # expiry is the region's own job, with or without replication
             jobs = [
                 asyncio.create_task(ttl.run_sweeper(region, region.settings.ttl_interval_s)),
@@ -200,8 +205,8 @@ def create_app(
                 log.info("stopping index builds and replica copies")
                 await region.control.background.close()
                 if replicator is not None:
-                    log.info("stopping the replicator")
-                    await replicator.stop()
+                    log.info("stopping the replicator's singletons")
+                    await (replicator.stop_leading() if node.shared else replicator.stop())
                 log.info("jobs stopped")
 
         background = [asyncio.create_task(history.run()), asyncio.create_task(node.run(leading))]
@@ -228,6 +233,9 @@ def create_app(
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            if replicator is not None and replicator.applying:
+                log.info("stopping the replicator")
+                await replicator.stop()
             await node.leave()
             await region.close()
 
@@ -284,8 +292,8 @@ def create_app(
         """(store answers, problems): what /healthz and /readyz report."""
         store_ok = await region.store.ping()
         problems = [] if store_ok else ["store unreachable"]
-        if replicator is not None and region.leads:
-            # replication runs on the region's leading node only
+        if replicator is not None and (region.leads or replicator.applying):
+            # every node applies; the leading node also publishes
             problems += await replicator.problems()
         return store_ok, problems
 

@@ -66,6 +66,13 @@ class ClusterFeed:
         """Running, and this cluster answered within the last few seconds."""
         return self.contact.connected
 
+    def assigned(self) -> list[str]:
+        """``topic[partition]`` of every partition this consumer holds now."""
+        consumer = self._consumer
+        if consumer is None:
+            return []
+        return sorted(f"{tp.topic}[{tp.partition}]" for tp in consumer.assignment())
+
     def where(self) -> str:
         """``HOST:PORT for eu-west-1, ap-southeast-2``: for problems and logs."""
         return f"{self.bootstrap} for {', '.join(self.sources)}"

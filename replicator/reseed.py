@@ -291,12 +291,43 @@ class Reseeder:
             try:
                 await write_heartbeat(self.region)
                 failing = False
+                if self.state not in ("pending", "running", "retrying"):
+                    # another node's applier may have found records lost (observe())
+                    marker = await read_marker(self.region)
+                    if marker is not None:
+                        log.warning("a re-seed was asked for by another node: %s", marker.reason)
+                        self._owed(marker)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
                 if not failing:
                     log.warning("heartbeat failed: %s: %s", type(exc).__name__, exc)
                 failing = True
+
+    async def observe(self) -> None:
+        """Follow the stored marker on a node that does not lead (regions/nodes.py).
+
+        The appliers of a multi-node region run on every node, but re-seed rounds are
+        the leader's: a node that finds records lost (``check_offsets``) stores the
+        marker, and the leader's heartbeats pick it up (``_heartbeats``).  This keeps a
+        follower's ``trusted`` and ``state`` true to the marker, so it does not serve
+        its rows to a peer's re-seed, the verifier or identity sync while a re-seed is
+        owed, and answers them once the leader finished."""
+        while True:
+            try:
+                if self.ran_before is None:
+                    self.ran_before = await read_heartbeat(self.region) is not None
+                marker = await read_marker(self.region)
+                if marker is not None:
+                    self.state, self.reason, self.since_ms = "pending", marker.reason, marker.since_ms
+                elif self.state == "pending":
+                    self.state = "done"
+                self._ready.set()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("reading the re-seed marker failed (%s: %s)", type(exc).__name__, exc)
+            await asyncio.sleep(self.heartbeat_s)
 
     async def check_offsets(self, tp: TopicPartition, committed: int | None, start: int) -> None:
         """The applier's report for a newly assigned partition, awaited before it

@@ -50,7 +50,13 @@ class Replicator:
         self.applier.on_assigned = self.reseeder.check_offsets
         self.last_error: str | None = None
         self.last_error_at: float | None = None
-        self._tasks: list[asyncio.Task[None]] = []
+        #: the feeds' tasks (every node) and the singletons' (the leading node only)
+        self._apply_tasks: list[asyncio.Task[None]] = []
+        self._lead_tasks: list[asyncio.Task[None]] = []
+        #: Reseeder.observe while this node applies but does not lead
+        self._observe: asyncio.Task[None] | None = None
+        #: whether this node runs the publisher (it leads, or is the region's only node)
+        self.publishing = False
         #: the clusters (cluster_key) whose change topics exist: set up once per
         #: process, by whichever task reading or writing there gets first
         self._topics_ready: set[str] = set()
@@ -89,35 +95,77 @@ class Replicator:
         return f"applier@{feed.bootstrap}"
 
     async def start(self) -> None:
-        self._tasks = [
+        """Everything, on a region of one node: publishing, applying, re-seeding."""
+        self.publishing = True
+        await self.start_applying()
+        await self.start_leading()
+
+    @property
+    def applying(self) -> bool:
+        """This node's feeds are running (every node of a region runs them)."""
+        return bool(self._apply_tasks)
+
+    async def start_applying(self) -> None:
+        """The applier's feeds: on every node of a region.  The nodes' consumers share
+        the region's group on each cluster (``apply_group``), so Kafka spreads the
+        source partitions over the nodes and moves them when a node joins, leaves or
+        dies; an item's changes stay in one partition, applied in order by whichever
+        node holds it (and LWW absorbs a redelivery after a move)."""
+        self._apply_tasks = [
+            asyncio.create_task(
+                self._forever(self._feed_task_name(f), partial(self._apply_from, f), feed=f)
+            )
+            for f in self.applier.feeds
+        ]
+        if not self.publishing:
+            # until this node leads: the stored re-seed marker tells it whether its
+            # rows may be served (Reseeder.observe)
+            self._observe = asyncio.create_task(self.reseeder.observe())
+
+    async def start_leading(self) -> None:
+        """The region's singletons: the publisher (which ships every node's outbox, so
+        a node that dies mid-flight leaves nothing unpublished: its rows are in the
+        shared store) and the re-seeder's rounds."""
+        await self._cancel([self._observe] if self._observe is not None else [])
+        self._observe = None
+        self.publishing = True
+        self._lead_tasks = [
             asyncio.create_task(self._forever("publisher", self._publish)),
-            *(
-                asyncio.create_task(
-                    self._forever(self._feed_task_name(f), partial(self._apply_from, f), feed=f)
-                )
-                for f in self.applier.feeds
-            ),
             # needs the store and the peers, not Kafka
             asyncio.create_task(self.reseeder.run()),
         ]
 
+    async def stop_leading(self, *, applying: bool = True) -> None:
+        """Hand the singletons back (another node takes the lead); the feeds go on."""
+        self.publishing = False
+        await self._cancel(self._lead_tasks)
+        self._lead_tasks = []
+        if applying and self._apply_tasks and self._observe is None:
+            self._observe = asyncio.create_task(self.reseeder.observe())
+
     async def stop(self) -> None:
+        """Stop everything this node runs."""
+        await self.stop_leading(applying=False)
+        tasks = self._apply_tasks + ([self._observe] if self._observe is not None else [])
+        self._apply_tasks, self._observe = [], None
+        await self._cancel(tasks)
+
+    async def _cancel(self, tasks: list[asyncio.Task[None]]) -> None:
         """Cancel the tasks and wait for them at most STOP_TIMEOUT_S: a Kafka client
         saying goodbye to a slow or unreachable cluster (leaving its group) must not
         hold up a region's shutdown.  Nothing is lost by leaving it behind: offsets are
         committed only after their changes were applied, and outbox rows are marked
         only after Kafka acknowledged them."""
-        for t in self._tasks:
+        for t in tasks:
             t.cancel()
-        if self._tasks:
-            _, pending = await asyncio.wait(self._tasks, timeout=STOP_TIMEOUT_S)
+        if tasks:
+            _, pending = await asyncio.wait(tasks, timeout=STOP_TIMEOUT_S)
             if pending:
                 log.warning(
                     "%d replicator task(s) still stopping after %.0fs; left behind",
                     len(pending),
                     STOP_TIMEOUT_S,
                 )
-        self._tasks = []
 
     async def snapshot_page(
         self, name: str, *, table_id: str, replica: str, after: str | None, limit: int, first: bool
@@ -184,7 +232,9 @@ class Replicator:
         problems: list[str] = []
         now = time.monotonic()
         pub, app = self.publisher, self.applier
-        if not pub.connected:
+        if not self.publishing:
+            pass  # the leading node publishes (and reports the publisher's problems)
+        elif not pub.connected:
             problems.append(f"publisher not connected to Kafka ({pub.contact.describe()})")
         elif now - pub.last_progress > STALL_S:
             problems.append(
@@ -223,6 +273,8 @@ class Replicator:
             # the peers whose topics are read from their own cluster (--peer-kafka)
             "peer_kafka": dict(sorted(self.region.settings.peer_kafka.items())),
             "publisher": {
+                # False on a node that does not lead: the leader publishes every node's writes
+                "running": self.publishing,
                 "connected": self.publisher.connected,
                 "published": self.publisher.published,
                 "errors": self.publisher.errors,
@@ -246,6 +298,8 @@ class Replicator:
                         "connected": f.connected,
                         "behind": f.behind,
                         "errors": f.errors,
+                        # the partitions this node's consumer holds in the region's group
+                        "assigned": f.assigned(),
                     }
                     for f in self.applier.feeds
                 ],

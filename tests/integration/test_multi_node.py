@@ -3,9 +3,12 @@ second region, all real processes on real Kafka and PostgreSQL:
 
 - a catalog change made through one node is in force on the other within a second;
 - writes through both nodes replicate;
+- both nodes apply other regions' changes: their consumers share the region's group,
+  Kafka spreads the partitions over them;
 - ``kill -9`` of the leading node under a write load through both nodes (a client
-  retries on the other node, as a load balancer would make it) loses no acknowledged
-  write, the other node takes the lead (and with it the replicator), and
+  retries on the other node, as a load balancer would make it) and one in the other
+  region loses no acknowledged write, the other node takes the lead (and with it the
+  publisher) and the dead node's partitions, and
   ``globaltables verify`` finds the regions identical afterwards;
 - a second node on a SQLite store, and a node id already in use, are refused.
 """
@@ -39,6 +42,8 @@ pytestmark = pytest.mark.integration
 
 # names no other test uses: topics and consumer groups are named by region
 EAST, WEST = "mn-east-1", "mn-west-1"
+#: partitions of a change topic in these tests (RegionProcess's --topic-partitions)
+TOPIC_PARTITIONS = 2
 
 
 def _eventually(check: Callable[[], bool], timeout: float, what: str) -> float:
@@ -100,6 +105,13 @@ def _leader(procs: dict[str, RegionProcess], names: tuple[str, ...]) -> str | No
     return None
 
 
+def _assigned(proc: RegionProcess) -> set[str]:
+    """The partitions this node's applier holds now (``/healthz``)."""
+    replication = proc.health().get("replication")
+    assert isinstance(replication, dict)
+    return {p for c in replication["applier"]["clusters"] for p in c["assigned"]}
+
+
 def test_two_nodes_one_region(deployment: dict[str, RegionProcess]) -> None:
     n1, n2, west = deployment["n1"], deployment["n2"], deployment["west"]
     c1, c2, cw = n1.client(), n2.client(), west.client()
@@ -143,7 +155,26 @@ def test_two_nodes_one_region(deployment: dict[str, RegionProcess]) -> None:
             f"{key} in {WEST}",
         )
 
-    # -- kill -9 of the leader under a load through both nodes
+    partitions: set[str] = set()
+    # every node applies: the two consumers share the region's group, so Kafka gives
+    # each some of the west topic's partitions (and all of them to a node alone)
+    def spread() -> bool:
+        held = [_assigned(deployment[n]) for n in ("n1", "n2")]
+        partitions.clear()
+        partitions.update(held[0] | held[1])
+        return all(held) and not (held[0] & held[1]) and len(partitions) == TOPIC_PARTITIONS
+
+    _eventually(spread, 30, "the west topic's partitions spread over both nodes")
+    cw.put_item(TableName=table, Item={"id": {"S": "from-west"}})
+    for c in (c1, c2):
+        _eventually(
+            lambda c=c: "Item" in c.get_item(TableName=table, Key={"id": {"S": "from-west"}}),
+            30,
+            f"the west write in {EAST}",
+        )
+
+    # -- kill -9 of the leader under a load through both nodes (and one in the west,
+    # whose partitions the dead node was applying)
     acked: list[str] = []
     lock = threading.Lock()
     stop = threading.Event()
@@ -169,7 +200,20 @@ def test_two_nodes_one_region(deployment: dict[str, RegionProcess]) -> None:
                     acked.append(key)
                 break
 
+    west_acked: list[str] = []
+
+    def west_writer() -> None:
+        for i in range(5000):
+            if stop.is_set():
+                return
+            try:
+                cw.put_item(TableName=table, Item={"id": {"S": f"w-{i}"}})
+            except (ClientError, BotoCoreError):
+                continue
+            west_acked.append(f"w-{i}")
+
     threads = [threading.Thread(target=writer, args=(n,), daemon=True) for n in ("n1", "n2")]
+    threads.append(threading.Thread(target=west_writer, daemon=True))
     for t in threads:
         t.start()
     time.sleep(3)
@@ -196,6 +240,19 @@ def test_two_nodes_one_region(deployment: dict[str, RegionProcess]) -> None:
         )
 
     _eventually(replicated, 60, f"the acknowledged writes in {WEST}")
+    # the survivor took over the dead node's partitions and applied the west's writes
+    _eventually(
+        lambda: _assigned(deployment[follower]) == partitions, 60, "all partitions on one node"
+    )
+    assert len(west_acked) > 20, f"too few west writes acknowledged ({len(west_acked)})"
+    _eventually(
+        lambda: all(
+            "Item" in survivor.get_item(TableName=table, Key={"id": {"S": k}})
+            for k in west_acked
+        ),
+        60,
+        f"every acknowledged west write in {EAST}",
+    )
     count = sum(
         page["Count"]
         for page in cw.get_paginator("scan").paginate(TableName=table, Select="COUNT")
