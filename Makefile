@@ -10,7 +10,7 @@ ASSETS := api/dashboard_assets
 .PHONY: help setup dashboard-assets kafka-jars lint test test-unit demo clean
 
 help:  ## list the targets
-	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+	@grep -E '^[a-z0-9-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
 
 # pip's output goes to $(VENV)/install.log and is shown only when the install fails
 INSTALL_LOG := $(VENV)/install.log
@@ -47,8 +47,8 @@ test-unit: setup  ## the unit tests only (no services)
 	$(PY) -m pytest tests/unit -q $(PYTEST_ARGS)
 
 # Toxiproxy (the WAN tests' real injector) is built when a Go toolchain is here; its
-# tests skip without it
-test: setup kafka-jars lint $(if $(shell command -v go),wan-tools)  ## everything: lint, unit and integration tests (real Kafka and PostgreSQL)
+# tests skip without it.  The S3 server is always needed (its tests fail on CI without it)
+test: setup kafka-jars lint s3-tools $(if $(shell command -v go),wan-tools)  ## everything: lint, unit and integration tests (real Kafka and PostgreSQL)
 	time $(PY) -m pytest -q -ra --durations=25 $(PYTEST_ARGS)
 
 demo: setup kafka-jars  ## Kafka + three replicating regions + a workload; Ctrl-C stops everything
@@ -94,6 +94,14 @@ backfill-scale: setup kafka-jars  ## a replica added to a 50,000-item global tab
 chaos: setup kafka-jars  ## the long chaos suite: faults under load, zero lost writes, fault table into docs/reliability.md
 	GLOBALTABLES_CHAOS=long GLOBALTABLES_CHAOS_REPORT=docs/reliability.md \
 		$(PY) -m pytest tests/chaos -s -q -ra $(PYTEST_ARGS)
+
+# ---- S3-compatible storage (docs/regions.md "Backups in S3") ----
+# versitygw, built from source through the Go module proxy at a pinned version into
+# .tools/bin (never committed): the real S3 server of the tests and `globaltables s3 start`.
+# Go >= 1.25 on PATH or in .tools/go (where .ci/run unpacks one from the module proxy)
+.PHONY: s3-tools
+s3-tools: $(VENV)/.installed  ## build versitygw (pinned, Go module proxy) into .tools/bin: the tests' S3 server
+	@PATH="$(CURDIR)/.tools/go/bin:$$PATH" $(PY) -c "from globaltables.s3_local import build; print(build())"
 
 # ---- WAN between regions (docs/reliability.md, docs/benchmarks.md) ----
 # Toxiproxy, built from source through the Go module proxy at a pinned version into

@@ -21,6 +21,15 @@ TOML (or JSON, for a name ending in ``.json``), flat::
     kafka_username = "region-us-east-1"
     kafka_password = "..."
 
+    # backups, PITR snapshots and exports in an S3-compatible service (docs/regions.md)
+    [s3]
+    endpoint_url = "http://s3.internal:8333"   # leave out for AWS S3
+    region = "us-east-1"
+    bucket = "globaltables-us-east-1"          # the default: globaltables-<region>
+    access_key_id = "..."
+    secret_access_key = "..."
+    session_token = "..."                      # temporary credentials only
+
 (``peer_kafka = "eu-west-1=HOST:PORT ap-southeast-2=HOST:PORT"``, as the variable
 takes it, works too.)  A peer's table may leave out ``bootstrap`` when
 ``--peer-kafka`` gives it; the ``kafka_*`` keys it leaves out are this region's.
@@ -63,6 +72,7 @@ KEYS = (
     "kafka_sasl_mechanism",
     "kafka_ca_file",
     "peer_kafka",
+    "s3",
 )
 #: what a peer's ``peer_kafka`` table may hold: its cluster and this region's
 #: credentials there (each key as the region's own ``kafka_*`` key)
@@ -97,6 +107,8 @@ class Config:
     values: dict[str, str]
     peer_kafka: dict[str, PeerKafka]
     warnings: list[str]
+    #: the ``[s3]`` table (regions/s3_settings.py, ``S3_CONFIG_KEYS``)
+    s3: dict[str, str] = field(default_factory=dict)
 
 
 def load_config(path: Path) -> tuple[dict[str, str], list[str]]:
@@ -126,13 +138,32 @@ def read_config(path: Path) -> Config:
             f"{path}: unknown settings {', '.join(unknown)} (known: {', '.join(KEYS)})"
         )
     peers = _peer_kafka(path, data.pop("peer_kafka", {}))
+    s3 = _s3(path, data.pop("s3", {}))
     bad = sorted(k for k, v in data.items() if not isinstance(v, str))
     if bad:
         raise ConfigError(f"{path}: {', '.join(bad)} must be strings")
     warnings = []
     if path.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO):
         warnings.append(f"{path} holds secrets but other users may read it (chmod 600 {path})")
-    return Config(dict(data), peers, warnings)
+    return Config(dict(data), peers, warnings, s3)
+
+
+def _s3(path: Path, value: Any) -> dict[str, str]:
+    """The ``[s3]`` table: strings, keys of ``S3_CONFIG_KEYS``."""
+    from regions.s3_settings import S3_CONFIG_KEYS
+
+    if not isinstance(value, dict):
+        raise ConfigError(f"{path}: s3 must be a table ([s3])")
+    unknown = sorted(set(value) - set(S3_CONFIG_KEYS))
+    if unknown:
+        raise ConfigError(
+            f"{path}: s3: unknown settings {', '.join(unknown)} "
+            f"(known: {', '.join(S3_CONFIG_KEYS)})"
+        )
+    bad = sorted(k for k, v in value.items() if not isinstance(v, str))
+    if bad:
+        raise ConfigError(f"{path}: s3: {', '.join(bad)} must be strings")
+    return dict(value)
 
 
 def _peer_kafka(path: Path, value: Any) -> dict[str, PeerKafka]:

@@ -27,6 +27,12 @@ from regions.counters import RegionCounters
 from regions.data.plane import DataPlane
 from regions.nodes import Nodes
 from regions.process_signals import ProcessSignals
+from regions.protection.object_store_factory import (
+    ensure_region_bucket,
+    open_object_store,
+    region_bucket,
+)
+from regions.protection.objects import ObjectStore
 from regions.settings import RegionSettings
 from regions.store import SqlStore, open_store_url
 from regions.throttle import Throttle
@@ -68,6 +74,11 @@ class Region:
         self.store = store or open_store_url(
             settings.store_url, sqlite_synchronous=settings.sqlite_synchronous
         )
+        #: where backups, PITR snapshots and exports go: S3 when configured, else next
+        #: to the store (regions/protection/object_store_factory.py)
+        self.objects: ObjectStore = open_object_store(settings, self.store)
+        #: the bucket of this region's own backups and snapshots
+        self.objects_bucket = region_bucket(settings)
         self.clock = clock or HybridClock()
         self.hooks = hooks or RegionHooks()
         self.counters = RegionCounters()
@@ -153,6 +164,8 @@ class Region:
             return
         async with self.store.write() as wtx:
             await wtx.set_meta("region", self.name)
+        # logged, not fatal, when the object store cannot be reached
+        await ensure_region_bucket(self.objects, self.objects_bucket)
         if self.control.leads:
             # a node that does not lead leaves the jobs to the leader (api/app.py)
             await self.control.open()

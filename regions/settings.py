@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from regions.auth_settings import AuthSettings
 from regions.kafka_security import KafkaSecurity
+from regions.s3_settings import S3Settings
 
 __all__ = ["RegionSettings", "parse_peer", "parse_peer_kafka"]
 
@@ -73,6 +74,10 @@ class RegionSettings:
     conflict_retention_s: int = 7 * 24 * 3600
     #: seconds between two TTL sweeps (expiry is best effort, as in DynamoDB)
     ttl_interval_s: float = 30.0
+    #: seconds between two point-in-time recovery snapshots of a table with PITR
+    #: enabled (regions/protection/pitr.py); a restore replays at most this much of
+    #: the change log on top of its snapshot
+    pitr_snapshot_interval_s: float = 3600.0
     #: UpdateTimeToLive allows one change per table per window (DynamoDB: an hour)
     ttl_change_window_s: int = 3600
     #: seconds of unused provisioned capacity a table banks for bursts (DynamoDB: 300)
@@ -94,6 +99,10 @@ class RegionSettings:
     #: the deployment's replication keyring (replicator/record_auth.py), the signing
     #: key first; empty: the secret key is the one key
     replication_keys: tuple[str, ...] = field(default=(), repr=False)
+    #: the S3-compatible service of backups, PITR snapshots and exports
+    #: (regions/s3_settings.py); None keeps them next to the store
+    #: (regions/protection/object_store_factory.py)
+    s3: S3Settings | None = None
 
     def __post_init__(self) -> None:
         if not _REGION_RE.match(self.name):
@@ -122,6 +131,8 @@ class RegionSettings:
         from regions.nodes import validate_node_id
 
         validate_node_id(self.node_id)
+        if not 0.1 <= self.pitr_snapshot_interval_s <= 7 * 24 * 3600:
+            raise ValueError("the PITR snapshot interval must be between 0.1 s and 7 days")
         if self.housekeeping_interval_s <= 0:
             raise ValueError("the housekeeping interval must be positive")
         if not 1.0 <= self.stream_shard_rollover_s <= 7 * 24 * 3600:

@@ -25,13 +25,21 @@ from sqlalchemy import (
 )
 
 __all__ = [
+    "backups",
     "changes",
     "conflicts",
+    "exports",
+    "imports",
     "index_entries",
     "items",
     "meta",
     "metadata",
+    "objects",
+    "pitr",
+    "pitr_log",
+    "pitr_snapshots",
     "quarantine",
+    "restores",
     "retired_tables",
     "tables",
     "verify_buckets",
@@ -180,7 +188,129 @@ verify_buckets = Table(
     sqlite_with_rowid=False,
 )
 
+# The object store of a region with no S3 service and a PostgreSQL store
+# (regions/protection/database_objects.py): backups, PITR snapshots and exports kept in
+# the database, so every node of the region sees them.  An object is its chunks of at
+# most 1 MiB, 0, 1, ... in order, written in one transaction; ``key`` is the key's
+# UTF-8 bytes (so both backends order keys as S3 does, bytewise).  A bucket exists
+# while its marker row (empty key, chunk 0) does.
+objects = Table(
+    "gt_objects",
+    metadata,
+    Column("bucket", String(63), primary_key=True),
+    Column("key", LargeBinary, primary_key=True),
+    Column("chunk", Integer, primary_key=True, autoincrement=False),
+    Column("data", LargeBinary, nullable=False),
+)
+
+# -- data protection (regions/protection/): what the region knows of its backups,
+# point-in-time recovery and restores.  In the store, not in the object store, so that
+# every node of a region sees it and it outlives DeleteTable; the objects themselves
+# (the items) live in the region's object store.
+
+# On-demand backups (CreateBackup): one row per backup, kept after the table is gone.
+backups = Table(
+    "gt_backups",
+    metadata,
+    Column("arn", String(1024), primary_key=True),
+    Column("name", String(255), nullable=False),
+    Column("table_name", String(255), nullable=False),
+    Column("table_id", String(64), nullable=False),
+    # the source table's number while it is being backed up (a resumed backup reads it)
+    Column("tid", Integer, nullable=False),
+    # CREATING | AVAILABLE (a DELETED backup's row is gone)
+    Column("status", String(16), nullable=False),
+    Column("type", String(16), nullable=False),
+    Column("created_ms", BigInteger, nullable=False),
+    Column("size_bytes", BigInteger, nullable=False),
+    Column("item_count", BigInteger, nullable=False),
+    # the source table's spec (TableSpec JSON) at the backup's instant
+    Column("spec", Text, nullable=False),
+    # where its objects are, in the region's bucket
+    Column("prefix", String(512), nullable=False),
+)
+
+# Point-in-time recovery of one table in this region (per replica, never replicated).
+pitr = Table(
+    "gt_pitr",
+    metadata,
+    Column("tid", Integer, primary_key=True, autoincrement=False),
+    Column("table_id", String(64), nullable=False),
+    Column("period_days", Integer, nullable=False),
+    # when it was enabled; restorable from its base snapshot on
+    Column("enabled_ms", BigInteger, nullable=False),
+)
+
+# The snapshots PITR restores start from (regions/protection/pitr.py).
+pitr_snapshots = Table(
+    "gt_pitr_snapshots",
+    metadata,
+    Column("tid", Integer, primary_key=True, autoincrement=False),
+    Column("taken_ms", BigInteger, primary_key=True, autoincrement=False),
+    Column("prefix", String(512), nullable=False),
+    # false until every object is written (a crash leaves an incomplete one behind)
+    Column("complete", Boolean, nullable=False),
+    sqlite_with_rowid=False,
+)
+
+# Change records of PITR tables older than the stream retention: moved here from
+# gt_changes by the trim that would have dropped them (WriteTx.trim_changes), in its
+# transaction, so the Streams API sees only its retention and PITR keeps its window.
+pitr_log = Table(
+    "gt_pitr_log",
+    metadata,
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("tid", Integer, nullable=False),
+    Column("created_ms", BigInteger, nullable=False),
+    Column("record", LargeBinary, nullable=False),
+)
+
+# Restores in progress (RestoreTableFromBackup, RestoreTableToPointInTime): the durable
+# marker a leader resumes or fails after a crash.  Gone once the table is ACTIVE.
+restores = Table(
+    "gt_restores",
+    metadata,
+    Column("table_id", String(64), primary_key=True),
+    Column("table_name", String(255), nullable=False),
+    # what to restore: JSON {"backup_arn"} or {"source_tid", "source_table_id", "at_ms"}
+    Column("source", Text, nullable=False),
+    # the new table's spec (TableSpec JSON, status CREATING)
+    Column("spec", Text, nullable=False),
+    Column("started_ms", BigInteger, nullable=False),
+)
+
+# Exports (ExportTableToPointInTime) and imports (ImportTable): one row each, so every
+# node of the region describes and lists them and the leader resumes or fails one a
+# crash left IN_PROGRESS (regions/protection/exports.py, imports.py).  ``doc`` is the
+# JSON of what DescribeExport / DescribeImport show and the job needs.
+exports = Table(
+    "gt_exports",
+    metadata,
+    Column("arn", String(1024), primary_key=True),
+    Column("table_arn", String(1024), nullable=False),
+    # IN_PROGRESS | COMPLETED | FAILED
+    Column("status", String(16), nullable=False),
+    Column("client_token", String(1024), nullable=True),
+    Column("started_ms", BigInteger, nullable=False),
+    Column("doc", Text, nullable=False),
+)
+
+imports = Table(
+    "gt_imports",
+    metadata,
+    Column("arn", String(1024), primary_key=True),
+    Column("table_arn", String(1024), nullable=False),
+    Column("table_name", String(255), nullable=False),
+    # IN_PROGRESS | COMPLETED | FAILED
+    Column("status", String(16), nullable=False),
+    Column("client_token", String(1024), nullable=True),
+    Column("started_ms", BigInteger, nullable=False),
+    Column("doc", Text, nullable=False),
+)
+
 Index("ix_gt_conflicts_at", conflicts.c.at_ms)
+Index("ix_gt_pitr_log_table", pitr_log.c.tid, pitr_log.c.created_ms)
+Index("ix_gt_backups_created", backups.c.created_ms)
 Index("ix_gt_quarantine_at", quarantine.c.at_ms)
 Index("ix_gt_changes_pending", changes.c.pending, changes.c.seq)
 Index("ix_gt_changes_shard", changes.c.tid, changes.c.part, changes.c.seq)
