@@ -833,6 +833,64 @@ async def _update_table(region: Region, body: dict[str, Any]) -> list[Check]:
     return checks
 
 
+# --------------------------------------------------------------------------- backups
+
+
+def _on_backup(action: str) -> Callable[[Region, dict[str, Any]], Awaitable[list[Check]]]:
+    """DescribeBackup, DeleteBackup: the action on the backup's ARN."""
+
+    async def build(region: Region, body: dict[str, Any]) -> list[Check]:
+        arn = body.get("BackupArn")
+        return [Check(action, arn if isinstance(arn, str) else "")]
+
+    return build
+
+
+async def _restore_from_backup(region: Region, body: dict[str, Any]) -> list[Check]:
+    """RestoreTableFromBackup on the backup and on the new table (DynamoDB's
+    documented resources of the action)."""
+    arn = body.get("BackupArn")
+    return [
+        Check("RestoreTableFromBackup", arn if isinstance(arn, str) else ""),
+        Check("RestoreTableFromBackup", _table_arn(region, body.get("TargetTableName"))),
+    ]
+
+
+async def _restore_to_point_in_time(region: Region, body: dict[str, Any]) -> list[Check]:
+    """RestoreTableToPointInTime on the source table and on the new one."""
+    source = body.get("SourceTableArn")
+    if not isinstance(source, str):
+        source = body.get("SourceTableName")
+    return [
+        Check("RestoreTableToPointInTime", _table_arn(region, source)),
+        Check("RestoreTableToPointInTime", _table_arn(region, body.get("TargetTableName"))),
+    ]
+
+
+# --------------------------------------------------------------------------- exports, imports
+
+
+def _on_member_arn(
+    action: str, member: str
+) -> Callable[[Region, dict[str, Any]], Awaitable[list[Check]]]:
+    """DescribeExport, DescribeImport: the action on the export's (import's) ARN;
+    ExportTableToPointInTime on its TableArn."""
+
+    async def build(region: Region, body: dict[str, Any]) -> list[Check]:
+        arn = body.get(member)
+        if member == "TableArn":
+            return [Check(action, _table_arn(region, arn))]
+        return [Check(action, arn if isinstance(arn, str) else "")]
+
+    return build
+
+
+async def _import_table(region: Region, body: dict[str, Any]) -> list[Check]:
+    """ImportTable on the table it creates."""
+    params = _mapping(body.get("TableCreationParameters"))
+    return [Check("ImportTable", _table_arn(region, params.get("TableName")))]
+
+
 # --------------------------------------------------------------------------- streams
 
 
@@ -898,6 +956,22 @@ BUILDERS: dict[str, dict[str, Builder]] = {
         "DescribeGlobalTableSettings": _on_global_table("DescribeGlobalTableSettings"),
         "UpdateGlobalTableSettings": _on_global_table("UpdateGlobalTableSettings"),
         "DescribeTableReplicaAutoScaling": _on_table("DescribeTableReplicaAutoScaling"),
+        # backups and point-in-time recovery
+        "CreateBackup": _on_table("CreateBackup"),
+        "DescribeBackup": _on_backup("DescribeBackup"),
+        "DeleteBackup": _on_backup("DeleteBackup"),
+        "ListBackups": _on_everything("ListBackups"),
+        "RestoreTableFromBackup": _restore_from_backup,
+        "UpdateContinuousBackups": _on_table("UpdateContinuousBackups"),
+        "DescribeContinuousBackups": _on_table("DescribeContinuousBackups"),
+        "RestoreTableToPointInTime": _restore_to_point_in_time,
+        # exports and imports
+        "ExportTableToPointInTime": _on_member_arn("ExportTableToPointInTime", "TableArn"),
+        "DescribeExport": _on_member_arn("DescribeExport", "ExportArn"),
+        "ListExports": _on_everything("ListExports"),
+        "ImportTable": _import_table,
+        "DescribeImport": _on_member_arn("DescribeImport", "ImportArn"),
+        "ListImports": _on_everything("ListImports"),
     },
     "streams": {
         "ListStreams": _on_everything("ListStreams"),

@@ -247,6 +247,9 @@ class TableSpec:
     #: :meth:`localized`), kept here so the hot paths (throttling, DescribeTable)
     #: need not know which region they run in
     own: ReplicaSettings = NO_OVERRIDES
+    #: a restored table's RestoreSummary (regions/protection/restore.py), DynamoDB's
+    #: members: SourceBackupArn or SourceTableArn, RestoreDateTime, RestoreInProgress
+    restore: dict[str, Any] | None = None
 
     # -- effective throughput: the table's, or this replica's override of reads
 
@@ -363,6 +366,7 @@ class TableSpec:
                 else {}
             ),
             **({"own": self.own.to_json()} if self.own != NO_OVERRIDES else {}),
+            **({"restore": self.restore} if self.restore is not None else {}),
         }
 
     @classmethod
@@ -404,4 +408,5 @@ class TableSpec:
                 k: ResourcePolicy.from_json(v) for k, v in data.get("stream_policies", {}).items()
             },
             own=ReplicaSettings.from_json(data.get("own")),
+            restore=data.get("restore"),
         )

@@ -12,15 +12,28 @@ from typing import Any
 
 __all__ = [
     "AccessDenied",
+    "BackupInUse",
+    "BackupNotFound",
     "ConditionalCheckFailed",
+    "ContinuousBackupsUnavailable",
     "DynamoError",
+    "ExportConflict",
+    "ExportNotFound",
+    "ImportConflict",
+    "ImportNotFound",
     "InternalError",
+    "InvalidExportTime",
+    "InvalidRestoreTime",
     "LimitExceeded",
+    "PointInTimeRecoveryUnavailable",
     "ProvisionedThroughputExceeded",
     "ReseedUnavailable",
     "ResourceInUse",
     "ResourceNotFound",
     "SerializationError",
+    "TableAlreadyExists",
+    "TableInUse",
+    "TableNotFound",
     "Throttling",
     "UnknownOperation",
     "ValidationError",
@@ -142,3 +155,77 @@ class Throttling(DynamoError):
 
     def extra(self) -> dict[str, Any]:
         return {"throttlingReasons": self.reasons} if self.reasons else {}
+
+
+# -- backups and point-in-time recovery (regions/protection/)
+
+
+class BackupNotFound(DynamoError):
+    code = "BackupNotFoundException"
+
+
+class BackupInUse(DynamoError):
+    """A backup is being created, deleted or restored from (another control-plane
+    operation on it is in progress)."""
+
+    code = "BackupInUseException"
+
+
+class TableNotFound(DynamoError):
+    """The backup and point-in-time operations' missing table (not the item
+    operations' ResourceNotFoundException)."""
+
+    code = "TableNotFoundException"
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"Table not found: {name}")
+
+
+class TableAlreadyExists(DynamoError):
+    code = "TableAlreadyExistsException"
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"Table already exists: {name}")
+
+
+class TableInUse(DynamoError):
+    code = "TableInUseException"
+
+
+class InvalidRestoreTime(DynamoError):
+    code = "InvalidRestoreTimeException"
+
+
+class PointInTimeRecoveryUnavailable(DynamoError):
+    code = "PointInTimeRecoveryUnavailableException"
+
+
+class ContinuousBackupsUnavailable(DynamoError):
+    code = "ContinuousBackupsUnavailableException"
+
+
+# -- exports and imports (regions/protection/exports.py, imports.py)
+
+
+class ExportNotFound(DynamoError):
+    code = "ExportNotFoundException"
+
+
+class ExportConflict(DynamoError):
+    """A ClientToken reused with different parameters."""
+
+    code = "ExportConflictException"
+
+
+class InvalidExportTime(DynamoError):
+    code = "InvalidExportTimeException"
+
+
+class ImportNotFound(DynamoError):
+    code = "ImportNotFoundException"
+
+
+class ImportConflict(DynamoError):
+    """A ClientToken reused with different parameters."""
+
+    code = "ImportConflictException"

@@ -43,8 +43,10 @@ from dataclasses import dataclass
 from typing import Any, Final, Literal, NamedTuple, TypeVar
 
 from api.dynamodb import (
+    backups,
     batch,
     endpoints,
+    exports,
     global_tables_2017,
     items,
     reads,
@@ -113,6 +115,8 @@ TAGS: Final = "Tags"
 RESOURCE_POLICIES: Final = "Resource policies"
 STREAMS: Final = "Streams"
 GLOBAL_TABLES: Final = "Global tables"
+BACKUPS: Final = "Backups"
+EXPORTS: Final = "Exports and imports"
 FAMILIES: Final = (
     TABLES,
     ITEMS,
@@ -124,6 +128,8 @@ FAMILIES: Final = (
     RESOURCE_POLICIES,
     STREAMS,
     GLOBAL_TABLES,
+    BACKUPS,
+    EXPORTS,
 )
 
 
@@ -234,6 +240,22 @@ REGISTRY: Final[tuple[Operation, ...]] = (
         GLOBAL_TABLES,
         global_tables_2017.describe_table_replica_auto_scaling,
     ),
+    # on-demand backups and point-in-time recovery (regions/protection/)
+    _ddb("CreateBackup", BACKUPS, backups.create_backup),
+    _ddb("DescribeBackup", BACKUPS, backups.describe_backup),
+    _ddb("ListBackups", BACKUPS, backups.list_backups),
+    _ddb("DeleteBackup", BACKUPS, backups.delete_backup),
+    _ddb("RestoreTableFromBackup", BACKUPS, backups.restore_table_from_backup),
+    _ddb("UpdateContinuousBackups", BACKUPS, backups.update_continuous_backups),
+    _ddb("DescribeContinuousBackups", BACKUPS, backups.describe_continuous_backups),
+    _ddb("RestoreTableToPointInTime", BACKUPS, backups.restore_table_to_point_in_time),
+    # exports to and imports from S3-compatible storage (regions/protection/)
+    _ddb("ExportTableToPointInTime", EXPORTS, exports.export_table_to_point_in_time),
+    _ddb("DescribeExport", EXPORTS, exports.describe_export),
+    _ddb("ListExports", EXPORTS, exports.list_exports),
+    _ddb("ImportTable", EXPORTS, exports.import_table),
+    _ddb("DescribeImport", EXPORTS, exports.describe_import),
+    _ddb("ListImports", EXPORTS, exports.list_imports),
 )
 
 

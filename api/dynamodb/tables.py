@@ -82,6 +82,9 @@ def describe(
     if spec.replicas:
         desc["GlobalTableVersion"] = GLOBAL_TABLE_VERSION
         desc["Replicas"] = [_describe_replica(spec, r) for r in spec.replicas]
+    if spec.restore is not None:
+        # a restored table (regions/protection/restore.py)
+        desc["RestoreSummary"] = dict(spec.restore)
     return desc
 
 

@@ -277,6 +277,12 @@ class ControlPlane:
 
     async def delete_table(self, name: str) -> TableSpec:
         tid, spec = await self.catalog.table(name)
+        if spec.status == catalog.CREATING:
+            # a table being restored (regions/protection/restore.py), as DynamoDB
+            # refuses to delete a table it is still creating
+            raise ResourceInUse(
+                f"Attempt to change a resource which is still in use: Table is being created: {name}"
+            )
         if spec.deletion_protection:
             raise ValidationError(PROTECTED)
         # a replica of a global table: the others stop listing it (ReplicaUpdates Delete

@@ -34,7 +34,7 @@ from typing import Any
 import orjson
 
 from regions import indexes, reads, remote_check, system_tables
-from regions.catalog import TableSpec
+from regions.catalog import CREATING, TableSpec
 from regions.catalog_cache import CatalogCache
 from regions.changes import INSERT, MODIFY, REMOVE, ChangeRecord, InvalidRecord
 from regions.counters import (
@@ -108,6 +108,10 @@ class DataPlane:
         backfill itself still apply: they resolve tables with ``catalog.table``)."""
         tid, spec = await self.catalog.table(name_or_arn)
         if spec.replicas and spec.filling(self.name):
+            raise ResourceNotFound("Requested resource not found")
+        if spec.status == CREATING:
+            # a table being restored (regions/protection/restore.py) is loaded by
+            # the restore alone, as DynamoDB's CREATING tables take no item requests
             raise ResourceNotFound("Requested resource not found")
         return tid, spec
 

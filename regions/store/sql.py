@@ -436,6 +436,17 @@ class WriteTx(ReadTx, DirectWrites):
         for tid, part, top, count in res.all():
             await self.set_meta(_trim_key(int(tid), int(part)), str(int(top)))
             trimmed += int(count)
+        # tables with point-in-time recovery keep their records for its window: moved
+        # to gt_pitr_log in this same transaction, out of the Streams API's sight
+        # (regions/protection/pitr.py reads both and trims its own)
+        await self.conn.execute(
+            s.pitr_log.insert().from_select(
+                ["seq", "tid", "created_ms", "record"],
+                select(c.seq, c.tid, c.created_ms, c.record).where(
+                    c.seq < bound, c.tid.in_(select(s.pitr.c.tid))
+                ),
+            )
+        )
         await self.conn.execute(delete(s.changes).where(c.seq < bound))
         return trimmed
 

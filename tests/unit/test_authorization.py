@@ -109,7 +109,31 @@ def test_every_registered_operation_has_a_mapping() -> None:
 
 
 async def test_an_unmapped_operation_needs_its_action_on_everything() -> None:
-    assert await checks("RestoreTableFromBackup", {}) == [Check("RestoreTableFromBackup", "*")]
+    assert await checks("ExecuteStatement", {}) == [Check("ExecuteStatement", "*")]
+
+
+async def test_backup_operations_name_their_backups_and_tables() -> None:
+    table = "arn:aws:dynamodb:us-east-1:000000000000:table/"
+    backup = table + "src/backup/01700000000000-0123abcd"
+    assert await checks("DescribeBackup", {"BackupArn": backup}) == [
+        Check("DescribeBackup", backup)
+    ]
+    assert await checks("CreateBackup", {"TableName": "src", "BackupName": "b"}) == [
+        Check("CreateBackup", table + "src")
+    ]
+    assert await checks("ListBackups", {}) == [Check("ListBackups", "*")]
+    assert await checks(
+        "RestoreTableFromBackup", {"BackupArn": backup, "TargetTableName": "new"}
+    ) == [
+        Check("RestoreTableFromBackup", backup),
+        Check("RestoreTableFromBackup", table + "new"),
+    ]
+    assert await checks(
+        "RestoreTableToPointInTime", {"SourceTableName": "src", "TargetTableName": "new"}
+    ) == [
+        Check("RestoreTableToPointInTime", table + "src"),
+        Check("RestoreTableToPointInTime", table + "new"),
+    ]
 
 
 async def test_get_item_context() -> None:
