@@ -30,6 +30,7 @@ from api import (
     deployment,
     internal,
     metrics,
+    protection,
     quarantine,
     rest,
     rest_query,
@@ -51,6 +52,7 @@ from regions import maintenance, principals, ttl
 from regions.errors import DynamoError
 from regions.identities import Identities
 from regions.nodes import Nodes, SingleNode
+from regions.protection import jobs as protection_jobs
 from regions.region import Region
 from replicator import signing
 from replicator.identity_sync import IdentitySync
@@ -188,6 +190,8 @@ def create_app(
                 # users and keys written before this region joined (or while it was away
                 # longer than Kafka keeps them) are pulled from the peers
                 asyncio.create_task(IdentitySync(region).run()),
+                # backups and restores a crash left unfinished, then PITR snapshots
+                asyncio.create_task(protection_jobs.run_protection(region)),
             ]
             try:
                 # the system tables, and the index builds and copies to new replicas
@@ -287,6 +291,7 @@ def create_app(
     app.include_router(verify.router)
     app.include_router(admin.router)
     app.include_router(durability_api.router)
+    app.include_router(protection.router)
 
     async def readiness() -> tuple[bool, list[str]]:
         """(store answers, problems): what /healthz and /readyz report."""
@@ -312,6 +317,8 @@ def create_app(
             },
             "peers": region.settings.peers,
             "writes": region.write_counts()[0],
+            # where backups and exports go (never a credential)
+            "objects": {"store": region.objects.description, "bucket": region.objects_bucket},
         }
         if workers is not None:
             body["workers"] = workers.status()

@@ -9,10 +9,13 @@ from pathlib import Path
 import click
 
 from api.edge_limits import EdgeLimits
+from globaltables.cli_backup import backup, pitr
 from globaltables.cli_bench import bench
+from globaltables.cli_exchange import export, import_
 from globaltables.cli_kafka import kafka
 from globaltables.cli_quarantine import quarantine
 from globaltables.cli_replicas import replicas
+from globaltables.cli_s3 import s3
 from globaltables.cli_users import keys, users
 from globaltables.cli_verify import verify
 from globaltables.cli_workload import workload
@@ -268,6 +271,14 @@ def _kafka_security(
     help="Seconds between two sweeps for expired (TTL) items.",
 )
 @click.option(
+    "--pitr-snapshot-interval",
+    default=3600.0,
+    show_default=True,
+    type=click.FloatRange(min=0.1, max=7 * 24 * 3600),
+    help="Seconds between two point-in-time recovery snapshots of a table with PITR "
+    "enabled (a restore replays at most this much of the change log).",
+)
+@click.option(
     "--ttl-change-window",
     default=3600,
     show_default=True,
@@ -456,6 +467,26 @@ def _kafka_security(
     "(docs/regions.md).",
 )
 @click.option(
+    "--s3-endpoint",
+    default=None,
+    help="URL of the S3-compatible service that keeps backups, PITR snapshots and exports "
+    "(else AWS_ENDPOINT_URL_S3, the --config file's [s3] table; AWS S3 when only a bucket "
+    "is given). Without S3 they stay next to the store. Credentials: the AWS_* variables "
+    "or [s3] (docs/regions.md).",
+)
+@click.option(
+    "--s3-region",
+    default=None,
+    help="The S3 region to sign for (else [s3] region, AWS_REGION, AWS_DEFAULT_REGION, "
+    "us-east-1).",
+)
+@click.option(
+    "--s3-bucket",
+    default=None,
+    help="The bucket of this region's backups and snapshots, created if missing "
+    "(default: globaltables-NAME); giving it turns S3 on.",
+)
+@click.option(
     "--log-level", default="INFO", show_default=True, help="DEBUG, INFO, WARNING or ERROR."
 )
 def region(
@@ -480,6 +511,7 @@ def region(
     stream_shard_rollover: float,
     housekeeping_interval: float,
     ttl_interval: float,
+    pitr_snapshot_interval: float,
     ttl_change_window: int,
     burst_seconds: float,
     identity_sync_interval: float,
@@ -501,6 +533,9 @@ def region(
     idle_timeout: int,
     max_connections: int,
     node_id: str,
+    s3_endpoint: str | None,
+    s3_region: str | None,
+    s3_bucket: str | None,
     log_level: str,
 ) -> None:
     """Run one region: the DynamoDB API, the REST API and the replicator.
@@ -517,6 +552,7 @@ def region(
     from regions.auth_settings import AuthSettings
     from regions.nodes import for_store
     from regions.region import Region, RegionHooks
+    from regions.s3_settings import resolve_s3_settings
     from regions.settings import RegionSettings, parse_peer
     from replicator import signing
     from replicator.peers import HttpPeers
@@ -535,12 +571,14 @@ def region(
     )
     file: dict[str, str] = {}
     file_peer_kafka: dict[str, PeerKafka] = {}
+    file_s3: dict[str, str] = {}
     if config_file is not None:
         try:
             read = read_config(config_file)
         except ConfigError as exc:
             raise click.BadParameter(str(exc), param_hint="--config") from None
         file, file_peer_kafka, warnings = read.values, read.peer_kafka, read.warnings
+        file_s3 = read.s3
         for warning in warnings:
             logging.getLogger("globaltables.config").warning("%s", warning)
     try:
@@ -574,6 +612,13 @@ def region(
             peer_kafka, file_peer_kafka, kafka_security
         )
         keyring_text = replication_keys or file.get("replication_keys")
+        s3 = resolve_s3_settings(
+            endpoint_url=s3_endpoint,
+            region=s3_region,
+            bucket=s3_bucket,
+            config=file_s3,
+            env=os.environ,
+        )
         settings = RegionSettings(
             name=name,
             store_url=store_url,
@@ -590,6 +635,7 @@ def region(
             housekeeping_interval_s=housekeeping_interval,
             sqlite_synchronous=sqlite_synchronous,
             ttl_interval_s=ttl_interval,
+            pitr_snapshot_interval_s=pitr_snapshot_interval,
             ttl_change_window_s=ttl_change_window,
             burst_s=burst_seconds,
             identity_sync_interval_s=identity_sync_interval,
@@ -598,6 +644,7 @@ def region(
             replication_keys=parse_keys(keyring_text) if keyring_text else (),
             max_clock_ahead_ms=round(max_clock_ahead * 1000),
             node_id=node_id,
+            s3=s3,
         )
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None
@@ -686,11 +733,16 @@ def region(
 
 
 
+main.add_command(backup)
 main.add_command(bench)
+main.add_command(export)
+main.add_command(import_)
 main.add_command(kafka)
 main.add_command(keys)
+main.add_command(pitr)
 main.add_command(quarantine)
 main.add_command(replicas)
+main.add_command(s3)
 main.add_command(users)
 main.add_command(verify)
 main.add_command(workload)

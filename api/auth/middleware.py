@@ -11,9 +11,10 @@ Which requests go unauthenticated (docs/security.md says why):
   browser sends it without credentials), ``/healthz``, ``/metrics``, the dashboard
   page and its files, ``/docs``, ``/redoc`` and ``/openapi.json``;
 * with ``public_status`` (the default): unsigned ``GET`` of ``/v1/deployment``,
-  ``/v1/replication`` and ``/v1/conflicts``, the dashboard's read-only data.  A
-  *signed* request to them is verified like any other, so the route knows its signer
-  and shows it the item data it may read (``api/visibility.py``);
+  ``/v1/replication``, ``/v1/conflicts`` and ``/v1/protection``, the dashboard's
+  read-only data.  A *signed* request to them is verified like any other, so the
+  route knows its signer and shows it the item data it may read
+  (``api/visibility.py``);
 * with ``allow_anonymous``: any request that carries no ``Authorization`` header
   and is not presigned (``X-Amz-Algorithm`` in its query string), as ``current =
   None``.  A signed request is verified all the same.
@@ -71,7 +72,7 @@ PUBLIC_PATHS = frozenset(
 )
 PUBLIC_PREFIXES = ("/dashboard/static/",)
 #: the dashboard's data: read-only operational state (``--public-status``)
-STATUS_PATHS = frozenset({"/v1/deployment", "/v1/replication", "/v1/conflicts"})
+STATUS_PATHS = frozenset({"/v1/deployment", "/v1/replication", "/v1/conflicts", "/v1/protection"})
 
 #: observes an authentication failure of the DynamoDB protocol in the metrics
 Observe = Callable[[str, int, float, str | None], None]

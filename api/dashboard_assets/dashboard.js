@@ -329,4 +329,93 @@ function renderConflicts(conflicts) {
   $("conflicts").innerHTML = head + rows.join("");
 }
 
+// ---------------------------------------------------------------- data protection
+//
+// The serving region's backups, PITR windows, restores, exports and imports
+// (GET /v1/protection, api/protection.py): all per region, as in DynamoDB.
+
+const PROTECTION_POLL_MS = 5000;
+
+const utc = (ms) => (ms == null ? "–" : new Date(ms).toISOString().replace("T", " ").slice(0, 19));
+const bytes = (n) => {
+  if (n == null) return "–";
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+  let i = 0;
+  let v = n;
+  while (v >= 1024 && i < units.length - 1) { v /= 1024; i += 1; }
+  return i ? `${v.toFixed(1)} ${units[i]}` : `${v} B`;
+};
+const statusCell = (s) => {
+  const cls = /FAILED|CANCEL/.test(s) ? "bad" : /AVAILABLE|ACTIVE|COMPLETED|ENABLED/.test(s) ? "ok" : "warn";
+  return `<td class="status ${cls}">${esc(s)}</td>`;
+};
+const span = (ms) => (ms < 60000 ? `${Math.round(ms / 1000)} s` : ago(ms / 1000));
+
+function protectionBlock(title, id, head, rows, empty, wide = false) {
+  const body = rows.length
+    ? `<tr>${head.map((h) => `<th>${h}</th>`).join("")}</tr>${rows.join("")}`
+    : `<tr><td class="empty">${esc(empty)}</td></tr>`;
+  return `<div class="block${wide ? " wide" : ""}"><h3>${title}</h3><div class="scroll"><table id="${id}" class="grid">${body}</table></div></div>`;
+}
+
+function renderProtection(p) {
+  $("protection-where").textContent =
+    `(${p.region}: backups, point-in-time recovery, restores, exports and imports; objects in ${p.objects.store}, bucket ${p.objects.bucket})`;
+  const b = p.backups;
+  const backupRows = b.recent.map((x) => `<tr data-backup="${esc(x.arn)}" title="${esc(x.arn)}">
+    <td>${esc(utc(x.created_ms))}</td><td>${esc(x.table)}</td><td><b>${esc(x.name)}</b></td>${statusCell(x.status)}
+    <td class="num">${esc(plural(x.items, "item"))}</td><td class="num">${esc(bytes(x.size_bytes))}</td></tr>`);
+  const more = b.count > b.recent.length ? ` <span class="muted">(newest ${b.recent.length} of ${b.count})</span>` : "";
+  const pitrRows = p.pitr.map((t) => {
+    if (!t.enabled) return `<tr data-pitr="${esc(t.table)}"><td>${esc(t.table)}</td><td class="status muted">off</td><td class="empty">–</td></tr>`;
+    const win = t.earliest_ms == null
+      ? `<td class="empty">first snapshot being taken</td>`
+      : `<td title="${esc(span(t.latest_ms - t.earliest_ms))} restorable, to the second">${esc(utc(t.earliest_ms))} → ${esc(utc(t.latest_ms))}</td>`;
+    return `<tr data-pitr="${esc(t.table)}"><td>${esc(t.table)}</td><td class="status ok">on · ${esc(plural(t.period_days, "day"))}</td>${win}</tr>`;
+  });
+  const restoreRows = p.restores.map((r) => {
+    const source = r.source_backup_arn
+      ? `backup ${esc(r.source_backup_arn.split("/backup/")[1] || r.source_backup_arn)}`
+      : `${esc((r.source_table_arn || "").split(":table/")[1] || r.source_table_arn)} at ${esc(utc(r.restore_ms))}`;
+    const status = r.in_progress ? "RESTORING" : r.status;
+    return `<tr data-restore="${esc(r.table)}"><td><b>${esc(r.table)}</b></td><td>${source}</td>${statusCell(status)}
+      <td class="num">${r.items == null ? "–" : esc(plural(r.items, "item"))}</td></tr>`;
+  });
+  const where = (j) => `s3://${esc(j.bucket || "?")}/${esc(j.prefix || "")}`;
+  // the lines an import could not take, and why: an object of the region's bucket
+  const report = (j) => (j.error_report ? ` title="error report: s3://${esc(j.error_report.bucket)}/${esc(j.error_report.key)}"` : "");
+  const failure = (j) => (j.failure_code || j.failure_message ? ` title="${esc([j.failure_code, j.failure_message].filter(Boolean).join(": "))}"` : "");
+  const exportRows = p.exports.recent.map((j) => `<tr data-export="${esc(j.arn)}"${failure(j)}>
+    <td>${esc(utc(j.start == null ? null : j.start * 1000))}</td><td>${esc(j.table)}</td>
+    <td>${esc(j.type === "INCREMENTAL_EXPORT" ? "incremental" : "full")} · ${esc(j.format)}</td>${statusCell(j.status)}
+    <td class="num">${j.items == null ? "–" : esc(plural(j.items, "item"))}</td><td>${where(j)}</td></tr>`);
+  const importRows = p.imports.recent.map((j) => `<tr data-import="${esc(j.arn)}"${failure(j)}>
+    <td>${esc(utc(j.start == null ? null : j.start * 1000))}</td><td>${esc(j.table)}</td><td>${esc(j.format)}</td>${statusCell(j.status)}
+    <td class="num">${esc((j.imported ?? 0).toLocaleString("en"))} / ${esc((j.processed ?? 0).toLocaleString("en"))}</td>
+    <td class="num${j.errors ? " warn" : ""}"${report(j)}>${esc((j.errors ?? 0).toLocaleString("en"))}</td><td>${where(j)}</td></tr>`);
+  $("protection").innerHTML = [
+    protectionBlock(`Backups${more}`, "backups", ["created (UTC)", "table", "name", "status", "items", "size"], backupRows, "no backups"),
+    protectionBlock("Point-in-time recovery", "pitr", ["table", "PITR", "restorable window (UTC)"], pitrRows, "no tables"),
+    protectionBlock("Restores", "restores", ["table", "from", "status", "items"], restoreRows, "no restored tables"),
+    protectionBlock(`Exports${p.exports.running ? ` <span class="warn">(${p.exports.running} running)</span>` : ""}`, "exports",
+      ["started (UTC)", "table", "kind", "status", "items", "to"], exportRows, "no exports", true),
+    protectionBlock(`Imports${p.imports.running ? ` <span class="warn">(${p.imports.running} running)</span>` : ""}`, "imports",
+      ["started (UTC)", "table", "format", "status", "imported / read", "errors", "from"], importRows, "no imports", true),
+  ].join("");
+}
+
+async function pollProtection() {
+  try {
+    const resp = await fetch("/v1/protection", { cache: "no-store" });
+    if (!resp.ok) throw new Error(`HTTP ${resp.status}`);
+    renderProtection(await resp.json());
+  } catch (err) {
+    // an older region (404), or --no-public-status (403): say so, keep the rest of the page
+    $("protection").innerHTML = `<div class="empty">cannot read /v1/protection (${esc(err.message)})</div>`;
+  } finally {
+    setTimeout(pollProtection, PROTECTION_POLL_MS);
+  }
+}
+
 poll();
+pollProtection();
