@@ -14,12 +14,13 @@ order (bytewise), whatever the database's collation.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
 from sqlalchemy import and_, delete, func, select
 
 from regions.protection.objects import (
+    STREAM_CHUNK_BYTES,
     NoSuchBucket,
     NoSuchObject,
     ObjectInfo,
@@ -136,6 +137,75 @@ class DatabaseObjects:
         if [int(r[0]) for r in rows] != list(range(len(rows))):
             raise ObjectStoreError(f"object {bucket}/{key} is damaged: chunks missing")
         return b"".join(bytes(r[1]) for r in rows)
+
+    async def get_chunks(
+        self, bucket: str, key: str, chunk_size: int = STREAM_CHUNK_BYTES
+    ) -> AsyncGenerator[bytes, None]:
+        """A few chunk rows per statement, each in a short read transaction of its
+        own: one transaction held for the whole read would keep a connection (and, on
+        SQLite, the WAL from being checkpointed) as long as the slowest reader takes.
+
+        So unlike :meth:`get` the rows are not read in one snapshot: an object
+        replaced or deleted while it is being read gives :class:`ObjectStoreError`
+        when the number of its chunks changed, and the new bytes from there on when
+        it did not (as ranged GETs of S3 would)."""
+        check_bucket(bucket)
+        k = check_key(key).encode("utf-8")
+        if chunk_size < 1:
+            raise ValueError("chunk_size must be at least 1")
+        total = await self._chunk_count(bucket, key, k)
+        per_page = max(1, chunk_size // CHUNK_BYTES)
+        n = 0
+        while n < total:
+            count = min(per_page, total - n)
+            rows = await self._chunk_rows(bucket, key, k, n, count, last=n + count == total)
+            n += len(rows)
+            for row in rows:
+                for start in range(0, len(row), chunk_size):
+                    yield row[start : start + chunk_size]
+
+    async def _chunk_count(self, bucket: str, key: str, k: bytes) -> int:
+        """How many chunk rows the object has; NoSuchObject / NoSuchBucket if none."""
+        o = s.objects.c
+        try:
+            async with self.store.read() as tx:
+                res = await tx.conn.execute(
+                    select(func.count(), func.max(o.chunk)).where(o.bucket == bucket, o.key == k)
+                )
+                count, last = res.one()
+                if not count and not await self._has_bucket(tx.conn, bucket):
+                    raise NoSuchBucket(f"no such bucket: {bucket}")
+        except ObjectStoreError:
+            raise
+        except Exception as e:
+            raise ObjectStoreError(f"cannot read {key!r} in {bucket}: {_why(e)}") from e
+        if not count:
+            raise NoSuchObject(f"no such object: {bucket}/{key}")
+        if int(last) != int(count) - 1:
+            raise ObjectStoreError(f"object {bucket}/{key} is damaged: chunks missing")
+        return int(count)
+
+    async def _chunk_rows(
+        self, bucket: str, key: str, k: bytes, first: int, n: int, *, last: bool
+    ) -> list[bytes]:
+        """Chunks ``first`` to ``first + n - 1``, all of them or ObjectStoreError (also
+        when ``last`` and the object has grown past them meanwhile)."""
+        o = s.objects.c
+        try:
+            async with self.store.read() as tx:
+                res = await tx.conn.execute(
+                    select(o.chunk, o.data)
+                    .where(o.bucket == bucket, o.key == k, o.chunk >= first)
+                    .order_by(o.chunk)
+                    # the last page asks for one row more: there must be none
+                    .limit(n + 1 if last else n)
+                )
+                rows = [(int(r[0]), bytes(r[1])) for r in res]
+        except Exception as e:
+            raise ObjectStoreError(f"cannot read {key!r} in {bucket}: {_why(e)}") from e
+        if [c for c, _ in rows] != list(range(first, first + n)):
+            raise ObjectStoreError(f"object {bucket}/{key} changed or was deleted while read")
+        return [data for _, data in rows]
 
     async def list(self, bucket: str, prefix: str) -> AsyncIterator[ObjectInfo]:
         check_bucket(bucket)

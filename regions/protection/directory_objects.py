@@ -23,10 +23,12 @@ import builtins
 import os
 import secrets
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from pathlib import Path
+from typing import BinaryIO
 
 from regions.protection.objects import (
+    STREAM_CHUNK_BYTES,
     NoSuchBucket,
     NoSuchObject,
     ObjectInfo,
@@ -76,6 +78,21 @@ class DirectoryObjects:
     async def get(self, bucket: str, key: str) -> bytes:
         check_key(key)
         return await asyncio.to_thread(self._get, bucket, key)
+
+    async def get_chunks(
+        self, bucket: str, key: str, chunk_size: int = STREAM_CHUNK_BYTES
+    ) -> AsyncGenerator[bytes, None]:
+        check_key(key)
+        if chunk_size < 1:
+            raise ValueError("chunk_size must be at least 1")
+        f = await asyncio.to_thread(self._open, bucket, key)
+        try:
+            while chunk := await asyncio.to_thread(self._read, f, bucket, key, chunk_size):
+                yield chunk
+        finally:
+            # closing a file opened for reading does not block: no thread needed (and
+            # none may be available when the reader is being cancelled)
+            f.close()
 
     async def list(self, bucket: str, prefix: str) -> AsyncIterator[ObjectInfo]:
         check_prefix(prefix)
@@ -174,6 +191,23 @@ class DirectoryObjects:
             return path.read_bytes()
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
             raise NoSuchObject(f"no such object: {bucket}/{key}") from None
+        except OSError as e:
+            raise ObjectStoreError(f"cannot read {key!r} in {bucket}: {e.strerror}") from e
+
+    def _open(self, bucket: str, key: str) -> BinaryIO:
+        d = self._existing_bucket(bucket)
+        path = d.joinpath(*key.split("/"))
+        try:
+            return path.open("rb")
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            raise NoSuchObject(f"no such object: {bucket}/{key}") from None
+        except OSError as e:
+            raise ObjectStoreError(f"cannot read {key!r} in {bucket}: {e.strerror}") from e
+
+    @staticmethod
+    def _read(f: BinaryIO, bucket: str, key: str, size: int) -> bytes:
+        try:
+            return f.read(size)
         except OSError as e:
             raise ObjectStoreError(f"cannot read {key!r} in {bucket}: {e.strerror}") from e
 

@@ -13,12 +13,13 @@ an export's ``S3Prefix``, an import's ``S3KeyPrefix``).
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
 from typing import Protocol
 
 __all__ = [
     "MAX_KEY_BYTES",
+    "STREAM_CHUNK_BYTES",
     "BadObjectKey",
     "NoSuchBucket",
     "NoSuchObject",
@@ -36,6 +37,9 @@ MAX_KEY_BYTES = 1024
 #: letters, digits, '.' and '-', starting and ending with a letter or digit
 _BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _IPV4_RE = re.compile(r"^\d{1,3}(\.\d{1,3}){3}$")
+#: the pieces :meth:`ObjectStore.get_chunks` gives by default: few enough calls to the
+#: store, small enough that a reader holds a few of them without noticing
+STREAM_CHUNK_BYTES = 8 * 1024 * 1024
 
 
 class ObjectStoreError(Exception):
@@ -130,6 +134,15 @@ class ObjectStore(Protocol):
 
     async def get(self, bucket: str, key: str) -> bytes:
         """The object's bytes; :class:`NoSuchObject` / :class:`NoSuchBucket` if absent."""
+        ...
+
+    def get_chunks(
+        self, bucket: str, key: str, chunk_size: int = STREAM_CHUNK_BYTES
+    ) -> AsyncGenerator[bytes, None]:
+        """The object's bytes in order, in non-empty pieces of at most ``chunk_size``
+        bytes, read as they are asked for (an object of any size in bounded memory);
+        raises as :meth:`get` does, when iterated.  Close the iterator (``aclose``) to
+        stop early: that releases the file, rows or connection it reads."""
         ...
 
     def list(self, bucket: str, prefix: str) -> AsyncIterator[ObjectInfo]:

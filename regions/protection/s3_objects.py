@@ -18,10 +18,11 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from typing import Any, TypeVar
 
 from regions.protection.objects import (
+    STREAM_CHUNK_BYTES,
     NoSuchBucket,
     NoSuchObject,
     ObjectInfo,
@@ -164,6 +165,30 @@ class S3Objects:
             return data
 
         return await self._call("get", fetch, bucket=bucket, key=key)
+
+    async def get_chunks(
+        self, bucket: str, key: str, chunk_size: int = STREAM_CHUNK_BYTES
+    ) -> AsyncGenerator[bytes, None]:
+        check_bucket(bucket)
+        check_key(key)
+        if chunk_size < 1:
+            raise ValueError("chunk_size must be at least 1")
+        res: dict[str, Any] = await self._call(
+            "get", lambda c: c.get_object(Bucket=bucket, Key=key), bucket=bucket, key=key
+        )
+        body = res["Body"]
+
+        def read(_: Any) -> bytes:
+            data: bytes = body.read(chunk_size)
+            return data
+
+        try:
+            while chunk := await self._call("get", read, bucket=bucket, key=key):
+                yield chunk
+        finally:
+            # closing drops the connection (the rest of the body unread): no waiting,
+            # so no thread, which a cancelled reader may not get any more
+            body.close()
 
     async def list(self, bucket: str, prefix: str) -> AsyncIterator[ObjectInfo]:
         check_bucket(bucket)

@@ -217,6 +217,42 @@ async def test_twenty_megabytes(objects: ObjectStore, bucket: str) -> None:
     assert await _list(objects, bucket, "big/") == [ObjectInfo("big/snapshot.bin", CHUNK_BYTES + 1)]
 
 
+async def _chunks(objects: ObjectStore, bucket: str, key: str, size: int) -> list[bytes]:
+    return [chunk async for chunk in objects.get_chunks(bucket, key, size)]
+
+
+async def test_get_chunks_streams_the_object(objects: ObjectStore, bucket: str) -> None:
+    data = os.urandom(3 * CHUNK_BYTES + 7)  # past the database store's chunk rows
+    await objects.put(bucket, "big/object.bin", data)
+    for size in (CHUNK_BYTES, 300_001, 8 * CHUNK_BYTES):
+        chunks = await _chunks(objects, bucket, "big/object.bin", size)
+        assert b"".join(chunks) == data
+        assert all(0 < len(c) <= size for c in chunks)
+        assert len(chunks) >= -(-len(data) // size)
+    # the default piece size, and a small object in one piece
+    assert b"".join([c async for c in objects.get_chunks(bucket, "big/object.bin")]) == data
+    await objects.put(bucket, "small", b"abc")
+    assert await _chunks(objects, bucket, "small", 1 << 20) == [b"abc"]
+    await objects.put(bucket, "empty", b"")
+    assert await _chunks(objects, bucket, "empty", 1 << 20) == []
+
+
+async def test_get_chunks_stops_early_and_errs_as_get(objects: ObjectStore, bucket: str) -> None:
+    data = os.urandom(2 * CHUNK_BYTES + 1)
+    await objects.put(bucket, "k", data)
+    stream = objects.get_chunks(bucket, "k", CHUNK_BYTES)
+    assert await anext(stream) == data[:CHUNK_BYTES]
+    await stream.aclose()  # releases what it reads: the object can be replaced, read again
+    await objects.put(bucket, "k", b"new")
+    assert await _chunks(objects, bucket, "k", CHUNK_BYTES) == [b"new"]
+    with pytest.raises(NoSuchObject):
+        await _chunks(objects, bucket, "nothing/here", CHUNK_BYTES)
+    with pytest.raises(NoSuchBucket):
+        await _chunks(objects, f"t-missing-{uuid.uuid4().hex[:12]}", "x", CHUNK_BYTES)
+    with pytest.raises(BadObjectKey):
+        await _chunks(objects, bucket, "../escape", CHUNK_BYTES)
+
+
 async def test_concurrent_puts_of_one_key(objects: ObjectStore, bucket: str) -> None:
     values = [bytes([n]) * (CHUNK_BYTES // 2 + n * 300_000) for n in range(6)]
     await asyncio.gather(*(objects.put(bucket, "race/key", v) for v in values))
