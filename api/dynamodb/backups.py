@@ -12,7 +12,7 @@ import math
 from typing import Any
 
 from api.dynamodb.shapes import Shape, _wrong_type
-from api.dynamodb.tables import describe
+from api.dynamodb.tables import describe, provisioned_shape
 from regions.catalog import CREATING, TableSpec
 from regions.errors import ValidationError
 from regions.protection import backups, pitr, restore
@@ -199,15 +199,7 @@ def _index_list(shape: Shape, name: str, *, gsi: bool) -> tuple[dict[str, Any], 
 
 def _overrides(shape: Shape, operation: str) -> restore.Overrides:
     billing = shape.string("BillingModeOverride", enum=_BILLING)
-    rcu = wcu = None
-    pt = shape.struct("ProvisionedThroughputOverride")
-    if pt is not None:
-        rcu = pt.integer("ReadCapacityUnits", min_value=1)
-        wcu = pt.integer("WriteCapacityUnits", min_value=1)
-        if rcu is None:
-            pt.fail("ReadCapacityUnits", None, "Member must not be null")
-        if wcu is None:
-            pt.fail("WriteCapacityUnits", None, "Member must not be null")
+    rcu, wcu = provisioned_shape(shape, "ProvisionedThroughputOverride")
     max_read = max_write = None
     od = shape.struct("OnDemandThroughputOverride")
     if od is not None:

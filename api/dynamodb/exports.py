@@ -11,7 +11,14 @@ from typing import Any
 
 from api.dynamodb.backups import _timestamp
 from api.dynamodb.shapes import Shape
-from api.dynamodb.tables import _index_shapes, _index_throughput, _on_demand_shape
+from api.dynamodb.tables import (
+    _index_shapes,
+    _index_throughput,
+    _on_demand_shape,
+    attribute_definitions_shape,
+    key_schema_shape,
+    provisioned_shape,
+)
 from regions.control.table_changes import NewTable
 from regions.errors import ValidationError
 from regions.protection import exports, imports
@@ -208,27 +215,9 @@ def _creation(shape: Shape) -> tuple[NewTable, dict[str, Any]]:
     defs_raw = sub.listing("AttributeDefinitions", required=True) or []
     ks_raw = sub.listing("KeySchema", required=True, min_len=1, max_len=2) or []
     billing = sub.string("BillingMode", enum=("PROVISIONED", "PAY_PER_REQUEST")) or "PROVISIONED"
-    pt = sub.struct("ProvisionedThroughput")
-    rcu = wcu = None
-    if pt is not None:
-        rcu = pt.integer("ReadCapacityUnits", min_value=1)
-        wcu = pt.integer("WriteCapacityUnits", min_value=1)
-        if rcu is None:
-            pt.fail("ReadCapacityUnits", None, "Member must not be null")
-        if wcu is None:
-            pt.fail("WriteCapacityUnits", None, "Member must not be null")
-    defs: list[dict[str, str]] = []
-    for i, el in enumerate(defs_raw, 1):
-        d = sub.child(el, f"attributeDefinitions.{i}.member")
-        an = d.string("AttributeName", required=True, min_len=1, max_len=255)
-        at = d.string("AttributeType", required=True, enum=("B", "N", "S"))
-        defs.append({"AttributeName": an or "", "AttributeType": at or ""})
-    ks: list[dict[str, str]] = []
-    for i, el in enumerate(ks_raw, 1):
-        k = sub.child(el, f"keySchema.{i}.member")
-        an = k.string("AttributeName", required=True, min_len=1, max_len=255)
-        kt = k.string("KeyType", required=True, enum=("HASH", "RANGE"))
-        ks.append({"AttributeName": an or "", "KeyType": kt or ""})
+    rcu, wcu = provisioned_shape(sub, "ProvisionedThroughput")
+    defs = attribute_definitions_shape(sub, defs_raw)
+    ks = key_schema_shape(sub, ks_raw)
     gsis = _index_shapes(sub, "GlobalSecondaryIndexes")
     on_demand = _on_demand_shape(sub)
     sse = sub.mapping("SSESpecification")

@@ -288,6 +288,45 @@ def _refuse_index_warm_throughput(sub: Shape) -> None:
         )
 
 
+def provisioned_shape(shape: Shape, name: str) -> tuple[int | None, int | None]:
+    """(read, write) units of a ProvisionedThroughput-shaped member ``name`` (CreateTable's
+    ProvisionedThroughput, a restore's ProvisionedThroughputOverride, an import's table
+    parameters): both required once the member is there."""
+    pt = shape.struct(name)
+    if pt is None:
+        return None, None
+    rcu = pt.integer("ReadCapacityUnits", min_value=1)
+    wcu = pt.integer("WriteCapacityUnits", min_value=1)
+    if rcu is None:
+        pt.fail("ReadCapacityUnits", None, "Member must not be null")
+    if wcu is None:
+        pt.fail("WriteCapacityUnits", None, "Member must not be null")
+    return rcu, wcu
+
+
+def key_schema_shape(shape: Shape, raw: list[Any]) -> list[dict[str, str]]:
+    """A KeySchema list's elements, each checked."""
+    out: list[dict[str, str]] = []
+    for i, el in enumerate(raw, 1):
+        sub = shape.child(el, f"keySchema.{i}.member")
+        an = sub.string("AttributeName", required=True, min_len=1, max_len=255)
+        kt = sub.string("KeyType", required=True, enum=("HASH", "RANGE"))
+        out.append({"AttributeName": an or "", "KeyType": kt or ""})
+    return out
+
+
+def attribute_definitions_shape(shape: Shape, raw: list[Any]) -> list[dict[str, str]]:
+    """An AttributeDefinitions list's elements, each checked."""
+    out: list[dict[str, str]] = []
+    for i, el in enumerate(raw, 1):
+        sub = shape.child(el, f"attributeDefinitions.{i}.member")
+        an = sub.string("AttributeName", required=True, min_len=1, max_len=255)
+        # listed as DynamoDB's message lists them: "enum value set: [B, N, S]"
+        at = sub.string("AttributeType", required=True, enum=("B", "N", "S"))
+        out.append({"AttributeName": an or "", "AttributeType": at or ""})
+    return out
+
+
 def _index_throughput_shape(sub: Shape) -> dict[str, Any]:
     """A GSI's ProvisionedThroughput and OnDemandThroughput members."""
     provisioned: dict[str, int] = {}
@@ -373,28 +412,9 @@ async def create_table(region: Region, body: dict[str, Any]) -> dict[str, Any]:
     billing = shape.string("BillingMode", enum=_BILLING) or "PROVISIONED"
     table_class = shape.string("TableClass", enum=_TABLE_CLASSES) or "STANDARD"
     protection = shape.boolean("DeletionProtectionEnabled") or False
-    pt = shape.struct("ProvisionedThroughput")
-    rcu = wcu = None
-    if pt is not None:
-        rcu = pt.integer("ReadCapacityUnits", min_value=1)
-        wcu = pt.integer("WriteCapacityUnits", min_value=1)
-        if rcu is None:
-            pt.fail("ReadCapacityUnits", None, "Member must not be null")
-        if wcu is None:
-            pt.fail("WriteCapacityUnits", None, "Member must not be null")
-    ks_clean: list[dict[str, str]] = []
-    for i, el in enumerate(key_schema, 1):
-        sub = shape.child(el, f"keySchema.{i}.member")
-        an = sub.string("AttributeName", required=True, min_len=1, max_len=255)
-        kt = sub.string("KeyType", required=True, enum=("HASH", "RANGE"))
-        ks_clean.append({"AttributeName": an or "", "KeyType": kt or ""})
-    defs_clean: list[dict[str, str]] = []
-    for i, el in enumerate(defs, 1):
-        sub = shape.child(el, f"attributeDefinitions.{i}.member")
-        an = sub.string("AttributeName", required=True, min_len=1, max_len=255)
-        # listed as DynamoDB's message lists them: "enum value set: [B, N, S]"
-        at = sub.string("AttributeType", required=True, enum=("B", "N", "S"))
-        defs_clean.append({"AttributeName": an or "", "AttributeType": at or ""})
+    rcu, wcu = provisioned_shape(shape, "ProvisionedThroughput")
+    ks_clean = key_schema_shape(shape, key_schema)
+    defs_clean = attribute_definitions_shape(shape, defs)
     tags = read_tags(shape, required=False)
     stream = _stream_shape(shape)
     lsis = _index_shapes(shape, "LocalSecondaryIndexes")

@@ -217,6 +217,14 @@ class ControlPlane:
     async def create_table(self, t: NewTable) -> TableSpec:
         """CreateTable: the whole spec (indexes, stream, on-demand settings) is built
         and checked first, then stored in one transaction."""
+        spec = self.new_spec(t)
+        await self.catalog.insert(spec)
+        log.info("created table %s (%s)", t.name, spec.table_id)
+        return spec
+
+    def new_spec(self, t: NewTable) -> TableSpec:
+        """The spec CreateTable would store for ``t``, checked as CreateTable checks it
+        and stored nowhere (ImportTable stores it CREATING)."""
         if t.stream is not None:
             # refused before anything exists, so a bad specification creates no table
             streams.check_specification(t.stream[0], t.stream[1], creating=True)
@@ -271,8 +279,6 @@ class ControlPlane:
             spec = changes.stream_changed(spec, True, t.stream[1], wall_ms())
         if t.on_demand is not None or any(g.on_demand is not None for g in t.gsi_throughput):
             spec = throughput.with_on_demand(spec, t.on_demand, t.gsi_throughput)
-        await self.catalog.insert(spec)
-        log.info("created table %s (%s)", t.name, spec.table_id)
         return spec
 
     async def delete_table(self, name: str) -> TableSpec:

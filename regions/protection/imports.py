@@ -33,13 +33,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
+from contextlib import aclosing
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from regions import catalog, definitions, throughput
 from regions.catalog import ACTIVE, CREATING, TableSpec
 from regions.control.table_changes import NewTable
 from regions.data.ops import Put
@@ -50,13 +49,12 @@ from regions.errors import (
     ImportNotFound,
     ResourceInUse,
     ResourceNotFound,
-    ValidationError,
 )
 from regions.protection.exports import PAUSE_S, TOKEN_MS
 from regions.protection.formats.csv_import import CsvOptions
 from regions.protection.formats.errors import ItemError, ObjectFormatError
 from regions.protection.formats.manifest import new_export_id
-from regions.protection.formats.reader import error_log_line, read_import_object
+from regions.protection.formats.reader import error_log_line, read_import_stream
 from regions.protection.formats.records import ParsedItem
 from regions.protection.object_store_factory import refuse_region_bucket
 from regions.protection.objects import (
@@ -91,7 +89,6 @@ FAILED = "FAILED"
 BATCH = 200
 #: error report lines kept per import
 MAX_REPORTED = 10_000
-_INVALID = "One or more parameter values were invalid: "
 
 
 @dataclass(frozen=True)
@@ -127,46 +124,9 @@ def error_report_key(import_arn: str) -> str:
 
 
 def import_spec(region: Region, t: NewTable) -> TableSpec:
-    """The new table's spec, checked as CreateTable checks it, status CREATING.
-
-    (A local copy of the spec building of ``ControlPlane.create_table``, which
-    inserts the table ACTIVE at once.)"""
-    if not (
-        t.billing_mode == "PROVISIONED" and (t.read_capacity is None or t.write_capacity is None)
-    ):
-        throughput.check_create(t.billing_mode, t.gsi_throughput, t.on_demand)
-    catalog.validate_table_name(t.name)
-    types = definitions.attribute_types(t.attribute_definitions)
-    schema = definitions.key_schema(t.key_schema, types)
-    idxs = definitions.index_specs([], t.global_indexes, types, schema)
-    definitions.check_all_used(types, [schema, *(i.key_schema for i in idxs)])
-    if t.billing_mode == "PROVISIONED":
-        if t.read_capacity is None or t.write_capacity is None:
-            raise ValidationError(
-                f"{_INVALID}ReadCapacityUnits and WriteCapacityUnits must both be "
-                "specified when BillingMode is PROVISIONED"
-            )
-    elif t.read_capacity is not None or t.write_capacity is not None:
-        raise ValidationError(
-            f"{_INVALID}Neither ReadCapacityUnits nor WriteCapacityUnits can be specified "
-            "when BillingMode is PAY_PER_REQUEST"
-        )
-    spec = TableSpec(
-        name=t.name,
-        table_id=catalog.new_table_id(),
-        key_schema=schema,
-        attributes={d["AttributeName"]: d["AttributeType"] for d in t.attribute_definitions},
-        created_at=time.time(),
-        partitions=region.settings.partitions,
-        billing_mode=t.billing_mode,
-        read_capacity=t.read_capacity or 0,
-        write_capacity=t.write_capacity or 0,
-        indexes=idxs,
-        status=CREATING,
-    )
-    if t.on_demand is not None or any(g.on_demand is not None for g in t.gsi_throughput):
-        spec = throughput.with_on_demand(spec, t.on_demand, t.gsi_throughput)
-    return spec
+    """The new table's spec, checked as CreateTable checks it, status CREATING until
+    its items are loaded."""
+    return replace(region.control.new_spec(t), status=CREATING)
 
 
 # ---------------------------------------------------------------- the requests
@@ -348,7 +308,6 @@ async def _load(region: Region, tid: int, spec: TableSpec, doc: dict[str, Any]) 
             report.append(error_log_line(arn, bucket, key, e))
 
     for key in keys:
-        data = await region.objects.get(bucket, key)
         batch: list[tuple[Bound, ParsedItem]] = []
 
         async def flush(key: str = key, batch: list[tuple[Bound, ParsedItem]] = batch) -> None:
@@ -364,8 +323,9 @@ async def _load(region: Region, tid: int, spec: TableSpec, doc: dict[str, Any]) 
             if PAUSE_S:
                 await asyncio.sleep(PAUSE_S)
 
-        reader = read_import_object(
-            [data],
+        # streamed, never read whole: an object may be far larger than memory
+        reader = read_import_stream(
+            region.objects.get_chunks(bucket, key),
             input_format=doc["InputFormat"],
             compression=doc["InputCompressionType"],
             key_schema=spec.key_schema,
@@ -373,20 +333,23 @@ async def _load(region: Region, tid: int, spec: TableSpec, doc: dict[str, Any]) 
             csv_options=options,
         )
         try:
-            for entry in reader:
-                counts.processed_items += 1
-                counts.processed_bytes += entry.size
-                if isinstance(entry, ItemError):
-                    error(key, entry)
-                    continue
-                try:
-                    bkey, op = Put(spec.name, item=entry.item).validated(spec.key_schema)
-                except DynamoError as exc:
-                    error(key, ItemError(entry.index, entry.line, exc.message, entry.size))
-                    continue
-                batch.append((Bound(tid, spec, bkey, op), entry))
-                if len(batch) >= BATCH:
-                    await flush()
+            # closed however the loop ends (an error, the region stopping): that stops
+            # the reader's thread and the object's stream
+            async with aclosing(reader):
+                async for entry in reader:
+                    counts.processed_items += 1
+                    counts.processed_bytes += entry.size
+                    if isinstance(entry, ItemError):
+                        error(key, entry)
+                        continue
+                    try:
+                        bkey, op = Put(spec.name, item=entry.item).validated(spec.key_schema)
+                    except DynamoError as exc:
+                        error(key, ItemError(entry.index, entry.line, exc.message, entry.size))
+                        continue
+                    batch.append((Bound(tid, spec, bkey, op), entry))
+                    if len(batch) >= BATCH:
+                        await flush()
         except ObjectFormatError as exc:
             # the rest of this object cannot be read: one error, on to the next object
             error(key, ItemError(counts.processed_items, 0, str(exc), 0))
