@@ -23,16 +23,15 @@ import contextlib
 import json
 import os
 import secrets
-import shutil
 import signal
 import subprocess
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 
+from globaltables.go_tools import GoBuildFailed, GoProgram, tools_dir
 from globaltables.wan.ports import free_port
 from regions.s3_settings import S3Settings
 
@@ -51,8 +50,6 @@ __all__ = [
 #: the pinned release, fetched as a Go module (proxy.golang.org), built here
 VERSION = "v1.8.0"
 MODULE = "github.com/versity/versitygw/cmd/versitygw"
-#: the Go release its go.mod asks for at least (``go 1.25.0``)
-GO_MIN = (1, 25)
 _REPO = Path(__file__).resolve().parents[1]
 #: the key pair of a server started without one (local use only: 127.0.0.1)
 _ACCESS_KEY = "globaltables-local"
@@ -62,63 +59,20 @@ class S3Unavailable(RuntimeError):
     """No versitygw binary and none can be built here, or the server did not start."""
 
 
-def tools_dir() -> Path:
-    """``$GLOBALTABLES_TOOLS_DIR`` or the checkout's ``.tools/bin``."""
-    return Path(os.environ.get("GLOBALTABLES_TOOLS_DIR") or _REPO / ".tools" / "bin")
+#: how this checkout builds the server (``make s3-tools``)
+PROGRAM = GoProgram(MODULE, VERSION, "versitygw", "versitygw", "s3-tools", "1.25")
 
 
 def binary() -> Path:
-    return tools_dir() / f"versitygw-{VERSION}"
-
-
-def _go() -> str | None:
-    """The Go toolchain: the one ``.ci/run`` unpacks into ``.tools/go`` (a machine's
-    own Go may be too old), else ``go`` on PATH."""
-    local = _REPO / ".tools" / "go" / "bin" / "go"
-    if local.is_file():
-        return str(local)
-    return shutil.which("go")
+    return PROGRAM.binary()
 
 
 def build(timeout: float = 900.0) -> Path:
-    """``go install MODULE@VERSION`` into a scratch GOBIN, then moved into place;
-    returns the binary (at once if it is already there)."""
-    target = binary()
-    if target.is_file():
-        return target
-    go = _go()
-    if go is None:
-        raise S3Unavailable(
-            "versitygw is not built and there is no Go toolchain: install Go >= "
-            f"{GO_MIN[0]}.{GO_MIN[1]} and run `make s3-tools` (builds {MODULE}@{VERSION} "
-            f"into {target.parent})"
-        )
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=target.parent) as gobin:
-        # -buildvcs=false: a module built from the module cache has no VCS to stamp;
-        # GOTOOLCHAIN=auto: an older local Go (>= 1.21) fetches the release go.mod asks
-        # for from the same module proxy
-        env = {
-            **os.environ,
-            "GOBIN": gobin,
-            "GOFLAGS": "-buildvcs=false",
-            "GOTOOLCHAIN": os.environ.get("GOTOOLCHAIN", "auto"),
-        }
-        out = subprocess.run(
-            [go, "install", f"{MODULE}@{VERSION}"],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
-        built = Path(gobin) / "versitygw"
-        if out.returncode != 0 or not built.is_file():
-            raise S3Unavailable(
-                f"go install {MODULE}@{VERSION} failed:\n{(out.stdout + out.stderr)[-2000:]}"
-            )
-        built.replace(target)
-    return target
+    """The server's binary, built first if it is not there."""
+    try:
+        return PROGRAM.build(timeout)
+    except GoBuildFailed as exc:
+        raise S3Unavailable(str(exc)) from None
 
 
 def ensure(timeout: float = 900.0) -> Path:

@@ -23,16 +23,14 @@ What a link gets:
 from __future__ import annotations
 
 import contextlib
-import os
-import shutil
 import subprocess
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import httpx
 
+from globaltables.go_tools import GoBuildFailed, GoProgram, tools_dir
 from globaltables.wan.ports import free_port
 
 __all__ = [
@@ -48,53 +46,26 @@ __all__ = [
 #: the pinned release, fetched as a Go module (proxy.golang.org), built here
 VERSION = "v2.12.0"
 MODULE = "github.com/Shopify/toxiproxy/v2/cmd/server"
-_REPO = Path(__file__).resolve().parents[2]
 
 
 class ToxiproxyUnavailable(RuntimeError):
     """No Toxiproxy binary and none can be built here (no Go toolchain, no network)."""
 
 
-def tools_dir() -> Path:
-    """``$GLOBALTABLES_TOOLS_DIR`` or the checkout's ``.tools/bin``."""
-    return Path(os.environ.get("GLOBALTABLES_TOOLS_DIR") or _REPO / ".tools" / "bin")
+#: how this checkout builds it (``make wan-tools``)
+PROGRAM = GoProgram(MODULE, VERSION, "server", "toxiproxy-server", "wan-tools", "1.22")
 
 
 def binary() -> Path:
-    return tools_dir() / f"toxiproxy-server-{VERSION}"
+    return PROGRAM.binary()
 
 
 def build(timeout: float = 900.0) -> Path:
-    """``go install MODULE@VERSION`` into a scratch GOBIN, then moved into place;
-    returns the binary (at once if it is already there)."""
-    target = binary()
-    if target.is_file():
-        return target
-    go = shutil.which("go")
-    if go is None:
-        raise ToxiproxyUnavailable(
-            "Toxiproxy is not built and there is no Go toolchain: install Go >= 1.22 "
-            f"and run `make wan-tools` (builds {MODULE}@{VERSION} into {target.parent})"
-        )
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=target.parent) as gobin:
-        # -buildvcs=false: a module built from the module cache has no VCS to stamp
-        env = {**os.environ, "GOBIN": gobin, "GOFLAGS": "-buildvcs=false"}
-        out = subprocess.run(
-            [go, "install", f"{MODULE}@{VERSION}"],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
-        built = Path(gobin) / "server"
-        if out.returncode != 0 or not built.is_file():
-            raise ToxiproxyUnavailable(
-                f"go install {MODULE}@{VERSION} failed:\n{(out.stdout + out.stderr)[-2000:]}"
-            )
-        built.replace(target)
-    return target
+    """Toxiproxy's binary, built first if it is not there."""
+    try:
+        return PROGRAM.build(timeout)
+    except GoBuildFailed as exc:
+        raise ToxiproxyUnavailable(str(exc)) from None
 
 
 class ToxiproxyServer:
