@@ -176,3 +176,57 @@ def test_a_damaged_backup_object_fails_the_restore_cleanly(
     seen = _wait(ddb, "s3-damaged-restored", gone=True)
     assert "ACTIVE" not in seen, f"a restore of a damaged backup went ACTIVE: {seen}"
     assert "s3-damaged-restored" not in ddb.list_tables()["TableNames"]
+
+
+def _done(describe: Any, status_key: str, timeout: float = 90) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        desc: dict[str, Any] = describe()
+        if desc[status_key] != "IN_PROGRESS":
+            return desc
+        assert time.monotonic() < deadline, f"still IN_PROGRESS after {timeout}s"
+        time.sleep(0.2)
+
+
+def test_export_then_import_on_postgresql_through_s3(region: RegionProcess, s3: Any) -> None:
+    """Exports and imports keep their records in the store (PostgreSQL here) and their
+    files in the user's bucket of the S3 service."""
+    ddb = region.client()
+    items = _table(ddb, "s3-export")
+    ddb.update_continuous_backups(
+        TableName="s3-export", PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True}
+    )
+    user_bucket = f"gt-exports-{uuid.uuid4().hex[:8]}"
+    s3.create_bucket(Bucket=user_bucket)
+    arn = ddb.describe_table(TableName="s3-export")["Table"]["TableArn"]
+    started = ddb.export_table_to_point_in_time(
+        TableArn=arn, S3Bucket=user_bucket, S3Prefix="exports", ExportFormat="DYNAMODB_JSON"
+    )["ExportDescription"]
+    export = _done(
+        lambda: ddb.describe_export(ExportArn=started["ExportArn"])["ExportDescription"],
+        "ExportStatus",
+    )
+    assert export["ExportStatus"] == "COMPLETED", export
+    assert export["ItemCount"] == ITEMS
+    summary = s3.get_object(Bucket=user_bucket, Key=export["ExportManifest"])["Body"].read()
+    assert b'"itemCount":%d' % ITEMS in summary.replace(b" ", b"")
+    data_prefix = export["ExportManifest"].rsplit("/", 1)[0] + "/data/"
+    imported = ddb.import_table(
+        S3BucketSource={"S3Bucket": user_bucket, "S3KeyPrefix": data_prefix},
+        InputFormat="DYNAMODB_JSON",
+        InputCompressionType="GZIP",
+        TableCreationParameters={
+            "TableName": "s3-imported",
+            "KeySchema": [{"AttributeName": "id", "KeyType": "HASH"}],
+            "AttributeDefinitions": [{"AttributeName": "id", "AttributeType": "S"}],
+            "BillingMode": "PAY_PER_REQUEST",
+        },
+    )["ImportTableDescription"]
+    done = _done(
+        lambda: ddb.describe_import(ImportArn=imported["ImportArn"])["ImportTableDescription"],
+        "ImportStatus",
+    )
+    assert done["ImportStatus"] == "COMPLETED", done
+    assert (done["ImportedItemCount"], done["ErrorCount"]) == (ITEMS, 0)
+    _wait(ddb, "s3-imported")
+    assert _scan(ddb, "s3-imported") == items
