@@ -18,14 +18,14 @@ import click
 from globaltables.cli_protection import (
     JobView,
     as_json_option,
-    aws_errors,
     call,
     client_for,
     echo_json,
     endpoint_option,
     parse_time,
     show_time,
-    wait_for,
+    unless_gone,
+    wait_items,
     wait_options,
 )
 
@@ -87,19 +87,12 @@ def create_backup(
     if wait:
         expected = call(client, "describe_table", TableName=table)["Table"].get("ItemCount")
 
+        @unless_gone(
+            "BackupNotFoundException",
+            "the backup failed and was dropped (the region's log says why)",
+        )
         def look() -> JobView:
-            from botocore.exceptions import ClientError
-
-            try:
-                desc = client.describe_backup(BackupArn=arn)["BackupDescription"]
-            except ClientError as exc:
-                if exc.response["Error"]["Code"] == "BackupNotFoundException":
-                    return JobView(
-                        "FAILED",
-                        done=True,
-                        failed="the backup failed and was dropped (the region's log says why)",
-                    )
-                raise
+            desc = client.describe_backup(BackupArn=arn)["BackupDescription"]
             status = desc["BackupDetails"]["BackupStatus"]
             count = desc["SourceTableDetails"].get("ItemCount", 0)
             done = status != "CREATING"
@@ -111,14 +104,14 @@ def create_backup(
                 answer={"BackupDescription": desc},
             )
 
-        with aws_errors(endpoint):
-            view = wait_for(
-                look,
-                desc=f"backup {name}",
-                unit="items",
-                timeout=timeout,
-                progress=False if as_json else progress,
-            )
+        view = wait_items(
+            look,
+            endpoint=endpoint,
+            desc=f"backup {name}",
+            timeout=timeout,
+            progress=progress,
+            as_json=as_json,
+        )
         if view.failed:
             raise click.ClickException(f"backup {name} of {table}: {view.failed}")
         assert view.answer is not None
@@ -303,20 +296,12 @@ def restore(
         origin = f"{source} at {show_time(summary.get('RestoreDateTime'))} UTC"
     if wait:
 
+        @unless_gone(
+            "ResourceNotFoundException",
+            "the restore failed and the region dropped the table (its log says why)",
+        )
         def look() -> JobView:
-            from botocore.exceptions import ClientError
-
-            try:
-                table = client.describe_table(TableName=target)["Table"]
-            except ClientError as exc:
-                if exc.response["Error"]["Code"] == "ResourceNotFoundException":
-                    return JobView(
-                        "FAILED",
-                        done=True,
-                        failed="the restore failed and the region dropped "
-                        "the table (its log says why)",
-                    )
-                raise
+            table = client.describe_table(TableName=target)["Table"]
             status = table["TableStatus"]
             return JobView(
                 status,
@@ -326,14 +311,14 @@ def restore(
                 answer={"Table": table},
             )
 
-        with aws_errors(endpoint):
-            view = wait_for(
-                look,
-                desc=f"restore {target}",
-                unit="items",
-                timeout=timeout,
-                progress=False if as_json else progress,
-            )
+        view = wait_items(
+            look,
+            endpoint=endpoint,
+            desc=f"restore {target}",
+            timeout=timeout,
+            progress=progress,
+            as_json=as_json,
+        )
         if view.failed:
             raise click.ClickException(f"restore of {target} from {origin}: {view.failed}")
         assert view.answer is not None

@@ -16,14 +16,13 @@ import click
 from globaltables.cli_protection import (
     JobView,
     as_json_option,
-    aws_errors,
     call,
     client_for,
     echo_json,
     endpoint_option,
     parse_time,
     show_time,
-    wait_for,
+    wait_items,
     wait_options,
 )
 
@@ -149,14 +148,14 @@ def export(
                 answer={"ExportDescription": found},
             )
 
-        with aws_errors(endpoint):
-            done = wait_for(
-                look,
-                desc=f"export {table}",
-                unit="items",
-                timeout=timeout,
-                progress=False if as_json else progress,
-            )
+        done = wait_items(
+            look,
+            endpoint=endpoint,
+            desc=f"export {table}",
+            timeout=timeout,
+            progress=progress,
+            as_json=as_json,
+        )
         assert done.answer is not None
         answer, desc = done.answer, done.answer["ExportDescription"]
     if desc.get("ExportStatus") == "FAILED":
@@ -325,14 +324,14 @@ def import_(
                 answer={"ImportTableDescription": found},
             )
 
-        with aws_errors(endpoint):
-            done = wait_for(
-                look,
-                desc=f"import {table}",
-                unit="items",
-                timeout=timeout,
-                progress=False if as_json else progress,
-            )
+        done = wait_items(
+            look,
+            endpoint=endpoint,
+            desc=f"import {table}",
+            timeout=timeout,
+            progress=progress,
+            as_json=as_json,
+        )
         assert done.answer is not None
         answer, desc = done.answer, done.answer["ImportTableDescription"]
     status = desc.get("ImportStatus", "IN_PROGRESS")

@@ -31,7 +31,9 @@ __all__ = [
     "parse_time",
     "progress_option",
     "show_time",
+    "unless_gone",
     "wait_for",
+    "wait_items",
     "wait_options",
 ]
 
@@ -225,3 +227,45 @@ def wait_for(
             time.sleep(interval)
     finally:
         bar.close()
+
+
+def wait_items(
+    look: Callable[[], JobView],
+    *,
+    endpoint: str,
+    desc: str,
+    timeout: float,
+    progress: bool | None,
+    as_json: bool,
+) -> JobView:
+    """:func:`wait_for` as the commands wait: counted in items, no bar with ``--json``,
+    botocore's failures worded by :func:`aws_errors`."""
+    with aws_errors(endpoint):
+        return wait_for(
+            look,
+            desc=desc,
+            unit="items",
+            timeout=timeout,
+            progress=False if as_json else progress,
+        )
+
+
+def unless_gone(code: str, failed: str) -> Callable[[Callable[[], JobView]], Callable[[], JobView]]:
+    """A ``look`` that answers a done, FAILED view (``failed`` its reason) when its
+    Describe call fails with the error ``code``: the region dropped what the job
+    was making."""
+
+    def wrap(look: Callable[[], JobView]) -> Callable[[], JobView]:
+        def guarded() -> JobView:
+            from botocore.exceptions import ClientError
+
+            try:
+                return look()
+            except ClientError as exc:
+                if exc.response["Error"]["Code"] == code:
+                    return JobView("FAILED", done=True, failed=failed)
+                raise
+
+        return guarded
+
+    return wrap

@@ -47,6 +47,7 @@ from regions.errors import (
     ValidationError,
 )
 from regions.protection import pitr
+from regions.protection import transfer_jobs as jobs
 from regions.protection.formats.data_files import DataFile, ExportDataWriter
 from regions.protection.formats.manifest import (
     ExportLayout,
@@ -66,7 +67,6 @@ from regions.protection.objects import (
     check_bucket,
     check_key,
 )
-from regions.store import transfers as st
 from regions.versions import wall_ms
 
 if TYPE_CHECKING:
@@ -90,13 +90,22 @@ COMPLETED = "COMPLETED"
 FAILED = "FAILED"
 FULL = "FULL_EXPORT"
 INCREMENTAL = "INCREMENTAL_EXPORT"
-#: a ClientToken is remembered this long (DynamoDB: 8 hours)
-TOKEN_MS = 8 * 3_600_000
 MAX_WINDOW_MS = 24 * 3_600_000
 MIN_WINDOW_MS = round(float(os.environ.get("GLOBALTABLES_TEST_EXPORT_MIN_WINDOW_S", "900")) * 1000)
 #: testing knob: seconds to pause after every 100 items (or an import's batch), so
 #: that a test can kill a region in the middle of an export or import
 PAUSE_S = float(os.environ.get("GLOBALTABLES_TEST_TRANSFER_PAUSE_S", "0") or 0)
+
+_KIND = jobs.Kind(
+    "export",
+    "ExportArn",
+    "ExportStatus",
+    ExportNotFound,
+    "Export",
+    ExportConflict,
+    "There was a conflict when writing to the specified S3 bucket: the "
+    "ClientToken {token} was used by another export request",
+)
 
 
 @dataclass(frozen=True)
@@ -149,16 +158,9 @@ async def start_export(region: Region, req: ExportRequest) -> dict[str, Any]:
     """Validate, record IN_PROGRESS, start the job; the export's document."""
     now = wall_ms()
     if req.client_token is not None:
-        async with region.store.read() as tx:
-            earlier = await st.by_token(tx, "export", req.client_token, now - TOKEN_MS)
-        for row in earlier:
-            seen: dict[str, Any] = orjson.loads(row["doc"])
-            if seen["fingerprint"] == orjson.loads(orjson.dumps(req.fingerprint())):
-                return seen
-            raise ExportConflict(
-                "There was a conflict when writing to the specified S3 bucket: the "
-                f"ClientToken {req.client_token} was used by another export request"
-            )
+        seen = await jobs.by_token(region, _KIND, req.client_token, req.fingerprint(), now)
+        if seen is not None:
+            return seen
     refuse_region_bucket(req.bucket, region.objects_bucket)
     tid, spec = await _table(region, req.table_arn)
     table_arn = region.arn(spec.name)
@@ -238,18 +240,7 @@ async def start_export(region: Region, req: ExportRequest) -> dict[str, Any]:
     if req.prefix is not None:
         doc["S3Prefix"] = req.prefix
     async with region.store.write() as tx:
-        await st.insert(
-            tx,
-            "export",
-            {
-                "arn": arn,
-                "table_arn": table_arn,
-                "status": IN_PROGRESS,
-                "client_token": req.client_token,
-                "started_ms": now,
-                "doc": orjson.dumps(doc).decode(),
-            },
-        )
+        await jobs.insert(tx, _KIND, doc, now)
     _spawn(region, arn)
     return doc
 
@@ -259,37 +250,21 @@ def _spawn(region: Region, arn: str) -> None:
 
 
 async def describe_export(region: Region, arn: str) -> dict[str, Any]:
-    async with region.store.read() as tx:
-        row = await st.get(tx, "export", arn)
-    if row is None:
-        raise ExportNotFound(f"Export not found: {arn}")
-    doc: dict[str, Any] = orjson.loads(row["doc"])
-    return doc
+    return await jobs.describe(region, _KIND, arn)
 
 
 async def list_exports(
     region: Region, table_arn: str | None, limit: int, after: str | None
 ) -> tuple[list[dict[str, Any]], str | None]:
     """A page of export documents, oldest first, and the ARN to go on after."""
-    async with region.store.read() as tx:
-        rows = await st.listing(tx, "export", table_arn=table_arn, after_arn=after, limit=limit + 1)
-    docs = [orjson.loads(r["doc"]) for r in rows]
-    page: list[dict[str, Any]] = docs[:limit]
-    return page, page[-1]["ExportArn"] if len(docs) > limit else None
+    return await jobs.page(region, _KIND, table_arn, limit, after)
 
 
 # ---------------------------------------------------------------- the job
 
 
 async def _save(region: Region, doc: dict[str, Any]) -> None:
-    async with region.store.write() as tx:
-        await st.set_row(
-            tx,
-            "export",
-            doc["ExportArn"],
-            status=doc["ExportStatus"],
-            doc=orjson.dumps(doc).decode(),
-        )
+    await jobs.save(region, _KIND, doc)
 
 
 async def _changes(
@@ -428,8 +403,6 @@ async def _write(region: Region, doc: dict[str, Any]) -> None:
 async def resume(region: Region) -> None:
     """On the leader at start: every export a crash left IN_PROGRESS runs again
     (and ends FAILED if it cannot be written any more)."""
-    async with region.store.read() as tx:
-        rows = await st.with_status(tx, "export", IN_PROGRESS)
-    for row in rows:
+    for row in await jobs.unfinished(region, _KIND):
         log.info("resuming export %s", row["arn"])
         _spawn(region, str(row["arn"]))

@@ -50,7 +50,8 @@ from regions.errors import (
     ResourceInUse,
     ResourceNotFound,
 )
-from regions.protection.exports import PAUSE_S, TOKEN_MS
+from regions.protection import transfer_jobs as jobs
+from regions.protection.exports import PAUSE_S
 from regions.protection.formats.csv_import import CsvOptions
 from regions.protection.formats.errors import ItemError, ObjectFormatError
 from regions.protection.formats.manifest import new_export_id
@@ -64,7 +65,6 @@ from regions.protection.objects import (
     check_bucket,
     check_prefix,
 )
-from regions.store import transfers as st
 from regions.versions import wall_ms
 
 if TYPE_CHECKING:
@@ -85,6 +85,16 @@ log = logging.getLogger("globaltables.imports")
 IN_PROGRESS = "IN_PROGRESS"
 COMPLETED = "COMPLETED"
 FAILED = "FAILED"
+_KIND = jobs.Kind(
+    "import",
+    "ImportArn",
+    "ImportStatus",
+    ImportNotFound,
+    "Import",
+    ImportConflict,
+    "There was a conflict when importing from the specified S3 source: the "
+    "ClientToken {token} was used by another import request",
+)
 #: items written per store transaction
 BATCH = 200
 #: error report lines kept per import
@@ -135,16 +145,9 @@ def import_spec(region: Region, t: NewTable) -> TableSpec:
 async def start_import(region: Region, req: ImportRequest) -> dict[str, Any]:
     now = wall_ms()
     if req.client_token is not None:
-        async with region.store.read() as tx:
-            earlier = await st.by_token(tx, "import", req.client_token, now - TOKEN_MS)
-        for row in earlier:
-            seen: dict[str, Any] = orjson.loads(row["doc"])
-            if seen["fingerprint"] == orjson.loads(orjson.dumps(req.fingerprint())):
-                return seen
-            raise ImportConflict(
-                "There was a conflict when importing from the specified S3 source: the "
-                f"ClientToken {req.client_token} was used by another import request"
-            )
+        seen = await jobs.by_token(region, _KIND, req.client_token, req.fingerprint(), now)
+        if seen is not None:
+            return seen
     refuse_region_bucket(str(req.source.get("S3Bucket", "")), region.objects_bucket)
     spec = import_spec(region, req.table)
     table_arn = region.arn(spec.name)
@@ -186,38 +189,20 @@ async def start_import(region: Region, req: ImportRequest) -> dict[str, Any]:
     async with region.store.write() as tx:
         if await tx.table(spec.name) is not None:
             raise ResourceInUse(f"Table already exists: {spec.name}")
-        await st.insert(
-            tx,
-            "import",
-            {
-                "arn": arn,
-                "table_arn": table_arn,
-                "table_name": spec.name,
-                "status": IN_PROGRESS,
-                "client_token": req.client_token,
-                "started_ms": now,
-                "doc": orjson.dumps(doc).decode(),
-            },
-        )
+        await jobs.insert(tx, _KIND, doc, now, table_name=spec.name)
     try:
         await region.catalog.insert(spec)
     except ResourceInUse:
-        async with region.store.write() as tx:
-            await st.set_row(
-                tx,
-                "import",
-                arn,
-                status=FAILED,
-                doc=orjson.dumps(
-                    {
-                        **doc,
-                        "ImportStatus": FAILED,
-                        "EndTime": wall_ms() / 1000,
-                        "FailureCode": "ResourceInUse",
-                        "FailureMessage": f"Table already exists: {spec.name}",
-                    }
-                ).decode(),
-            )
+        await _save(
+            region,
+            {
+                **doc,
+                "ImportStatus": FAILED,
+                "EndTime": wall_ms() / 1000,
+                "FailureCode": "ResourceInUse",
+                "FailureMessage": f"Table already exists: {spec.name}",
+            },
+        )
         raise ResourceInUse(f"Table already exists: {spec.name}") from None
     log.info("importing %s from s3://%s/%s", spec.name, req.bucket, req.key_prefix or "")
     _spawn(region, arn)
@@ -229,22 +214,14 @@ def _spawn(region: Region, arn: str) -> None:
 
 
 async def describe_import(region: Region, arn: str) -> dict[str, Any]:
-    async with region.store.read() as tx:
-        row = await st.get(tx, "import", arn)
-    if row is None:
-        raise ImportNotFound(f"Import not found: {arn}")
-    doc: dict[str, Any] = orjson.loads(row["doc"])
-    return doc
+    return await jobs.describe(region, _KIND, arn)
 
 
 async def list_imports(
     region: Region, table_arn: str | None, limit: int, after: str | None
 ) -> tuple[list[dict[str, Any]], str | None]:
-    async with region.store.read() as tx:
-        rows = await st.listing(tx, "import", table_arn=table_arn, after_arn=after, limit=limit + 1)
-    docs = [orjson.loads(r["doc"]) for r in rows]
-    page: list[dict[str, Any]] = docs[:limit]
-    return page, page[-1]["ImportArn"] if len(docs) > limit else None
+    """A page of import documents, oldest first, and the ARN to go on after."""
+    return await jobs.page(region, _KIND, table_arn, limit, after)
 
 
 # ---------------------------------------------------------------- the job
@@ -266,14 +243,7 @@ class _Counts:
 
 
 async def _save(region: Region, doc: dict[str, Any]) -> None:
-    async with region.store.write() as tx:
-        await st.set_row(
-            tx,
-            "import",
-            doc["ImportArn"],
-            status=doc["ImportStatus"],
-            doc=orjson.dumps(doc).decode(),
-        )
+    await jobs.save(region, _KIND, doc)
 
 
 async def _load(region: Region, tid: int, spec: TableSpec, doc: dict[str, Any]) -> _Counts:
@@ -425,9 +395,7 @@ async def _fail(region: Region, doc: dict[str, Any], code: str, message: str) ->
 async def resume(region: Region) -> None:
     """On the leader at start: every import a crash left IN_PROGRESS runs again, its
     table created first if it was not yet."""
-    async with region.store.read() as tx:
-        rows = await st.with_status(tx, "import", IN_PROGRESS)
-    for row in rows:
+    for row in await jobs.unfinished(region, _KIND):
         doc = orjson.loads(row["doc"])
         spec = TableSpec.from_json(doc["spec"])
         try:

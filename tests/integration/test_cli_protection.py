@@ -203,14 +203,17 @@ def test_progress_bar_and_no_wait(region: RegionProcess) -> None:
     assert "restore cli_bar_quiet" not in quiet.stderr
 
 
+def _restore_ledger(region: RegionProcess, *args: str) -> subprocess.CompletedProcess[str]:
+    """``globaltables backup restore --table cli_ledger ARGS``."""
+    return cli(region, "backup", "restore", "--table", "cli_ledger", *args)
+
+
 def test_pitr_enable_describe_restore_disable(region: RegionProcess) -> None:
     client = make_table(region, "cli_ledger", 60)
     off = ok(cli(region, "pitr", "describe", "--table", "cli_ledger"))
     assert off.strip() == "point-in-time recovery of cli_ledger: DISABLED"
     failed(
-        cli(
-            region, "backup", "restore", "--table", "cli_ledger", "--latest", "--to", "cli_ledger_x"
-        ),
+        _restore_ledger(region, "--latest", "--to", "cli_ledger_x"),
         "PointInTimeRecoveryUnavailableException",
     )
     enabled = as_json(
@@ -231,50 +234,17 @@ def test_pitr_enable_describe_restore_disable(region: RegionProcess) -> None:
     client.delete_item(TableName="cli_ledger", Key={"id": {"S": "k00000"}})
     time.sleep(1.5)
 
-    past = ok(
-        cli(
-            region,
-            "backup",
-            "restore",
-            "--table",
-            "cli_ledger",
-            "--at",
-            at.isoformat(),
-            "--to",
-            "cli_ledger_then",
-        )
-    )
+    past = ok(_restore_ledger(region, "--at", at.isoformat(), "--to", "cli_ledger_then"))
     assert "restored cli_ledger_then from cli_ledger at " in past and "ACTIVE, 60 items" in past, (
         past
     )
     assert sorted(scan(client, "cli_ledger_then")) == [f"k{i:05d}" for i in range(60)]
-    latest = ok(
-        cli(
-            region,
-            "backup",
-            "restore",
-            "--table",
-            "cli_ledger",
-            "--latest",
-            "--to",
-            "cli_ledger_now",
-        )
-    )
+    latest = ok(_restore_ledger(region, "--latest", "--to", "cli_ledger_now"))
     assert "ACTIVE, 89 items" in latest, latest
     assert scan(client, "cli_ledger_now") == scan(client, "cli_ledger")
 
     failed(
-        cli(
-            region,
-            "backup",
-            "restore",
-            "--table",
-            "cli_ledger",
-            "--at",
-            "2001-01-01T00:00:00Z",
-            "--to",
-            "cli_ledger_y",
-        ),
+        _restore_ledger(region, "--at", "2001-01-01T00:00:00Z", "--to", "cli_ledger_y"),
         "InvalidRestoreTimeException",
     )
     # usage errors: status 2, no traceback
@@ -389,14 +359,24 @@ def test_export_full_and_incremental_then_import(region: RegionProcess) -> None:
         time.sleep(0.2)
 
 
+def _import_csv(
+    region: RegionProcess, bucket: str, table: str, key: str, *args: str
+) -> subprocess.CompletedProcess[str]:
+    """``globaltables import --bucket BUCKET --format CSV --table TABLE --key KEY ARGS``."""
+    return cli(
+        region, "import", "--bucket", bucket, "--format", "CSV", "--table", table, "--key", key,
+        *args,
+    )  # fmt: skip
+
+
 def test_csv_import_counts_bad_lines_and_names_the_report(region: RegionProcess) -> None:
     # an object of the region's own object store (no S3: a file next to the store)
     raw = _objects(region) / "cli-raw"
     raw.mkdir(parents=True, exist_ok=True)
     (raw / "users.csv").write_text('id;age\nu1;31\nu2;42\n"u3;oops\n')
-    out = cli(
-        region, "import", "--bucket", "cli-raw", "--prefix", "users.csv", "--format", "CSV",
-        "--table", "cli_users", "--key", "id:S", "--delimiter", ";", "--progress",
+    out = _import_csv(
+        region, "cli-raw", "cli_users", "id:S",
+        "--prefix", "users.csv", "--delimiter", ";", "--progress",
     )  # fmt: skip
     text = ok(out)
     assert "imported 2 items into cli_users (3 items processed, 1 error, " in text, text
@@ -409,40 +389,15 @@ def test_csv_import_counts_bad_lines_and_names_the_report(region: RegionProcess)
     assert sorted(scan(client, "cli_users")) == ["u1", "u2"]
 
     # a bucket that does not exist: the import FAILED, DynamoDB's failure code
-    missing = cli(
-        region, "import", "--bucket", "cli-no-such-bucket", "--format", "CSV",
-        "--table", "cli_users_2", "--key", "id:S",
-    )  # fmt: skip
+    missing = _import_csv(region, "cli-no-such-bucket", "cli_users_2", "id:S")
     assert missing.returncode == 1 and "Traceback" not in missing.stderr
     assert "import into cli_users_2: FAILED: S3NoSuchBucket" in missing.stderr, missing.stderr
     # and the table name is taken: refused at once
     failed(
-        cli(
-            region,
-            "import",
-            "--bucket",
-            "cli-raw",
-            "--format",
-            "CSV",
-            "--table",
-            "cli_users",
-            "--key",
-            "id:S",
-        ),
+        _import_csv(region, "cli-raw", "cli_users", "id:S"),
         "ResourceInUseException",
     )
-    bad = cli(
-        region,
-        "import",
-        "--bucket",
-        "cli-raw",
-        "--format",
-        "CSV",
-        "--table",
-        "t_t_t",
-        "--key",
-        "id",
-    )
+    bad = _import_csv(region, "cli-raw", "t_t_t", "id")
     assert bad.returncode == 2 and "NAME:TYPE" in bad.stderr
 
 

@@ -31,6 +31,18 @@ from regions.types import Item, validate_item
 
 FAST = settings(max_examples=200, deadline=None)
 PK = KeySchema(KeyAttr("pk", "S"))
+#: the item of the Developer Guide's examples ("DynamoDB table export output format")
+DOCUMENTED_ITEM: dict[str, Any] = {
+    "Authors": {"SS": ["Author1", "Author2"]},
+    "Dimensions": {"S": "8.5 x 11.0 x 1.5"},
+    "ISBN": {"S": "333-3333333333"},
+    "Id": {"N": "103"},
+    "InPublication": {"BOOL": False},
+    "PageCount": {"N": "600"},
+    "Price": {"N": "2000"},
+    "ProductCategory": {"S": "Book"},
+    "Title": {"S": "Book 103 Title"},
+}
 
 
 def b64(raw: bytes) -> str:
@@ -77,19 +89,7 @@ def test_json_item_line_round_trips_every_type() -> None:
 def test_json_item_line_matches_the_documented_example() -> None:
     # Developer Guide, "DynamoDB table export output format", DynamoDB JSON: the same
     # item, on one line (the guide spreads it over many for readability).
-    documented = {
-        "Item": {
-            "Authors": {"SS": ["Author1", "Author2"]},
-            "Dimensions": {"S": "8.5 x 11.0 x 1.5"},
-            "ISBN": {"S": "333-3333333333"},
-            "Id": {"N": "103"},
-            "InPublication": {"BOOL": False},
-            "PageCount": {"N": "600"},
-            "Price": {"N": "2000"},
-            "ProductCategory": {"S": "Book"},
-            "Title": {"S": "Book 103 Title"},
-        }
-    }
+    documented = {"Item": DOCUMENTED_ITEM}
     item = validate_item(documented["Item"])
     line = encode_item_line(item)
     assert line == json.dumps(documented, separators=(",", ":")).encode() + b"\n"
@@ -209,19 +209,7 @@ DOCUMENTED_ION = (
 
 
 def test_ion_writes_the_documented_example() -> None:
-    item = validate_item(
-        {
-            "Authors": {"SS": ["Author1", "Author2"]},
-            "Dimensions": {"S": "8.5 x 11.0 x 1.5"},
-            "ISBN": {"S": "333-3333333333"},
-            "Id": {"N": "103"},
-            "InPublication": {"BOOL": False},
-            "PageCount": {"N": "600"},
-            "Price": {"N": "2000"},
-            "ProductCategory": {"S": "Book"},
-            "Title": {"S": "Book 103 Title"},
-        }
-    )
+    item = validate_item(DOCUMENTED_ITEM)
     assert ion_item_line(item) == DOCUMENTED_ION
     assert decode_ion_item_line(DOCUMENTED_ION) == item
 

@@ -14,13 +14,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from tests.fixtures.regions import ADMIN_KEY_ID, ADMIN_SECRET, RegionProcess, free_port
+from tests.fixtures.regions import RegionProcess, free_port
 from tests.integration.api.support import REGION, create_table, expect_error, unique
+from tests.integration.api.transfers_support import put_many, raw_client, scan, wait_active
 
 pytestmark = pytest.mark.integration
 
@@ -42,17 +41,6 @@ def ddb(region: RegionProcess) -> Any:
     return region.client()
 
 
-def _raw(region: RegionProcess) -> Any:
-    return boto3.client(
-        "dynamodb",
-        endpoint_url=region.url,
-        region_name=REGION,
-        aws_access_key_id=ADMIN_KEY_ID,
-        aws_secret_access_key=ADMIN_SECRET,
-        config=Config(parameter_validation=False, retries={"max_attempts": 1}),
-    )
-
-
 def _items(n: int) -> list[dict[str, Any]]:
     return [
         {
@@ -67,23 +55,8 @@ def _items(n: int) -> list[dict[str, Any]]:
     ]
 
 
-def _scan(ddb: Any, table: str) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-    kw: dict[str, Any] = {"TableName": table, "ConsistentRead": True}
-    while True:
-        page = ddb.scan(**kw)
-        out += page["Items"]
-        if "LastEvaluatedKey" not in page:
-            break
-        kw["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-    return sorted(out, key=lambda i: (i["p"]["S"], int(i["s"]["N"])))
-
-
-def _fill(ddb: Any, table: str, items: list[dict[str, Any]]) -> None:
-    for start in range(0, len(items), 25):
-        ddb.batch_write_item(
-            RequestItems={table: [{"PutRequest": {"Item": i}} for i in items[start : start + 25]]}
-        )
+def _order(item: dict[str, Any]) -> tuple[str, int]:
+    return (item["p"]["S"], int(item["s"]["N"]))
 
 
 def _with_indexes(ddb: Any, name: str) -> None:
@@ -122,16 +95,6 @@ def _with_indexes(ddb: Any, name: str) -> None:
     )
 
 
-def _wait_active(ddb: Any, name: str, timeout: float = 60) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        table: dict[str, Any] = ddb.describe_table(TableName=name)["Table"]
-        if table["TableStatus"] == "ACTIVE":
-            return table
-        time.sleep(0.1)
-    raise AssertionError(f"{name} did not become ACTIVE")
-
-
 def _wait_available(ddb: Any, arn: str) -> dict[str, Any]:
     for _ in range(300):
         details: dict[str, Any] = ddb.describe_backup(BackupArn=arn)["BackupDescription"]
@@ -145,7 +108,7 @@ def test_backup_lifecycle(ddb: Any) -> None:
     name = unique("bk")
     _with_indexes(ddb, name)
     items = _items(60)
-    _fill(ddb, name, items)
+    put_many(ddb, name, items)
     before = time.time()
     created = ddb.create_backup(TableName=name, BackupName="first.backup-1")["BackupDetails"]
     arn = created["BackupArn"]
@@ -202,11 +165,11 @@ def test_backup_lifecycle(ddb: Any) -> None:
     assert table["TableName"] == target and table["TableStatus"] == "CREATING"
     assert table["RestoreSummary"]["SourceBackupArn"] == arn
     assert table["RestoreSummary"]["RestoreInProgress"] is True
-    done = _wait_active(ddb, target)
+    done = wait_active(ddb, target)
     assert done["RestoreSummary"]["RestoreInProgress"] is False
     assert done["RestoreSummary"]["SourceTableArn"].endswith(f":table/{name}")
     assert done["TableId"] != source["TableId"]
-    assert _scan(ddb, target) == sorted(items, key=lambda i: (i["p"]["S"], int(i["s"]["N"])))
+    assert scan(ddb, target, _order) == sorted(items, key=_order)
     # its indexes came along and answer queries
     g0 = ddb.query(
         TableName=target,
@@ -235,7 +198,7 @@ def test_restore_after_the_source_table_was_deleted(ddb: Any) -> None:
     name = unique("gone")
     create_table(ddb, name, ("p", "S"), ("s", "N"))
     items = _items(250)
-    _fill(ddb, name, items)
+    put_many(ddb, name, items)
     arn = ddb.create_backup(TableName=name, BackupName="before-delete")["BackupDetails"][
         "BackupArn"
     ]
@@ -250,8 +213,8 @@ def test_restore_after_the_source_table_was_deleted(ddb: Any) -> None:
     assert arn in [b["BackupArn"] for b in ddb.list_backups()["BackupSummaries"]]
     # restored under the deleted table's own name
     ddb.restore_table_from_backup(TargetTableName=name, BackupArn=arn)
-    _wait_active(ddb, name)
-    assert _scan(ddb, name) == sorted(items, key=lambda i: (i["p"]["S"], int(i["s"]["N"])))
+    wait_active(ddb, name)
+    assert scan(ddb, name, _order) == sorted(items, key=_order)
     ddb.delete_table(TableName=name)
     ddb.delete_backup(BackupArn=arn)
 
@@ -259,7 +222,7 @@ def test_restore_after_the_source_table_was_deleted(ddb: Any) -> None:
 def test_overrides(ddb: Any) -> None:
     name = unique("ovr")
     _with_indexes(ddb, name)
-    _fill(ddb, name, _items(10))
+    put_many(ddb, name, _items(10))
     arn = ddb.create_backup(TableName=name, BackupName="ovr")["BackupDetails"]["BackupArn"]
     _wait_available(ddb, arn)
     target = unique("ovr-r")
@@ -270,11 +233,11 @@ def test_overrides(ddb: Any) -> None:
         ProvisionedThroughputOverride={"ReadCapacityUnits": 7, "WriteCapacityUnits": 3},
         GlobalSecondaryIndexOverride=[],
     )
-    table = _wait_active(ddb, target)
+    table = wait_active(ddb, target)
     assert table["ProvisionedThroughput"]["ReadCapacityUnits"] == 7
     assert "GlobalSecondaryIndexes" not in table
     assert [i["IndexName"] for i in table["LocalSecondaryIndexes"]] == ["by-p-g"]
-    assert len(_scan(ddb, target)) == 10
+    assert len(scan(ddb, target, _order)) == 10
     # on demand with a maximum, without the LSI
     fourth = unique("ovr-od")
     ddb.restore_table_from_backup(
@@ -284,7 +247,7 @@ def test_overrides(ddb: Any) -> None:
         OnDemandThroughputOverride={"MaxReadRequestUnits": 50, "MaxWriteRequestUnits": 40},
         LocalSecondaryIndexOverride=[],
     )
-    table = _wait_active(ddb, fourth)
+    table = wait_active(ddb, fourth)
     assert table["OnDemandThroughput"] == {"MaxReadRequestUnits": 50, "MaxWriteRequestUnits": 40}
     assert "LocalSecondaryIndexes" not in table
     assert [i["IndexName"] for i in table["GlobalSecondaryIndexes"]] == ["by-g"]
@@ -319,14 +282,14 @@ def test_overrides(ddb: Any) -> None:
     ddb.restore_table_from_backup(
         TargetTableName=third, BackupArn=arn, SSESpecificationOverride={"Enabled": False}
     )
-    _wait_active(ddb, third)
+    wait_active(ddb, third)
     for t in (name, target, third):
         ddb.delete_table(TableName=t)
     ddb.delete_backup(BackupArn=arn)
 
 
 def test_errors(ddb: Any, region: RegionProcess) -> None:
-    raw = _raw(region)
+    raw = raw_client(region)
     missing = unique("missing")
     expect_error(
         lambda: ddb.create_backup(TableName=missing, BackupName="abc"),
@@ -399,7 +362,7 @@ def test_interrupted_restore_ends_complete_or_gone(tmp_path: Path) -> None:
         name = unique("big")
         create_table(ddb, name, ("p", "S"), ("s", "N"))
         items = _items(4000)
-        _fill(ddb, name, items)
+        put_many(ddb, name, items)
         arn = ddb.create_backup(TableName=name, BackupName="big")["BackupDetails"]["BackupArn"]
         _wait_available(ddb, arn)
         target = unique("big-r")
@@ -430,9 +393,7 @@ def test_interrupted_restore_ends_complete_or_gone(tmp_path: Path) -> None:
                 break  # failed cleanly: gone
             if table["TableStatus"] == "ACTIVE":
                 assert table["RestoreSummary"]["RestoreInProgress"] is False
-                assert _scan(ddb, target) == sorted(
-                    items, key=lambda i: (i["p"]["S"], int(i["s"]["N"]))
-                )
+                assert scan(ddb, target, _order) == sorted(items, key=_order)
                 break
             assert table["TableStatus"] == "CREATING"
             assert time.monotonic() < deadline, "the restore never finished"

@@ -13,22 +13,19 @@ import gzip
 import hashlib
 import json
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.fixtures.regions import RegionProcess
-from tests.fixtures.s3 import S3Endpoint
 from tests.integration.api.support import create_table, expect_error, unique
 from tests.integration.api.transfers_support import (
     enable_pitr,
     put_many,
-    s3_client,
     s3_region,
     scan,
+    transfer_fixtures,
     wait_export,
     wait_import,
 )
@@ -38,28 +35,7 @@ pytestmark = pytest.mark.integration
 BUCKET = "gt-exports"
 
 
-@pytest.fixture(scope="module")
-def region(
-    tmp_path_factory: pytest.TempPathFactory, s3_server: S3Endpoint
-) -> Iterator[RegionProcess]:
-    proc = s3_region(tmp_path_factory.mktemp("exports"), s3_server).start()
-    yield proc
-    proc.stop()
-
-
-@pytest.fixture(scope="module")
-def ddb(region: RegionProcess) -> Any:
-    return region.client()
-
-
-@pytest.fixture(scope="module")
-def s3(s3_server: S3Endpoint) -> Any:
-    client = s3_client(s3_server)
-    try:
-        client.create_bucket(Bucket=BUCKET)
-    except client.exceptions.BucketAlreadyOwnedByYou:
-        pass
-    return client
+region, ddb, s3 = transfer_fixtures("exports", BUCKET)
 
 
 def _items(n: int) -> list[dict[str, Any]]:
@@ -82,10 +58,53 @@ def _get(s3: Any, key: str) -> bytes:
     return body
 
 
+def _import_export(
+    ddb: Any, bucket: str, export: dict[str, Any], target: str, fmt: str = "DYNAMODB_JSON"
+) -> dict[str, Any]:
+    """ImportTable of a finished export's data files (GZIP, ``fmt``) in ``bucket`` into
+    a new table ``target`` keyed like ``_items``: its ImportTableDescription."""
+    imp: dict[str, Any] = ddb.import_table(
+        S3BucketSource={
+            "S3Bucket": bucket,
+            "S3KeyPrefix": export["ExportManifest"].rsplit("/", 1)[0] + "/data/",
+        },
+        InputFormat=fmt,
+        InputCompressionType="GZIP",
+        TableCreationParameters={
+            "TableName": target,
+            "AttributeDefinitions": [
+                {"AttributeName": "p", "AttributeType": "S"},
+                {"AttributeName": "s", "AttributeType": "N"},
+            ],
+            "KeySchema": [
+                {"AttributeName": "p", "KeyType": "HASH"},
+                {"AttributeName": "s", "KeyType": "RANGE"},
+            ],
+            "BillingMode": "PAY_PER_REQUEST",
+        },
+    )["ImportTableDescription"]
+    return imp
+
+
 def _latest(ddb: Any, table: str) -> datetime:
     desc = ddb.describe_continuous_backups(TableName=table)["ContinuousBackupsDescription"]
     at: datetime = desc["PointInTimeRecoveryDescription"]["LatestRestorableDateTime"]
     return at
+
+
+def _exportable(
+    ddb: Any, prefix: str, n: int, *, settle: float
+) -> tuple[str, list[dict[str, Any]], str, datetime]:
+    """A new table of ``_items(n)`` with PITR on, ``settle`` seconds later: its name,
+    items, ARN and latest restorable instant."""
+    name = unique(prefix)
+    create_table(ddb, name, ("p", "S"), ("s", "N"))
+    items = _items(n)
+    put_many(ddb, name, items)
+    table_arn: str = ddb.describe_table(TableName=name)["Table"]["TableArn"]
+    enable_pitr(ddb, name)
+    time.sleep(settle)
+    return name, items, table_arn, _latest(ddb, name)
 
 
 def _iso_ms(text: str) -> float:
@@ -200,14 +219,7 @@ def _norm(wire: dict[str, Any]) -> str:
 
 
 def test_full_then_incremental_export_imports_back_equal(ddb: Any, s3: Any) -> None:
-    name = unique("exp")
-    create_table(ddb, name, ("p", "S"), ("s", "N"))
-    items = _items(120)
-    put_many(ddb, name, items)
-    table_arn = ddb.describe_table(TableName=name)["Table"]["TableArn"]
-    enable_pitr(ddb, name)
-    time.sleep(1.5)
-    at = _latest(ddb, name)
+    name, items, table_arn, at = _exportable(ddb, "exp", 120, settle=1.5)
     before = scan(ddb, name)
     request: dict[str, Any] = {
         "TableArn": table_arn,
@@ -284,24 +296,7 @@ def test_full_then_incremental_export_imports_back_equal(ddb: Any, s3: Any) -> N
 
     # import the full export into a new table, replay the incremental one: equal
     target = unique("imp")
-    data_prefix = desc["ExportManifest"].rsplit("/", 1)[0] + "/data/"
-    imp = ddb.import_table(
-        S3BucketSource={"S3Bucket": BUCKET, "S3KeyPrefix": data_prefix},
-        InputFormat="DYNAMODB_JSON",
-        InputCompressionType="GZIP",
-        TableCreationParameters={
-            "TableName": target,
-            "AttributeDefinitions": [
-                {"AttributeName": "p", "AttributeType": "S"},
-                {"AttributeName": "s", "AttributeType": "N"},
-            ],
-            "KeySchema": [
-                {"AttributeName": "p", "KeyType": "HASH"},
-                {"AttributeName": "s", "KeyType": "RANGE"},
-            ],
-            "BillingMode": "PAY_PER_REQUEST",
-        },
-    )["ImportTableDescription"]
+    imp = _import_export(ddb, BUCKET, desc, target)
     done = wait_import(ddb, imp["ImportArn"])
     assert done["ImportStatus"] == "COMPLETED", done
     assert done["ImportedItemCount"] == len(items) and done["ErrorCount"] == 0
@@ -326,26 +321,7 @@ def test_full_then_incremental_export_imports_back_equal(ddb: Any, s3: Any) -> N
     assert ion["ExportStatus"] == "COMPLETED", ion
     _check_manifests(s3, ion, incremental=False)
     target = unique("imp-ion")
-    imp = ddb.import_table(
-        S3BucketSource={
-            "S3Bucket": BUCKET,
-            "S3KeyPrefix": ion["ExportManifest"].rsplit("/", 1)[0] + "/data/",
-        },
-        InputFormat="ION",
-        InputCompressionType="GZIP",
-        TableCreationParameters={
-            "TableName": target,
-            "AttributeDefinitions": [
-                {"AttributeName": "p", "AttributeType": "S"},
-                {"AttributeName": "s", "AttributeType": "N"},
-            ],
-            "KeySchema": [
-                {"AttributeName": "p", "KeyType": "HASH"},
-                {"AttributeName": "s", "KeyType": "RANGE"},
-            ],
-            "BillingMode": "PAY_PER_REQUEST",
-        },
-    )["ImportTableDescription"]
+    imp = _import_export(ddb, BUCKET, ion, target, "ION")
     assert wait_import(ddb, imp["ImportArn"])["ImportStatus"] == "COMPLETED"
     assert scan(ddb, target) == before
     ddb.delete_table(TableName=target)
@@ -449,14 +425,7 @@ def test_interrupted_export_ends_completed_or_failed(tmp_path: Path) -> None:
     proc = s3_region(tmp_path, None, {"GLOBALTABLES_TEST_TRANSFER_PAUSE_S": "0.2"}).start()
     try:
         ddb: Any = proc.client()
-        name = unique("exp-kill")
-        create_table(ddb, name, ("p", "S"), ("s", "N"))
-        items = _items(1500)
-        put_many(ddb, name, items)
-        arn = ddb.describe_table(TableName=name)["Table"]["TableArn"]
-        enable_pitr(ddb, name)
-        time.sleep(1.2)
-        at = _latest(ddb, name)
+        _, items, arn, at = _exportable(ddb, "exp-kill", 1500, settle=1.2)
         export = ddb.export_table_to_point_in_time(
             TableArn=arn, S3Bucket="gt-local-exports", ExportTime=at
         )["ExportDescription"]["ExportArn"]
@@ -473,26 +442,7 @@ def test_interrupted_export_ends_completed_or_failed(tmp_path: Path) -> None:
             assert desc["ItemCount"] == len(items)
             # the local object store's export imports back too
             target = unique("imp-local")
-            imp = ddb.import_table(
-                S3BucketSource={
-                    "S3Bucket": "gt-local-exports",
-                    "S3KeyPrefix": desc["ExportManifest"].rsplit("/", 1)[0] + "/data/",
-                },
-                InputFormat="DYNAMODB_JSON",
-                InputCompressionType="GZIP",
-                TableCreationParameters={
-                    "TableName": target,
-                    "AttributeDefinitions": [
-                        {"AttributeName": "p", "AttributeType": "S"},
-                        {"AttributeName": "s", "AttributeType": "N"},
-                    ],
-                    "KeySchema": [
-                        {"AttributeName": "p", "KeyType": "HASH"},
-                        {"AttributeName": "s", "KeyType": "RANGE"},
-                    ],
-                    "BillingMode": "PAY_PER_REQUEST",
-                },
-            )["ImportTableDescription"]
+            imp = _import_export(ddb, "gt-local-exports", desc, target)
             assert wait_import(ddb, imp["ImportArn"], timeout=120)["ImportStatus"] == "COMPLETED"
             assert len(scan(ddb, target)) == len(items)
     finally:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,13 +16,11 @@ import pytest
 from botocore.exceptions import ClientError
 
 from regions.protection.formats.compression import compress
-from tests.fixtures.regions import RegionProcess
-from tests.fixtures.s3 import S3Endpoint
 from tests.integration.api.support import REGION, expect_error, unique
 from tests.integration.api.transfers_support import (
-    s3_client,
     s3_region,
     scan,
+    transfer_fixtures,
     wait_import,
 )
 
@@ -32,28 +29,7 @@ pytestmark = pytest.mark.integration
 BUCKET = "gt-imports"
 
 
-@pytest.fixture(scope="module")
-def region(
-    tmp_path_factory: pytest.TempPathFactory, s3_server: S3Endpoint
-) -> Iterator[RegionProcess]:
-    proc = s3_region(tmp_path_factory.mktemp("imports"), s3_server).start()
-    yield proc
-    proc.stop()
-
-
-@pytest.fixture(scope="module")
-def ddb(region: RegionProcess) -> Any:
-    return region.client()
-
-
-@pytest.fixture(scope="module")
-def s3(s3_server: S3Endpoint) -> Any:
-    client = s3_client(s3_server)
-    try:
-        client.create_bucket(Bucket=BUCKET)
-    except client.exceptions.BucketAlreadyOwnedByYou:
-        pass
-    return client
+region, ddb, s3 = transfer_fixtures("imports", BUCKET)
 
 
 def _params(name: str, **kw: Any) -> dict[str, Any]:

@@ -15,12 +15,11 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import boto3
 import pytest
-from botocore.config import Config
 
-from tests.fixtures.regions import ADMIN_KEY_ID, ADMIN_SECRET, RegionProcess, free_port
+from tests.fixtures.regions import RegionProcess, free_port
 from tests.integration.api.support import REGION, create_table, expect_error, unique
+from tests.integration.api.transfers_support import put_many, raw_client, scan, wait_active
 
 pytestmark = pytest.mark.integration
 
@@ -51,35 +50,6 @@ def region(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RegionProcess]:
 @pytest.fixture(scope="module")
 def ddb(region: RegionProcess) -> Any:
     return region.client()
-
-
-def _scan(ddb: Any, table: str) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-    kw: dict[str, Any] = {"TableName": table, "ConsistentRead": True}
-    while True:
-        page = ddb.scan(**kw)
-        out += page["Items"]
-        if "LastEvaluatedKey" not in page:
-            break
-        kw["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-    return sorted(out, key=lambda i: i["p"]["S"])
-
-
-def _wait_active(ddb: Any, name: str, timeout: float = 60) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        table: dict[str, Any] = ddb.describe_table(TableName=name)["Table"]
-        if table["TableStatus"] == "ACTIVE":
-            return table
-        time.sleep(0.1)
-    raise AssertionError(f"{name} did not become ACTIVE")
-
-
-def _put_many(ddb: Any, table: str, items: list[dict[str, Any]]) -> None:
-    for start in range(0, len(items), 25):
-        ddb.batch_write_item(
-            RequestItems={table: [{"PutRequest": {"Item": i}} for i in items[start : start + 25]]}
-        )
 
 
 def _delete_many(ddb: Any, table: str, keys: list[dict[str, Any]]) -> None:
@@ -131,14 +101,7 @@ def test_continuous_backups_lifecycle(ddb: Any, region: RegionProcess) -> None:
     )["ContinuousBackupsDescription"]["PointInTimeRecoveryDescription"]
     assert off == {"PointInTimeRecoveryStatus": "DISABLED"}
 
-    raw = boto3.client(
-        "dynamodb",
-        endpoint_url=region.url,
-        region_name=REGION,
-        aws_access_key_id=ADMIN_KEY_ID,
-        aws_secret_access_key=ADMIN_SECRET,
-        config=Config(parameter_validation=False, retries={"max_attempts": 1}),
-    )
+    raw = raw_client(region)
     for days in (0, 36):
         expect_error(
             lambda days=days: raw.update_continuous_backups(
@@ -181,7 +144,7 @@ def test_mass_delete_drill(ddb: Any) -> None:
         {"p": {"S": f"k{i:05d}"}, "n": {"N": str(i)}, "s": {"S": "x" * (i % 50)}}
         for i in range(1000)
     ]
-    _put_many(ddb, name, items)
+    put_many(ddb, name, items)
     time.sleep(1.5)  # a snapshot or two in between
     for i in range(0, 1000, 10):
         ddb.update_item(
@@ -192,11 +155,11 @@ def test_mass_delete_drill(ddb: Any) -> None:
         )
     ddb.delete_item(TableName=name, Key={"p": {"S": "k00001"}})
     time.sleep(0.5)
-    expected = _scan(ddb, name)
+    expected = scan(ddb, name)
     time.sleep(1.2)
     delete_started = time.time()
     _delete_many(ddb, name, [{"p": i["p"]} for i in items[:500]])
-    assert len(_scan(ddb, name)) == 500
+    assert len(scan(ddb, name)) == 500
     # past the stream retention: the records before the delete have left the change log
     time.sleep(RETENTION + 1.5)
 
@@ -211,9 +174,9 @@ def test_mass_delete_drill(ddb: Any) -> None:
     assert summary["SourceTableArn"].endswith(f":table/{name}")
     assert summary["RestoreInProgress"] is True
     assert abs(summary["RestoreDateTime"].timestamp() - (delete_started - 1)) < 0.01
-    done = _wait_active(ddb, target)
+    done = wait_active(ddb, target)
     assert done["RestoreSummary"]["RestoreInProgress"] is False
-    assert _scan(ddb, target) == expected
+    assert scan(ddb, target) == expected
 
     # the latest restorable time: the table as it is now
     latest = unique("drill-l")
@@ -222,8 +185,8 @@ def test_mass_delete_drill(ddb: Any) -> None:
         TargetTableName=latest,
         UseLatestRestorableTime=True,
     )
-    _wait_active(ddb, latest)
-    assert _scan(ddb, latest) == _scan(ddb, name)
+    wait_active(ddb, latest)
+    assert scan(ddb, latest) == scan(ddb, name)
     for t in (name, target, latest):
         ddb.delete_table(TableName=t)
 
@@ -299,7 +262,7 @@ def test_restore_overrides(ddb: Any) -> None:
     ddb.update_continuous_backups(
         TableName=name, PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True}
     )
-    _put_many(ddb, name, [{"p": {"S": f"k{i}"}, "g": {"S": f"g{i % 2}"}} for i in range(20)])
+    put_many(ddb, name, [{"p": {"S": f"k{i}"}, "g": {"S": f"g{i % 2}"}} for i in range(20)])
     time.sleep(1.2)
     target = unique("povr-t")
     ddb.restore_table_to_point_in_time(
@@ -319,10 +282,10 @@ def test_restore_overrides(ddb: Any) -> None:
         LocalSecondaryIndexOverride=[],
         SSESpecificationOverride={"Enabled": False},
     )
-    table = _wait_active(ddb, target)
+    table = wait_active(ddb, target)
     assert table["ProvisionedThroughput"]["WriteCapacityUnits"] == 6
     assert table["GlobalSecondaryIndexes"][0]["ProvisionedThroughput"]["ReadCapacityUnits"] == 2
-    assert len(_scan(ddb, target)) == 20
+    assert len(scan(ddb, target)) == 20
     other = unique("povr-o")
     ddb.restore_table_to_point_in_time(
         SourceTableName=name,
@@ -330,7 +293,7 @@ def test_restore_overrides(ddb: Any) -> None:
         UseLatestRestorableTime=True,
         OnDemandThroughputOverride={"MaxReadRequestUnits": 9, "MaxWriteRequestUnits": 8},
     )
-    assert _wait_active(ddb, other)["OnDemandThroughput"]["MaxReadRequestUnits"] == 9
+    assert wait_active(ddb, other)["OnDemandThroughput"]["MaxReadRequestUnits"] == 9
     expect_error(
         lambda: ddb.restore_table_to_point_in_time(
             SourceTableName=name,

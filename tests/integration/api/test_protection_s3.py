@@ -16,13 +16,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 from botocore.exceptions import ClientError
 
 from tests.fixtures.regions import RegionProcess, free_port
 from tests.fixtures.s3 import S3Endpoint
 from tests.integration.api.support import REGION
+from tests.integration.api.transfers_support import put_many, s3_client
 
 pytestmark = pytest.mark.integration
 
@@ -52,13 +52,7 @@ def region(
 
 @pytest.fixture(scope="module")
 def s3(s3_server: S3Endpoint) -> Any:
-    return boto3.client(
-        "s3",
-        endpoint_url=s3_server.endpoint_url,
-        region_name=s3_server.region,
-        aws_access_key_id=s3_server.access_key_id,
-        aws_secret_access_key=s3_server.secret_access_key,
-    )
+    return s3_client(s3_server)
 
 
 def _keys(s3: Any, bucket: str, prefix: str) -> list[str]:
@@ -79,9 +73,7 @@ def _table(ddb: Any, name: str) -> dict[str, dict[str, Any]]:
         f"k{i:05d}": {"id": {"S": f"k{i:05d}"}, "n": {"N": str(i)}, "b": {"B": bytes([i % 256]) * 5}}
         for i in range(ITEMS)
     }
-    rows = list(items.values())
-    for i in range(0, len(rows), 25):
-        ddb.batch_write_item(RequestItems={name: [{"PutRequest": {"Item": r}} for r in rows[i : i + 25]]})
+    put_many(ddb, name, list(items.values()))
     return items
 
 
