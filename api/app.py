@@ -34,6 +34,7 @@ from api import (
     quarantine,
     rest,
     rest_query,
+    shutdown_deadline,
     verify,
 )
 from api import durability as durability_api
@@ -155,10 +156,12 @@ def create_app(
             try:
                 yield
             finally:
+                deadline = shutdown_deadline.arm(f"worker of region {region.name}: shutdown")
                 await link.stop(region, app.state.metrics)
                 if forward is not None:
                     await forward.close()
                 await region.close()
+                deadline.cancel()
             return
         # this node first: on SQLite it makes sure no other node serves the file
         # (NodeConflict), on PostgreSQL it claims the node id
@@ -229,6 +232,7 @@ def create_app(
         try:
             yield
         finally:
+            deadline = shutdown_deadline.arm(f"region {region.name}: shutdown")
             if workers is not None:
                 # first, so that their last changes are committed before the publisher stops
                 await workers.stop()
@@ -242,6 +246,7 @@ def create_app(
                 await replicator.stop()
             await node.leave()
             await region.close()
+            deadline.cancel()
 
     app = RegionApp(
         title=f"globaltables region {region.name}",

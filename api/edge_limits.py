@@ -43,7 +43,9 @@ class EdgeLimits:
 
     def uvicorn_options(self) -> dict[str, Any]:
         """What goes to ``uvicorn.Config`` besides ``http=`` (api/edge.py)."""
-        return {"timeout_keep_alive": self.idle_timeout}
+        # requests still running at SIGTERM get this long before their connections
+        # close; the lifespan's shutdown then has its own deadline (api/shutdown_deadline.py)
+        return {"timeout_keep_alive": self.idle_timeout, "timeout_graceful_shutdown": 5}
 
     def to_json(self) -> str:
         """For a worker process's command line (globaltables/workers.py)."""

@@ -139,6 +139,10 @@ class Nodes(Protocol):
     async def leave(self) -> None: ...
 
 
+#: most seconds leave() waits on the database for each of its two steps
+LEAVE_TIMEOUT_S = 3.0
+
+
 def _lock_key(text: str) -> int:
     """A stable int4 for an advisory lock's second half."""
     return zlib.crc32(text.encode()) & 0x7FFFFFFF
@@ -404,15 +408,19 @@ class SharedNodes:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._beat
         if self._conn is not None:
+            # bounded: a database that stopped answering must not hold up a SIGTERM (the
+            # row ages out and the lock goes with the session anyway)
             with contextlib.suppress(Exception):
-                async with self._lock:
+                async with asyncio.timeout(LEAVE_TIMEOUT_S), self._lock:
                     await self._conn.execute(
                         "DELETE FROM gt_nodes WHERE region = $1 AND node = $2",
                         self.region,
                         self.node_id,
                     )
-            with contextlib.suppress(Exception):
-                await self._conn.close()
+            try:
+                await self._conn.close(timeout=LEAVE_TIMEOUT_S)
+            except Exception:
+                self._conn.terminate()
             self._conn = None
 
 
