@@ -176,3 +176,31 @@ def test_validation_error_fails(aws: Any, cli_table: str) -> None:
     )
     assert out.returncode != 0
     assert "ValidationException" in out.stderr
+
+
+def test_backups_and_point_in_time_recovery(aws: Any, cli_table: str) -> None:
+    """What Terraform's point_in_time_recovery and a backup runbook call, through the CLI."""
+    out = aws(
+        "update-continuous-backups",
+        "--table-name",
+        cli_table,
+        "--point-in-time-recovery-specification",
+        "PointInTimeRecoveryEnabled=true,RecoveryPeriodInDays=7",
+    )
+    assert out.returncode == 0, out.stderr
+    out = aws("describe-continuous-backups", "--table-name", cli_table)
+    assert out.returncode == 0, out.stderr
+    pitr = json.loads(out.stdout)["ContinuousBackupsDescription"]["PointInTimeRecoveryDescription"]
+    assert (pitr["PointInTimeRecoveryStatus"], pitr["RecoveryPeriodInDays"]) == ("ENABLED", 7)
+    out = aws("create-backup", "--table-name", cli_table, "--backup-name", "cli-backup")
+    assert out.returncode == 0, out.stderr
+    arn = json.loads(out.stdout)["BackupDetails"]["BackupArn"]
+    out = aws("list-backups", "--table-name", cli_table)
+    assert out.returncode == 0, out.stderr
+    assert arn in {b["BackupArn"] for b in json.loads(out.stdout)["BackupSummaries"]}
+    out = aws("describe-backup", "--backup-arn", arn + "0")
+    assert out.returncode != 0
+    assert "BackupNotFoundException" in out.stderr
+    out = aws("delete-backup", "--backup-arn", arn)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["BackupDescription"]["BackupDetails"]["BackupStatus"] == "DELETED"
