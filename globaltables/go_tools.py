@@ -46,6 +46,8 @@ class GoProgram:
     #: the make target that builds it, and the Go release its go.mod needs
     make_target: str
     go_min: str
+    #: what build() raises (a subclass of GoBuildFailed, named for its callers)
+    error: type[GoBuildFailed] = GoBuildFailed
 
     def binary(self) -> Path:
         return tools_dir() / f"{self.name}-{self.version}"
@@ -59,7 +61,7 @@ class GoProgram:
             return target
         go = go_toolchain()
         if go is None:
-            raise GoBuildFailed(
+            raise self.error(
                 f"{self.name} is not built and there is no Go toolchain: install Go >= "
                 f"{self.go_min} and run `make {self.make_target}` (builds "
                 f"{self.module}@{self.version} into {target.parent})"
@@ -85,7 +87,7 @@ class GoProgram:
             )
             built = Path(gobin) / self.built_name
             if out.returncode != 0 or not built.is_file():
-                raise GoBuildFailed(
+                raise self.error(
                     f"go install {self.module}@{self.version} failed:\n"
                     f"{(out.stdout + out.stderr)[-2000:]}"
                 )

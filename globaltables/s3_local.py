@@ -55,24 +55,15 @@ _REPO = Path(__file__).resolve().parents[1]
 _ACCESS_KEY = "globaltables-local"
 
 
-class S3Unavailable(RuntimeError):
+class S3Unavailable(GoBuildFailed):
     """No versitygw binary and none can be built here, or the server did not start."""
 
 
 #: how this checkout builds the server (``make s3-tools``)
-PROGRAM = GoProgram(MODULE, VERSION, "versitygw", "versitygw", "s3-tools", "1.25")
-
-
-def binary() -> Path:
-    return PROGRAM.binary()
-
-
-def build(timeout: float = 900.0) -> Path:
-    """The server's binary, built first if it is not there."""
-    try:
-        return PROGRAM.build(timeout)
-    except GoBuildFailed as exc:
-        raise S3Unavailable(str(exc)) from None
+PROGRAM = GoProgram(MODULE, VERSION, "versitygw", "versitygw", "s3-tools", "1.25", S3Unavailable)
+#: the binary's path, and the binary built first if it is not there
+binary = PROGRAM.binary
+build = PROGRAM.build
 
 
 def ensure(timeout: float = 900.0) -> Path:

@@ -48,24 +48,15 @@ VERSION = "v2.12.0"
 MODULE = "github.com/Shopify/toxiproxy/v2/cmd/server"
 
 
-class ToxiproxyUnavailable(RuntimeError):
+class ToxiproxyUnavailable(GoBuildFailed):
     """No Toxiproxy binary and none can be built here (no Go toolchain, no network)."""
 
 
 #: how this checkout builds it (``make wan-tools``)
-PROGRAM = GoProgram(MODULE, VERSION, "server", "toxiproxy-server", "wan-tools", "1.22")
-
-
-def binary() -> Path:
-    return PROGRAM.binary()
-
-
-def build(timeout: float = 900.0) -> Path:
-    """Toxiproxy's binary, built first if it is not there."""
-    try:
-        return PROGRAM.build(timeout)
-    except GoBuildFailed as exc:
-        raise ToxiproxyUnavailable(str(exc)) from None
+PROGRAM = GoProgram(MODULE, VERSION, "server", "toxiproxy-server", "wan-tools", "1.22", ToxiproxyUnavailable)
+#: the binary's path, and the binary built first if it is not there
+binary = PROGRAM.binary
+build = PROGRAM.build
 
 
 class ToxiproxyServer:
