@@ -23,6 +23,11 @@
 // WRITE on any topic allows InitProducerId. Re-running is harmless: an upsert replaces the
 // password, and creating an ACL that exists is a no-op.
 //
+// On a cluster each broker applies new users and ACLs when it replays the metadata log, so a
+// client connecting right after the controller committed them may still be refused by a
+// broker that lags. The grant therefore returns only once every voter and observer of the
+// metadata quorum has the log up to the high watermark seen after the writes (bounded: 30 s).
+//
 // Exit 0 and one "granted region-R" line per region on stdout; exit 1 with the reason on stderr.
 
 import java.io.BufferedReader;
@@ -37,6 +42,7 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 
 import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.QuorumInfo;
 import org.apache.kafka.clients.admin.ScramCredentialInfo;
 import org.apache.kafka.clients.admin.ScramMechanism;
 import org.apache.kafka.clients.admin.UserScramCredentialAlteration;
@@ -108,12 +114,38 @@ public class GrantRegions {
         try (Admin admin = Admin.create(config)) {
             admin.alterUserScramCredentials(users).all().get(60, TimeUnit.SECONDS);
             admin.createAcls(acls).all().get(60, TimeUnit.SECONDS);
+            awaitEveryNode(admin);
         } catch (ExecutionException e) {
             Throwable cause = e.getCause() != null ? e.getCause() : e;
             fail(cause.getClass().getSimpleName() + ": " + cause.getMessage());
         }
         for (String name : regions.keySet()) {
             System.out.println("granted region-" + name);
+        }
+    }
+
+    /** Wait until every node of the metadata quorum holds the log up to the high watermark
+     *  read now, i.e. past the records just written. */
+    static void awaitEveryNode(Admin admin) throws Exception {
+        long target = admin.describeMetadataQuorum().quorumInfo().get(30, TimeUnit.SECONDS).highWatermark();
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (true) {
+            QuorumInfo quorum = admin.describeMetadataQuorum().quorumInfo().get(30, TimeUnit.SECONDS);
+            long behind = 0;
+            List<QuorumInfo.ReplicaState> nodes = new ArrayList<>(quorum.voters());
+            nodes.addAll(quorum.observers());
+            for (QuorumInfo.ReplicaState node : nodes) {
+                if (node.logEndOffset() < target) {
+                    behind++;
+                }
+            }
+            if (behind == 0) {
+                return;
+            }
+            if (System.nanoTime() > deadline) {
+                fail(behind + " Kafka node(s) had not replayed the new users and ACLs after 30 s");
+            }
+            Thread.sleep(100);
         }
     }
 

@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import ClusterAuthorizationFailedError
+from aiokafka.errors import ClusterAuthorizationFailedError, TopicAuthorizationFailedError
 from aiokafka.structs import TopicPartition
 
 from globaltables import kafka_broker
@@ -340,9 +340,10 @@ def _cli(*args: str) -> subprocess.CompletedProcess[str]:
 async def _region_writes(cluster: ClusterInfo, region: KafkaSecurity, topic: str) -> int:
     """Write one record as ``region``, auto-creating ``topic``; its replication factor.
 
-    Each broker applies new ACLs when it replays the metadata log, so right after `kafka
-    grant` returns a broker may still refuse the producer id for a second or two (a single
-    broker, being the controller too, has them at once): retried, bounded."""
+    Each broker applies new ACLs when it replays the metadata log. `kafka grant` returns once
+    every node holds the log past them, but applying it to the authorizer follows a moment
+    later, so a broker may still refuse the producer id or the topic for a short while:
+    retried, bounded."""
     began, last = time.monotonic(), None
     for _ in range(30):
         producer = AIOKafkaProducer(
@@ -355,7 +356,7 @@ async def _region_writes(cluster: ClusterInfo, region: KafkaSecurity, topic: str
             await producer.start()
             await asyncio.wait_for(producer.send_and_wait(topic, b"x"), 30)
             break
-        except ClusterAuthorizationFailedError as exc:
+        except (ClusterAuthorizationFailedError, TopicAuthorizationFailedError) as exc:
             last = exc
         finally:
             await producer.stop()
