@@ -930,13 +930,16 @@ _INDEX_PUTS = (
     "ON CONFLICT (tid, iid, part, hk, rk, tk) DO UPDATE SET data=excluded.data, size=excluded.size"
 )
 _INDEX_KEY_TYPES = _INDEX_TYPES[:6]
-# the rows found by one index probe per key (LATERAL), then deleted by row address, so
-# that the plan never depends on an estimate of the array's length
+# the rows found by one index probe per key (LATERAL), each then deleted by its address
+# (a TID scan), so that the plan depends neither on an estimate of the array's length
+# nor on the table's size when it was made; ``OFFSET 0`` keeps the LATERAL subquery
+# from being flattened into a join (GET_ROWS says why that matters)
 _INDEX_DELS = (
-    "DELETE FROM gt_index WHERE ctid = ANY(ARRAY(SELECT x.ctid "
+    "DELETE FROM gt_index USING (SELECT x.ctid AS row "
     "FROM unnest({}, {}, {}, {}, {}, {}) AS d(tid, iid, part, hk, rk, tk) "
     "CROSS JOIN LATERAL (SELECT ctid FROM gt_index AS g WHERE g.tid = d.tid AND g.iid = d.iid "
-    "AND g.part = d.part AND g.hk = d.hk AND g.rk = d.rk AND g.tk = d.tk) AS x))"
+    "AND g.part = d.part AND g.hk = d.hk AND g.rk = d.rk AND g.tk = d.tk OFFSET 0) AS x) AS y "
+    "WHERE gt_index.ctid = y.row"
 )
 _META = (
     "INSERT INTO gt_meta (key, value) SELECT * FROM unnest({}, {}) "

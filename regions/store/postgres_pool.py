@@ -331,12 +331,16 @@ class _AsyncpgDriver:
 
 
 #: several point reads in one statement: one index probe per key (LATERAL), in the
-#: order asked (ORDINALITY); a key with no row has no line
+#: order asked (ORDINALITY); a key with no row has no line.  ``OFFSET 0`` keeps the
+#: planner from flattening the LATERAL subquery into a join: flattened, a plan made
+#: while the table was small (a new table, before autovacuum's first ANALYZE) is a hash
+#: join over a sequential scan, and the prepared statement keeps it as the table grows
+#: (every read then scanned the whole table: most of PostgreSQL's CPU under a put load)
 GET_ROWS = (
     "SELECT k.i, g.part, g.hk, g.rk, g.hlc, g.origin, g.data, g.size "
     "FROM unnest($1::integer[], $2::integer[], $3::bytea[], $4::bytea[]) WITH ORDINALITY "
     "AS k(tid, part, hk, rk, i) CROSS JOIN LATERAL (SELECT * FROM gt_items AS g "
-    "WHERE g.tid = k.tid AND g.part = k.part AND g.hk = k.hk AND g.rk = k.rk) AS g"
+    "WHERE g.tid = k.tid AND g.part = k.part AND g.hk = k.hk AND g.rk = k.rk OFFSET 0) AS g"
 )
 
 

@@ -9,12 +9,14 @@ row is the transaction that wrote it.
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import asyncpg
 import pytest
 
+from regions.control.table_changes import NewTable
 from regions.data.ops import Update
 from regions.errors import ConditionalCheckFailed, InternalError
 from regions.expressions.legacy import attribute_updates_to_update
@@ -22,6 +24,8 @@ from regions.keys import EncodedKey, encode_key
 from regions.region import Region
 from regions.settings import RegionSettings
 from regions.store import verify as store_verify
+from regions.store.postgres_groups import _INDEX_DELS, _INDEX_KEY_TYPES
+from regions.store.postgres_pool import GET_ROWS
 from regions.store.postgres_store import PostgresStore
 from regions.versions import Version
 from tests.integration.store.test_region_store import _item, _table
@@ -178,7 +182,10 @@ async def test_writes_of_one_item_take_turns(pg_region: Region) -> None:
     key = {"pk": {"S": "counter"}, "sk": {"N": "1"}}
     add = attribute_updates_to_update({"n": {"Action": "ADD", "Value": {"N": "1"}}})
     await asyncio.gather(
-        *(region.data.commit_one(Update("items", key=key, attribute_updates=add)) for _ in range(40))
+        *(
+            region.data.commit_one(Update("items", key=key, attribute_updates=add))
+            for _ in range(40)
+        )
     )
     got = await region.data.get_item("items", key)
     assert got is not None and got["n"] == {"N": "40"}
@@ -270,7 +277,9 @@ async def test_members_share_a_partition_item_by_item(pg_region: Region, pg_url:
     """Writes of different items of one partition run side by side in one group."""
     region = pg_region
     tid, first = await _key(region, "same0")
-    keys = [f"same{i}" for i in range(200) if (await _key(region, f"same{i}"))[1].part == first.part]
+    keys = [
+        f"same{i}" for i in range(200) if (await _key(region, f"same{i}"))[1].part == first.part
+    ]
     await asyncio.gather(*(region.data.put_item("items", _item(k, "1")) for k in keys[:12]))
     live, transactions, logged = await _stored(pg_url, tid)
     assert live == logged == 12
@@ -292,3 +301,77 @@ async def test_a_statement_beyond_items_has_the_partition_to_itself(pg_region: R
     await asyncio.gather(*(increment() for _ in range(20)))
     async with region.store.read() as tx:
         assert await tx.get_meta("counter") == "20"
+
+
+async def test_point_reads_probe_the_index_even_with_a_plan_made_on_an_empty_table(
+    pg_region: Region, pg_url: str
+) -> None:
+    """A prepared statement keeps its generic plan as the table grows.  Made on a new
+    table (no statistics yet), a flattened LATERAL read was a hash join over a
+    sequential scan of every row: each group's reads then scanned the whole table."""
+    del pg_region  # its schema, empty
+    statements = {
+        "GET_ROWS": GET_ROWS,
+        "_INDEX_DELS": _INDEX_DELS.format(
+            *(f"${i}::{kind}[]" for i, kind in enumerate(_INDEX_KEY_TYPES, 1))
+        ),
+    }
+    conn = await asyncpg.connect(pg_url)
+    try:
+        await conn.execute("SET plan_cache_mode = force_generic_plan")
+        for name, sql in statements.items():
+            explain = await conn.prepare(f"EXPLAIN {sql}")
+            params = len(set(re.findall(r"\$\d+", sql)))
+            plan = "\n".join(r[0] for r in await explain.fetch(*([[]] * params)))
+            assert "Seq Scan" not in plan and "Hash" not in plan, f"{name}:\n{plan}"
+            assert "Index Scan" in plan, f"{name}:\n{plan}"
+    finally:
+        await conn.close()
+
+
+async def test_index_entries_follow_concurrent_puts_moves_and_deletes(
+    pg_region: Region, pg_url: str
+) -> None:
+    """A GSI's entries, written and deleted in groups (``_INDEX_PUTS``/``_INDEX_DELS``):
+    after concurrent puts, puts that move an item to another index key, and deletes,
+    the index holds exactly one entry per live item, under its latest key."""
+    region = pg_region
+    key_schema = [
+        {"AttributeName": "pk", "KeyType": "HASH"},
+        {"AttributeName": "sk", "KeyType": "RANGE"},
+    ]
+    attributes = [
+        {"AttributeName": "pk", "AttributeType": "S"},
+        {"AttributeName": "sk", "AttributeType": "N"},
+        {"AttributeName": "g", "AttributeType": "S"},
+    ]
+    by_g = {
+        "IndexName": "by-g",
+        "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}],
+        "Projection": {"ProjectionType": "ALL"},
+    }
+    await region.control.create_table(
+        NewTable(
+            name="indexed",
+            key_schema=key_schema,
+            attribute_definitions=attributes,
+            billing_mode="PAY_PER_REQUEST",
+            global_indexes=[by_g],
+        )
+    )
+    tid, _ = await region.catalog.table("indexed")
+    await asyncio.gather(
+        *(region.data.put_item("indexed", _item(f"k{i}", "1", g="a")) for i in range(24))
+    )
+    await asyncio.gather(
+        *(region.data.put_item("indexed", _item(f"k{i}", "1", g="b")) for i in range(12))
+    )
+    await asyncio.gather(
+        *(
+            region.data.delete_item("indexed", {"pk": {"S": f"k{i}"}, "sk": {"N": "1"}})
+            for i in range(6, 18)
+        )
+    )
+    rows = await _fetch(pg_url, "SELECT hk, tk FROM gt_index WHERE tid = $1", tid)
+    assert len(rows) == 12  # k0-k5 under "b", k18-k23 under "a"
+    assert len({bytes(r["hk"]) for r in rows}) == 2
