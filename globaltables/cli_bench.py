@@ -118,9 +118,10 @@ def run_cmd(
 ) -> None:
     """Run one workload against one server and print a table (and JSON with --json)."""
     from bench import aio
-    from bench.loadgen import Endpoint, LoadConfig, ensure_table, run_load
+    from bench.loadgen import DynamoError, Endpoint, LoadConfig, ensure_table, run_load
     from bench.loadgen import preload as do_preload
     from bench.report import run_table
+    from bench.sigv4 import BENCH_ACCESS_KEY
 
     trivial = None
     if endpoint is None:
@@ -137,12 +138,20 @@ def run_cmd(
             endpoint, workload, concurrency=concurrency, item_size=item_size, key_space=key_space,
             duration=duration, warmup=warmup, seed=seed, max_ops=max_ops, region=region,
         )
-        if preload:
-            ep = Endpoint(endpoint, region)
-            aio.run(ensure_table(ep))
-            secs = aio.run(do_preload(ep, key_space, item_size, seed=seed))
-            click.echo(f"preloaded {key_space} items in {secs:.1f} s", err=True)
-        result = aio.run(run_load(cfg, progress=progress)).to_dict()
+        try:
+            if preload:
+                ep = Endpoint(endpoint, region)
+                aio.run(ensure_table(ep))
+                secs = aio.run(do_preload(ep, key_space, item_size, seed=seed))
+                click.echo(f"preloaded {key_space} items in {secs:.1f} s", err=True)
+            result = aio.run(run_load(cfg, progress=progress)).to_dict()
+        except OSError as exc:  # refused, reset, unreachable: the server is not there
+            raise click.ClickException(f"cannot reach {endpoint}: {exc}") from None
+        except DynamoError as exc:  # e.g. keys the server does not know (docs/benchmarks.md)
+            raise click.ClickException(
+                f"{endpoint} refused the benchmark's request: {exc} (the benchmark signs with "
+                f"{BENCH_ACCESS_KEY}; docs/benchmarks.md, Reproducing)"
+            ) from None
     finally:
         if trivial is not None:
             import shutil

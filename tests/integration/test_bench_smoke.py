@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -134,6 +135,25 @@ def test_cli_run_prints_table_and_json(bench_region: Server, tmp_path: Path) -> 
     assert result.exit_code == 0, result.output
     assert "ops/s" in result.output and "p99 ms" in result.output
     assert out.exists() and '"ops_per_s"' in out.read_text()
+
+
+@pytest.mark.integration
+def test_cli_run_explains_a_server_that_is_not_there_or_refuses_it(bench_region: Server) -> None:
+    """One line saying what went wrong, not a traceback."""
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        nobody = f"http://127.0.0.1:{s.getsockname()[1]}"
+    result = CliRunner().invoke(main, ["bench", "run", "-e", nobody, "-d", "0.5", "--no-progress"])
+    assert result.exit_code == 1, result.output
+    assert f"cannot reach {nobody}" in result.output and "Traceback" not in result.output
+    # signed for another region: the region refuses the signature
+    result = CliRunner().invoke(
+        main, ["bench", "run", "-e", bench_region.url, "--region", "eu-west-9", "-d", "0.5",
+               "--no-progress"],
+    )  # fmt: skip
+    assert result.exit_code == 1, result.output
+    assert "refused the benchmark's request: 400" in result.output
+    assert "AKIDGLOBALTABLESBENCH" in result.output
 
 
 def test_cli_help() -> None:
