@@ -272,6 +272,10 @@ def test_a_remote_kafka_path_delays_every_frame_by_its_pair() -> None:
 def test_bench_replication_wan_smoke(tmp_path: Path) -> None:
     """``globaltables bench replication --wan`` end to end, tiny: one rate, seconds."""
     out = tmp_path / "bench"
+    # every duration at the CLI's minimum (--step 1, --warmup 1, --workload-s 2,
+    # --partition-s 1).  A 1 s step still sends 4 probes per source (probes_per_s 4)
+    # and every probe is delayed by at least 0.9 of its pair's one-way latency, so the
+    # lower bounds below hold probe by probe, not only for a large sample
     cmd = [
         sys.executable,
         "-m",
@@ -284,7 +288,7 @@ def test_bench_replication_wan_smoke(tmp_path: Path) -> None:
         "--rates",
         "30",
         "--step",
-        "2",
+        "1",
         "--warmup",
         "1",
         "--workload-s",

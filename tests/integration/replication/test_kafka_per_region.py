@@ -5,8 +5,9 @@ data directory, port and admin password).  Each region publishes to its broker a
 reads the two others' topics from theirs, logging in there with the credentials its
 ``--config`` file's ``peer_kafka`` tables give (the region's own come from the
 environment).  Under a bounded write load on all three, region A's broker is killed
-(SIGKILL) for ``GLOBALTABLES_TEST_KAFKA_OUTAGE_S`` seconds (default 30), then started
-again from the same data directory.  During the outage B and C keep replicating to
+(SIGKILL) for ``GLOBALTABLES_TEST_KAFKA_OUTAGE_S`` seconds, then started again from
+the same data directory: 30 s (the issue's test) in the long form (``make chaos``,
+``GLOBALTABLES_CHAOS=long``, the chaos suite's convention), 10 s in ``make test``.  During the outage B and C keep replicating to
 each other (a write in B is read in C within seconds; A too keeps receiving them,
 its consumers being on B's and C's brokers) and only A's cluster is reported down;
 after the restart every region holds the same items, with every acknowledged write
@@ -37,10 +38,20 @@ pytestmark = pytest.mark.integration
 #: names no other test uses (every region here has its own broker anyway)
 A, B, C = NAMES = ("pkr-a", "pkr-b", "pkr-c")
 TABLE = "per_region_kafka"
-#: seconds region A's broker stays down (the issue's test: 30)
-OUTAGE_S = float(os.environ.get("GLOBALTABLES_TEST_KAFKA_OUTAGE_S", "30"))
+#: the long form (tests/chaos/conftest.py's switch): the issue's 30 s outage
+LONG = os.environ.get("GLOBALTABLES_CHAOS", "short") == "long"
+#: seconds region A's broker stays down.  The short form's 10 s still covers every
+#: state the 30 s one goes through: A's broker is unreachable from the kill until the
+#: restarted JVM serves (10 s + its start-up), longer than SEND_STALL_S (10 s), so A's
+#: publisher still gives up on its in-flight batch (BrokerSilent) and retries against
+#: a dead broker; longer than CONTACT_FRESH_S (4 s), so A's publisher and C's feed on
+#: A's cluster are still reported down; and it leaves room for >= 3 B -> C probes.
+#: What 30 s adds is only more of the same (more backoff rounds, a longer outbox).
+OUTAGE_S = float(os.environ.get("GLOBALTABLES_TEST_KAFKA_OUTAGE_S", "30" if LONG else "10"))
 #: how fast a write in B must be readable in C while A's broker is down
 B_TO_C_S = 5.0
+#: pause between two B -> C probes (short enough for >= 3 probes in the short form)
+PROBE_PAUSE_S = 0.5
 #: the ``globaltables region`` variables that carry Kafka credentials (the session's
 #: broker's, when another test started it): each region here gets its own broker's
 KAFKA_VARS = (
@@ -54,17 +65,29 @@ KAFKA_VARS = (
 )
 
 
+#: the broker that is killed and restarted (A's) re-registers only once the controller
+#: has dropped its SIGKILLed self, after broker.session.timeout.ms (Kafka's default
+#: 9 s, which made the restart take ~13 s).  A shorter session gets it back in ~7 s;
+#: the regions see the same thing either way (a broker that does not answer until it
+#: does).  Only A's: B's and C's brokers, which must keep serving, keep the defaults.
+RESTARTED_BROKER_PROPERTIES = {
+    "broker.session.timeout.ms": "4000",
+    "broker.heartbeat.interval.ms": "1000",
+}
+
+
 @dataclass
 class Broker:
     data: Path
     port: int
+    properties: dict[str, str] | None = None
 
     @property
     def bootstrap(self) -> str:
         return f"127.0.0.1:{self.port}"
 
     def start(self) -> None:
-        kafka_broker.start(self.data, port=self.port, timeout=90)
+        kafka_broker.start(self.data, port=self.port, timeout=90, extra_properties=self.properties)
 
     def kill(self) -> None:
         info = kafka_broker.status(self.data)
@@ -76,6 +99,7 @@ class Broker:
 def _start_brokers(root: Path) -> dict[str, Broker]:
     """A broker per region, started side by side (a JVM start takes seconds)."""
     brokers = {n: Broker(root / f"kafka-{n}", free_port()) for n in NAMES}
+    brokers[A].properties = RESTARTED_BROKER_PROPERTIES
     errors: list[BaseException] = []
 
     def start(b: Broker) -> None:
@@ -207,8 +231,15 @@ def test_one_regions_kafka_down_stalls_only_its_outbound_replication(
     # bounded: stopped below, and never longer than this nor past max_writes
     load = LoadClient(procs, TABLE, ledger, rate_per_thread=15, max_writes=2000)
     load.start(OUTAGE_S + 60)
+
+    def acked_in_every_region(since: int, at_least: int) -> bool:
+        later = ledger.acked[since:]
+        return all(sum(1 for a in later if a.region == r) >= at_least for r in NAMES)
+
     try:
-        time.sleep(3)
+        # the kill lands under load: every region has written (about 1 s at 15/s;
+        # a fixed 3 s sleep before)
+        assert wait_for(partial(acked_in_every_region, 0, 15), 30, interval=0.1)
         brokers[A].kill()
         killed = time.monotonic()
         # B -> C (and -> A) while A's broker is down: B's writes arrive within seconds
@@ -225,17 +256,28 @@ def test_one_regions_kafka_down_stalls_only_its_outbound_replication(
             )
             delays.append(time.monotonic() - written)
             assert wait_for(partial(_has, clients[A], key), B_TO_C_S, interval=0.1)
-            time.sleep(1.0)
+            time.sleep(PROBE_PAUSE_S)
         assert n >= 3, f"only {n} probes during the outage"
-        # only A's cluster is reported: by C for its consumer there, by A for its publisher
-        c_problems = _problems(procs[C])
-        assert any(brokers[A].bootstrap in p and A in p for p in c_problems), c_problems
-        assert not any(brokers[B].bootstrap in p for p in c_problems), c_problems
-        assert any(p.startswith("publisher not connected") for p in _problems(procs[A]))
+        # only A's cluster is reported: by C for its consumer there, by A for its
+        # publisher.  Polled until A's broker is due back (a report comes CONTACT_FRESH_S
+        # after the last answer, and the short form gets here only ~5 s into the
+        # outage); B's cluster is checked in that same reading, as before
+        reported: dict[str, list[str]] = {}
+
+        def a_reported() -> bool:
+            reported[C], reported[A] = _problems(procs[C]), _problems(procs[A])
+            return any(brokers[A].bootstrap in p and A in p for p in reported[C]) and any(
+                p.startswith("publisher not connected") for p in reported[A]
+            )
+
+        assert wait_for(a_reported, max(killed + OUTAGE_S - time.monotonic(), 0)), reported
+        assert not any(brokers[B].bootstrap in p for p in reported[C]), reported[C]
         time.sleep(max(killed + OUTAGE_S - time.monotonic(), 0))
         outage_acks = len(ledger.acked)
         brokers[A].start()
-        time.sleep(3)
+        # the load goes on through the restart: every region writes again before it
+        # stops (about 1 s; a fixed 3 s sleep before)
+        assert wait_for(partial(acked_in_every_region, outage_acks, 15), 30, interval=0.1)
     finally:
         load.stop()
     a_writes = sum(1 for ack in ledger.acked if ack.region == A)
@@ -247,7 +289,7 @@ def test_one_regions_kafka_down_stalls_only_its_outbound_replication(
         last[:] = [audit(procs, TABLE, ledger.acked)]
         return bool(last[0].ok)
 
-    assert wait_for(converged, 60, interval=1.0), (
+    assert wait_for(converged, 60, interval=0.5), (
         f"lost: {last[0].lost[:10]}; diverging: {last[0].diverging_keys[:10]}"
     )
     # the probes too, everywhere; and the deployment is healthy again

@@ -91,6 +91,12 @@ def test_list_show_replay_drop(
     pair: dict[str, RegionProcess], kafka_bootstrap: str, tmp_path: Path
 ) -> None:
     east, west = pair[EAST], pair[WEST]
+    # how long one `globaltables quarantine` process takes on this machine now: the
+    # margin of the clock-ahead record below is scaled by it (an empty list here)
+    started = time.monotonic()
+    probe = _cli("list", "--endpoint", west.url, "--json")
+    assert probe.returncode == 0, probe.stderr
+    cli_s = time.monotonic() - started
     east_db: Any = east.client()
     west_db: Any = west.client()
     east_db.create_table(
@@ -101,8 +107,13 @@ def test_list_show_replay_drop(
     )
     east_db.update_table(TableName=TABLE, ReplicaUpdates=[{"Create": {"RegionName": WEST}}])
     table_id = east_db.describe_table(TableName=TABLE)["Table"]["TableId"]
-    # far enough ahead that the early replay below still comes before it, on a busy machine
-    ahead_ms = wall_ms() + 20_000
+    # far enough ahead that the early replay below still comes more than --max-clock-ahead
+    # before it, on a busy machine.  Until that replay: the produce, the genuine write's
+    # replication, one or more `list` and the `replay` processes (~2.5 s here, with
+    # ~0.8 s per process).  The margin is 8 CLI processes' worth, at least 10 s: >= 4x
+    # that here and scaling with a slower machine; the fixed 20 s made the test sleep
+    # ~15 s below for nothing
+    ahead_ms = wall_ms() + max(10_000, round(8_000 * cli_s))
     future = _record(table_id, "future", ahead_ms << LOGICAL_BITS)
     forged = _record(table_id, "forged", wall_ms() << LOGICAL_BITS)
     mkey = TABLE.encode() + b"\x00future"
