@@ -176,15 +176,17 @@ def create_app(
             workers.start(region, app.state.metrics)
         if replicator is not None and node.shared:
             # every node of a shared region applies: its consumers join the region's
-            # group, and Kafka spreads the partitions over the nodes
+            # group, and Kafka spreads the partitions over the nodes; and publishes its
+            # share of the outbox (replicator/runner.py)
             await replicator.start_applying()
+            await replicator.start_publishing(node)
 
         @asynccontextmanager
         async def leading() -> AsyncIterator[None]:
             """The region's singletons, on the one node that leads (regions/nodes.py)."""
             region.control.leads = True
             if replicator is not None:
-                # the publisher and re-seed rounds; a node alone also starts applying here
+                # the re-seed rounds; a node alone also starts applying and publishing here
                 await (replicator.start_leading() if node.shared else replicator.start())
             # expiry is the region's own job, with or without replication
             jobs = [

@@ -34,6 +34,9 @@ log = logging.getLogger("globaltables.publisher")
 #: primary, globaltables/workers.py), so this is a safety net, not the path changes take.
 IDLE_POLL_ENV = "GLOBALTABLES_PUBLISH_IDLE_POLL_S"
 IDLE_POLL_S = 0.5
+#: the same while the region's nodes share the outbox: a write another node commits
+#: into this node's share wakes nothing here, so the poll is the path it takes
+SHARED_POLL_S = 0.1
 
 
 def idle_poll_s() -> float:
@@ -70,6 +73,10 @@ class Publisher:
         self.last_progress = time.monotonic()
         #: the running producer, for GET /v1/durability (its live acks/idempotence)
         self.producer: AIOKafkaProducer | None = None
+        #: (nodes, slot): this node publishes the records of the partitions with
+        #: ``part mod nodes == slot``; (1, 0), every record, on a node alone.  Set by
+        #: the runner from the region's live nodes (Replicator.share_outbox)
+        self.share: tuple[int, int] = (1, 0)
 
     async def run(self) -> None:
         """Publish until cancelled; the caller restarts it with backoff on errors."""
@@ -88,13 +95,16 @@ class Publisher:
             while True:
                 # clear before reading, so a commit racing with this read re-arms the wait
                 self.region.changes_available.clear()
-                records = await self.region.data.pending_changes(self.batch)
+                records = await self.region.data.pending_changes(self.batch, self.share)
                 if not records:
                     self.last_progress = time.monotonic()
+                    poll = (
+                        self.idle_poll_s
+                        if self.share[0] <= 1
+                        else min(self.idle_poll_s, SHARED_POLL_S)
+                    )
                     with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(
-                            self.region.changes_available.wait(), self.idle_poll_s
-                        )
+                        await asyncio.wait_for(self.region.changes_available.wait(), poll)
                     continue
                 futures = []
                 for r in records:
@@ -141,6 +151,7 @@ class Publisher:
         self.errors += 1
 
     async def backlog(self) -> int:
+        """The region's whole outbox (every node's share)."""
         return await self.region.data.pending_count()
 
 

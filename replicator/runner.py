@@ -5,6 +5,17 @@ queue in the outbox) and the tasks retry with capped exponential backoff,
 logging once per failure.  The publisher and each of the applier's feeds (one per
 Kafka cluster the sources' topics live on, replicator/apply_feed.py) retry on their
 own, so a cluster that is down stalls only what goes through it.
+
+On a region of several nodes (regions/nodes.py) every node applies (its consumers
+share the region's group) and every node publishes: the outbox is shared out by
+partition over the live nodes, ``part mod N == k`` for the k-th of N nodes in node-id
+order (:meth:`Replicator._share_outbox`).  An item's records are in one partition, so
+one node at a time publishes them, in order.  When a node dies its heartbeat ages out
+(``ALIVE_S``) and the others' shares cover its partitions again: its records wait in
+the shared store meanwhile, none is lost and none is left to nobody.  While the nodes
+disagree on who is alive, a partition may be published by two nodes for a moment, or
+by none until the next refresh: a duplicate is absorbed by LWW (invariant 3), a delay
+is only a delay.
 """
 
 from __future__ import annotations
@@ -17,6 +28,7 @@ from functools import partial
 from typing import Any
 
 from regions.kafka_security import KafkaSecurity
+from regions.nodes import HEARTBEAT_S, Nodes
 from regions.region import Region
 from replicator.applier import Applier
 from replicator.apply_feed import ClusterFeed
@@ -50,13 +62,17 @@ class Replicator:
         self.applier.on_assigned = self.reseeder.check_offsets
         self.last_error: str | None = None
         self.last_error_at: float | None = None
-        #: the feeds' tasks (every node) and the singletons' (the leading node only)
+        #: the feeds' tasks and the publisher's (every node), the singletons' (the
+        #: leading node only)
         self._apply_tasks: list[asyncio.Task[None]] = []
+        self._publish_tasks: list[asyncio.Task[None]] = []
         self._lead_tasks: list[asyncio.Task[None]] = []
         #: Reseeder.observe while this node applies but does not lead
         self._observe: asyncio.Task[None] | None = None
-        #: whether this node runs the publisher (it leads, or is the region's only node)
+        #: whether this node runs the publisher (every node of a region does)
         self.publishing = False
+        #: whether this node runs the region's singletons (the re-seeder's rounds)
+        self.leading = False
         #: the clusters (cluster_key) whose change topics exist: set up once per
         #: process, by whichever task reading or writing there gets first
         self._topics_ready: set[str] = set()
@@ -96,8 +112,9 @@ class Replicator:
 
     async def start(self) -> None:
         """Everything, on a region of one node: publishing, applying, re-seeding."""
-        self.publishing = True
+        self.leading = True  # no observer: this node decides
         await self.start_applying()
+        await self.start_publishing(None)
         await self.start_leading()
 
     @property
@@ -117,27 +134,62 @@ class Replicator:
             )
             for f in self.applier.feeds
         ]
-        if not self.publishing:
+        if not self.leading:
             # until this node leads: the stored re-seed marker tells it whether its
             # rows may be served (Reseeder.observe)
             self._observe = asyncio.create_task(self.reseeder.observe())
 
+    async def start_publishing(self, nodes: Nodes | None) -> None:
+        """The publisher: of the whole outbox on a node alone (``nodes`` None or not
+        shared), else of this node's share of it (module docstring), refreshed from
+        the region's live nodes every heartbeat."""
+        self.publishing = True
+        tasks = [asyncio.create_task(self._forever("publisher", self._publish))]
+        if nodes is not None and nodes.shared:
+            await self._refresh_share(nodes)  # before the first batch, where it can
+            tasks.append(asyncio.create_task(self._share_outbox(nodes)))
+        self._publish_tasks = tasks
+
+    async def _share_outbox(self, nodes: Nodes) -> None:
+        while True:
+            await asyncio.sleep(HEARTBEAT_S)
+            await self._refresh_share(nodes)
+
+    async def _refresh_share(self, nodes: Nodes) -> None:
+        """This node's share of the outbox from the live nodes; the previous one while
+        they cannot be read, or while this node's own heartbeat is missing from them
+        (the others then count it out and cover its partitions: a moment of overlap,
+        absorbed by LWW)."""
+        try:
+            alive = sorted(n.node_id for n in await nodes.alive())
+        except Exception as exc:
+            log.warning("cannot read the region's live nodes (%s); publishing share kept", exc)
+            return
+        if nodes.node_id not in alive:
+            return
+        share = (len(alive), alive.index(nodes.node_id))
+        if share != self.publisher.share:
+            log.info(
+                "publishing partitions p with p mod %d == %d (%d live node(s): %s)",
+                share[0], share[1], len(alive), ", ".join(alive),
+            )  # fmt: skip
+            self.publisher.share = share
+
     async def start_leading(self) -> None:
-        """The region's singletons: the publisher (which ships every node's outbox, so
-        a node that dies mid-flight leaves nothing unpublished: its rows are in the
-        shared store) and the re-seeder's rounds."""
+        """The region's singletons: the re-seeder's rounds.  (Every node publishes its
+        share of the outbox and applies its share of the partitions.)"""
         await self._cancel([self._observe] if self._observe is not None else [])
         self._observe = None
-        self.publishing = True
+        self.leading = True
         self._lead_tasks = [
-            asyncio.create_task(self._forever("publisher", self._publish)),
             # needs the store and the peers, not Kafka
             asyncio.create_task(self.reseeder.run()),
         ]
 
     async def stop_leading(self, *, applying: bool = True) -> None:
-        """Hand the singletons back (another node takes the lead); the feeds go on."""
-        self.publishing = False
+        """Hand the singletons back (another node takes the lead); the feeds and the
+        publisher go on."""
+        self.leading = False
         await self._cancel(self._lead_tasks)
         self._lead_tasks = []
         if applying and self._apply_tasks and self._observe is None:
@@ -146,8 +198,10 @@ class Replicator:
     async def stop(self) -> None:
         """Stop everything this node runs."""
         await self.stop_leading(applying=False)
-        tasks = self._apply_tasks + ([self._observe] if self._observe is not None else [])
-        self._apply_tasks, self._observe = [], None
+        tasks = self._apply_tasks + self._publish_tasks
+        tasks += [self._observe] if self._observe is not None else []
+        self._apply_tasks, self._publish_tasks, self._observe = [], [], None
+        self.publishing = False
         await self._cancel(tasks)
 
     async def _cancel(self, tasks: list[asyncio.Task[None]]) -> None:
@@ -233,7 +287,7 @@ class Replicator:
         now = time.monotonic()
         pub, app = self.publisher, self.applier
         if not self.publishing:
-            pass  # the leading node publishes (and reports the publisher's problems)
+            pass  # not started, or stopping
         elif not pub.connected:
             problems.append(f"publisher not connected to Kafka ({pub.contact.describe()})")
         elif now - pub.last_progress > STALL_S:
@@ -273,8 +327,9 @@ class Replicator:
             # the peers whose topics are read from their own cluster (--peer-kafka)
             "peer_kafka": dict(sorted(self.region.settings.peer_kafka.items())),
             "publisher": {
-                # False on a node that does not lead: the leader publishes every node's writes
                 "running": self.publishing,
+                # this node publishes the partitions p with p mod nodes == slot
+                "share": {"nodes": self.publisher.share[0], "slot": self.publisher.share[1]},
                 "connected": self.publisher.connected,
                 "published": self.publisher.published,
                 "errors": self.publisher.errors,

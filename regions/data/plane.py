@@ -491,9 +491,13 @@ class DataPlane:
         async with self.store.read() as tx:
             return await tx.pending_count()
 
-    async def pending_changes(self, limit: int = 500) -> list[ChangeRecord]:
+    async def pending_changes(
+        self, limit: int = 500, share: tuple[int, int] = (1, 0)
+    ) -> list[ChangeRecord]:
+        """The outbox's oldest records; ``share``: one node's slice of it
+        (``DirectReads.pending_changes``)."""
         async with self.store.read() as tx:
-            rows = await tx.pending_changes(limit)
+            rows = await tx.pending_changes(limit, share)
         return [ChangeRecord.decode_stored(r.record, r.seq, r.created_ms) for r in rows]
 
     async def mark_published(self, seqs: list[int]) -> None:

@@ -241,11 +241,26 @@ class DirectReads:
         r = await self.db.fetchrow("SELECT value FROM gt_meta WHERE key=$1", (key,))
         return str(r[0]) if r is not None else None
 
-    async def pending_changes(self, limit: int) -> list[StoredChange]:
-        rows = await self.db.fetch(
-            f"SELECT {_CHANGE_COLS} FROM gt_changes WHERE pending = TRUE ORDER BY seq LIMIT $1",
-            (limit,),
-        )
+    async def pending_changes(
+        self, limit: int, share: tuple[int, int] = (1, 0)
+    ) -> list[StoredChange]:
+        """The oldest records waiting for the publisher; with ``share`` (nodes, slot),
+        only those of the partitions ``part mod nodes == slot``: one node's share of
+        the outbox when a region's nodes publish side by side (replicator/runner.py)."""
+        nodes, slot = share
+        if nodes <= 1:
+            rows = await self.db.fetch(
+                f"SELECT {_CHANGE_COLS} FROM gt_changes WHERE pending = TRUE "
+                "ORDER BY seq LIMIT $1",
+                (limit,),
+            )
+        else:
+            # ((part % n) + n) % n: a slot for every part, whatever the sign of part
+            rows = await self.db.fetch(
+                f"SELECT {_CHANGE_COLS} FROM gt_changes WHERE pending = TRUE "
+                "AND ((part % $2) + $2) % $2 = $3 ORDER BY seq LIMIT $1",
+                (limit, nodes, slot),
+            )
         return [_change(r) for r in rows]
 
     async def changes_after(

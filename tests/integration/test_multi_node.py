@@ -7,8 +7,9 @@ second region, all real processes on real Kafka and PostgreSQL:
   Kafka spreads the partitions over them;
 - ``kill -9`` of the leading node under a write load through both nodes (a client
   retries on the other node, as a load balancer would make it) and one in the other
-  region loses no acknowledged write, the other node takes the lead (and with it the
-  publisher) and the dead node's partitions, and
+  region loses no acknowledged write, the other node takes the lead, the dead node's
+  share of the outbox (every node publishes the records of its partitions) and its
+  Kafka partitions, and
   ``globaltables verify`` finds the regions identical afterwards;
 - a second node on a SQLite store, and a node id already in use, are refused.
 """
@@ -112,6 +113,17 @@ def _assigned(proc: RegionProcess) -> set[str]:
     return {p for c in replication["applier"]["clusters"] for p in c["assigned"]}
 
 
+def _share(proc: RegionProcess) -> tuple[int, int] | None:
+    """(nodes, slot) of the outbox this node publishes (``/healthz``); None if it does
+    not publish."""
+    replication = proc.health().get("replication")
+    assert isinstance(replication, dict)
+    publisher = replication["publisher"]
+    if not publisher["running"]:
+        return None
+    return publisher["share"]["nodes"], publisher["share"]["slot"]
+
+
 def test_two_nodes_one_region(deployment: dict[str, RegionProcess]) -> None:
     n1, n2, west = deployment["n1"], deployment["n2"], deployment["west"]
     c1, c2, cw = n1.client(), n2.client(), west.client()
@@ -142,7 +154,7 @@ def test_two_nodes_one_region(deployment: dict[str, RegionProcess]) -> None:
     assert took < 1.0, f"the catalog change took {took:.2f}s to reach the other node"
     c2.update_table(TableName=table, DeletionProtectionEnabled=False)
 
-    # global through the follower: the leader's replicator carries both nodes' writes
+    # global through the follower: both nodes' writes replicate
     deployment[follower].client().update_table(
         TableName=table, ReplicaUpdates=[{"Create": {"RegionName": WEST}}]
     )
@@ -165,6 +177,12 @@ def test_two_nodes_one_region(deployment: dict[str, RegionProcess]) -> None:
         return all(held) and not (held[0] & held[1]) and len(partitions) == TOPIC_PARTITIONS
 
     _eventually(spread, 30, "the west topic's partitions spread over both nodes")
+    # every node publishes: the outbox's partitions are shared out, one share each
+    _eventually(
+        lambda: {_share(deployment[n]) for n in ("n1", "n2")} == {(2, 0), (2, 1)},
+        15,
+        "the outbox shared by both nodes",
+    )
     cw.put_item(TableName=table, Item={"id": {"S": "from-west"}})
     for c in (c1, c2):
         _eventually(
@@ -232,7 +250,8 @@ def test_two_nodes_one_region(deployment: dict[str, RegionProcess]) -> None:
         k for k in acked if "Item" not in survivor.get_item(TableName=table, Key={"id": {"S": k}})
     ]
     assert not missing, f"{len(missing)} acknowledged writes lost in {EAST}: {missing[:5]}"
-    # ... nor in the other region, which the new leader's replicator feeds
+    # ... nor in the other region: every acknowledged write is published, those left in
+    # the dead node's share of the outbox by the survivor (all of them: counted below)
     def replicated() -> bool:
         return all(
             "Item" in cw.get_item(TableName=table, Key={"id": {"S": k}})
@@ -240,6 +259,8 @@ def test_two_nodes_one_region(deployment: dict[str, RegionProcess]) -> None:
         )
 
     _eventually(replicated, 60, f"the acknowledged writes in {WEST}")
+    # the dead node's share of the outbox is the survivor's once its heartbeat aged out
+    _eventually(lambda: _share(deployment[follower]) == (1, 0), 20, "the whole outbox")
     # the survivor took over the dead node's partitions and applied the west's writes
     _eventually(
         lambda: _assigned(deployment[follower]) == partitions, 60, "all partitions on one node"

@@ -32,8 +32,8 @@ def _replicator() -> Replicator:
     rep.last_error_at = None
     rep._topics_ready = set()
     rep._topics_locks = {}
-    rep._apply_tasks, rep._lead_tasks, rep._observe = [], [], None
-    rep.publishing = False
+    rep._apply_tasks, rep._publish_tasks, rep._lead_tasks, rep._observe = [], [], [], None
+    rep.publishing = rep.leading = False
     return rep
 
 

@@ -166,7 +166,7 @@ async def test_status_counts_conflicts_lost_and_duplicates_apart() -> None:
     async def held() -> dict[str, Any]:
         return {}
 
-    rep.publisher = stub(connected=True, published=5, errors=0, backlog=backlog)
+    rep.publisher = stub(connected=True, published=5, errors=0, backlog=backlog, share=(1, 0))
     rep.applier = stub(
         connected=True, sources=["eu-west-1"], errors=0, quarantine=stub(held=held),
         totals=ApplyCounts(applied=7, lost=2, duplicates=3, skipped=1), feeds=[],
@@ -188,3 +188,39 @@ def _fast(sleep: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]
         return await sleep(min(delay, 0.001), *args)
 
     return fast
+
+
+class _Nodes:
+    """What the runner reads of regions/nodes.py: this node's id and the live nodes."""
+
+    def __init__(self, node_id: str, alive: list[str]) -> None:
+        self.node_id, self.live, self.fail = node_id, alive, False
+        self.shared = True
+
+    async def alive(self) -> list[Any]:
+        if self.fail:
+            raise ConnectionError("the database went away")
+        return [SimpleNamespace(node_id=n) for n in self.live]
+
+
+async def test_each_live_node_publishes_its_share_of_the_outbox() -> None:
+    """The k-th of N live nodes, by node id, publishes partitions p mod N == k; the
+    share follows the nodes as they come and go, and is kept while they cannot be read
+    or while this node's own heartbeat is missing (the others cover for it)."""
+    rep = _replicator()
+    rep.publisher = SimpleNamespace(share=(1, 0))
+    nodes = _Nodes("n2", ["n3", "n1", "n2"])
+    await rep._refresh_share(nodes)  # type: ignore[arg-type]
+    assert rep.publisher.share == (3, 1)
+    nodes.live = ["n2", "n3"]  # n1 died
+    await rep._refresh_share(nodes)  # type: ignore[arg-type]
+    assert rep.publisher.share == (2, 0)
+    nodes.fail = True
+    await rep._refresh_share(nodes)  # type: ignore[arg-type]
+    assert rep.publisher.share == (2, 0)
+    nodes.fail, nodes.live = False, ["n3"]  # this node's heartbeat is late
+    await rep._refresh_share(nodes)  # type: ignore[arg-type]
+    assert rep.publisher.share == (2, 0)
+    nodes.live = ["n2"]
+    await rep._refresh_share(nodes)  # type: ignore[arg-type]
+    assert rep.publisher.share == (1, 0)

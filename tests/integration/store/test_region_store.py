@@ -81,6 +81,32 @@ async def test_every_write_logs_exactly_one_change_in_its_transaction(region: Re
     assert pending[1].old_image == _item("a", "1", v=1)
 
 
+async def test_the_outbox_shared_by_nodes_gives_each_record_to_one_share(region: Region) -> None:
+    """Nodes publishing side by side each read the records of their partitions
+    (``part mod nodes == slot``): the shares are disjoint and together the outbox, each
+    in log order, a batch limit counting within the share."""
+    await _table(region)
+    for i in range(40):
+        await region.data.put_item("items", _item(f"k{i}", "1"))
+
+    async def pending(limit: int, share: tuple[int, int] = (1, 0)) -> list[tuple[int, int]]:
+        async with region.store.read() as tx:
+            return [(c.seq, c.part) for c in await tx.pending_changes(limit, share)]
+
+    everything = await pending(500)
+    assert len(everything) == 40 and len({part for _, part in everything}) == 4
+    for nodes in (2, 3):
+        shares = [await pending(500, (nodes, slot)) for slot in range(nodes)]
+        for slot, share in enumerate(shares):
+            assert share and all(part % nodes == slot for _, part in share)
+            assert share == sorted(share)
+        assert sorted(seq for s in shares for seq, _ in s) == [seq for seq, _ in everything]
+    assert await pending(3, (2, 1)) == (await pending(500, (2, 1)))[:3]
+    # the data plane's view, as the publisher reads it
+    records = await region.data.pending_changes(500, (2, 0))
+    assert [r.seq for r in records] == [seq for seq, _ in await pending(500, (2, 0))]
+
+
 async def test_noop_writes_log_nothing(region: Region) -> None:
     await _table(region)
     await region.data.put_item("items", _item("a", "1", v=1))
