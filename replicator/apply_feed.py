@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Awaitable
+from functools import partial
 from typing import TYPE_CHECKING, TypeVar
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -24,7 +25,14 @@ from aiokafka.structs import ConsumerRecord
 
 from regions.changes import ChangeRecord, InvalidRecord
 from replicator.health import KafkaContact
-from replicator.kafka import Cluster, change_topic, make_consumer, source_of_topic, start_or_close
+from replicator.kafka import (
+    Cluster,
+    change_topic,
+    make_consumer,
+    source_of_topic,
+    start_or_close,
+    stop_consumer,
+)
 from replicator.quarantine import Suspect
 from replicator.record_auth import open_record
 
@@ -86,7 +94,8 @@ class ClusterFeed:
             [change_topic(s) for s in self.sources],
             self.cluster.security,
         )
-        await start_or_close(consumer.start, consumer.stop)
+        # a start that did not finish holds no partitions: no reason to wait for the group
+        await start_or_close(consumer.start, partial(stop_consumer, consumer, 0.0))
         self._consumer = consumer
         self.contact.started()
         probe = asyncio.create_task(self.contact.watch(consumer.topics, self._probe_failed))
@@ -145,7 +154,7 @@ class ClusterFeed:
                 self._committing.cancel()
             self._committing = None
             with contextlib.suppress(Exception):
-                await consumer.stop()
+                await stop_consumer(consumer)
 
     async def wait_caught_up(self, deadline: float, *, strict: bool) -> str | None:
         """None once every record published to these sources' topics before the call

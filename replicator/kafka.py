@@ -12,6 +12,7 @@ its own Kafka").
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
@@ -37,6 +38,7 @@ __all__ = [
     "source_clusters",
     "source_of_topic",
     "start_or_close",
+    "stop_consumer",
 ]
 
 log = logging.getLogger("globaltables.kafka")
@@ -181,6 +183,29 @@ async def start_or_close(
         with contextlib.suppress(Exception):
             await close()
         raise
+
+
+async def stop_consumer(consumer: AIOKafkaConsumer, grace_s: float = 1.0) -> None:
+    """``consumer.stop()``, held up by the consumer group for at most ``grace_s``.
+
+    aiokafka's stop() first lets the group coordinator finish the round it is in, and
+    a JoinGroup waits at the broker until every member the group knows has rejoined:
+    after a predecessor of this process was killed (or left behind its consumer), until
+    that member's session times out (10 s).  A start() cancelled while it waits for
+    its first assignment is in exactly that round, and the region's shutdown would
+    wait it out (the runner's STOP_TIMEOUT_S).  Past ``grace_s`` the connections are
+    closed: the request in flight fails, the coordinator (closing) gives up, and
+    stop() finishes without it.  Nothing is lost: offsets are committed only after
+    their changes were applied."""
+    stop = asyncio.ensure_future(consumer.stop())
+    # its first step marks the coordinator closing: it starts no new round after this
+    await asyncio.sleep(0)
+    await asyncio.wait([stop], timeout=grace_s)
+    if not stop.done():
+        # aiokafka has no public abort; its client owns the connections
+        with contextlib.suppress(Exception):
+            await consumer._client.close()
+    await stop
 
 
 #: the most copies of a change topic ensure_topics asks for

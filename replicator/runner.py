@@ -130,24 +130,25 @@ class Replicator:
         node holds it (and LWW absorbs a redelivery after a move)."""
         self._apply_tasks = [
             asyncio.create_task(
-                self._forever(self._feed_task_name(f), partial(self._apply_from, f), feed=f)
+                self._forever(self._feed_task_name(f), partial(self._apply_from, f), feed=f),
+                name=self._feed_task_name(f),
             )
             for f in self.applier.feeds
         ]
         if not self.leading:
             # until this node leads: the stored re-seed marker tells it whether its
             # rows may be served (Reseeder.observe)
-            self._observe = asyncio.create_task(self.reseeder.observe())
+            self._observe = asyncio.create_task(self.reseeder.observe(), name="re-seed observer")
 
     async def start_publishing(self, nodes: Nodes | None) -> None:
         """The publisher: of the whole outbox on a node alone (``nodes`` None or not
         shared), else of this node's share of it (module docstring), refreshed from
         the region's live nodes every heartbeat."""
         self.publishing = True
-        tasks = [asyncio.create_task(self._forever("publisher", self._publish))]
+        tasks = [asyncio.create_task(self._forever("publisher", self._publish), name="publisher")]
         if nodes is not None and nodes.shared:
             await self._refresh_share(nodes)  # before the first batch, where it can
-            tasks.append(asyncio.create_task(self._share_outbox(nodes)))
+            tasks.append(asyncio.create_task(self._share_outbox(nodes), name="outbox share"))
         self._publish_tasks = tasks
 
     async def _share_outbox(self, nodes: Nodes) -> None:
@@ -183,7 +184,7 @@ class Replicator:
         self.leading = True
         self._lead_tasks = [
             # needs the store and the peers, not Kafka
-            asyncio.create_task(self.reseeder.run()),
+            asyncio.create_task(self.reseeder.run(), name="re-seeder"),
         ]
 
     async def stop_leading(self, *, applying: bool = True) -> None:
@@ -193,7 +194,7 @@ class Replicator:
         await self._cancel(self._lead_tasks)
         self._lead_tasks = []
         if applying and self._apply_tasks and self._observe is None:
-            self._observe = asyncio.create_task(self.reseeder.observe())
+            self._observe = asyncio.create_task(self.reseeder.observe(), name="re-seed observer")
 
     async def stop(self) -> None:
         """Stop everything this node runs."""
@@ -216,9 +217,10 @@ class Replicator:
             _, pending = await asyncio.wait(tasks, timeout=STOP_TIMEOUT_S)
             if pending:
                 log.warning(
-                    "%d replicator task(s) still stopping after %.0fs; left behind",
+                    "%d replicator task(s) still stopping after %.0fs; left behind: %s",
                     len(pending),
                     STOP_TIMEOUT_S,
+                    ", ".join(sorted(t.get_name() for t in pending)),
                 )
 
     async def snapshot_page(
