@@ -136,6 +136,10 @@ class Nodes(Protocol):
 
     async def alive(self) -> list[NodeInfo]: ...
 
+    async def live_ids(self) -> list[str]:
+        """The live nodes' ids in order (the publishers' shares, replicator/runner.py)."""
+        ...
+
     async def leave(self) -> None: ...
 
 
@@ -201,6 +205,9 @@ class SingleNode:
         return [
             NodeInfo(self.node_id, socket.gethostname(), os.getpid(), self._started, 0.0, True)
         ]
+
+    async def live_ids(self) -> list[str]:
+        return [self.node_id]
 
     async def leave(self) -> None:
         if self._lock_file is not None:
@@ -401,6 +408,27 @@ class SharedNodes:
             )
             for r in rows
         ]
+
+    async def live_ids(self) -> list[str]:
+        """The ids of the nodes whose heartbeat is younger than ALIVE_S, in order.
+        Read on this node's own session, which every node keeps anyway (a publisher
+        asks every second: a connection per call would be one per second per node);
+        raises while that session is down or busy longer than a heartbeat."""
+
+        async def read() -> list[str]:
+            async with self._lock:
+                conn = self._conn
+                if conn is None or conn.is_closed():
+                    raise ConnectionError(f"node {self.node_id}: its database session is down")
+                rows = await conn.fetch(
+                    "SELECT node FROM gt_nodes WHERE region = $1 "
+                    "AND seen > now() - make_interval(secs => $2) ORDER BY node",
+                    self.region,
+                    ALIVE_S,
+                )
+            return [str(r["node"]) for r in rows]
+
+        return await asyncio.wait_for(read(), HEARTBEAT_S * 2)
 
     async def leave(self) -> None:
         if self._beat is not None:

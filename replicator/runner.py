@@ -162,7 +162,7 @@ class Replicator:
         (the others then count it out and cover its partitions: a moment of overlap,
         absorbed by LWW)."""
         try:
-            alive = sorted(n.node_id for n in await nodes.alive())
+            alive = sorted(await nodes.live_ids())
         except Exception as exc:
             log.warning("cannot read the region's live nodes (%s); publishing share kept", exc)
             return

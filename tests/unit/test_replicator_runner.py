@@ -197,10 +197,10 @@ class _Nodes:
         self.node_id, self.live, self.fail = node_id, alive, False
         self.shared = True
 
-    async def alive(self) -> list[Any]:
+    async def live_ids(self) -> list[str]:
         if self.fail:
             raise ConnectionError("the database went away")
-        return [SimpleNamespace(node_id=n) for n in self.live]
+        return list(self.live)
 
 
 async def test_each_live_node_publishes_its_share_of_the_outbox() -> None:
