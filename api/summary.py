@@ -62,6 +62,8 @@ async def region_summary(
                 "errors": pub.errors,
                 "backlog": backlog,
                 "backlog_capped": backlog >= BACKLOG_CAP,
+                # this node publishes the outbox partitions p with p mod nodes == slot
+                "share": {"nodes": pub.share[0], "slot": pub.share[1]},
             },
             "applier": {
                 "connected": app.connected,
@@ -108,6 +110,14 @@ async def region_summary(
     ]
     counters = region.counters
     writes, noop = region.write_counts()
+    # a region of several nodes (regions/nodes.py): which ones live, and which answered
+    nodes: dict[str, Any] | None = None
+    if region.nodes is not None and region.nodes.shared:
+        try:
+            live: list[str] | None = await region.nodes.live_ids()
+        except Exception:  # this node's database session is down: it says so above
+            live = None
+        nodes = {"this": region.nodes.node_id, "leader": region.nodes.leading, "live": live}
     return {
         "region": region.name,
         "now_ms": int(now * 1000),
@@ -115,6 +125,7 @@ async def region_summary(
         "problems": problems,
         "peers": dict(sorted(region.settings.peers.items())),
         "store": {"backend": region.store.backend, "ok": store_ok},
+        "nodes": nodes,
         "replication": replication,
         "lag": lag,
         "writes": {

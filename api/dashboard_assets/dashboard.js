@@ -103,10 +103,17 @@ function renderCards(regions, names) {
       ["store", `${esc(s.store.backend)} · ${yes(s.store.ok, "ok", "unreachable")}`],
       ["writes", `${s.writes.total.toLocaleString("en")}${last ? ` · ${fmt(last.writes_per_s)}/s` : ""}`],
     ];
+    if (s.nodes) {
+      // a region of several nodes: the live ones, and the one that answered this poll
+      const live = s.nodes.live ? s.nodes.live.map(esc).join(", ") : "unknown";
+      rows.push(["nodes", `${live} · answered by ${esc(s.nodes.this)}${s.nodes.leader ? " (leader)" : ""}`]);
+    }
     if (rep) {
       const backlog = `${rep.publisher.backlog}${rep.publisher.backlog_capped ? "+" : ""}`;
       const consumerOk = rep.applier.connected || !rep.applier.sources.length;
-      rows.push(["publisher", `${yes(rep.publisher.connected, "up", "down")} · backlog ${backlog}`]);
+      const share = rep.publisher.share && rep.publisher.share.nodes > 1
+        ? ` · partitions p mod ${rep.publisher.share.nodes} = ${rep.publisher.share.slot}` : "";
+      rows.push(["publisher", `${yes(rep.publisher.connected, "up", "down")} · backlog ${backlog}${share}`]);
       rows.push(["applier", `${yes(consumerOk, "up", "down")} · ${rep.applier.applied.toLocaleString("en")} applied`]);
       if (rep.quarantine) rows.push(["quarantine", quarantineCount(rep.quarantine)]);
     } else {

@@ -5,7 +5,6 @@ Playwright), next to the PITR window, the restore, the export and the import."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -16,12 +15,11 @@ import httpx
 import pytest
 
 from globaltables.wan.ports import free_port
+from tests.fixtures.browser import browser_page, screenshots
 from tests.fixtures.regions import REPO, RegionProcess, cli_env
 from tests.integration.api.support import signed
 
 pytestmark = pytest.mark.integration
-
-CHROMIUM = "/usr/bin/chromium"
 
 
 @pytest.fixture(scope="module")
@@ -113,45 +111,27 @@ def test_the_endpoint_lists_backups_pitr_restores_exports_and_imports(
 def test_the_panel_shows_a_created_backup(
     region: RegionProcess, protected: dict[str, str], tmp_path: Path
 ) -> None:
-    if not os.path.exists(CHROMIUM):
-        if os.environ.get("CI"):
-            pytest.fail(f"{CHROMIUM} is missing on CI")
-        pytest.skip(f"{CHROMIUM} not installed (apt-get install chromium)")
-    from playwright import sync_api
-
-    shots = Path(os.environ.get("GLOBALTABLES_SCREENSHOTS") or REPO / "test-artifacts")
-    shots.mkdir(parents=True, exist_ok=True)
-    with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run"],
-        )  # fmt: skip
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1100})
-            errors: list[str] = []
-            page.on("pageerror", lambda e: errors.append(str(e)))
-            page.goto(f"{region.url}/dashboard")
-            row = page.wait_for_selector(
-                f'#backups tr[data-backup="{protected["backup"]}"]', timeout=30_000
-            )
-            assert row is not None
-            cells = [c.inner_text() for c in row.query_selector_all("td")]
-            assert cells[1:5] == ["dash_orders", "dash-nightly", "AVAILABLE", "25 items"], cells
-            pitr = page.inner_text('#pitr tr[data-pitr="dash_orders"]')
-            assert "on · 3 days" in pitr and "→" in pitr, pitr
-            assert "off" in page.inner_text('#pitr tr[data-pitr="dash_orders_restored"]')
-            restore = page.inner_text('#restores tr[data-restore="dash_orders_restored"]')
-            assert "backup " in restore and "ACTIVE" in restore and "25 items" in restore
-            export = page.inner_text(f'#exports tr[data-export="{protected["export"]}"]')
-            assert "full · DYNAMODB_JSON" in export and "COMPLETED" in export
-            assert "s3://dash-exports/" in export
-            imports = page.inner_text("#imports")
-            assert "dash_rows" in imports and "dash_never" in imports and "FAILED" in imports
-            failed_import = page.query_selector("#imports tr[title*='S3NoSuchBucket']")
-            assert failed_import is not None
-            assert "us-east-1" in page.inner_text("#protection-where")
-            page.locator("#protection").screenshot(path=str(shots / "dashboard-protection.png"))
-            assert not errors, errors
-        finally:
-            browser.close()
+    shots = screenshots()
+    with browser_page(height=1100) as page:
+        page.goto(f"{region.url}/dashboard")
+        row = page.wait_for_selector(
+            f'#backups tr[data-backup="{protected["backup"]}"]', timeout=30_000
+        )
+        assert row is not None
+        cells = [c.inner_text() for c in row.query_selector_all("td")]
+        assert cells[1:5] == ["dash_orders", "dash-nightly", "AVAILABLE", "25 items"], cells
+        pitr = page.inner_text('#pitr tr[data-pitr="dash_orders"]')
+        assert "on · 3 days" in pitr and "→" in pitr, pitr
+        assert "off" in page.inner_text('#pitr tr[data-pitr="dash_orders_restored"]')
+        restore = page.inner_text('#restores tr[data-restore="dash_orders_restored"]')
+        assert "backup " in restore and "ACTIVE" in restore and "25 items" in restore
+        export = page.inner_text(f'#exports tr[data-export="{protected["export"]}"]')
+        assert "full · DYNAMODB_JSON" in export and "COMPLETED" in export
+        assert "s3://dash-exports/" in export
+        imports = page.inner_text("#imports")
+        assert "dash_rows" in imports and "dash_never" in imports and "FAILED" in imports
+        failed_import = page.query_selector("#imports tr[title*='S3NoSuchBucket']")
+        assert failed_import is not None
+        assert "us-east-1" in page.inner_text("#protection-where")
+        page.locator("#protection").screenshot(path=str(shots / "dashboard-protection.png"))
+        assert not page.script_errors, page.script_errors

@@ -30,6 +30,7 @@ import httpx
 import pytest
 from botocore.exceptions import BotoCoreError, ClientError
 
+from tests.fixtures.browser import browser_page
 from tests.fixtures.regions import (
     ADMIN_KEY_ID,
     ADMIN_SECRET,
@@ -60,7 +61,9 @@ def _eventually(check: Callable[[], bool], timeout: float, what: str) -> float:
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
-def _node(store: str, port: int, node_id: str, kafka: str, west_url: str, logs: Path) -> RegionProcess:
+def _node(
+    store: str, port: int, node_id: str, kafka: str, west_url: str, logs: Path
+) -> RegionProcess:
     return RegionProcess(
         EAST,
         port,
@@ -168,6 +171,7 @@ def test_two_nodes_one_region(deployment: dict[str, RegionProcess]) -> None:
         )
 
     partitions: set[str] = set()
+
     # every node applies: the two consumers share the region's group, so Kafka gives
     # each some of the west topic's partitions (and all of them to a node alone)
     def spread() -> bool:
@@ -183,6 +187,22 @@ def test_two_nodes_one_region(deployment: dict[str, RegionProcess]) -> None:
         15,
         "the outbox shared by both nodes",
     )
+    # the dashboard shows the region's nodes and each node's share
+    for name in ("n1", "n2"):
+        summary = httpx.get(f"{deployment[name].url}/v1/replication", timeout=10).json()
+        assert summary["nodes"] == {"this": name, "leader": name == leader, "live": ["n1", "n2"]}, (
+            summary["nodes"]
+        )
+        assert summary["replication"]["publisher"]["share"]["nodes"] == 2
+    with browser_page() as page:
+        page.goto(f"{deployment[follower].url}/dashboard")
+        page.wait_for_function(
+            "/answered by/.test(document.querySelector('#regions').innerText)", timeout=30_000
+        )
+        card = page.inner_text("#regions")
+        assert f"n1, n2 · answered by {follower}" in card, card
+        assert "partitions p mod 2 = " in card, card
+        assert not page.script_errors, page.script_errors
     cw.put_item(TableName=table, Item={"id": {"S": "from-west"}})
     for c in (c1, c2):
         _eventually(
@@ -237,7 +257,9 @@ def test_two_nodes_one_region(deployment: dict[str, RegionProcess]) -> None:
     time.sleep(3)
     deployment[leader].kill()  # SIGKILL
     killed_at = time.monotonic()
-    took_over = _eventually(lambda: _leader(deployment, (follower,)) == follower, 20, "a new leader")
+    took_over = _eventually(
+        lambda: _leader(deployment, (follower,)) == follower, 20, "a new leader"
+    )
     time.sleep(3)
     stop.set()
     for t in threads:
@@ -250,6 +272,7 @@ def test_two_nodes_one_region(deployment: dict[str, RegionProcess]) -> None:
         k for k in acked if "Item" not in survivor.get_item(TableName=table, Key={"id": {"S": k}})
     ]
     assert not missing, f"{len(missing)} acknowledged writes lost in {EAST}: {missing[:5]}"
+
     # ... nor in the other region: every acknowledged write is published, those left in
     # the dead node's share of the outbox by the survivor (all of them: counted below)
     def replicated() -> bool:
@@ -268,15 +291,13 @@ def test_two_nodes_one_region(deployment: dict[str, RegionProcess]) -> None:
     assert len(west_acked) > 20, f"too few west writes acknowledged ({len(west_acked)})"
     _eventually(
         lambda: all(
-            "Item" in survivor.get_item(TableName=table, Key={"id": {"S": k}})
-            for k in west_acked
+            "Item" in survivor.get_item(TableName=table, Key={"id": {"S": k}}) for k in west_acked
         ),
         60,
         f"every acknowledged west write in {EAST}",
     )
     count = sum(
-        page["Count"]
-        for page in cw.get_paginator("scan").paginate(TableName=table, Select="COUNT")
+        page["Count"] for page in cw.get_paginator("scan").paginate(TableName=table, Select="COUNT")
     )
     assert count >= len(set(acked)) + 3
     # the replicas are identical, key by key (globaltables verify)
@@ -321,4 +342,3 @@ def test_a_second_node_on_sqlite_and_a_taken_node_id_are_refused(
         with pytest.raises(RuntimeError, match="node id 'n1' of region mn-solo-2 is in use"):
             twin.start(timeout=20)
         twin.kill()
-
