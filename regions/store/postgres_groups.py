@@ -58,12 +58,7 @@ round trip per member and an order among members, which concurrent bodies do not
 **Commit.**  Once no member's body is running: the writes still held, then COMMIT.
 A member's ``write()`` returns only after that COMMIT returned, and with
 ``synchronous_commit=on`` (``postgres_dialect.py``) the commit is on disk by then
-(invariant 7).  Under load the next group's members are already waiting with their
-first statements: the COMMIT then carries, in the same message, the next group's
-BEGIN and the partition locks those members asked for, and the next group runs on
-this connection (:meth:`_Group._commit_handing_over`).  Its locks are tried after
-this group's are released, exactly as in a message of its own; one round trip per
-group is saved.
+(invariant 7).
 """
 
 from __future__ import annotations
@@ -664,7 +659,13 @@ class _Group:
                     wanted.append(key)
         refused: set[Key] = set()
         if wanted:
-            sql = _try_locks(wanted)
+            # integers only, formatted here: the simple protocol carries the BEGIN and
+            # every lock in one message, and its command tag counts the refused ones
+            values = ", ".join(f"({int(t)}, {int(p)})" for t, p in wanted)
+            sql = (
+                f"SELECT 1 FROM (VALUES {values}) AS v(t, p) "
+                "WHERE NOT pg_try_advisory_xact_lock(t::integer, p::integer)"
+            )
             status = await self._db.send("simple", sql if self._begun else f"{BEGIN}; {sql}")
             self._begun = True
             if status != "SELECT 0":
@@ -790,8 +791,7 @@ class _Group:
                 await self._begin()
                 await self._write(writes, [])
             if self._begun:
-                if not await self._commit_handing_over():
-                    await self._db.send("simple", "COMMIT")
+                await self._db.send("simple", "COMMIT")
                 self._begun = False
             self.done.set_result(None)
         except Exception as exc:
@@ -799,53 +799,6 @@ class _Group:
             assert self._failure is not None
             self.done.set_exception(self._failure)
             self.done.exception()  # retrieved by whoever waits; no warning if nobody does
-
-
-    async def _commit_handing_over(self) -> bool:
-        """COMMIT, and in the same message the next group's BEGIN and the partition
-        locks its queued members asked for: under load the next group starts on this
-        connection with its locks taken, one round trip fewer per group.  The locks are
-        tried after this group's COMMIT released its own, as they would be in a
-        message of the next group's.  False (nothing sent) when there is nothing to
-        hand over; raises when the COMMIT failed."""
-        after = self.successor
-        if after is None or after._failure is not None or after._begun or after._db.slot:
-            return False
-        wanted: list[Key] = []
-        for request in after._queue:
-            wanted += [k for k in request.locks if k not in wanted]
-        if not wanted:
-            return False
-        sql = f"COMMIT; {BEGIN}; {_try_locks(wanted)}"
-        try:
-            status = await self._db.send("simple", sql)
-        except Exception:
-            slot = self._db.slot
-            if slot is None or slot.pg.is_closed() or not slot.pg.is_in_transaction():
-                raise  # the COMMIT failed (nothing after it ran), or its outcome is unknown
-            # the COMMIT went through and the next transaction's BEGIN too: a statement
-            # after it failed.  This group is committed; the next one starts on its own
-            log.warning("handing the connection to the next write group failed; not handed")
-            return True
-        # committed; the next group goes on in the transaction begun here.  Locks it was
-        # refused (another node's or process's) it asks for again in its first pass,
-        # which sorts out which members must leave
-        after._db, self._db = self._db, _pool._AsyncpgDriver(self.pool, None, None)
-        after._begun = True
-        if status == "SELECT 0":
-            after.locked.update(wanted)
-        return True
-
-
-def _try_locks(wanted: list[Key]) -> str:
-    """Try the partitions' advisory locks, as one statement whose command tag counts
-    the refused ones (``SELECT 0``: every one taken).  Integers only, formatted here:
-    the simple protocol carries it in one message with a BEGIN (and a COMMIT)."""
-    values = ", ".join(f"({int(t)}, {int(p)})" for t, p in wanted)
-    return (
-        f"SELECT 1 FROM (VALUES {values}) AS v(t, p) "
-        "WHERE NOT pg_try_advisory_xact_lock(t::integer, p::integer)"
-    )
 
 
 class _Batch:

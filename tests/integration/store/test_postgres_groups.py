@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import AsyncIterator, Callable
-from functools import partial
 from typing import Any
 
 import asyncpg
@@ -24,7 +23,6 @@ from regions.expressions.legacy import attribute_updates_to_update
 from regions.keys import EncodedKey, encode_key
 from regions.region import Region
 from regions.settings import RegionSettings
-from regions.store import postgres_pool as _pool
 from regions.store import verify as store_verify
 from regions.store.postgres_groups import _INDEX_DELS, _INDEX_KEY_TYPES
 from regions.store.postgres_pool import GET_ROWS
@@ -377,56 +375,3 @@ async def test_index_entries_follow_concurrent_puts_moves_and_deletes(
     rows = await _fetch(pg_url, "SELECT hk, tk FROM gt_index WHERE tid = $1", tid)
     assert len(rows) == 12  # k0-k5 under "b", k18-k23 under "a"
     assert len({bytes(r["hk"]) for r in rows}) == 2
-
-
-async def test_a_commit_hands_its_connection_to_the_waiting_group(
-    pg_region: Region, pg_url: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Under load the COMMIT of one group carries the next group's BEGIN and locks;
-    every write is still committed once and durable, and a partition another
-    transaction holds meanwhile delays only its own writes: a lock refused in the
-    hand-over is asked for again by the next group, whose member then leaves."""
-    region = pg_region
-    answers: list[tuple[str, Any]] = []
-    real = _pool._AsyncpgDriver._round_trip
-
-    async def recording(self: Any, how: str, sql: str, args: Any) -> Any:
-        answer = await real(self, how, sql, args)
-        answers.append((sql, answer))
-        return answer
-
-    monkeypatch.setattr(_pool._AsyncpgDriver, "_round_trip", recording)
-    groups = region.store._groups  # type: ignore[attr-defined]
-    tid, first = await _key(region, "w0")
-    keys = [f"w{i}" for i in range(200)]
-    blocked = [k for k in keys if (await _key(region, k))[1].part == first.part][:4]
-    free = [k for k in keys if (await _key(region, k))[1].part != first.part][:72]
-    holder = await asyncpg.connect(pg_url)
-    try:
-        await holder.execute("BEGIN")
-        await holder.execute(
-            "SELECT pg_advisory_xact_lock($1::integer, $2::integer)", tid, first.part
-        )
-        waiting: list[asyncio.Task[Any]] = []
-        for wave in range(4):
-            put = partial(region.data.put_item, "items")
-            running = [asyncio.create_task(put(_item(k, "1", n=wave))) for k in free[:36]]
-            # once their group has sent its first statement, the next writes wait in
-            # the group after it, which the running one hands its connection to
-            while groups._current is None or groups._current.admitting:
-                await asyncio.sleep(0)
-            later = [asyncio.create_task(put(_item(k, "1", n=wave))) for k in free[36:]]
-            if wave % 2:  # every other wave: one write to the held partition
-                waiting.append(asyncio.create_task(put(_item(blocked[wave], "1"))))
-            await asyncio.gather(*running, *later)
-        assert not any(t.done() for t in waiting)  # their partition is still held
-    finally:
-        await holder.execute("COMMIT")
-        await holder.close()
-    await asyncio.gather(*waiting)
-    handed = [answer for sql, answer in answers if sql.startswith("COMMIT; BEGIN; ")]
-    assert "SELECT 0" in handed, "no hand-over took every lock"
-    assert any(a != "SELECT 0" for a in handed), "no hand-over met the held partition"
-    live, _transactions, logged = await _stored(pg_url, tid)
-    assert live == len(free) + len(waiting)
-    assert logged == 4 * len(free) + len(waiting)
