@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -27,6 +28,7 @@ from regions.kafka_security import KafkaSecurity
 from regions.settings import RegionSettings
 
 __all__ = [
+    "SESSION_TIMEOUT_ENV",
     "Cluster",
     "apply_group",
     "change_topic",
@@ -37,6 +39,7 @@ __all__ = [
     "producer_settings",
     "source_clusters",
     "source_of_topic",
+    "session_timeout_ms",
     "start_or_close",
     "stop_consumer",
 ]
@@ -152,9 +155,35 @@ def producer_settings(producer: AIOKafkaProducer) -> dict[str, object]:
     }
 
 
+#: how long the group waits for a silent consumer before it hands its partitions to
+#: the region's other consumers: a killed node's partitions move after this.  Kafka
+#: clients' default is 10 s; brokers accept 6 s to 30 min (group.min/max.session.timeout.ms)
+SESSION_TIMEOUT_ENV = "GLOBALTABLES_KAFKA_SESSION_TIMEOUT_MS"
+SESSION_TIMEOUT_MS = 10_000
+
+
+def session_timeout_ms() -> int:
+    """The applier's consumer session timeout (``GLOBALTABLES_KAFKA_SESSION_TIMEOUT_MS``);
+    ValueError for a value the broker would refuse."""
+    text = os.environ.get(SESSION_TIMEOUT_ENV)
+    if text is None:
+        return SESSION_TIMEOUT_MS
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 6_000 <= value <= 1_800_000:
+        raise ValueError(
+            f"{SESSION_TIMEOUT_ENV} must be milliseconds from 6000 to 1800000 (what Kafka "
+            f"brokers accept by default), not {text!r}"
+        )
+    return value
+
+
 def make_consumer(
     bootstrap: str, region: str, topics: list[str], security: KafkaSecurity | None = None
 ) -> AIOKafkaConsumer:
+    session = session_timeout_ms()
     return AIOKafkaConsumer(
         *topics,
         bootstrap_servers=bootstrap,
@@ -168,6 +197,9 @@ def make_consumer(
         max_partition_fetch_bytes=4 << 20,
         fetch_max_wait_ms=50,
         metadata_max_age_ms=10_000,
+        session_timeout_ms=session,
+        # three heartbeats per session, as Kafka's defaults (3 s of 10 s) have it
+        heartbeat_interval_ms=session // 3,
     )
 
 

@@ -33,7 +33,7 @@ from regions.region import Region
 from replicator.applier import Applier
 from replicator.apply_feed import ClusterFeed
 from replicator.health import STALL_S
-from replicator.kafka import change_topic, cluster_key, ensure_topics
+from replicator.kafka import change_topic, cluster_key, ensure_topics, session_timeout_ms
 from replicator.lag import LagTracker
 from replicator.publisher import Publisher
 from replicator.quarantine import RECENT_S
@@ -57,6 +57,7 @@ class Replicator:
         keys = ReplicationKeys(region.settings.replication_keyring())
         self.publisher = Publisher(region, bootstrap, keys)
         self.applier = Applier(region, bootstrap, sources, self.lag, keys)
+        session_timeout_ms()  # a malformed GLOBALTABLES_KAFKA_SESSION_TIMEOUT_MS fails here
         #: re-seeds this region after an absence longer than the tombstone horizon
         self.reseeder = Reseeder(region)
         self.applier.on_assigned = self.reseeder.check_offsets

@@ -16,37 +16,23 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.fixtures.browser import CHROMIUM, QUIET_FLAGS, require_chromium
 from tests.fixtures.regions import REPO, RegionProcess, cli_env, mesh, running
 from tests.integration.replication.helpers import NAMES, eventually, make_global
 
 pytestmark = pytest.mark.integration
 
-CHROMIUM = "/usr/bin/chromium"
 LIBRARY = "/dashboard/static/uPlot.iife.min.js"
-
-
-def chromium() -> str:
-    if os.path.exists(CHROMIUM):
-        return CHROMIUM
-    if os.environ.get("CI"):
-        pytest.fail(
-            f"{CHROMIUM} is missing on CI (.ci/run installs it with GLOBALTABLES_CI_BROWSER=1)"
-        )
-    pytest.skip(f"{CHROMIUM} not installed (apt-get install chromium)")
 
 
 def browse(url: str, tmp: Path, *extra: str) -> str:
     """Load ``url`` in headless Chromium, let its scripts run ~8 s, return stdout."""
     profile = tmp / f"profile-{time.monotonic_ns()}"
+    require_chromium()
     cmd = [
-        chromium(),
+        CHROMIUM,
         "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
+        *QUIET_FLAGS,
         f"--user-data-dir={profile}",
         "--virtual-time-budget=8000",
         *extra,
