@@ -243,7 +243,8 @@ def create_app(
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
-            if replicator is not None and replicator.applying:
+            # a shared node's feeds and publisher (a region with no peers has no feeds)
+            if replicator is not None and (replicator.applying or replicator.publishing):
                 log.info("stopping the replicator")
                 await replicator.stop()
             await node.leave()
@@ -304,8 +305,10 @@ def create_app(
         """(store answers, problems): what /healthz and /readyz report."""
         store_ok = await region.store.ping()
         problems = [] if store_ok else ["store unreachable"]
-        if replicator is not None and (region.leads or replicator.applying):
-            # every node applies; the leading node also publishes
+        if replicator is not None and (
+            region.leads or replicator.applying or replicator.publishing
+        ):
+            # every node applies and publishes its share; the leader runs the re-seeds
             problems += await replicator.problems()
         return store_ok, problems
 
