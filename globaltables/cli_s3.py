@@ -10,10 +10,10 @@ from pathlib import Path
 
 import click
 
-from globaltables import s3_local
-
 
 def _data_dir(data: Path | None) -> Path:
+    from globaltables import s3_local  # here, not at the top: every CLI call imports this module
+
     return (data if data is not None else s3_local.default_data_dir()).expanduser().resolve()
 
 
@@ -55,6 +55,8 @@ def s3() -> None:
 def start_cmd(port: int, data: Path | None, as_env: bool, timeout: float) -> None:
     """Start the server in the background (building it first if needed) and wait until
     it answers.  A server already running from DATA is reported, not started twice."""
+    from globaltables import s3_local
+
     workdir = _data_dir(data)
     server = s3_local.LocalS3.running(workdir)
     try:
@@ -88,6 +90,8 @@ def start_cmd(port: int, data: Path | None, as_env: bool, timeout: float) -> Non
 )
 def stop_cmd(data: Path | None) -> None:
     """Stop the server started from DATA (its buckets stay)."""
+    from globaltables import s3_local
+
     workdir = _data_dir(data)
     if s3_local.LocalS3.stop_pid(workdir):
         click.echo(f"stopped the S3 server of {workdir}", err=True)
