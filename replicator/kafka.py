@@ -37,9 +37,9 @@ __all__ = [
     "make_consumer",
     "make_producer",
     "producer_settings",
+    "session_timeout_ms",
     "source_clusters",
     "source_of_topic",
-    "session_timeout_ms",
     "start_or_close",
     "stop_consumer",
 ]
