@@ -1,10 +1,12 @@
 """Several nodes of one region: which nodes are alive, and which one leads.
 
 A region may run as several processes on several hosts (``globaltables region
---node-id``) over one PostgreSQL store.  Every node serves every request; what must
-happen once per region (the replicator, TTL sweeps, housekeeping, the identity sync,
-index builds and replica backfills: :meth:`Region`'s *singletons*) runs on one node
-at a time, the **leader**.
+--node-id``) over one PostgreSQL store.  Every node serves every request, applies
+its share of the other regions' Kafka partitions and publishes its share of the
+outbox (replicator/runner.py, from the live nodes below); what must happen once per
+region (re-seed rounds, TTL sweeps, housekeeping, the identity sync, index builds and
+replica backfills: :meth:`Region`'s *singletons*) runs on one node at a time, the
+**leader**.
 
 - **Leadership is a PostgreSQL session advisory lock** taken on a connection of its
   own (``pg_try_advisory_lock``).  The database holds it exactly as long as that
@@ -16,13 +18,14 @@ at a time, the **leader**.
 - **A leader that loses its connection stops leading at once.**  It pings the
   session every :data:`LEASE_POLL_S`; a failed ping ends its singletons before it
   tries again.  For the short window before it notices, two leaders may run: every
-  singleton tolerates that (the publisher's records are applied idempotently by LWW,
-  TTL deletes are conditional, index builds and backfills write idempotently).
+  singleton tolerates that (re-seed rounds are idempotent merges, TTL deletes are
+  conditional, index builds and backfills write idempotently).
 - **A node id is claimed the same way** (a second lock keyed by the id), so two live
   processes cannot use one id; a restarted node reclaims its id at once.
-- **Liveness** for the operator (``/healthz``, the dashboard): every node writes a
-  heartbeat row (``gt_nodes``) every :data:`HEARTBEAT_S`; a node is alive while its
-  last heartbeat is younger than :data:`ALIVE_S`.
+- **Liveness** for the operator (``/healthz``, the dashboard) and for the publishers'
+  shares of the outbox: every node writes a heartbeat row (``gt_nodes``) every
+  :data:`HEARTBEAT_S`; a node is alive while its last heartbeat is younger than
+  :data:`ALIVE_S`.
 - **SQLite stays single-node**: the SQLite file has one host and one writer, so the
   first node takes an exclusive lock on ``<file>.node.lock`` and a second node on the
   same file is refused with :class:`NodeConflict` (its ``--workers`` are part of the
