@@ -18,8 +18,8 @@ replica backfills: :meth:`Region`'s *singletons*) runs on one node at a time, th
 - **A leader that loses its connection stops leading at once.**  It pings the
   session every :data:`LEASE_POLL_S`; a failed ping ends its singletons before it
   tries again.  For the short window before it notices, two leaders may run: every
-  singleton tolerates that (re-seed rounds are idempotent merges, TTL deletes are
-  conditional, index builds and backfills write idempotently).
+  singleton tolerates that (TTL deletes are conditional, index builds and backfills
+  write idempotently).
 - **A node id is claimed the same way** (a second lock keyed by the id), so two live
   processes cannot use one id; a restarted node reclaims its id at once.
 - **Liveness** for the operator (``/healthz``, the dashboard) and for the publishers'
