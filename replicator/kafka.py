@@ -223,7 +223,7 @@ async def stop_consumer(consumer: AIOKafkaConsumer, grace_s: float = 1.0) -> Non
     aiokafka's stop() first lets the group coordinator finish the round it is in, and
     a JoinGroup waits at the broker until every member the group knows has rejoined:
     after a predecessor of this process was killed (or left behind its consumer), until
-    that member's session times out (10 s).  A start() cancelled while it waits for
+    that member's session times out (:func:`session_timeout_ms`, 10 s by default).  A start() cancelled while it waits for
     its first assignment is in exactly that round, and the region's shutdown would
     wait it out (the runner's STOP_TIMEOUT_S).  Past ``grace_s`` the connections are
     closed: the request in flight fails, the coordinator (closing) gives up, and
