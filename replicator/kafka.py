@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -26,6 +25,7 @@ from aiokafka.errors import TopicAlreadyExistsError, for_code
 
 from regions.kafka_security import KafkaSecurity
 from regions.settings import RegionSettings
+from replicator.tuning import env_number
 
 __all__ = [
     "SESSION_TIMEOUT_ENV",
@@ -165,19 +165,13 @@ SESSION_TIMEOUT_MS = 10_000
 def session_timeout_ms() -> int:
     """The applier's consumer session timeout (``GLOBALTABLES_KAFKA_SESSION_TIMEOUT_MS``);
     ValueError for a value the broker would refuse."""
-    text = os.environ.get(SESSION_TIMEOUT_ENV)
-    if text is None:
-        return SESSION_TIMEOUT_MS
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if not 6_000 <= value <= 1_800_000:
-        raise ValueError(
-            f"{SESSION_TIMEOUT_ENV} must be milliseconds from 6000 to 1800000 (what Kafka "
-            f"brokers accept by default), not {text!r}"
-        )
-    return value
+    return env_number(
+        SESSION_TIMEOUT_ENV,
+        SESSION_TIMEOUT_MS,
+        int,
+        lambda ms: 6_000 <= ms <= 1_800_000,
+        "milliseconds from 6000 to 1800000 (what Kafka brokers accept by default)",
+    )
 
 
 def make_consumer(

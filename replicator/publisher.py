@@ -14,7 +14,6 @@ import asyncio
 import contextlib
 import logging
 import math
-import os
 import time
 
 from aiokafka import AIOKafkaProducer
@@ -23,6 +22,7 @@ from regions.region import Region
 from replicator.health import CLOSE_TIMEOUT_S, SEND_STALL_S, BrokerSilent, KafkaContact
 from replicator.kafka import change_topic, make_producer, start_or_close
 from replicator.record_auth import ReplicationKeys
+from replicator.tuning import env_number
 
 __all__ = ["Publisher"]
 
@@ -40,16 +40,13 @@ SHARED_POLL_S = 0.1
 
 
 def idle_poll_s() -> float:
-    text = os.environ.get(IDLE_POLL_ENV)
-    if text is None:
-        return IDLE_POLL_S
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not (value > 0 and math.isfinite(value)):
-        raise ValueError(f"{IDLE_POLL_ENV} must be a number of seconds > 0, not {text!r}")
-    return value
+    return env_number(
+        IDLE_POLL_ENV,
+        IDLE_POLL_S,
+        float,
+        lambda s: s > 0 and math.isfinite(s),
+        "a number of seconds > 0",
+    )
 
 
 class Publisher:
