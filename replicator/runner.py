@@ -146,12 +146,12 @@ class Replicator:
         shared), else of this node's share of it (module docstring), refreshed from
         the region's live nodes every heartbeat."""
         self.publishing = True
-        shared = nodes is not None and nodes.shared
-        if nodes is not None and shared:
-            await self._refresh_share(nodes)  # before the first batch (kept if it fails)
+        shared = nodes if nodes is not None and nodes.shared else None
+        if shared is not None:
+            await self._refresh_share(shared)  # before the first batch (kept if it fails)
         tasks = [asyncio.create_task(self._forever("publisher", self._publish), name="publisher")]
-        if nodes is not None and shared:
-            tasks.append(asyncio.create_task(self._share_outbox(nodes), name="outbox share"))
+        if shared is not None:
+            tasks.append(asyncio.create_task(self._share_outbox(shared), name="outbox share"))
         self._publish_tasks = tasks
 
     async def _share_outbox(self, nodes: Nodes) -> None:
