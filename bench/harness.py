@@ -162,6 +162,9 @@ class SuiteConfig:
     #: replication benchmark settings (see bench.replication)
     repl_rates: tuple[int, ...] = (25, 50, 100, 250, 500, 750, 1000)
     repl_step_s: float = 8.0
+    #: CPUs the servers' own processes (region, workers) run on; the load generator and
+    #: PostgreSQL run on the others.  Empty: no pinning (everything shares every CPU).
+    server_cpus: tuple[int, ...] = ()
 
 
 @dataclass
@@ -178,9 +181,37 @@ class Cell:
 # --------------------------------------------------------------------------- runs
 
 
+#: the CPUs this process may use before any pinning (pin() narrows its own)
+_USABLE_CPUS = frozenset(os.sched_getaffinity(0))
+
+
+def pin(server: Server, cpus: tuple[int, ...]) -> None:
+    """Run ``server``'s own processes on ``cpus`` and this process (the load generator) and
+    the server's helpers (PostgreSQL) on the machine's other CPUs.
+
+    Why: on a small machine the region, its database and the client take each other's
+    cores, and which one the scheduler favours changes from run to run.  Pinned, a region
+    has the cores a node of its own would have and PostgreSQL sits apart, as on a database
+    host; the same pinning for every server keeps the comparison fair.  Done before every
+    run, since a region may have started worker processes since the last one."""
+    if not cpus:
+        return
+    every = _USABLE_CPUS | set(cpus)
+    rest = every - set(cpus)
+    if not rest:
+        raise ValueError(f"--server-cpus {cpus} leaves no CPU for the load generator")
+    groups = process_groups(server)()
+    for role, pids in groups.items():
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.sched_setaffinity(pid, set(cpus) if role != "postgres" else rest)
+    os.sched_setaffinity(0, rest)
+
+
 def _one_run(
     server: Server, cfg: SuiteConfig, workload: str, label: str, seed: int
 ) -> tuple[RunResult, dict[str, Any]]:
+    pin(server, cfg.server_cpus)
     meter = CpuMeter(process_groups(server))
     load = LoadConfig(
         server.url,

@@ -7,6 +7,7 @@ The ``bench`` modules are imported inside the commands: the suite needs the opti
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -210,6 +211,11 @@ def ceiling_cmd(
               help="Total write rates (writes/s over the three regions), one step each.")
 @click.option("--repl-step", type=click.FloatRange(1, 600), default=8.0, show_default=True,
               help="Seconds of load per replication step.")
+@click.option("--server-cpus", default="", callback=_ints,
+              help="Pin each server's own processes (the region and its workers) to these "
+              "CPUs, e.g. 0, and the load generator and PostgreSQL to the others: a node with "
+              "cores of its own and the database apart, the same for every server "
+              "[default: no pinning].")
 @click.option("--progress/--no-progress", default=None, help="Progress bars (default: on a terminal).")
 def suite_cmd(
     out_dir: Path,
@@ -226,6 +232,7 @@ def suite_cmd(
     replication: bool,
     repl_rates: tuple[int, ...],
     repl_step: float,
+    server_cpus: tuple[int, ...],
     progress: bool | None,
 ) -> None:
     """The standard set (`make bench`): every workload against every server (the trivial one
@@ -234,11 +241,19 @@ def suite_cmd(
     from bench.harness import SuiteConfig, run_suite
     from bench.report import suite_report
 
+    if server_cpus:
+        usable = os.sched_getaffinity(0)
+        if not set(server_cpus) <= usable or not usable - set(server_cpus):
+            raise click.BadParameter(
+                f"{','.join(map(str, server_cpus))}: CPUs of {sorted(usable)} expected, "
+                "leaving at least one for the load generator",
+                param_hint="--server-cpus",
+            )
     cfg = SuiteConfig(
         out_dir=out_dir, workloads=workloads, servers=servers, rounds=rounds, duration=duration,
         warmup=warmup, concurrency=concurrency, item_size=item_size, key_space=key_space, seed=seed,
         ceiling=ceiling, replication=replication, progress=progress, repl_rates=repl_rates,
-        repl_step_s=repl_step,
+        repl_step_s=repl_step, server_cpus=server_cpus,
     )
     doc = run_suite(cfg)
     text = suite_report(doc)
@@ -444,16 +459,21 @@ def in_process_cmd(
 @click.option("-c", "--concurrency", type=click.IntRange(1, 1024), default=16, show_default=True,
               help="Connections in all, split evenly over the nodes.")
 @click.option("--key-space", type=click.IntRange(25), default=5000, show_default=True)
+@click.option("--partitions", type=click.IntRange(1, 1024), default=64, show_default=True,
+              help="Partitions of the table (the region's --partitions): a partition's writes "
+              "take turns across nodes, so write scaling needs more partitions than the "
+              "region's default 8 (docs/regions.md).")
 @click.option("--json", "json_path", default=None, help="Write the report as JSON here ('-': stdout).")
 def nodes_cmd(workloads: tuple[str, ...], node_counts: tuple[int, ...], rounds: int, duration: float,
-              concurrency: int, key_space: int, json_path: str | None) -> None:
+              concurrency: int, key_space: int, partitions: int, json_path: str | None) -> None:
     """One region on a local PostgreSQL served by 1 node, then 2 (--node-id), the same
     load split over the nodes: ops/s, p99 and CPU per operation (region processes plus
     PostgreSQL), medians of interleaved rounds (docs/benchmarks.md)."""
     from bench.nodes import NodesConfig, render, run_nodes_bench
 
     cfg = NodesConfig(workloads=workloads, node_counts=node_counts, rounds=rounds,
-                      duration=duration, concurrency=concurrency, key_space=key_space)
+                      duration=duration, concurrency=concurrency, key_space=key_space,
+                      partitions=partitions)
     doc = run_nodes_bench(cfg, say=lambda m: click.echo(m, err=True))
     click.echo(render(doc))
     _write_json(json_path, doc)
