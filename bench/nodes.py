@@ -43,6 +43,11 @@ class NodesConfig:
     concurrency: int = 16
     item_size: int = 1024
     key_space: int = 5000
+    #: partitions of the benchmark's table (the region's ``--partitions``).  A partition's
+    #: writers take turns on its advisory lock whichever node they come through, so the
+    #: count bounds how many nodes' write groups can commit side by side
+    #: (docs/regions.md, "Several nodes per region").
+    partitions: int = 64
     workdir: Path = Path(".data/bench/nodes")
 
 
@@ -66,14 +71,14 @@ def _postgres() -> Iterator[tuple[str, list[int]]]:
 
 
 @contextmanager
-def _region(store: str, nodes: int, workdir: Path) -> Iterator[list[Server]]:
+def _region(store: str, nodes: int, workdir: Path, partitions: int) -> Iterator[list[Server]]:
     servers: list[Server] = []
     try:
         for i in range(1, nodes + 1):
             port = free_port()
             server = Server(
                 f"gt-pg-node{i}",
-                region_cmd("us-east-1", port, store, ["--node-id", f"n{i}"]),
+                region_cmd("us-east-1", port, store, ["--node-id", f"n{i}", "--partitions", str(partitions)]),
                 port,
                 workdir,
                 health_path="/healthz",
@@ -150,7 +155,7 @@ def run_nodes_bench(cfg: NodesConfig, say: Callable[[str], None] = print) -> dic
     with _postgres() as (store, pg_pids):
         for rnd in range(cfg.rounds):
             for n in cfg.node_counts:
-                with _region(store, n, cfg.workdir) as servers:
+                with _region(store, n, cfg.workdir, cfg.partitions) as servers:
                     first = Endpoint(servers[0].url)
                     asyncio.run(ensure_table(first))
                     asyncio.run(preload(first, cfg.key_space, cfg.item_size))
@@ -231,6 +236,9 @@ def render(report: dict[str, Any]) -> str:
             f"| {r['workload']} | {r['nodes']} | {r['ops_per_s']:.0f} | {r['p99_ms']:.1f} "
             f"| {r['cpu_ms_per_op']:.2f} | {r['errors']} |"
         )
+    partitions = (report.get("config") or {}).get("partitions")
+    if partitions:
+        lines += ["", f"table partitions: {partitions}"]
     if failover:
         lines.append("")
         lines.append(

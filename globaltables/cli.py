@@ -212,7 +212,11 @@ def _kafka_security(
     "gives a cluster its own (docs/regions.md).",
 )
 @click.option(
-    "--partitions", default=8, show_default=True, type=int, help="Partitions of each new table."
+    "--partitions",
+    default=None,
+    type=click.IntRange(1, 1024),
+    help="Partitions of each new table, fixed for its life [default: 8 on SQLite, 64 on "
+    "PostgreSQL, where a partition's writes take turns across a region's nodes].",
 )
 @click.option(
     "--topic-partitions",
@@ -503,7 +507,7 @@ def region(
     kafka_insecure_plaintext: bool,
     peers: tuple[str, ...],
     peer_kafka: tuple[str, ...],
-    partitions: int,
+    partitions: int | None,
     topic_partitions: int,
     sqlite_synchronous: str,
     tombstone_horizon: int,
@@ -553,7 +557,7 @@ def region(
     from regions.nodes import for_store
     from regions.region import Region, RegionHooks
     from regions.s3_settings import resolve_s3_settings
-    from regions.settings import RegionSettings, parse_peer
+    from regions.settings import RegionSettings, default_partitions, parse_peer
     from replicator import signing
     from replicator.peers import HttpPeers
     from replicator.record_auth import parse_keys
@@ -622,7 +626,7 @@ def region(
         settings = RegionSettings(
             name=name,
             store_url=store_url,
-            partitions=partitions,
+            partitions=partitions if partitions is not None else default_partitions(store_url),
             kafka=kafka,
             kafka_security=kafka_security,
             peers=peer_map,

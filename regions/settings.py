@@ -9,7 +9,14 @@ from regions.auth_settings import AuthSettings
 from regions.kafka_security import KafkaSecurity
 from regions.s3_settings import S3Settings
 
-__all__ = ["RegionSettings", "parse_peer", "parse_peer_kafka"]
+__all__ = [
+    "DEFAULT_PARTITIONS_POSTGRESQL",
+    "DEFAULT_PARTITIONS_SQLITE",
+    "RegionSettings",
+    "default_partitions",
+    "parse_peer",
+    "parse_peer_kafka",
+]
 
 _REGION_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 #: Kafka bootstrap servers: HOST:PORT, comma-separated (a bracketed IPv6 host too)
@@ -32,6 +39,23 @@ def parse_peer_kafka(spec: str) -> tuple[str, str]:
     if not sep or not name or not _BOOTSTRAP_RE.match(bootstrap):
         raise ValueError(f"peer Kafka must look like NAME=HOST:PORT[,HOST:PORT...], got {spec!r}")
     return name, bootstrap
+
+
+#: partitions of a new table where ``--partitions`` is not given.  Why more on
+#: PostgreSQL: a region there may run several nodes, and a partition's writes take
+#: turns on its advisory lock whichever node they come through, so the count bounds
+#: how many nodes' write groups commit side by side.  With 8, two nodes wrote no faster
+#: than one; with 64, 1.4 times as fast (docs/benchmarks.md, "Several nodes per
+#: region").  A SQLite store has one node and one writer: 8 is plenty.
+DEFAULT_PARTITIONS_SQLITE = 8
+DEFAULT_PARTITIONS_POSTGRESQL = 64
+
+
+def default_partitions(store_url: str) -> int:
+    """Partitions of a new table on the store at ``store_url`` (see above)."""
+    if store_url.startswith("postgres"):
+        return DEFAULT_PARTITIONS_POSTGRESQL
+    return DEFAULT_PARTITIONS_SQLITE
 
 
 @dataclass(frozen=True)

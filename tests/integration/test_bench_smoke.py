@@ -299,7 +299,7 @@ def test_bench_nodes_compares_one_and_two_nodes_and_times_a_failover(tmp_path: P
     result = CliRunner().invoke(
         main,
         ["bench", "nodes", "--rounds", "1", "-d", "1", "--workloads", "get", "-c", "4",
-         "--key-space", "100", "--json", str(out)],
+         "--key-space", "100", "--partitions", "16", "--json", str(out)],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     doc = json.loads(out.read_text())
@@ -309,3 +309,4 @@ def test_bench_nodes_compares_one_and_two_nodes_and_times_a_failover(tmp_path: P
     # the other node leads within a few seconds of the leader's death
     assert len(doc["failover_s"]) == 1 and 0 < doc["failover_s"][0] < 10
     assert "another node led after" in result.output
+    assert doc["config"]["partitions"] == 16 and "table partitions: 16" in result.output

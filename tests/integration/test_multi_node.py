@@ -30,6 +30,7 @@ import httpx
 import pytest
 from botocore.exceptions import BotoCoreError, ClientError
 
+from regions.settings import DEFAULT_PARTITIONS_POSTGRESQL
 from tests.fixtures.browser import browser_page
 from tests.fixtures.regions import (
     ADMIN_KEY_ID,
@@ -39,6 +40,7 @@ from tests.fixtures.regions import (
     free_ports,
     running,
 )
+from tests.integration.api.support import http
 
 pytestmark = pytest.mark.integration
 
@@ -72,6 +74,7 @@ def _node(
         peers={WEST: west_url},
         log_dir=logs,
         extra_args=["--node-id", node_id],
+        partitions=None,  # PostgreSQL's default (checked in test_two_nodes_one_region)
     )
 
 
@@ -147,6 +150,10 @@ def test_two_nodes_one_region(deployment: dict[str, RegionProcess]) -> None:
         BillingMode="PAY_PER_REQUEST",
     )
     c2.put_item(TableName=table, Item={"id": {"S": "first"}})
+    # a PostgreSQL region's tables get more partitions than SQLite's 8, so that the
+    # nodes' writes commit side by side (regions/settings.py, default_partitions)
+    listed = http().get(f"{n2.url}/v1/internal/verify/tables").json()["tables"]
+    assert {t["name"]: t["partitions"] for t in listed}[table] == DEFAULT_PARTITIONS_POSTGRESQL
     # a change of an existing table through n1 is in force on n2 within a second
     c1.update_table(TableName=table, DeletionProtectionEnabled=True)
     took = _eventually(

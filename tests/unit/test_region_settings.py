@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from regions.settings import RegionSettings
+from regions.settings import (
+    DEFAULT_PARTITIONS_POSTGRESQL,
+    DEFAULT_PARTITIONS_SQLITE,
+    RegionSettings,
+    default_partitions,
+)
 
 
 def _settings(**kw: float) -> RegionSettings:
@@ -69,3 +74,9 @@ def test_stream_shards_roll_over_every_four_hours_by_default() -> None:
     for bad in (0.5, 0, 8 * 24 * 3600):
         with pytest.raises(ValueError, match="rollover"):
             _settings(stream_shard_rollover_s=bad)
+
+
+def test_new_tables_get_more_partitions_on_postgresql_than_on_sqlite() -> None:
+    assert default_partitions("sqlite:////tmp/r.db") == DEFAULT_PARTITIONS_SQLITE == 8
+    for url in ("postgresql://gt@127.0.0.1:5432/r", "postgres://gt@db/r"):
+        assert default_partitions(url) == DEFAULT_PARTITIONS_POSTGRESQL == 64
