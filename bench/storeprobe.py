@@ -59,7 +59,7 @@ def _ms(values: list[float], q: float) -> float:
 async def _probe(store_url: str, concurrency: tuple[int, ...], seconds: float) -> dict[str, Any]:
     from regions.control import NewTable
     from regions.region import Region
-    from regions.settings import RegionSettings
+    from regions.settings import RegionSettings, default_partitions
 
     statements: Counter[str] = Counter()
 
@@ -91,7 +91,12 @@ async def _probe(store_url: str, concurrency: tuple[int, ...], seconds: float) -
             return await super()._round_trip(how, sql, args)
 
     postgres_pool._AsyncpgDriver = CountedDriver  # type: ignore[misc]
-    region = Region(RegionSettings(name="us-east-1", store_url=store_url, partitions=8))
+    # the table gets the partitions a region on this store gives it (8 on SQLite, 64 on
+    # PostgreSQL), so the probe measures what a region does
+    settings = RegionSettings(
+        name="us-east-1", store_url=store_url, partitions=default_partitions(store_url)
+    )
+    region = Region(settings)
     try:
         await region.open()
     except BaseException:
