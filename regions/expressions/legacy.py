@@ -347,7 +347,10 @@ def expected_to_condition(
     true.  Raises ValidationError with DynamoDB's texts (see the module docstring).
     """
     check_conditional_operator(expected, conditional_operator)
-    nodes = [_expected_one(name, _struct(spec)) for name, spec in expected.items()]
+    nodes: list[Condition] = []
+    for name, spec in expected.items():
+        check_name_size(name)
+        nodes.append(_expected_one(name, _struct(spec)))
     return _combine(nodes, conditional_operator)
 
 
@@ -375,6 +378,7 @@ def filter_to_condition(
     check_conditional_operator(conditions, conditional_operator)
     nodes: list[Condition] = []
     for name, spec in conditions.items():
+        check_name_size(name)
         op, values = _filter_one(name, _struct(spec), _camel(parameter))
         nodes.append(_node(name, op, values))
     return _combine(nodes, conditional_operator)
@@ -441,6 +445,7 @@ def key_conditions_terms(key_conditions: Mapping[str, Any]) -> KeyConditionsTerm
     without a key schema."""
     terms: list[tuple[str, str, tuple[AttributeValue, ...]]] = []
     for name, spec in key_conditions.items():
+        check_name_size(name)
         op, values = _filter_one(name, _struct(spec), "keyConditions")
         terms.append((name, op, tuple(values)))
     return KeyConditionsTerms(tuple(terms))
@@ -514,6 +519,9 @@ def attribute_updates_to_update(updates: Mapping[str, Any]) -> Update:
     """
     actions: list[Action] = []
     for name, raw in updates.items():
+        # as an UpdateExpression's name (context.py; Alternator's
+        # test_limit_attribute_length_nonkey_bad runs this against DynamoDB)
+        check_name_size(name)
         spec = _struct(raw)
         action = spec.get("Action")
         if action is None:

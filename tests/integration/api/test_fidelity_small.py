@@ -404,6 +404,34 @@ def test_names_in_projections_are_at_most_65535_bytes(ddb: Any, table: str) -> N
         "ValidationException",
         NAME_TOO_LARGE,
     )
+    # the legacy parameters name attributes directly: the same limit, nothing written
+    for call in (
+        lambda: ddb.update_item(
+            TableName=table,
+            Key={"p": _s("k")},
+            AttributeUpdates={too_long: {"Value": _n(2), "Action": "PUT"}},
+        ),
+        lambda: ddb.update_item(
+            TableName=table, Key={"p": _s("k")}, AttributeUpdates={too_long: {"Action": "DELETE"}}
+        ),
+        lambda: ddb.put_item(
+            TableName=table, Item={"p": _s("k")}, Expected={too_long: {"Exists": False}}
+        ),
+        lambda: ddb.scan(
+            TableName=table,
+            ScanFilter={too_long: {"ComparisonOperator": "NOT_NULL"}},
+        ),
+        lambda: ddb.query(
+            TableName=table,
+            KeyConditions={"p": {"ComparisonOperator": "EQ", "AttributeValueList": [_s("k")]}},
+            QueryFilter={too_long: {"ComparisonOperator": "NOT_NULL"}},
+        ),
+    ):
+        expect_error(call, "ValidationException", NAME_TOO_LARGE)
+    assert ddb.get_item(TableName=table, Key={"p": _s("k")})["Item"] == {
+        "p": _s("k"),
+        "z" * 65535: _n(1),
+    }
     # the placeholder itself is limited to 255 bytes (DynamoDB Local's text)
     placeholder = "#" + "n" * 300
     expect_error(

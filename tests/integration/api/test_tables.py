@@ -903,5 +903,5 @@ def test_index_projection_rules(ddb: Any) -> None:
     expect_error(
         gsi({"ProjectionType": "INCLUDE", "NonKeyAttributes": ["a", "b", "a"]}),
         "ValidationException",
-        "Cannot have two attributes with the same name",
+        "Cannot have two attributes with the same name: Duplicate attribute a in NonKeyAttributes",
     )
