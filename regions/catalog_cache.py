@@ -29,6 +29,9 @@ log = logging.getLogger("globaltables.region")
 _TABLE_ARN_PREFIX = "arn:aws:dynamodb:"
 #: the meta key of the catalog epoch, bumped in every transaction that changes a spec
 _CATALOG_EPOCH = "catalog_epoch"
+#: the lock "table" of spec read-modify-writes (:meth:`CatalogCache.update`): the
+#: partition is the table's number; -1 is the transaction tokens' (transactions.py)
+_SPEC_LOCK_TID = -2
 
 
 def table_name(name_or_arn: str) -> str:
@@ -196,6 +199,26 @@ class CatalogCache:
             await self.bump(tx)
         self.tables[spec.name] = (tid, spec)
         self.changed()
+
+    async def update(self, name: str, change: Callable[[TableSpec], TableSpec]) -> TableSpec:
+        """Read a table's spec, apply ``change`` and store the result, in one
+        transaction under the table's spec lock.  Why: two changes at once (two
+        TagResource calls, on one node or two) must each build on the other's result;
+        a change computed from a spec read before the transaction would undo the
+        other one.  ``change`` may raise (a limit, an expected revision): nothing is
+        stored then."""
+        tid, _ = await self.table(name)
+        async with self.store.write() as tx:
+            await tx.lock_partition(_SPEC_LOCK_TID, tid)
+            row = await tx.table(name)
+            if row is None or row[0] != tid:
+                raise _not_found(name)  # dropped (or dropped and created again) meanwhile
+            new = change(TableSpec.from_json(orjson.loads(row[1])))
+            await tx.update_table(tid, orjson.dumps(new.to_json()).decode())
+            await self.bump(tx)
+        self.tables[new.name] = (tid, new)
+        self.changed()
+        return new
 
     def forget(self, name: str) -> None:
         """After the commit of a table's drop."""

@@ -400,9 +400,7 @@ class ControlPlane:
     ) -> TableSpec:
         """Apply a pure change to a table's spec and store it (settings such as TTL);
         ``replicate`` tells the other replicas (not for per-region settings: tags)."""
-        tid, spec = await self.catalog.table(name)
-        new = change(spec)
-        await self.catalog.save(tid, new)
+        new = await self.catalog.update(name, change)
         if replicate:
             await self.tell_replicas(new)
         return new

@@ -180,4 +180,4 @@ class Update(WriteOp):
             return ex.apply_attribute_updates(base, self.attribute_updates, schema.names)
         if self.update is None:
             return None
-        return ex.apply_update(base, self.update, schema.names)
+        return ex.apply_update(base, self.update, schema.names, absent=old is None)

@@ -255,12 +255,17 @@ def _apply_list(node: _Node, old: list[AttributeValue]) -> AttributeValue:
     return {"L": [e for e in elements if e is not None] + appended}
 
 
-def apply_update(item: Item | None, update: Update, key_names: tuple[str, ...]) -> UpdateResult:
+def apply_update(
+    item: Item | None, update: Update, key_names: tuple[str, ...], *, absent: bool = False
+) -> UpdateResult:
     """Apply a parsed update to ``item`` (None: no such item) and return the new item.
 
     The input is not modified; unchanged sub-values are shared with it.  When ``item``
-    is None the result starts empty and the caller adds the key attributes; a
-    REMOVE-only update of a missing item creates nothing (``created`` False).
+    is None the result starts empty and the caller adds the key attributes; ``absent``
+    says that ``item`` holds only the key of an item that does not exist (so that SET
+    can read the key attributes).  REMOVE and DELETE of a missing item are skipped,
+    nested paths included (DynamoDB creates nothing and refuses nothing), and a
+    REMOVE-only update of one creates nothing (``created`` False).
     Raises ValidationError for key attributes in a path, missing operands, operands of
     the wrong type, invalid document paths and numbers out of DynamoDB's range.
     """
@@ -271,10 +276,11 @@ def apply_update(item: Item | None, update: Update, key_names: tuple[str, ...]) 
                 "One or more parameter values were invalid: Cannot update attribute "
                 f"{head}. This attribute is part of the key"
             )
+    missing = item is None or absent
     old: Item = item if item is not None else {}
     root = _Node()
     for action in update.actions:
-        if item is None and isinstance(action, RemoveAction | DeleteAction):
+        if missing and isinstance(action, RemoveAction | DeleteAction):
             continue  # nothing to remove from a missing item
         value = _value(action.value, old) if isinstance(action, SetAction) else None
         node = root
@@ -290,6 +296,6 @@ def apply_update(item: Item | None, update: Update, key_names: tuple[str, ...]) 
     return UpdateResult(
         item=new_item,
         updated_paths=update.paths,
-        created=item is None and not only_remove,
+        created=missing and not only_remove,
         touched_only_remove=only_remove,
     )

@@ -688,6 +688,30 @@ def test_delete_missing_item_succeeds(ddb: Any, table: str) -> None:
     assert "Attributes" not in out
 
 
+def test_remove_of_nested_paths_of_a_missing_item_creates_and_refuses_nothing(
+    ddb: Any, table: str
+) -> None:
+    """DynamoDB skips REMOVE and DELETE of an item that is not there, nested paths too
+    (Alternator's test_nested_attribute_remove_from_missing_item, run against it);
+    on an existing item without ``x`` the nested path is invalid."""
+    key = {"p": {"S": "absent"}}
+    for expression in ("REMOVE x.y", "REMOVE x[0]", "REMOVE x.y, z", "REMOVE x.y[2].z"):
+        ddb.update_item(TableName=table, Key=key, UpdateExpression=expression)
+        assert _get(ddb, table, key) is None, expression
+    ddb.update_item(
+        TableName=table,
+        Key=key,
+        UpdateExpression="SET a = :v REMOVE x.y DELETE s.t :set",
+        ExpressionAttributeValues={":v": {"N": "1"}, ":set": {"SS": ["q"]}},
+    )
+    assert _get(ddb, table, key) == {**key, "a": {"N": "1"}}
+    expect_error(
+        lambda: ddb.update_item(TableName=table, Key=key, UpdateExpression="REMOVE x.y"),
+        "ValidationException",
+        "The document path provided in the update expression is invalid for update",
+    )
+
+
 def test_hash_range_items_are_distinct(ddb: Any, make_table: TableFactory) -> None:
     t = make_table(("p", "S"), ("s", "N"))
     for s in ("1", "2", "10"):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -50,7 +51,30 @@ def test_tag_errors(ddb: Any, table_arn: str) -> None:
     with pytest.raises(ClientError) as info:
         ddb.list_tags_of_resource(ResourceArn="not-an-arn")
     assert info.value.response["Error"]["Code"] == "ValidationException"
+    assert info.value.response["Error"]["Message"] == (
+        "One or more parameter values were invalid: ARNs must start with 'arn:': not-an-arn"
+    )
     # nothing changed by the failed calls
+    assert ddb.list_tags_of_resource(ResourceArn=table_arn)["Tags"] == [{"Key": "team", "Value": "core"}]
+
+
+def test_concurrent_tag_changes_do_not_undo_each_other(ddb: Any, table_arn: str) -> None:
+    """Two clients tag and untag different keys of one table at once: each sees its
+    own tag right after setting it (each change is made on the tags stored then,
+    not on those read before it)."""
+    lost: list[str] = []
+
+    def churn(key: str) -> None:
+        for i in range(40):
+            ddb.tag_resource(ResourceArn=table_arn, Tags=[{"Key": key, "Value": str(i)}])
+            tags = {t["Key"]: t["Value"] for t in ddb.list_tags_of_resource(ResourceArn=table_arn)["Tags"]}
+            if tags.get(key) != str(i):
+                lost.append(f"{key}={i}")
+            ddb.untag_resource(ResourceArn=table_arn, TagKeys=[key])
+
+    with ThreadPoolExecutor(3) as pool:
+        list(pool.map(churn, ["a", "b", "c"]))
+    assert lost == []
     assert ddb.list_tags_of_resource(ResourceArn=table_arn)["Tags"] == [{"Key": "team", "Value": "core"}]
 
 
