@@ -201,24 +201,36 @@ class CatalogCache:
         self.changed()
 
     async def update(self, name: str, change: Callable[[TableSpec], TableSpec]) -> TableSpec:
+        """:meth:`changed_by` without saying whether anything changed."""
+        return (await self.changed_by(name, change))[0]
+
+    async def changed_by(
+        self, name: str, change: Callable[[TableSpec], TableSpec]
+    ) -> tuple[TableSpec, bool]:
         """Read a table's spec, apply ``change`` and store the result, in one
         transaction under the table's spec lock.  Why: two changes at once (two
         TagResource calls, on one node or two) must each build on the other's result;
         a change computed from a spec read before the transaction would undo the
         other one.  ``change`` may raise (a limit, an expected revision): nothing is
-        stored then."""
+        stored then, nor when it changes nothing.  Returns the spec and whether it
+        changed."""
         tid, _ = await self.table(name)
         async with self.store.write() as tx:
             await tx.lock_partition(_SPEC_LOCK_TID, tid)
             row = await tx.table(name)
             if row is None or row[0] != tid:
                 raise _not_found(name)  # dropped (or dropped and created again) meanwhile
-            new = change(TableSpec.from_json(orjson.loads(row[1])))
+            stored = TableSpec.from_json(orjson.loads(row[1]))
+            new = change(stored)
+            if new == stored:
+                # nothing to store: no epoch for the other processes to reload on
+                self.tables[name] = (tid, stored)
+                return stored, False
             await tx.update_table(tid, orjson.dumps(new.to_json()).decode())
             await self.bump(tx)
         self.tables[new.name] = (tid, new)
         self.changed()
-        return new
+        return new, True
 
     def forget(self, name: str) -> None:
         """After the commit of a table's drop."""

@@ -327,58 +327,73 @@ class ControlPlane:
         replica is added or removed (the peer protocol of regions/control/replicas.py,
         which has its own steps)."""
         u.check()
-        tid, spec = await self.catalog.table(name)
-        # validated against the table as it is, applied after the other settings
-        throughput_change = throughput.plan_update(
-            spec,
-            billing=u.billing_mode,
-            provisioned=u.provisioned,
-            on_demand=u.on_demand,
-            gsi_updates=list(u.index_throughput_updates),
-            created=list(u.index_throughput_created),
-            now=time.time(),
-        )
-        new = spec
-        tell = False
-        if u.settings:
-            new = changes.new_settings(new, u)
-            # a global table's billing mode and capacity are the same in every replica
-            # (accept_replica takes them); protection and class stay per replica
-            tell = (new.billing_mode, new.read_capacity, new.write_capacity) != (
-                spec.billing_mode,
-                spec.read_capacity,
-                spec.write_capacity,
+        if self.name in (*u.replica_creates, *u.replica_deletes):
+            # DynamoDB's text (Alternator's test_add_region_already_exists, run against it)
+            raise ValidationError(
+                "Cannot add or delete the local region through ReplicaUpdates. Use "
+                "CreateTable, DeleteTable, or UpdateTable as required."
             )
-        if u.stream is not None:
-            new = changes.stream_changed(new, u.stream[0], u.stream[1], wall_ms())
-            tell = True
         builds: list[str] = []
         drops: list[str] = []
-        for action, raw in u.index_updates:
-            if action == "Create":
-                new = changes.create_gsi(new, raw, u.attribute_definitions)
-                builds.append(str(raw["IndexName"]))
-                tell = True
-            elif action == "Delete":
-                new = changes.delete_gsi(new, str(raw["IndexName"]))
-                drops.append(str(raw["IndexName"]))
-                tell = True
-            # an Update (throughput) is part of throughput_change
-        if throughput_change is not None:
-            new = throughput_change(new)
-            tell = True
-        if u.table_class is not None and new.replicas and new.table_class != spec.table_class:
-            # the class is per replica: its entry in the replica set follows, so the
-            # others list it (ReplicaTableClassSummary) and no accept puts the old back
-            new = self.replicas.updated(
-                new, ((self.name, catalog.ReplicaSettings(table_class=new.table_class)),)
+        tell = False
+
+        def change(spec: TableSpec) -> TableSpec:
+            # run on the spec stored when the change is made (CatalogCache.update):
+            # a concurrent UpdateTable, TagResource or index build is built on, not undone
+            nonlocal tell
+            builds.clear()
+            drops.clear()
+            tell = False
+            # validated against the table as it is, applied after the other settings
+            throughput_change = throughput.plan_update(
+                spec,
+                billing=u.billing_mode,
+                provisioned=u.provisioned,
+                on_demand=u.on_demand,
+                gsi_updates=list(u.index_throughput_updates),
+                created=list(u.index_throughput_created),
+                now=time.time(),
             )
-            tell = True
-        if u.replica_updates:
-            new = self.replicas.updated(new, u.replica_updates)
-            tell = True
-        if new != spec:
-            await self.catalog.save(tid, new)
+            new = spec
+            if u.settings:
+                new = changes.new_settings(new, u)
+                # a global table's billing mode and capacity are the same in every
+                # replica (accept_replica takes them); protection and class stay per replica
+                tell = (new.billing_mode, new.read_capacity, new.write_capacity) != (
+                    spec.billing_mode,
+                    spec.read_capacity,
+                    spec.write_capacity,
+                )
+            if u.stream is not None:
+                new = changes.stream_changed(new, u.stream[0], u.stream[1], wall_ms())
+                tell = True
+            for action, raw in u.index_updates:
+                if action == "Create":
+                    new = changes.create_gsi(new, raw, u.attribute_definitions)
+                    builds.append(str(raw["IndexName"]))
+                    tell = True
+                elif action == "Delete":
+                    new = changes.delete_gsi(new, str(raw["IndexName"]))
+                    drops.append(str(raw["IndexName"]))
+                    tell = True
+                # an Update (throughput) is part of throughput_change
+            if throughput_change is not None:
+                new = throughput_change(new)
+                tell = True
+            if u.table_class is not None and new.replicas and new.table_class != spec.table_class:
+                # the class is per replica: its entry in the replica set follows, so the
+                # others list it (ReplicaTableClassSummary) and no accept puts the old back
+                new = self.replicas.updated(
+                    new, ((self.name, catalog.ReplicaSettings(table_class=new.table_class)),)
+                )
+                tell = True
+            if u.replica_updates:
+                new = self.replicas.updated(new, u.replica_updates)
+                tell = True
+            return new
+
+        new, changed = await self.catalog.changed_by(name, change)
+        if changed:
             for index_name in builds:
                 self._spawn_build(name, index_name)
             for index_name in drops:
@@ -451,19 +466,20 @@ class ControlPlane:
             return
         async with self.store.write() as tx:
             await tx.drop_index(tid, idx.iid)
-        tid, spec = await self.catalog.table(table)
-        await self.catalog.save(
-            tid, replace(spec, indexes=tuple(i for i in spec.indexes if i.name != index_name))
+        await self.catalog.update(
+            table,
+            lambda spec: replace(
+                spec, indexes=tuple(i for i in spec.indexes if i.name != index_name)
+            ),
         )
         log.info("index %s of %s deleted", index_name, table)
 
     async def _set_index(
         self, table: str, index_name: str, status: str, *, backfilling: bool
     ) -> None:
-        tid, spec = await self.catalog.table(table)
-        await self.catalog.save(
-            tid,
-            replace(
+        await self.catalog.update(
+            table,
+            lambda spec: replace(
                 spec,
                 indexes=tuple(
                     i.with_status(status, backfilling) if i.name == index_name else i

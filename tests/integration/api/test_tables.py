@@ -761,6 +761,18 @@ def test_update_replica_to_unknown_region(ddb: Any, table: str) -> None:
     assert "GlobalTableVersion" not in desc
 
 
+def test_replica_updates_cannot_add_or_delete_the_local_region(ddb: Any, table: str) -> None:
+    local = ddb.meta.region_name
+    for update in ({"Create": {"RegionName": local}}, {"Delete": {"RegionName": local}}):
+        expect_error(
+            lambda u=update: ddb.update_table(TableName=table, ReplicaUpdates=[u]),
+            "ValidationException",
+            "Cannot add or delete the local region through ReplicaUpdates. Use CreateTable, "
+            "DeleteTable, or UpdateTable as required.",
+        )
+    assert "Replicas" not in ddb.describe_table(TableName=table)["Table"]
+
+
 def test_update_replica_region_name_required(raw_ddb: Any, ddb: Any, table: str) -> None:
     expect_error(
         lambda: raw_ddb.update_table(TableName=table, ReplicaUpdates=[{"Create": {}}]),

@@ -12,6 +12,7 @@ import pytest
 
 from regions import tags
 from regions.catalog import TableSpec
+from regions.control.table_changes import TableUpdate
 from regions.errors import ValidationError
 from regions.region import Region
 from tests.integration.store.test_region_store import _table
@@ -48,3 +49,18 @@ async def test_a_change_that_raises_stores_nothing(region: Region) -> None:
         "items", lambda s: replace(s, tags={"only": "x"}), replicate=False
     )
     assert changed.tags == {"only": "x"} == (await region.control.table_spec("items")).tags
+
+
+async def test_update_table_and_tag_changes_at_once_keep_both(region: Region) -> None:
+    """UpdateTable computes its change on the stored spec too: deletion protection
+    switched on while tags are being set keeps every tag, and the tags keep it."""
+    await _table(region)
+    arn = region.arn("items")
+    await asyncio.gather(
+        *(tags.tag(region, arn, {f"k{i}": "v"}) for i in range(10)),
+        # reads the spec while the tag changes wait for their transactions
+        region.control.update_table("items", TableUpdate(deletion_protection=True)),
+    )
+    spec = await region.control.table_spec("items")
+    assert spec.deletion_protection is True
+    assert set(spec.tags) == {f"k{i}" for i in range(10)}
