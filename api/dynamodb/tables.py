@@ -404,13 +404,26 @@ def _describe_indexes(
     return out
 
 
+def _table_class(shape: Shape) -> str | None:
+    """TableClass: DynamoDB answers a value outside its enum with its own text, not the
+    usual constraint message (quoted in Alternator's test_tableclass.py, which runs
+    against DynamoDB)."""
+    value = shape.string("TableClass")
+    if value is not None and value not in _TABLE_CLASSES:
+        raise ValidationError(
+            "Invalid table-class parameter provided. Please try again with a valid "
+            f"table-class value: [{', '.join(_TABLE_CLASSES)}]."
+        )
+    return value
+
+
 async def create_table(region: Region, body: dict[str, Any]) -> dict[str, Any]:
     shape = Shape(body)
     name = shape.table_name()
     key_schema = shape.listing("KeySchema", required=True, min_len=1, max_len=2) or []
     defs = shape.listing("AttributeDefinitions", required=True) or []
     billing = shape.string("BillingMode", enum=_BILLING) or "PROVISIONED"
-    table_class = shape.string("TableClass", enum=_TABLE_CLASSES) or "STANDARD"
+    table_class = _table_class(shape) or "STANDARD"
     protection = shape.boolean("DeletionProtectionEnabled") or False
     rcu, wcu = provisioned_shape(shape, "ProvisionedThroughput")
     ks_clean = key_schema_shape(shape, key_schema)
@@ -543,6 +556,13 @@ async def update_table(region: Region, body: dict[str, Any]) -> dict[str, Any]:
         create_gsi = sub.struct("Create")
         delete_gsi = sub.struct("Delete")
         update_gsi = sub.struct("Update")
+        if sum(a is not None for a in (create_gsi, delete_gsi, update_gsi)) > 1:
+            # DynamoDB refuses such an entry as invalid, naming the rule (Alternator's
+            # test_gsi_updatetable_errors, run against DynamoDB, matches "one")
+            raise ValidationError(
+                "One or more parameter values were invalid: only one of Create, Update or "
+                f"Delete may be given in GlobalSecondaryIndexUpdates entry {i}"
+            )
         if update_gsi is not None:
             _refuse_index_warm_throughput(update_gsi)
         if create_gsi is not None:
@@ -590,7 +610,7 @@ async def update_table(region: Region, body: dict[str, Any]) -> dict[str, Any]:
             }
         )
     billing = shape.string("BillingMode", enum=_BILLING)
-    table_class = shape.string("TableClass", enum=_TABLE_CLASSES)
+    table_class = _table_class(shape)
     protection = shape.boolean("DeletionProtectionEnabled")
     pt = shape.struct("ProvisionedThroughput")
     rcu = wcu = None

@@ -392,6 +392,10 @@ class ControlPlane:
                 tell = True
             return new
 
+        # first on the table as this node sees it now: a refusal (an index still being
+        # built, say) is answered at once, not after the writes queued before the
+        # spec's transaction, by when the state it refers to may have passed
+        change((await self.catalog.table(name))[1])
         new, changed = await self.catalog.changed_by(name, change)
         if changed:
             for index_name in builds:

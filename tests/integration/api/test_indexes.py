@@ -762,3 +762,53 @@ def test_redeclared_attribute_type_keeps_the_defined_one(ddb: Any, make_indexed:
     defs = {d["AttributeName"]: d["AttributeType"] for d in ddb.describe_table(TableName=table)["Table"]["AttributeDefinitions"]}
     assert defs["p"] == "S" and defs["g"] == "S"
     ddb.put_item(TableName=table, Item={"p": s("still-a-string"), "s": n(1), "g": s("x")})
+
+
+def test_online_gsi_keys_are_defined_in_the_request_with_the_types_they_have(
+    ddb: Any, make_indexed: Callable[..., str]
+) -> None:
+    """UpdateTable's Create names every key of the new index in this request's
+    AttributeDefinitions, even a key the table knows (here an LSI key and the table's
+    sort key), and cannot give one another type; one entry holds one action.  What
+    DynamoDB answers, per Alternator's tests run against it."""
+    table = make_indexed([_index("by-l", "p", "l", "KEYS_ONLY")], None, _defs(p="S", s="N", l="S"))
+    for key in ("l", "s"):
+        expect_error(
+            lambda k=key: ddb.update_table(
+                TableName=table, GlobalSecondaryIndexUpdates=[{"Create": _index("gsi1", k, None, "ALL")}]
+            ),
+            "ValidationException",
+            "One or more parameter values were invalid: Some index key attributes are not defined "
+            f"in AttributeDefinitions. Keys: [{key}], AttributeDefinitions: []",
+        )
+    expect_error(
+        lambda: ddb.update_table(
+            TableName=table,
+            AttributeDefinitions=_defs(l="N"),
+            GlobalSecondaryIndexUpdates=[{"Create": _index("gsi1", "l", None, "ALL")}],
+        ),
+        "ValidationException",
+        "One or more parameter values were invalid: Attributes cannot be redefined. Please check "
+        "that your attribute has the same type as previously defined. Existing schema: "
+        "Schema:[SchemaElement: key{l:S:HASH}] New schema: Schema:[SchemaElement: key{l:N:HASH}]",
+    )
+    expect_error(
+        lambda: ddb.update_table(
+            TableName=table,
+            AttributeDefinitions=_defs(l="S"),
+            GlobalSecondaryIndexUpdates=[
+                {"Create": _index("gsi1", "l", None, "ALL"), "Delete": {"IndexName": "by-l"}}
+            ],
+        ),
+        "ValidationException",
+        "One or more parameter values were invalid: only one of Create, Update or Delete may be "
+        "given in GlobalSecondaryIndexUpdates entry 1",
+    )
+    assert "GlobalSecondaryIndexes" not in ddb.describe_table(TableName=table)["Table"]
+    # defined as the table knows it: accepted
+    out = ddb.update_table(
+        TableName=table,
+        AttributeDefinitions=_defs(l="S"),
+        GlobalSecondaryIndexUpdates=[{"Create": _index("gsi1", "l", None, "ALL")}],
+    )["TableDescription"]
+    assert [g["IndexName"] for g in out["GlobalSecondaryIndexes"]] == ["gsi1"]

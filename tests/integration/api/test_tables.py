@@ -773,6 +773,27 @@ def test_replica_updates_cannot_add_or_delete_the_local_region(ddb: Any, table: 
     assert "Replicas" not in ddb.describe_table(TableName=table)["Table"]
 
 
+def test_an_unknown_table_class_gets_dynamodbs_own_text(ddb: Any, table: str) -> None:
+    message = (
+        "Invalid table-class parameter provided. Please try again with a valid table-class "
+        "value: [STANDARD, STANDARD_INFREQUENT_ACCESS]."
+    )
+    expect_error(
+        lambda: ddb.create_table(
+            TableName=unique("cls"),
+            KeySchema=[{"AttributeName": "p", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "p", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+            TableClass="junk",
+        ),
+        "ValidationException",
+        message,
+    )
+    expect_error(
+        lambda: ddb.update_table(TableName=table, TableClass="junk"), "ValidationException", message
+    )
+
+
 def test_update_replica_region_name_required(raw_ddb: Any, ddb: Any, table: str) -> None:
     expect_error(
         lambda: raw_ddb.update_table(TableName=table, ReplicaUpdates=[{"Create": {}}]),
