@@ -230,6 +230,11 @@ class TableSpec:
     tags: dict[str, str] = field(default_factory=dict)
     deletion_protection: bool = False
     table_class: str = "STANDARD"
+    #: TableClass was given (CreateTable or UpdateTable): DescribeTable then shows
+    #: TableClassSummary even for STANDARD, as DynamoDB does
+    table_class_given: bool = False
+    #: when UpdateTable last changed the class (TableClassSummary.LastUpdateDateTime)
+    table_class_changed_at: float = 0.0
     #: TTL attribute name when Time to Live is enabled, else None
     ttl_attribute: str | None = None
     #: when the TTL setting last changed (DynamoDB allows one change per hour)
@@ -351,6 +356,8 @@ class TableSpec:
             "tags": self.tags,
             "deletion_protection": self.deletion_protection,
             "table_class": self.table_class,
+            "table_class_given": self.table_class_given,
+            "table_class_changed_at": self.table_class_changed_at,
             "ttl_attribute": self.ttl_attribute,
             "ttl_changed_at": self.ttl_changed_at,
             "indexes": [i.to_json() for i in self.indexes],
@@ -395,6 +402,8 @@ class TableSpec:
             tags=dict(data.get("tags", {})),
             deletion_protection=bool(data.get("deletion_protection", False)),
             table_class=data.get("table_class", "STANDARD"),
+            table_class_given=bool(data.get("table_class_given", False)),
+            table_class_changed_at=float(data.get("table_class_changed_at", 0.0)),
             ttl_attribute=data.get("ttl_attribute"),
             ttl_changed_at=float(data.get("ttl_changed_at", 0.0)),
             indexes=tuple(IndexSpec.from_json(i) for i in data.get("indexes", [])),

@@ -67,8 +67,11 @@ def describe(
     on_demand = throughput.describe_on_demand(spec.max_read_rate, spec.max_write_request_units)
     if on_demand is not None and spec.billing_mode == "PAY_PER_REQUEST":
         desc["OnDemandThroughput"] = on_demand
-    if spec.table_class != "STANDARD":
-        desc["TableClassSummary"] = {"TableClass": spec.table_class}
+    if spec.table_class != "STANDARD" or spec.table_class_given:
+        summary: dict[str, Any] = {"TableClass": spec.table_class}
+        if spec.table_class_changed_at:
+            summary["LastUpdateDateTime"] = spec.table_class_changed_at
+        desc["TableClassSummary"] = summary
     desc.update(_describe_indexes(region, spec, index_counts or {}, creating=status == CREATING))
     if spec.streams:
         latest = spec.streams[-1]
@@ -423,7 +426,7 @@ async def create_table(region: Region, body: dict[str, Any]) -> dict[str, Any]:
     key_schema = shape.listing("KeySchema", required=True, min_len=1, max_len=2) or []
     defs = shape.listing("AttributeDefinitions", required=True) or []
     billing = shape.string("BillingMode", enum=_BILLING) or "PROVISIONED"
-    table_class = _table_class(shape) or "STANDARD"
+    given_class = _table_class(shape)
     protection = shape.boolean("DeletionProtectionEnabled") or False
     rcu, wcu = provisioned_shape(shape, "ProvisionedThroughput")
     ks_clean = key_schema_shape(shape, key_schema)
@@ -447,7 +450,8 @@ async def create_table(region: Region, body: dict[str, Any]) -> dict[str, Any]:
             write_capacity=wcu,
             tags=tags,
             deletion_protection=protection,
-            table_class=table_class,
+            table_class=given_class or "STANDARD",
+            table_class_given=given_class is not None,
             local_indexes=lsis,
             global_indexes=gsis,
             stream=stream,

@@ -266,6 +266,7 @@ class ControlPlane:
             tags=dict(t.tags),
             deletion_protection=t.deletion_protection,
             table_class=t.table_class,
+            table_class_given=t.table_class_given,
             indexes=idxs,
             resource_policy=(
                 resource_policy.ResourcePolicy(

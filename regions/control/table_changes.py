@@ -8,6 +8,7 @@ that fails part-way has changed nothing.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -41,6 +42,8 @@ class NewTable:
     tags: dict[str, str] = field(default_factory=dict)
     deletion_protection: bool = False
     table_class: str = "STANDARD"
+    #: TableClass was in the request (DescribeTable shows TableClassSummary then)
+    table_class_given: bool = False
     local_indexes: list[dict[str, Any]] = field(default_factory=list)
     global_indexes: list[dict[str, Any]] = field(default_factory=list)
     #: StreamSpecification: (StreamEnabled, StreamViewType)
@@ -161,6 +164,10 @@ def new_settings(spec: TableSpec, u: TableUpdate) -> TableSpec:
         if u.deletion_protection is None
         else u.deletion_protection,
         table_class=u.table_class or spec.table_class,
+        table_class_given=spec.table_class_given or u.table_class is not None,
+        table_class_changed_at=time.time()
+        if u.table_class is not None and u.table_class != spec.table_class
+        else spec.table_class_changed_at,
     )
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import partial
@@ -425,16 +426,40 @@ def test_table_class_deletion_protection_and_on_demand_throughput(ddb: Any) -> N
             "Resource cannot be deleted as it is currently protected against deletion. "
             "Disable deletion protection first.",
         )
+        before = time.time()
         ddb.update_table(TableName=name, TableClass="STANDARD")
-        desc = ddb.describe_table(TableName=name)["Table"]
-        assert desc.get("TableClassSummary", {"TableClass": "STANDARD"}) == {
-            "TableClass": "STANDARD"
-        }
+        summary = ddb.describe_table(TableName=name)["Table"]["TableClassSummary"]
+        # a class changed by UpdateTable carries when (DynamoDB's LastUpdateDateTime)
+        assert summary["TableClass"] == "STANDARD"
+        assert before - 1 <= summary["LastUpdateDateTime"].timestamp() <= time.time() + 1
         ddb.update_table(TableName=name, DeletionProtectionEnabled=False)
         assert ddb.describe_table(TableName=name)["Table"]["DeletionProtectionEnabled"] is False
         ddb.delete_table(TableName=name)
     finally:
         _drop(ddb, name)
+
+
+def test_a_table_class_given_at_creation_is_summarised_even_when_standard(ddb: Any) -> None:
+    """DynamoDB shows TableClassSummary once TableClass was given, STANDARD too, and
+    not for a table created without it (Alternator's test_tableclass.py, run against
+    DynamoDB)."""
+    given, plain = unique("walk-std"), unique("walk-none")
+    for name, extra in ((given, {"TableClass": "STANDARD"}), (plain, {})):
+        ddb.create_table(
+            TableName=name,
+            KeySchema=[{"AttributeName": "p", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "p", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+            **extra,
+        )
+    try:
+        assert ddb.describe_table(TableName=given)["Table"]["TableClassSummary"] == {
+            "TableClass": "STANDARD"
+        }
+        assert "TableClassSummary" not in ddb.describe_table(TableName=plain)["Table"]
+    finally:
+        _drop(ddb, given)
+        _drop(ddb, plain)
 
 
 def _arn(ddb: Any, table: str) -> str:
