@@ -465,8 +465,16 @@ class DataPlane:
             rows = await tx.scan(tid, parts=[part], after=after, limit=INDEX_CHUNK)
             for row in rows:
                 assert row.data is not None
+                item = decode_item(row.data)
+                try:
+                    indexes.check_index_keys(item, (idx,))
+                except ValidationError:
+                    # an item written before the index existed whose key for it is of
+                    # the wrong type or too long: DynamoDB's backfill leaves it out (an
+                    # "index key violation"), and later writes of it are refused
+                    continue
                 entry = indexes.entry_for(
-                    decode_item(row.data),
+                    item,
                     idx,
                     spec.key_schema,
                     row.hk,

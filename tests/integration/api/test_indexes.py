@@ -812,3 +812,37 @@ def test_online_gsi_keys_are_defined_in_the_request_with_the_types_they_have(
         GlobalSecondaryIndexUpdates=[{"Create": _index("gsi1", "l", None, "ALL")}],
     )["TableDescription"]
     assert [g["IndexName"] for g in out["GlobalSecondaryIndexes"]] == ["gsi1"]
+
+
+def test_a_backfill_leaves_out_items_whose_new_index_key_is_too_long(
+    ddb: Any, make_indexed: Callable[..., str]
+) -> None:
+    """Items written before the index whose value for its key is longer than a key may
+    be (2,048 bytes as a partition key, 1,024 as a sort key) are not indexed, as in
+    DynamoDB's backfill; a later write of such an item is refused."""
+    table = make_indexed(None, None, _defs(p="S", s="N"))
+    sizes = (5, 1024, 1025, 2048, 2049)
+    for i, size in enumerate(sizes):
+        ddb.put_item(TableName=table, Item={"p": s(f"k{i}"), "s": n(i), "x": s("x" * size)})
+    ddb.update_table(
+        TableName=table,
+        AttributeDefinitions=_defs(x="S"),
+        GlobalSecondaryIndexUpdates=[{"Create": _index("by-x", "x", None, "KEYS_ONLY")}],
+    )
+    deadline = time.monotonic() + 30
+    while ddb.describe_table(TableName=table)["Table"]["GlobalSecondaryIndexes"][0]["IndexStatus"] != "ACTIVE":
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    indexed = ddb.scan(TableName=table, IndexName="by-x")["Items"]
+    assert sorted(len(i["x"]["S"]) for i in indexed) == [5, 1024, 1025, 2048]
+    expect_error(
+        lambda: ddb.update_item(
+            TableName=table,
+            Key={"p": s("k4"), "s": n(4)},
+            UpdateExpression="SET y = :v",
+            ExpressionAttributeValues={":v": n(1)},
+        ),
+        "ValidationException",
+        "One or more parameter values were invalid: Size of hashkey has exceeded the maximum "
+        "size limit of2048 bytes",
+    )
