@@ -648,9 +648,16 @@ def test_online_gsi_create_and_delete(ddb: Any, region_proc: RegionProcess, make
     # items the build must read but not index: they keep it running long enough for
     # the second request below to find it still CREATING, even on a fast machine
     filler = 4000
+    padding = {f"a{j}": n(j) for j in range(40)}
     for start in range(0, filler, 25):
         ddb.batch_write_item(
-            RequestItems={table: [{"PutRequest": {"Item": {"p": s(f"f{i}"), "s": n(i)}}} for i in range(start, start + 25)]}
+            RequestItems={
+                table: [
+                    # a big map each: the build decodes every item it reads
+                    {"PutRequest": {"Item": {"p": s(f"f{i}"), "s": n(i), "pad": {"M": padding}}}}
+                    for i in range(start, start + 25)
+                ]
+            }
         )
 
     out = ddb.update_table(
