@@ -174,6 +174,8 @@ class SqliteStore(SqlStore):
         self._members: list[asyncio.Future[None]] = []
         # one thread: BEGIN and COMMIT of the writer connection, never two at once
         self._io: ThreadPoolExecutor | None = None
+        #: the group COMMIT running now (shielded: it outlives a cancelled flusher)
+        self._commit_task: asyncio.Future[None] | None = None
         #: the lock file every process writing this database takes turns on
         self._turn_fd: int | None = None
         #: other processes of the region write here too (share_with_processes)
@@ -192,15 +194,20 @@ class SqliteStore(SqlStore):
         async with self._lock:
             if self._in_group:
                 await self._flush()
+            # a COMMIT whose flusher was cancelled (a request cut off at shutdown) may
+            # still run on the worker thread: closing the connection under it crashes
+            # the process (sqlite3 is not safe against that), so it ends first
+            if self._commit_task is not None:
+                await asyncio.wait([self._commit_task])
+            if self._io is not None:
+                self._io.shutdown(wait=True)
+                self._io = None
             for conn in self._idle:
                 conn.close()
             self._idle.clear()
             if self._writer_conn is not None:
                 self._writer_conn.close()
                 self._writer_conn = None
-            if self._io is not None:
-                self._io.shutdown(wait=True)
-                self._io = None
             if self._turn_fd is not None:
                 os.close(self._turn_fd)
                 self._turn_fd = None
@@ -324,7 +331,8 @@ class SqliteStore(SqlStore):
         if not self._in_group:
             return
         self._in_group = False
-        await asyncio.shield(asyncio.ensure_future(self._commit(members)))
+        task = self._commit_task = asyncio.ensure_future(self._commit(members))
+        await asyncio.shield(task)
 
     async def _commit(self, members: list[asyncio.Future[None]]) -> None:
         assert self._io is not None

@@ -221,3 +221,36 @@ async def test_processes_sharing_the_file_take_turns_at_writing(
         release.set()
         await first.close()
         await second.close()
+
+
+async def test_close_waits_for_a_commit_whose_writer_was_cancelled(tmp_path: Path) -> None:
+    """A request cut off while its group COMMITs (a client gone at shutdown) leaves the
+    COMMIT running on the worker thread; closing the store must wait for it instead of
+    closing the connection under it (which crashed the process in a CI run)."""
+    region = Region(
+        RegionSettings(name="us-east-1", store_url=f"sqlite:///{tmp_path}/r.db", partitions=4)
+    )
+    await region.open()
+    await _table(region)
+    store = region.store
+    assert isinstance(store, SqliteStore)
+    committing = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    commit_now = store._commit_now
+
+    def slow_commit() -> None:  # on the worker thread
+        loop.call_soon_threadsafe(committing.set)
+        time.sleep(0.3)  # a slow fsync, say
+        commit_now()
+
+    store._commit_now = slow_commit  # type: ignore[method-assign]
+    write = asyncio.create_task(region.data.put_item("items", _item("late", "1")))
+    await asyncio.wait_for(committing.wait(), 10)
+    write.cancel()
+    await asyncio.gather(write, return_exceptions=True)
+    await region.close()  # waits for the COMMIT, then closes
+    raw = sqlite3.connect(f"{tmp_path}/r.db")
+    try:
+        assert raw.execute("SELECT count(*) FROM gt_items WHERE data IS NOT NULL").fetchone()[0] == 1
+    finally:
+        raw.close()
