@@ -29,6 +29,8 @@ log = logging.getLogger("globaltables.region")
 _TABLE_ARN_PREFIX = "arn:aws:dynamodb:"
 #: the meta key of the catalog epoch, bumped in every transaction that changes a spec
 _CATALOG_EPOCH = "catalog_epoch"
+#: the meta row of the catalog epoch, for a write that reads it with its items
+CATALOG_EPOCH = _CATALOG_EPOCH
 #: the lock "table" of spec read-modify-writes (:meth:`CatalogCache.update`): the
 #: partition is the table's number; -1 is the transaction tokens' (transactions.py)
 _SPEC_LOCK_TID = -2
@@ -156,11 +158,12 @@ class CatalogCache:
             except Exception as exc:  # the store is briefly unreachable: poll on
                 log.warning("catalog watch: %s", exc)
 
-    async def moved(self, tx: WriteTx) -> bool:
-        """Inside a worker's write transaction: has the primary changed a spec since
-        this cache was read?  (Read under the write lock on SQLite, in the
-        transaction on PostgreSQL.)"""
-        return int(await tx.get_meta(_CATALOG_EPOCH) or 0) != self.epoch
+    def moved_from(self, stored: str | None) -> bool:
+        """Has another process changed a spec since this cache was read?  ``stored``:
+        the epoch (``CATALOG_EPOCH``'s meta value) as read inside the write
+        transaction that asks (under the write lock on SQLite, in the transaction on
+        PostgreSQL)."""
+        return int(stored or 0) != self.epoch
 
     async def bump(self, tx: WriteTx) -> None:
         """Inside a transaction that changes a table spec: a new catalog epoch, so

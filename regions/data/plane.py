@@ -35,7 +35,7 @@ import orjson
 
 from regions import indexes, reads, remote_check, system_tables
 from regions.catalog import CREATING, TableSpec
-from regions.catalog_cache import CatalogCache
+from regions.catalog_cache import CATALOG_EPOCH, CatalogCache
 from regions.changes import INSERT, MODIFY, REMOVE, ChangeRecord, InvalidRecord
 from regions.counters import (
     APPLIED,
@@ -160,8 +160,6 @@ class DataPlane:
         results: list[WriteOutcome | DynamoError] = []
         changed = 0
         async with self.store.write() as tx:
-            if self.catalog.shared and await self.catalog.moved(tx):
-                raise _CatalogMoved()
             # one global lock order, so concurrent multi-item writers cannot deadlock
             for tid, part in sorted({(b.tid, e.part) for b, e in zip(plan, encs, strict=True)}):
                 await tx.lock_partition(tid, part)
@@ -169,7 +167,15 @@ class DataPlane:
             failures: dict[int, DynamoError] = {}
             # every item read at once (one statement on PostgreSQL)
             keys = [(b.tid, e.part, e.hk, e.rk) for b, e in zip(plan, encs, strict=True)]
-            rows = await tx.get_rows(keys)
+            if self.catalog.shared:
+                # the catalog epoch read with the items (one statement on PostgreSQL),
+                # in this transaction before anything is written: a spec another
+                # process changed since this one read it means writing under the new one
+                rows, epoch = await tx.get_rows_and_meta(keys, CATALOG_EPOCH)
+                if self.catalog.moved_from(epoch):
+                    raise _CatalogMoved()
+            else:
+                rows = await tx.get_rows(keys)
             for i, (b, row) in enumerate(zip(plan, rows, strict=True)):
                 old = decode_item(row.data) if row is not None and row.data is not None else None
                 if (

@@ -67,7 +67,7 @@ async def write_row(tx: WriteTx, w: RowWrite) -> None:
         hash_key=w.enc.hk,
         service=w.service,
     )
-    await tx.append_change(
+    await tx.log_change(
         w.tid, w.enc.part, w.event, w.version, record.encode_stored(), w.now, w.pending
     )
 

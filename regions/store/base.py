@@ -1,7 +1,7 @@
 """What the region needs from a store, and the row types it gets back.
 
 Invariant 1 (atomic outbox) is not enforced by this interface alone: ``put_row`` and
-``append_change`` are separate calls.  What the store guarantees is that both exist
+``log_change`` are separate calls.  What the store guarantees is that both exist
 only on a :class:`WriteTx`, one store transaction: everything it wrote commits
 together, and a ``WriteTx`` that raises rolls all of it back.  The pairing is
 :func:`regions.data.rows.write_row`'s, the one caller of both: it writes the row

@@ -48,6 +48,13 @@ class Driver(Protocol):
         PostgreSQL)."""
         ...
 
+    async def get_rows_meta(
+        self, keys: Sequence[RowKey], meta_key: str
+    ) -> tuple[list[Sequence[Any] | None], str | None]:
+        """``get_rows`` and the value of one meta row, read together (one statement on
+        PostgreSQL, where the meta row is the catalog epoch every write checks)."""
+        ...
+
     def any_of(self, column: str, values: Sequence[Any], args: list[Any]) -> str:
         """A condition ``column`` is one of ``values``, its parameters added to ``args``."""
         ...
@@ -82,10 +89,14 @@ UPSERT_INDEX = (
 DELETE_INDEX = (
     "DELETE FROM gt_index WHERE tid=$1 AND iid=$2 AND part=$3 AND hk=$4 AND rk=$5 AND tk=$6"
 )
-APPEND_CHANGE = (
+#: a change record whose seq the writer does not need: a write like the row's, which
+#: the PostgreSQL groups can hold and send with the COMMIT (postgres_groups.py)
+LOG_CHANGE = (
     "INSERT INTO gt_changes (tid, part, event, hlc, origin, record, created_ms, pending) "
-    "VALUES ($1,$2,$3,$4,$5,$6,$7,$8) RETURNING seq"
+    "VALUES ($1,$2,$3,$4,$5,$6,$7,$8)"
 )
+APPEND_CHANGE = f"{LOG_CHANGE} RETURNING seq"
+GET_META = "SELECT value FROM gt_meta WHERE key=$1"
 UPSERT_META = (
     "INSERT INTO gt_meta (key, value) VALUES ($1, $2) "
     "ON CONFLICT (key) DO UPDATE SET value=excluded.value"
@@ -142,6 +153,14 @@ class DirectReads:
         if len(keys) == 1:
             return [await self.get_row(*keys[0])]
         return [_stored(r) if r is not None else None for r in await self.db.get_rows(keys)]
+
+    async def get_rows_and_meta(
+        self, keys: Sequence[RowKey], meta_key: str
+    ) -> tuple[list[StoredRow | None], str | None]:
+        """``get_rows`` and ``get_meta(meta_key)`` in one statement where the backend
+        can: a write that checks the catalog epoch pays no round trip for it."""
+        rows, value = await self.db.get_rows_meta(keys, meta_key)
+        return [_stored(r) if r is not None else None for r in rows], value
 
     async def query(
         self,
@@ -238,7 +257,7 @@ class DirectReads:
         return [_index_row(r) for r in await self.db.fetch(" ".join(sql), args)]
 
     async def get_meta(self, key: str) -> str | None:
-        r = await self.db.fetchrow("SELECT value FROM gt_meta WHERE key=$1", (key,))
+        r = await self.db.fetchrow(GET_META, (key,))
         return str(r[0]) if r is not None else None
 
     async def pending_changes(
@@ -338,6 +357,22 @@ class DirectWrites(DirectReads):
         )
         assert r is not None
         return int(r[0])
+
+    async def log_change(
+        self,
+        tid: int,
+        part: int,
+        event: str,
+        version: Version,
+        record: bytes,
+        now_ms: int,
+        pending: bool,
+    ) -> None:
+        """``append_change`` without its seq: held like the row's writes, so it costs no
+        round trip of its own (postgres_groups.py)."""
+        await self.db.execute(
+            LOG_CHANGE, (tid, part, event, version.hlc, version.origin, record, now_ms, pending)
+        )
 
     async def mark_published(self, seqs: Sequence[int]) -> None:
         # bounded chunks: SQLite caps the number of bound parameters per statement

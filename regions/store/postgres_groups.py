@@ -40,8 +40,12 @@ the group: for the other member's body to end (or fails, as PostgreSQL fails one
 deadlocked transactions, if that one waits for it in turn), or for the advisory lock.
 
 **Writes.**  A member's writes are held until they must go out: before its own next
-statement (a transaction reads its own writes), or at the commit.  A member's change
-record goes out with its held writes, and the member waits for the ``seq`` it gets.
+statement (a transaction reads its own writes), or at the commit.  A change record
+(``log_change``) is held like the row it goes with; one whose ``seq`` the writer needs
+(``append_change``) goes out with the member's held writes, and the member waits for
+its seq.  A write that checks the catalog epoch reads it with its items
+(``get_rows_meta``): on a store other nodes share, a group of PutItems is four round
+trips (BEGIN with the locks, the reads, the writes, COMMIT).
 A write to a row that an earlier write of the same statement also writes replaces it
 (upserts set whole rows; the verifier's leaf deltas are added up), which is what
 running them one after the other would have left.
@@ -74,7 +78,7 @@ from regions.errors import InternalError
 from regions.store import direct
 from regions.store import postgres_pool as _pool
 from regions.store.direct import RowKey
-from regions.store.postgres_pool import BEGIN, GET_ROWS, Pool
+from regions.store.postgres_pool import BEGIN, GET_ROWS, GET_ROWS_META, Pool
 
 __all__ = ["Groups", "Member", "SaOnMember"]
 
@@ -116,7 +120,8 @@ class _Request:
         fn: SaCall | None,
     ) -> None:
         self.member = member
-        #: lock, get, gets, fetch, fetchrow, returning or sa
+        #: lock, get, gets, getsm (gets with a meta row: ``sql`` its key), fetch,
+        #: fetchrow, returning or sa
         self.kind = kind
         self.sql = sql
         self.args = args
@@ -233,6 +238,8 @@ class Member:
             return await solo.fetchrow(sql, args)
         if kind == "gets":
             return await solo.get_rows(args)
+        if kind == "getsm":
+            return await solo.get_rows_meta(args, sql)
         if kind == "returning":
             return await solo.write_returning(sql, args)
         if kind == "sa":
@@ -267,6 +274,19 @@ class Member:
             await self._row(key)
         rows: list[Sequence[Any] | None] = await self._ask("gets", "", keys)
         return rows
+
+    async def get_rows_meta(
+        self, keys: Sequence[RowKey], meta_key: str
+    ) -> tuple[list[Sequence[Any] | None], str | None]:
+        if self.solo is not None:
+            return await self.solo.get_rows_meta(keys, meta_key)
+        for key in keys:
+            await self._row(key)
+        # the meta row is no item: nothing to claim for it
+        answer: tuple[list[Sequence[Any] | None], str | None] = await self._ask(
+            "getsm", meta_key, keys
+        )
+        return answer
 
     async def _row(self, args: Sequence[Any]) -> None:
         row = (int(args[0]), int(args[1]), bytes(args[2]), bytes(args[3]))
@@ -708,24 +728,37 @@ class _Group:
             seqs = await self._write(writes, [r.args for r in appends])
             for request, seq in zip(appends, seqs, strict=True):
                 _answer(request, (seq,))
-        # every point read of the pass in one statement
-        gets = [r for r in requests if r.kind in ("get", "gets")]
-        keys = [k for r in gets for k in (r.args if r.kind == "gets" else [r.args])]
-        if len(keys) == 1:
+        # every point read of the pass in one statement, with the meta rows asked
+        # alongside (a write's catalog epoch)
+        gets = [r for r in requests if r.kind in ("get", "gets", "getsm")]
+        keys = [k for r in gets for k in ([r.args] if r.kind == "get" else r.args)]
+        metas = sorted({r.sql for r in gets if r.kind == "getsm"})
+        if len(keys) == 1 and not metas:
             _answer(gets[0], await self._db.send("fetchrow", direct.GET_ROW, keys[0]))
-        elif keys:
-            found = {
-                r[0]: r[1:] for r in await self._db.send("fetch", GET_ROWS, _pool.columns(keys))
-            }
+        elif keys or metas:
+            found: dict[int, Sequence[Any]] = {}
+            values: dict[str, str] = {}
+            if metas:
+                for r in await self._db.send("fetch", GET_ROWS_META, _pool.meta_args(keys, metas)):
+                    if r[0] == 0:
+                        values[bytes(r[2]).decode()] = r[5]
+                    else:
+                        found[r[0]] = r[1:]
+            else:
+                found = {
+                    r[0]: r[1:]
+                    for r in await self._db.send("fetch", GET_ROWS, _pool.columns(keys))
+                }
             i = 1
             for request in gets:
                 if request.kind == "get":
                     _answer(request, found.get(i))
                     i += 1
-                else:
-                    n = len(request.args)
-                    _answer(request, [found.get(j) for j in range(i, i + n)])
-                    i += n
+                    continue
+                n = len(request.args)
+                rows = [found.get(j) for j in range(i, i + n)]
+                i += n
+                _answer(request, (rows, values.get(request.sql)) if request.kind == "getsm" else rows)
         # the same read asked by several members (a catalog epoch, say) goes out once,
         # until a statement that may write comes between
         answers: dict[tuple[str, str, tuple[Any, ...]], Any] = {}
@@ -758,8 +791,9 @@ class _Group:
     async def _write(
         self, writes: list[tuple[str, Sequence[Any]]], appends: list[Sequence[Any]]
     ) -> list[int]:
-        """Send ``writes`` in order and insert ``appends`` (change records): known
-        statements as one multi-row statement, any other one alone, in its place."""
+        """Send ``writes`` in order and insert ``appends`` (change records whose seqs
+        come back): known statements as one multi-row statement, any other one alone,
+        in its place."""
         batch = _Batch()
         for sql, args in writes:
             if not batch.add(sql, args):
@@ -776,7 +810,8 @@ class _Group:
             await self._db.send("execute", sql, args)
             return []
         seqs = dict(await self._db.send("fetch", sql, args))
-        return [int(seqs[i]) for i in range(1, len(appends) + 1)]
+        first = len(batch.changes) + 1
+        return [int(seqs[i]) for i in range(first, first + len(appends))]
 
     async def _commit(self) -> None:
         try:
@@ -812,13 +847,17 @@ class _Batch:
         self.index_puts: dict[tuple[Any, ...], Sequence[Any]] = {}
         self.index_dels: dict[tuple[Any, ...], Sequence[Any]] = {}
         self.meta: dict[Any, Sequence[Any]] = {}
+        #: change records, in the order written (their seqs follow it)
+        self.changes: list[Sequence[Any]] = []
 
     @staticmethod
     def one_statement(writes: list[tuple[str, Sequence[Any]]]) -> bool:
         return all(sql in _KNOWN for sql, _ in writes)
 
     def empty(self) -> bool:
-        return not (self.rows or self.leaves or self.index_puts or self.index_dels or self.meta)
+        return not (
+            self.rows or self.leaves or self.index_puts or self.index_dels or self.meta
+        ) and not self.changes
 
     def add(self, sql: str, args: Sequence[Any]) -> bool:
         """Take one write; False if it is not one of the store's known statements."""
@@ -842,6 +881,8 @@ class _Batch:
         elif sql == direct.UPSERT_META:
             self.meta.pop(args[0], None)
             self.meta[args[0]] = args
+        elif sql == direct.LOG_CHANGE:
+            self.changes.append(args)
         else:
             return False
         return True
@@ -870,10 +911,13 @@ class _Batch:
             parts.append(_INDEX_PUTS.format(*arrays(list(self.index_puts.values()), _INDEX_TYPES)))
         if self.meta:
             parts.append(_META.format(*arrays(list(self.meta.values()), ("text", "text"))))
-        if appends:
-            parts.append(_CHANGES.format(*arrays(appends, _CHANGE_TYPES)))
+        records = [*self.changes, *appends]
+        if records:
+            parts.append(_CHANGES.format(*arrays(records, _CHANGE_TYPES)))
             parts.append(_CHANGES_INSERT)
-            main = "SELECT i, seq FROM v"
+            # the seqs of the appends only: the records logged before them need none
+            args.append(len(self.changes))
+            main = f"SELECT i, seq FROM v WHERE i > ${len(args)}::bigint"
             names = [f"w{i}" for i in range(len(parts) - 2)] + ["v", "c"]
         else:
             main = parts.pop()
@@ -887,7 +931,14 @@ class _Batch:
 #: writes that touch one item's rows (and the verifier's additive leaf): they need the
 #: item, not the partition alone
 _POINT_WRITES = frozenset(
-    (direct.UPSERT_ROW, direct.UPSERT_LEAF, direct.UPSERT_INDEX, direct.DELETE_INDEX)
+    (
+        direct.UPSERT_ROW,
+        direct.UPSERT_LEAF,
+        direct.UPSERT_INDEX,
+        direct.DELETE_INDEX,
+        # a record appended to the partition's log reads none of its rows
+        direct.LOG_CHANGE,
+    )
 )
 _KNOWN = frozenset(
     (
@@ -896,6 +947,7 @@ _KNOWN = frozenset(
         direct.UPSERT_INDEX,
         direct.DELETE_INDEX,
         direct.UPSERT_META,
+        direct.LOG_CHANGE,
     )
 )
 _ROW_TYPES = (

@@ -36,6 +36,7 @@ __all__ = [
     "BEGIN",
     "BEGIN_SNAPSHOT",
     "GET_ROWS",
+    "GET_ROWS_META",
     "PointReads",
     "Pool",
     "SaOnDriver",
@@ -266,6 +267,12 @@ class _AsyncpgDriver:
         found = {r[0]: r[1:] for r in await self._send("fetch", GET_ROWS, columns(keys))}
         return [found.get(i) for i in range(1, len(keys) + 1)]
 
+    async def get_rows_meta(
+        self, keys: Sequence[RowKey], meta_key: str
+    ) -> tuple[list[Sequence[Any] | None], str | None]:
+        await self.ready()
+        return split_meta(await self._send("fetch", GET_ROWS_META, meta_args(keys, [meta_key])), len(keys))
+
     async def write_returning(self, sql: str, args: Sequence[Any]) -> Sequence[Any] | None:
         """A write whose row comes back, sent with the held writes as one statement
         when it changes none of their tables."""
@@ -342,6 +349,34 @@ GET_ROWS = (
     "AS k(tid, part, hk, rk, i) CROSS JOIN LATERAL (SELECT * FROM gt_items AS g "
     "WHERE g.tid = k.tid AND g.part = k.part AND g.hk = k.hk AND g.rk = k.rk OFFSET 0) AS g"
 )
+
+
+#: GET_ROWS and meta rows in one statement: each meta row as a line numbered 0, its
+#: key in ``hk`` and its value in ``origin`` (the columns' types must match)
+GET_ROWS_META = (
+    f"{GET_ROWS} UNION ALL SELECT 0, NULL::integer, convert_to(m.key, 'UTF8'), NULL::bytea, "
+    "NULL::bigint, m.value, NULL::bytea, NULL::integer FROM gt_meta AS m "
+    "WHERE m.key = ANY($5::text[])"
+)
+
+
+def meta_args(keys: Sequence[Sequence[Any]], meta_keys: Sequence[str]) -> list[Any]:
+    """GET_ROWS_META's parameters."""
+    return [*columns(keys), list(meta_keys)]
+
+
+def split_meta(
+    found: Sequence[Sequence[Any]], n: int
+) -> tuple[list[Sequence[Any] | None], str | None]:
+    """GET_ROWS_META's answer for one meta key: the ``n`` rows in order, its value."""
+    rows: dict[int, Sequence[Any]] = {}
+    value: str | None = None
+    for r in found:
+        if r[0] == 0:
+            value = r[5]
+        else:
+            rows[r[0]] = r[1:]
+    return [rows.get(i) for i in range(1, n + 1)], value
 
 
 def columns(keys: Sequence[Sequence[Any]]) -> list[list[Any]]:

@@ -46,7 +46,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.pool import StaticPool
 
 from regions.store import schema as s
-from regions.store.direct import GET_ROW, RowKey
+from regions.store.direct import GET_META, GET_ROW, RowKey
 from regions.store.sql import ReadTx, SqlStore, WriteTx
 from regions.store.sqlite_dialect import SqliteDialect
 
@@ -95,6 +95,12 @@ class _Sqlite3Driver:
     async def get_rows(self, keys: Sequence[RowKey]) -> list[Sequence[Any] | None]:
         # in process, a few µs each: nothing to gain from one statement
         return [await self.fetchrow(GET_ROW, key) for key in keys]
+
+    async def get_rows_meta(
+        self, keys: Sequence[RowKey], meta_key: str
+    ) -> tuple[list[Sequence[Any] | None], str | None]:
+        row = await self.fetchrow(GET_META, (meta_key,))
+        return await self.get_rows(keys), (str(row[0]) if row is not None else None)
 
     async def lock_partition(self, tid: int, part: int) -> None:
         # BEGIN IMMEDIATE already holds the database write lock

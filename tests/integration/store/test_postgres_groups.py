@@ -23,6 +23,7 @@ from regions.expressions.legacy import attribute_updates_to_update
 from regions.keys import EncodedKey, encode_key
 from regions.region import Region
 from regions.settings import RegionSettings
+from regions.store import postgres_pool as _pool
 from regions.store import verify as store_verify
 from regions.store.postgres_groups import _INDEX_DELS, _INDEX_KEY_TYPES
 from regions.store.postgres_pool import GET_ROWS
@@ -375,3 +376,54 @@ async def test_index_entries_follow_concurrent_puts_moves_and_deletes(
     rows = await _fetch(pg_url, "SELECT hk, tk FROM gt_index WHERE tid = $1", tid)
     assert len(rows) == 12  # k0-k5 under "b", k18-k23 under "a"
     assert len({bytes(r["hk"]) for r in rows}) == 2
+
+
+async def test_a_shared_regions_writes_read_the_catalog_epoch_with_their_items(
+    pg_region: Region, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where other nodes share the store, every write checks the catalog epoch in its
+    transaction.  The check rides on the items' read, so a group of PutItems costs
+    four round trips (BEGIN with the locks, the read, the writes, COMMIT), not six
+    (a BEGIN alone and the epoch's own read before the locks)."""
+    region = pg_region
+    region.catalog.multi_node = True
+    sent: list[str] = []
+    round_trip = _pool._AsyncpgDriver._round_trip
+
+    async def counted(self: _pool._AsyncpgDriver, how: str, sql: str, args: Any) -> Any:
+        sent.append(sql)
+        return await round_trip(self, how, sql, args)
+
+    monkeypatch.setattr(_pool._AsyncpgDriver, "_round_trip", counted)
+    await asyncio.gather(
+        *(region.data.put_item("items", _item(f"e{i}", str(i))) for i in range(16))
+    )
+    commits = sent.count("COMMIT")
+    assert commits >= 1
+    assert not [s for s in sent if "FROM gt_meta WHERE key" in s]
+    assert sum(1 for s in sent if s.startswith("BEGIN")) == commits  # with the locks
+    assert len(sent) == 4 * commits
+
+
+async def test_a_write_after_another_node_changed_the_catalog_writes_under_the_new_one(
+    pg_region: Region, pg_url: str
+) -> None:
+    """The epoch read with the items still catches a catalog change made elsewhere:
+    the write reloads the catalog and goes through under it."""
+    region = pg_region
+    region.catalog.multi_node = True
+    before = region.catalog.epoch
+    conn = await asyncpg.connect(pg_url)
+    try:
+        # what another node's spec change leaves behind: the stored epoch moved on
+        await conn.execute(
+            "UPDATE gt_meta SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT) "
+            "WHERE key = 'catalog_epoch'"
+        )
+    finally:
+        await conn.close()
+    await region.data.put_item("items", _item("after", "1", v=1))
+    assert region.catalog.epoch == before + 1
+    assert await region.data.get_item("items", {"pk": {"S": "after"}, "sk": {"N": "1"}}) == _item(
+        "after", "1", v=1
+    )

@@ -136,7 +136,7 @@ async def test_outbox_failure_rolls_back_the_item(region: Region, monkeypatch: p
     async def boom(*_: Any, **__: Any) -> int:
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(sql.WriteTx, "append_change", boom)
+    monkeypatch.setattr(sql.WriteTx, "log_change", boom)
     with pytest.raises(RuntimeError):
         await region.data.put_item("items", _item("a", "1"))
     monkeypatch.undo()
@@ -334,3 +334,30 @@ async def test_tombstones_and_changes_are_collected_after_the_horizon(store_url:
     tombs, trimmed = await r.data.housekeeping()
     assert (tombs, trimmed) == (1, 2)
     await r.close()
+
+
+async def test_rows_and_a_meta_value_read_together(region: Region) -> None:
+    """``get_rows_and_meta``: the items in the order asked (None for a missing one)
+    and the meta value (None when the row is absent), in a write transaction as a
+    write that checks the catalog epoch reads them."""
+    await _table(region)
+    await region.data.put_item("items", _item("a", "1", v=1))
+    await region.data.put_item("items", _item("c", "1", v=3))
+    tid, spec = await region.catalog.table("items")
+    keys = []
+    for pk in ("c", "b", "a"):
+        enc = encode_key({"pk": {"S": pk}, "sk": {"N": "1"}}, spec.key_schema, spec.partitions)
+        keys.append((tid, enc.part, enc.hk, enc.rk))
+    async with region.store.write() as tx:
+        await tx.set_meta("probe", "41")
+    async with region.store.write() as tx:
+        rows, value = await tx.get_rows_and_meta(keys, "probe")
+        _, absent = await tx.get_rows_and_meta(keys[:1], "no such key")
+    from regions.types import decode_item
+
+    assert [decode_item(r.data or b"")["v"] if r is not None else None for r in rows] == [
+        {"S": "3"},
+        None,
+        {"S": "1"},
+    ]
+    assert value == "41" and absent is None
