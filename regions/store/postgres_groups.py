@@ -28,9 +28,9 @@ each item a member reads or writes (``get_row``, ``put_row``) is claimed by it a
 any other statement after a lock (a scan, a meta row, SQLAlchemy) first claims the
 member's partitions for it alone, since it may read any of their rows.  A member whose
 claim collides with another running member's moves to a later group (which starts
-once this one's bodies have ended), so a group's members go through their passes
-side by side instead of one after the other.  Between processes and nodes the
-advisory lock of the partition still does it: the group takes each one once, with
+once this one's bodies have ended), so a group's members go through their passes side by side
+instead of one after the other.  Between processes and nodes the advisory lock of the
+partition still does it: the group takes each one once, with
 ``pg_try_advisory_xact_lock``.  If another transaction holds it, the member leaves the
 group and runs as a transaction of its own that waits for the lock
 (:meth:`Member.leave`): a group never waits for a lock, so no two transactions can wait
