@@ -10,7 +10,7 @@ the same four round trips between them, and one commit.
 
 **Members.**  Every ``write()`` block joins the group that still admits
 (:meth:`Groups.join`).  A group admits until it sends its first statement and starts
-once the members' bodies of the group before it have all ended (**Overlap** below).
+once the group before it has ended, so its partition locks are free by then.
 The members' bodies run concurrently, as they would in transactions of their own.
 
 **Passes.**  A member's statement does not go out at once: it waits until every
@@ -28,7 +28,7 @@ each item a member reads or writes (``get_row``, ``put_row``) is claimed by it a
 any other statement after a lock (a scan, a meta row, SQLAlchemy) first claims the
 member's partitions for it alone, since it may read any of their rows.  A member whose
 claim collides with another running member's moves to a later group (which starts
-once this one's bodies have ended), so a group's members go through their passes side by side
+once this one has ended), so a group's members go through their passes side by side
 instead of one after the other.  Between processes and nodes the advisory lock of the
 partition still does it: the group takes each one once, with
 ``pg_try_advisory_xact_lock``.  If another transaction holds it, the member leaves the
@@ -63,19 +63,6 @@ round trip per member and an order among members, which concurrent bodies do not
 A member's ``write()`` returns only after that COMMIT returned, and with
 ``synchronous_commit=on`` (``postgres_dialect.py``) the commit is on disk by then
 (invariant 7).
-
-**Overlap.**  A group whose bodies have all ended only sends its last writes and
-COMMIT: it claims nothing more and waits for no lock, so the next group starts then
-and its first round trips overlap that commit (with 16 clients and groups of about 8,
-the next group's members would otherwise have done their HTTP work and wait idle).
-Until the earlier group has ended, the partitions whose locks it holds are kept off:
-a member of the later group that would lock one and has read nothing yet moves to a
-group after it (:meth:`_Group._keep_off`), rather than finding the lock taken and
-leaving for a transaction of its own.  One that has read waits for the advisory lock
-in its group's transaction, which closes no cycle of advisory locks: the earlier
-group waits for none.  (Two groups writing one row outside any partition, a meta row,
-could still wait for each other; PostgreSQL then fails one, as between any two
-transactions, and nothing of that group is committed or acknowledged.)
 """
 
 from __future__ import annotations
@@ -119,16 +106,6 @@ _WHICH_LOCKS = (
 
 class _Leave(Exception):
     """A member's partition is locked by another transaction: it runs on its own."""
-
-
-class _Later(Exception):
-    """A member's partition is held by an earlier group still committing: it moves to
-    a later group."""
-
-
-def _settle(future: asyncio.Future[None]) -> None:
-    if not future.done():
-        future.set_result(None)
 
 
 class _Request:
@@ -227,7 +204,7 @@ class Member:
                 return
             if not self.settled and not self.exposed:
                 # nothing it did depends on its locks yet: it goes on in a later group
-                # (which starts once this one's bodies have ended), claiming all again
+                # (which starts once this one has ended), claiming all again there
                 group.migrate(self)
                 continue
             # it reads or writes after reading: wait for the other member's body to
@@ -251,9 +228,6 @@ class Member:
         its partitions turned out locked by another transaction."""
         try:
             return await self.group.ask(self, kind, sql, args, fn)
-        except _Later:
-            self.group.migrate(self)
-            return await self._ask(kind, sql, args, fn)
         except _Leave:
             await self.leave(list(self.claims))
         solo = self.solo
@@ -415,16 +389,13 @@ class SaOnMember:
 
 
 class Groups:
-    """The store's groups, each one starting when the bodies of the one before it
-    have ended."""
+    """The store's groups, each one starting when the one before it has ended."""
 
     def __init__(self, pool: Pool) -> None:
         self.pool = pool
         #: the group new writes join while it admits
         self._current: _Group | None = None
         self.tasks: set[asyncio.Task[None]] = set()
-        #: groups sending their last writes and COMMIT: their partitions are kept off
-        self.committing: set[_Group] = set()
 
     def join(self) -> Member:
         group = self._current
@@ -436,7 +407,7 @@ class Groups:
         return Member(group)
 
     def after(self, group: _Group) -> _Group:
-        """The group that starts once ``group``'s bodies have ended."""
+        """The group that starts once ``group`` has ended."""
         if group.successor is None:
             group.successor = _Group(self, group)
         return group.successor
@@ -475,9 +446,6 @@ class _Group:
         loop = asyncio.get_running_loop()
         #: the group's outcome: committed (durable), or the error every member gets
         self.done: asyncio.Future[None] = loop.create_future()
-        #: set once its members' bodies have all ended (before its last writes and
-        #: COMMIT), or it failed: the next group starts then
-        self.quiet: asyncio.Future[None] = loop.create_future()
         self._wake = asyncio.Event()
         task = loop.create_task(self._run())
         groups.tasks.add(task)
@@ -548,19 +516,15 @@ class _Group:
 
     def migrate(self, member: Member) -> None:
         """Take ``member`` to the first later group where its partitions and items are
-        free (and the partitions it had to itself, for itself again), with its held
-        writes."""
+        free, with its held writes."""
         claims, rows = list(member.claims), list(member.rows)
-        wholes = [k for k in claims if self.whole.get(k) is member]
         held, member.held = member.held, []
         self.end(member, ok=True)
         group = self
         while True:
             group = self.groups.after(group)
-            if (
-                all(group.conflict(member, _PART, k) is None for k in claims)
-                and all(group.conflict(member, _ROW, r) is None for r in rows)
-                and all(group.conflict(member, _WHOLE, k) is None for k in wholes)
+            if all(group.conflict(member, _PART, k) is None for k in claims) and all(
+                group.conflict(member, _ROW, r) is None for r in rows
             ):
                 break
         group.add()
@@ -572,8 +536,6 @@ class _Group:
             group.grant(member, _PART, key)
         for row in rows:
             group.grant(member, _ROW, row)
-        for key in wholes:
-            group.grant(member, _WHOLE, key)
         member.held = held
 
     async def wait_for(self, member: Member, holder: Member) -> None:
@@ -630,10 +592,11 @@ class _Group:
     async def _run(self) -> None:
         try:
             if self._previous is not None:
-                # once its members' bodies have ended it only sends its writes and
-                # COMMIT: it waits for nothing this group could hold (module docstring,
-                # Overlap), and until it has ended its partitions are kept off
-                await asyncio.wait([self._previous.quiet])
+                # its locks are released when it ends, committed or not
+                await asyncio.wait([self._previous.done])
+                if not self._previous.done.cancelled():
+                    self._previous.done.exception()  # its members have it
+                self._previous = None
             while True:
                 if not self._queue and self._running > 0:
                     await self._wake.wait()
@@ -644,8 +607,6 @@ class _Group:
                     await self._pass()
                 elif self._running == 0:
                     self.admitting = False
-                    self.groups.committing.add(self)
-                    _settle(self.quiet)
                     await self._commit()
                     return
         except BaseException as exc:
@@ -659,9 +620,6 @@ class _Group:
                 self.done.exception()  # retrieved by whoever waits; no warning if nobody does
             raise
         finally:
-            self.groups.committing.discard(self)
-            _settle(self.quiet)
-            self._previous = None
             if self._db.slot is not None:
                 reusable = await self._db.abort()
                 await self.pool.release(self._db.slot, reusable=reusable)
@@ -693,7 +651,7 @@ class _Group:
                 _refuse(request, self._failure)
             return
         try:
-            locking = self._keep_off([r for r in requests if r.locks])
+            locking = [r for r in requests if r.locks]
             if locking:
                 await self._take_locks(locking)
             for request in requests:
@@ -707,20 +665,6 @@ class _Group:
             self._poison(exc)
             for request in requests:
                 _refuse(request, self._failure or exc)
-
-    def _keep_off(self, locking: list[_Request]) -> list[_Request]:
-        """Members that would lock a partition an earlier group still holds, and that
-        have read nothing yet, move to a later group (module docstring, Overlap)."""
-        held: set[Key] = set()
-        for earlier in self.groups.committing:
-            held |= earlier.locked
-        if not held:
-            return locking
-        for request in locking:
-            member = request.member
-            if not member.settled and not member.exposed and held.intersection(request.locks):
-                _refuse(request, _Later())
-        return [r for r in locking if not r.fut.done()]
 
     async def _begin(self) -> None:
         if not self._begun:

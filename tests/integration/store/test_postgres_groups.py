@@ -9,7 +9,6 @@ row is the transaction that wrote it.
 from __future__ import annotations
 
 import asyncio
-import random
 import re
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -428,41 +427,3 @@ async def test_a_write_after_another_node_changed_the_catalog_writes_under_the_n
     assert await region.data.get_item("items", {"pk": {"S": "after"}, "sk": {"N": "1"}}) == _item(
         "after", "1", v=1
     )
-
-
-async def test_a_group_starts_while_the_one_before_it_commits(
-    pg_region: Region, pg_url: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Overlap (module docstring): once a group's bodies have ended it only sends its
-    writes and COMMIT, and the next group starts meanwhile.  A member of the next group
-    whose partition the committing one still holds moves to a later group instead of
-    leaving for a transaction of its own (four partitions: that happens often here)."""
-    region = pg_region
-    spans: list[tuple[int, str, float, float]] = []
-    round_trip = _pool._AsyncpgDriver._round_trip
-    loop = asyncio.get_running_loop()
-
-    async def timed(self: _pool._AsyncpgDriver, how: str, sql: str, args: Any) -> Any:
-        start = loop.time()
-        try:
-            return await round_trip(self, how, sql, args)
-        finally:
-            spans.append((id(self), sql, start, loop.time()))
-
-    monkeypatch.setattr(_pool._AsyncpgDriver, "_round_trip", timed)
-    rng = random.Random(7)
-
-    async def client(c: int) -> None:
-        for i in range(12):
-            await asyncio.sleep(rng.random() / 500)  # arrivals spread, as over HTTP
-            await region.data.put_item("items", _item(f"c{c}-{i}", "1", n=i))
-
-    await asyncio.gather(*(client(c) for c in range(16)))
-    tid, _ = await _key(region, "c0-0")
-    live, _, logged = await _stored(pg_url, tid)
-    assert live == 16 * 12 and logged == 16 * 12
-    commits = [(d, a, b) for d, sql, a, b in spans if sql == "COMMIT"]
-    firsts = [(d, a) for d, sql, a, _ in spans if "pg_try_advisory_xact_lock" in sql]
-    assert any(d != e and a < t < b for d, a, b in commits for e, t in firsts)
-    # nobody waited on an advisory lock in a transaction of its own
-    assert not [sql for _, sql, _, _ in spans if "SELECT pg_advisory_xact_lock" in sql]
