@@ -112,12 +112,18 @@ def test_each_link_adds_its_configured_round_trip(
 ) -> None:
     with _wan(echo_port, backend, tmp_path) as wan:
         near = _round_trips(_connect(wan.peer_url("a", "b")), 8)
-        far = _round_trips(_connect(wan.peer_url("c", "a")), 4)
-        # half the round trip each way, ±10 % jitter on each half, plus the machine
+        far = _round_trips(_connect(wan.peer_url("c", "a")), 6)
+        # half the round trip each way with ±10 % jitter on each half: every round
+        # trip is at least 90 % of the configured one, plus the machine's own time.
+        # (A median bound tighter than the jitter's floor failed once in CI with
+        # Toxiproxy: four far round trips at 0.92-0.99 of the configured 240 ms.)
         assert min(near) >= 0.9 * RTT_MS - 1, near
-        assert RTT_MS * 0.95 <= statistics.median(near) <= RTT_MS + 30, near
+        assert statistics.median(near) <= RTT_MS + 30, near
         assert min(far) >= 0.9 * 2 * RTT_MS - 1, far
-        assert 2 * RTT_MS * 0.95 <= statistics.median(far) <= 2 * RTT_MS + 30, far
+        assert statistics.median(far) <= 2 * RTT_MS + 30, far
+        # and the far link is the slower one (by 120 ms configured; jitter can take
+        # 12 ms off the far median and add 12 ms to the near one)
+        assert statistics.median(far) - statistics.median(near) >= 0.5 * RTT_MS, (near, far)
 
         # switched off at run time (the bench's baseline), then on again
         wan.set_profile(LAN)
