@@ -20,7 +20,18 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 from regions.store.sql import _Dialect
 
-__all__ = ["PostgresDialect"]
+__all__ = ["CHANGES_TOAST_TARGET", "PostgresDialect"]
+
+#: gt_changes rows up to this size (bytes) are stored whole in the table's own pages,
+#: never compressed (``toast_tuple_target``; PostgreSQL's own default is about 2 KB).
+#: Why: a change record carries the item's images, so a 1 KB item makes a row of
+#: about 2.8 KB; by default PostgreSQL then tried to compress each record and, the
+#: payload being incompressible, moved it into the TOAST table in chunks (a second
+#: heap insert and an index insert per record).  That made the write statement of a
+#: group of PutItems twice as slow (docs/benchmarks.md, "Change records kept in their
+#: row").  The log is read once by the publisher and trimmed: space it could save by
+#: compressing is not worth CPU on every write.  Rows above it are toasted as before.
+CHANGES_TOAST_TARGET = 8160
 
 
 class PostgresDialect(_Dialect):
@@ -39,6 +50,18 @@ class PostgresDialect(_Dialect):
             connect_args={"server_settings": {"synchronous_commit": "on"}},
         )
         return engine, engine
+
+    async def tune_tables(self, conn: AsyncConnection) -> None:
+        option = f"toast_tuple_target={CHANGES_TOAST_TARGET}"
+        current = (
+            await conn.execute(
+                text("SELECT reloptions FROM pg_class WHERE oid = 'gt_changes'::regclass")
+            )
+        ).scalar_one()
+        if option not in (current or []):
+            # only when missing: ALTER TABLE takes a lock that other nodes' opens and
+            # autovacuum would queue behind
+            await conn.exec_driver_sql(f"ALTER TABLE gt_changes SET ({option})")
 
     async def durability(self, conn: AsyncConnection) -> dict[str, str]:
         commit = (await conn.execute(text("SHOW synchronous_commit"))).scalar_one()

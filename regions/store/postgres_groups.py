@@ -999,9 +999,11 @@ _META = (
 )
 _CHANGE_TYPES = ("integer", "integer", "text", "bigint", "text", "bytea", "bigint", "boolean")
 # each record's seq drawn in a CTE of its own, numbered by its position (ORDINALITY),
-# so every member gets the seq of its own record back
+# so every member gets the seq of its own record back.  The sequence by its name (the
+# one PostgreSQL gives a BIGSERIAL column), resolved once when the statement is
+# prepared: ``pg_get_serial_sequence`` looked it up in the catalog for every record
 _CHANGES = (
-    "SELECT nextval(pg_get_serial_sequence('gt_changes', 'seq')) AS seq, u.* "
+    "SELECT nextval('gt_changes_seq_seq'::regclass) AS seq, u.* "
     "FROM unnest({}, {}, {}, {}, {}, {}, {}, {}) WITH ORDINALITY "
     "AS u(tid, part, event, hlc, origin, record, created_ms, pending, i)"
 )

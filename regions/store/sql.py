@@ -42,7 +42,9 @@ class _Dialect:
         """The durability settings in force on ``conn``, as the database reports them."""
         raise NotImplementedError
 
-
+    async def tune_tables(self, conn: AsyncConnection) -> None:
+        """Storage settings of the store's tables, after they exist (idempotent: a
+        database made by an older version gets them too)."""
 
 #: the table number of the change log's end marker (see WriteTx.trim_changes); no
 #: table has it, so no shard ever reads the marker
@@ -476,6 +478,7 @@ class SqlStore:
         self._writer, self._reader = self.dialect.make_engines(self.url)
         async with self._writer.begin() as conn:
             await conn.run_sync(s.metadata.create_all)
+            await self.dialect.tune_tables(conn)
 
     async def close(self) -> None:
         for eng in (self._writer, self._reader):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import secrets
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -29,7 +30,7 @@ from regions.store.postgres_groups import _INDEX_DELS, _INDEX_KEY_TYPES
 from regions.store.postgres_pool import GET_ROWS
 from regions.store.postgres_store import PostgresStore
 from regions.versions import Version
-from tests.integration.store.test_region_store import _item, _table
+from tests.integration.store.test_region_store import _changes, _item, _table
 
 pytestmark = pytest.mark.integration
 
@@ -427,3 +428,60 @@ async def test_a_write_after_another_node_changed_the_catalog_writes_under_the_n
     assert await region.data.get_item("items", {"pk": {"S": "after"}, "sk": {"N": "1"}}) == _item(
         "after", "1", v=1
     )
+
+
+async def _changes_toast(url: str) -> tuple[list[str], int]:
+    """gt_changes' storage options, and the size of its TOAST table in bytes."""
+    rows = await _fetch(
+        url,
+        "SELECT c.reloptions AS options, pg_relation_size(c.reltoastrelid) AS toast "
+        "FROM pg_class AS c WHERE c.oid = 'gt_changes'::regclass",
+    )
+    return list(rows[0]["options"] or []), int(rows[0]["toast"])
+
+
+async def test_change_records_of_a_few_kilobytes_stay_in_their_row(
+    pg_region: Region, pg_url: str
+) -> None:
+    """A change record carries the item's images, so a 1 KB item written over another
+    makes a record past PostgreSQL's default TOAST threshold (about 2 KB): it was
+    compressed in vain and moved to the TOAST table in chunks, which doubled the time
+    of a group's write statement.  Records up to 8 KB now stay in the table's own pages; larger ones are
+    still toasted, and every record reads back whole."""
+    region = pg_region
+    options, toast = await _changes_toast(pg_url)
+    assert toast == 0
+    assert "toast_tuple_target=8160" in options
+    payloads = {f"t{i}": secrets.token_hex(1100) for i in range(8)}
+    await asyncio.gather(
+        *(region.data.put_item("items", _item(pk, "1", blob=v)) for pk, v in payloads.items())
+    )
+    records = await _fetch(pg_url, "SELECT octet_length(record) AS n FROM gt_changes")
+    assert min(int(r["n"]) for r in records) > 2100  # past the default threshold
+    assert (await _changes_toast(pg_url))[1] == 0
+    big = secrets.token_hex(12_000)
+    await region.data.put_item("items", _item("big", "1", blob=big))
+    assert (await _changes_toast(pg_url))[1] > 0  # a 24 KB record is toasted as before
+    changes = await _changes(region)
+    blobs = {c.keys["pk"]["S"]: (c.new_image or {}).get("blob", {}).get("S") for c in changes}
+    assert blobs == {**payloads, "big": big}
+
+
+async def test_a_database_made_before_the_setting_gets_it_when_a_region_opens_it(
+    pg_url: str,
+) -> None:
+    first = Region(RegionSettings(name="us-east-1", store_url=pg_url, partitions=4))
+    await first.open()
+    await first.close()
+    conn = await asyncpg.connect(pg_url)
+    try:
+        await conn.execute("ALTER TABLE gt_changes RESET (toast_tuple_target)")
+    finally:
+        await conn.close()
+    assert (await _changes_toast(pg_url))[0] == []
+    again = Region(RegionSettings(name="us-east-1", store_url=pg_url, partitions=4))
+    await again.open()
+    try:
+        assert (await _changes_toast(pg_url))[0] == ["toast_tuple_target=8160"]
+    finally:
+        await again.close()
