@@ -31,11 +31,13 @@ claim collides with another running member's moves to a later group (which start
 once this one has ended), so a group's members go through their passes side by side
 instead of one after the other.  Between processes and nodes the advisory lock of the
 partition still does it: the group takes each one once, with
-``pg_try_advisory_xact_lock``.  If another transaction holds it, the member leaves the
-group and runs as a transaction of its own that waits for the lock
-(:meth:`Member.leave`): a group never waits for a lock, so no two transactions can wait
-for each other through it.  Only a member that has had no statement answered since its
-first claim can move or leave.  One that has (it claims after reading) waits inside
+``pg_try_advisory_xact_lock``.  If another transaction holds it (another node's group,
+most often, which holds it for a few milliseconds), the member moves to the next group
+and tries again there; after ``_DEFER_MAX`` such moves it leaves the group and runs as
+a transaction of its own that waits for the lock (:meth:`Member.leave`), so it is not
+starved.  A group never waits for a lock, so no two transactions can wait for each
+other through it.  Only a member that has had no statement answered since its first
+claim can move or leave.  One that has (it claims after reading) waits inside
 the group: for the other member's body to end (or fails, as PostgreSQL fails one of two
 deadlocked transactions, if that one waits for it in turn), or for the advisory lock.
 
@@ -88,6 +90,12 @@ log = logging.getLogger(__name__)
 _GROUP_MAX = 64
 #: longest a pass waits for a running member's next statement (module docstring)
 _GATHER_S = 0.002
+#: how many later groups a member whose partition another transaction holds tries
+#: before it waits for the lock in a transaction of its own (module docstring, Locks).
+#: Why not leave at once: with two nodes on 64 partitions, a fifth of the puts found a
+#: partition held by the other node's group; each then cost a transaction of its own
+#: (four more round trips and a commit), where one group later the lock was free
+_DEFER_MAX = 2
 
 Key = tuple[int, int]
 #: an item: (tid, part, hk, rk)
@@ -106,6 +114,11 @@ _WHICH_LOCKS = (
 
 class _Leave(Exception):
     """A member's partition is locked by another transaction: it runs on its own."""
+
+
+class _Later(Exception):
+    """A member's partition is locked by another transaction: it tries the next
+    group."""
 
 
 class _Request:
@@ -181,6 +194,8 @@ class Member:
         self.ended = asyncio.Event()
         #: the member it waits for
         self.waits_on: Member | None = None
+        #: times it moved on because another transaction held one of its partitions
+        self.deferred = 0
         #: its own transaction, once it left the group
         self.solo: _pool._AsyncpgDriver | None = None
 
@@ -228,6 +243,10 @@ class Member:
         its partitions turned out locked by another transaction."""
         try:
             return await self.group.ask(self, kind, sql, args, fn)
+        except _Later:
+            self.deferred += 1
+            self.group.migrate(self)
+            return await self._ask(kind, sql, args, fn)
         except _Leave:
             await self.leave(list(self.claims))
         solo = self.solo
@@ -700,7 +719,7 @@ class _Group:
                 continue
             member = request.member
             if not member.settled and not member.exposed:
-                _refuse(request, _Leave())
+                _refuse(request, _Later() if member.deferred < _DEFER_MAX else _Leave())
                 continue
             # it read under its other locks already: wait for these ones here
             for tid, part in missing:

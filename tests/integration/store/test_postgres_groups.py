@@ -26,7 +26,7 @@ from regions.region import Region
 from regions.settings import RegionSettings
 from regions.store import postgres_pool as _pool
 from regions.store import verify as store_verify
-from regions.store.postgres_groups import _INDEX_DELS, _INDEX_KEY_TYPES
+from regions.store.postgres_groups import _INDEX_DELS, _INDEX_KEY_TYPES, _WHICH_LOCKS
 from regions.store.postgres_pool import GET_ROWS
 from regions.store.postgres_store import PostgresStore
 from regions.versions import Version
@@ -260,6 +260,52 @@ async def test_a_partition_locked_elsewhere_delays_only_its_own_writes(
     finally:
         await holder.close()
     assert await region.data.get_item("items", {"pk": {"S": "blocked"}, "sk": {"N": "1"}})
+
+
+async def test_a_partition_held_elsewhere_for_a_moment_is_tried_again_in_the_next_group(
+    pg_region: Region, pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another node's group holds a partition for a few milliseconds: the write to it
+    moves to the next group, which finds the lock free, instead of a transaction of
+    its own waiting for the lock (four more round trips and a commit)."""
+    region = pg_region
+    tid, enc = await _key(region, "held")
+    others: list[str] = []
+    for i in range(40):
+        _, e = await _key(region, f"other{i}")
+        if e.part != enc.part:
+            others.append(f"other{i}")
+    holder = await asyncpg.connect(pg_url)
+    sent: list[str] = []
+    round_trip = _pool._AsyncpgDriver._round_trip
+
+    async def released_after_the_first_refusal(
+        self: _pool._AsyncpgDriver, how: str, sql: str, args: Any
+    ) -> Any:
+        sent.append(sql)
+        answer = await round_trip(self, how, sql, args)
+        if sql == _WHICH_LOCKS and holder.is_in_transaction():
+            await holder.execute("COMMIT")  # before the next group starts
+        return answer
+
+    monkeypatch.setattr(_pool._AsyncpgDriver, "_round_trip", released_after_the_first_refusal)
+    try:
+        await holder.execute("BEGIN")
+        await holder.execute("SELECT pg_advisory_xact_lock($1, $2)", tid, enc.part)
+        await asyncio.wait_for(
+            asyncio.gather(
+                region.data.put_item("items", _item("held", "1", v=1)),
+                *(region.data.put_item("items", _item(k, "1")) for k in others),
+            ),
+            20,
+        )
+    finally:
+        await holder.close()
+    assert sent.count(_WHICH_LOCKS) == 1  # refused once, then taken
+    assert not [s for s in sent if "pg_advisory_xact_lock(" in s and "try" not in s]
+    assert await region.data.get_item("items", {"pk": {"S": "held"}, "sk": {"N": "1"}}) == _item(
+        "held", "1", v=1
+    )
 
 
 async def test_a_member_reads_its_own_writes(pg_region: Region) -> None:
