@@ -92,7 +92,7 @@ _GROUP_MAX = 64
 _GATHER_S = 0.002
 #: how many later groups a member whose partition another transaction holds tries
 #: before it waits for the lock in a transaction of its own (module docstring, Locks).
-#: Why not leave at once: with two nodes on 64 partitions, a fifth of the puts found a
+#: Why not leave at once: with two nodes on 64 partitions, one put in sixteen found its
 #: partition held by the other node's group; each then cost a transaction of its own
 #: (four more round trips and a commit), where one group later the lock was free
 _DEFER_MAX = 2

@@ -46,6 +46,7 @@ class _Dialect:
         """Storage settings of the store's tables, after they exist (idempotent: a
         database made by an older version gets them too)."""
 
+
 #: the table number of the change log's end marker (see WriteTx.trim_changes); no
 #: table has it, so no shard ever reads the marker
 _MARKER_TID = -1
