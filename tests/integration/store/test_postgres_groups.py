@@ -492,8 +492,8 @@ async def test_change_records_of_a_few_kilobytes_stay_in_their_row(
     """A change record carries the item's images, so a 1 KB item written over another
     makes a record past PostgreSQL's default TOAST threshold (about 2 KB): it was
     compressed in vain and moved to the TOAST table in chunks, which doubled the time
-    of a group's write statement.  Records up to 8 KB now stay in the table's own pages; larger ones are
-    still toasted, and every record reads back whole."""
+    of a group's write statement.  Records up to 8 KB now stay in the table's own
+    pages; larger ones are still toasted, and every record reads back whole."""
     region = pg_region
     options, toast = await _changes_toast(pg_url)
     assert toast == 0
