@@ -48,22 +48,22 @@ class NodesConfig:
     #: count bounds how many nodes' write groups can commit side by side
     #: (docs/regions.md, "Several nodes per region").
     partitions: int = 64
+    #: how the nodes reach the cluster: "unix" (its socket, as nodes on the database's
+    #: host would) or "tcp" (loopback TCP, as nodes on other hosts would)
+    pg_over: str = "unix"
     workdir: Path = Path(".data/bench/nodes")
 
 
 @contextmanager
-def _postgres() -> Iterator[tuple[str, list[int]]]:
-    """A throwaway PostgreSQL cluster: (store URL, its postmaster pid)."""
+def _postgres(over: str) -> Iterator[tuple[str, list[int]]]:
+    """A throwaway PostgreSQL cluster: (store URL over ``over``, its postmaster pid)."""
     from globaltables import postgres_local
 
     data = Path(tempfile.mkdtemp(prefix="gt-bench-nodes-pg-"))
     cluster = postgres_local.start(data, free_port())
     try:
         pid = _postmaster_pid(data)
-        url = (
-            f"postgresql://{postgres_local.SUPERUSER}@127.0.0.1:{cluster.port}/"
-            f"{postgres_local.DEFAULT_DATABASE}"
-        )
+        url = cluster.store_url(unix_socket=over == "unix")
         yield url, [pid] if pid is not None else []
     finally:
         postgres_local.stop(data)
@@ -152,7 +152,7 @@ def run_nodes_bench(cfg: NodesConfig, say: Callable[[str], None] = print) -> dic
     cfg.workdir.mkdir(parents=True, exist_ok=True)
     samples: dict[tuple[str, int], list[dict[str, Any]]] = {}
     failovers: list[float] = []
-    with _postgres() as (store, pg_pids):
+    with _postgres(cfg.pg_over) as (store, pg_pids):
         for rnd in range(cfg.rounds):
             for n in cfg.node_counts:
                 with _region(store, n, cfg.workdir, cfg.partitions) as servers:
@@ -236,9 +236,12 @@ def render(report: dict[str, Any]) -> str:
             f"| {r['workload']} | {r['nodes']} | {r['ops_per_s']:.0f} | {r['p99_ms']:.1f} "
             f"| {r['cpu_ms_per_op']:.2f} | {r['errors']} |"
         )
-    partitions = (report.get("config") or {}).get("partitions")
-    if partitions:
-        lines += ["", f"table partitions: {partitions}"]
+    config = report.get("config") or {}
+    if config.get("partitions"):
+        lines += ["", f"table partitions: {config['partitions']}"]
+    if config.get("pg_over"):
+        over = "its Unix socket" if config["pg_over"] == "unix" else "loopback TCP"
+        lines.append(f"nodes reach PostgreSQL over {over}")
     if failover:
         lines.append("")
         lines.append(

@@ -57,7 +57,10 @@ SERVER_NAMES = ("moto", "dynalite-mem", "dynalite-disk", "gt-sqlite", "gt-sqlite
 #: store and durability, one core per process (docs/regions.md, "Worker processes")
 WORKER_SUFFIX = "-w2"
 #: globaltables servers that exist but are not in the standard set (time: < 10 min)
-EXTRA_SERVER_NAMES = ("gt-pg-w2",)
+EXTRA_SERVER_NAMES = ("gt-pg-w2", "gt-pg-tcp")
+#: gt-pg reaches its cluster (on this host) over the cluster's Unix socket, as a region
+#: on the database's host would; gt-pg-tcp over loopback TCP, as from another host
+TCP_SUFFIX = "-tcp"
 #: what each server promises about an acknowledged write; printed next to its numbers
 DURABILITY = {
     "moto": "memory only",
@@ -67,6 +70,7 @@ DURABILITY = {
     "gt-pg": "PostgreSQL, fsync=on, synchronous_commit=on",
     "gt-sqlite-w2": "SQLite WAL, synchronous=FULL (fsync per commit)",
     "gt-pg-w2": "PostgreSQL, fsync=on, synchronous_commit=on",
+    "gt-pg-tcp": "PostgreSQL, fsync=on, synchronous_commit=on",
     "trivial": "none (answers {})",
     "asgi-floor": "none (uvicorn answering {})",
 }
@@ -296,6 +300,8 @@ def make_server(name: str, workdir: Path) -> Server:
         workers = ["--workers", "2"]
         shown = ", 2 processes"
     base = name.removesuffix(WORKER_SUFFIX)
+    over_tcp = base.endswith(TCP_SUFFIX)
+    base = base.removesuffix(TCP_SUFFIX)
     if base == "gt-sqlite":
         db = workdir / name / "us-east-1.db"
         shutil.rmtree(db.parent, ignore_errors=True)
@@ -331,7 +337,8 @@ def make_server(name: str, workdir: Path) -> Server:
         if cluster is None:
             shutil.rmtree(data, ignore_errors=True)
             raise ServerUnavailable("could not start a local PostgreSQL cluster")
-        store = f"postgresql://{postgres_local.SUPERUSER}@127.0.0.1:{cluster.port}/{postgres_local.DEFAULT_DATABASE}"
+        store = cluster.store_url(unix_socket=not over_tcp)
+        shown += ", over TCP" if over_tcp else ", over its Unix socket"
         server = Server(
             name,
             region_cmd("us-east-1", port, store, workers),

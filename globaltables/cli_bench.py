@@ -27,7 +27,7 @@ _SERVERS = (
     "gt-pg",
 )
 #: accepted by --servers, not run by default
-_MORE_SERVERS = ("gt-pg-w2",)
+_MORE_SERVERS = ("gt-pg-w2", "gt-pg-tcp")
 
 
 def _csv(choices: tuple[str, ...]) -> Any:
@@ -463,9 +463,13 @@ def in_process_cmd(
               help="Partitions of the table (the region's --partitions): a partition's writes "
               "take turns across nodes, so write scaling needs more partitions than the "
               "region's default 8 (docs/regions.md).")
+@click.option("--pg-over", type=click.Choice(("unix", "tcp")), default="unix", show_default=True,
+              help="How the nodes reach PostgreSQL: its Unix socket (nodes on the database's "
+              "host) or loopback TCP (as nodes on other hosts would).")
 @click.option("--json", "json_path", default=None, help="Write the report as JSON here ('-': stdout).")
 def nodes_cmd(workloads: tuple[str, ...], node_counts: tuple[int, ...], rounds: int, duration: float,
-              concurrency: int, key_space: int, partitions: int, json_path: str | None) -> None:
+              concurrency: int, key_space: int, partitions: int, pg_over: str,
+              json_path: str | None) -> None:
     """One region on a local PostgreSQL served by 1 node, then 2 (--node-id), the same
     load split over the nodes: ops/s, p99 and CPU per operation (region processes plus
     PostgreSQL), medians of interleaved rounds (docs/benchmarks.md)."""
@@ -473,7 +477,7 @@ def nodes_cmd(workloads: tuple[str, ...], node_counts: tuple[int, ...], rounds: 
 
     cfg = NodesConfig(workloads=workloads, node_counts=node_counts, rounds=rounds,
                       duration=duration, concurrency=concurrency, key_space=key_space,
-                      partitions=partitions)
+                      partitions=partitions, pg_over=pg_over)
     doc = run_nodes_bench(cfg, say=lambda m: click.echo(m, err=True))
     click.echo(render(doc))
     _write_json(json_path, doc)

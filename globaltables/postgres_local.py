@@ -27,6 +27,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 __all__ = [
     "DEFAULT_DATABASE",
@@ -80,6 +81,24 @@ class PgCluster:
     url: str
     port: int
     data_dir: Path
+    database: str = DEFAULT_DATABASE
+
+    def store_url(self, *, unix_socket: bool = True) -> str:
+        """The cluster as a region's ``--store`` URL: over the cluster's Unix socket
+        when it has one (``unix_socket``), else over TCP to 127.0.0.1.
+
+        Why the socket: a round trip over it costs the client about half the CPU of
+        one over loopback TCP (no TCP stack on either side; docs/benchmarks.md, "The
+        region reaches a PostgreSQL on its host over the Unix socket"), and a region
+        sends several per write.  A database on another host is reached over TCP.
+        """
+        socket_file = self.data_dir / f".s.PGSQL.{self.port}"
+        if unix_socket and socket_file.exists():
+            return (
+                f"postgresql://{SUPERUSER}@/{self.database}"
+                f"?host={quote(str(self.data_dir), safe='/')}&port={self.port}"
+            )
+        return f"postgresql://{SUPERUSER}@127.0.0.1:{self.port}/{self.database}"
 
 
 def _version_key(bin_dir: Path) -> tuple[int, ...]:
@@ -426,7 +445,7 @@ def start(
 
     _wait_ready(bin_dir, port, deadline, data_dir)
     _ensure_database(bin_dir, port, database, remaining())
-    return PgCluster(url=_url(port, database), port=port, data_dir=data_dir)
+    return PgCluster(url=_url(port, database), port=port, data_dir=data_dir, database=database)
 
 
 def _wait_ready(bin_dir: Path, port: int, deadline: float, data_dir: Path) -> None:

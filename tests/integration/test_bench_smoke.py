@@ -310,3 +310,23 @@ def test_bench_nodes_compares_one_and_two_nodes_and_times_a_failover(tmp_path: P
     assert len(doc["failover_s"]) == 1 and 0 < doc["failover_s"][0] < 10
     assert "another node led after" in result.output
     assert doc["config"]["partitions"] == 16 and "table partitions: 16" in result.output
+    # the nodes reach the cluster on its host over its Unix socket unless told TCP
+    assert doc["config"]["pg_over"] == "unix"
+    assert "nodes reach PostgreSQL over its Unix socket" in result.output
+
+
+@pytest.mark.parametrize(("name", "over"), [("gt-pg", "@/"), ("gt-pg-tcp", "@127.0.0.1:")])
+def test_gt_pg_reaches_its_cluster_over_the_socket_and_gt_pg_tcp_over_tcp(
+    tmp_path: Path, name: str, over: str
+) -> None:
+    """The suite's PostgreSQL regions: gt-pg over the cluster's Unix socket (a region on
+    the database's host), gt-pg-tcp over loopback TCP (as from another host); both
+    serve a request."""
+    server = make_server(name, tmp_path)
+    try:
+        store = server.cmd[server.cmd.index("--store") + 1]
+        assert over in store, store
+        server.start()
+        assert httpx.get(f"{server.url}/healthz", timeout=5).json()["store"]["ok"] is True
+    finally:
+        server.stop()
