@@ -190,7 +190,7 @@ def targets(doc: dict[str, Any]) -> str:
     by = {(r["workload"], r["server"]): r for r in doc.get("results", []) if "ops_per_s" in r}
     rows = []
     for wl in TARGET_WORKLOADS:
-        for gt in ("gt-sqlite", "gt-sqlite-w2", "gt-pg", "gt-pg-w2"):
+        for gt in ("gt-sqlite", "gt-sqlite-w2", "gt-pg", "gt-pg-w2", "gt-pg-tcp"):
             me = by.get((wl, gt))
             if me is None:
                 continue
