@@ -38,7 +38,14 @@ from bench.loadgen import (
     preload,
     run_load,
 )
-from bench.peers import SERVER_NAMES, STORELESS, Server, ServerUnavailable, make_server
+from bench.peers import (
+    GT_SERVERS,
+    SERVER_NAMES,
+    STORELESS,
+    Server,
+    ServerUnavailable,
+    make_server,
+)
 
 __all__ = [
     "CEILING_WORKLOADS",
@@ -52,7 +59,6 @@ __all__ = [
 
 #: the ceiling is measured with these (the cheapest and the most expensive to build)
 CEILING_WORKLOADS = ("get", "put", "mixed", "batch-write")
-GT_SERVERS = ("gt-sqlite", "gt-sqlite-w2", "gt-pg", "gt-pg-w2", "gt-pg-tcp")
 #: the suite's servers: the trivial one first (the client's ceiling), then the ASGI floor
 SUITE_SERVERS = (*STORELESS, *SERVER_NAMES)
 PEERS = ("moto", "dynalite-mem", "dynalite-disk")

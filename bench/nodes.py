@@ -60,7 +60,7 @@ def _postgres(over: str) -> Iterator[tuple[str, list[int]]]:
     from globaltables import postgres_local
 
     data = Path(tempfile.mkdtemp(prefix="gt-bench-nodes-pg-"))
-    cluster = postgres_local.start(data, free_port())
+    cluster = postgres_local.start_on_a_free_port(data)
     try:
         pid = _postmaster_pid(data)
         url = cluster.store_url(unix_socket=over == "unix")

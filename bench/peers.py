@@ -39,6 +39,7 @@ from bench.sigv4 import BENCH_ACCESS_KEY, BENCH_SECRET_KEY
 __all__ = [
     "DURABILITY",
     "EXTRA_SERVER_NAMES",
+    "GT_SERVERS",
     "SERVER_NAMES",
     "STORELESS",
     "Server",
@@ -61,6 +62,8 @@ EXTRA_SERVER_NAMES = ("gt-pg-w2", "gt-pg-tcp")
 #: gt-pg reaches its cluster (on this host) over the cluster's Unix socket, as a region
 #: on the database's host would; gt-pg-tcp over loopback TCP, as from another host
 TCP_SUFFIX = "-tcp"
+#: the globaltables servers among them (ratios to the peers, the targets table)
+GT_SERVERS = ("gt-sqlite", "gt-sqlite-w2", "gt-pg", "gt-pg-w2", "gt-pg-tcp")
 #: what each server promises about an acknowledged write; printed next to its numbers
 DURABILITY = {
     "moto": "memory only",
@@ -327,16 +330,11 @@ def make_server(name: str, workdir: Path) -> Server:
         # under the system temp dir: when we are root the cluster runs as `postgres`, which
         # must reach the directory (and short paths keep the socket under 107 bytes)
         data = Path(tempfile.mkdtemp(prefix="gt-bench-pg-"))
-        cluster = None
-        for _ in range(3):
-            try:
-                cluster = postgres_local.start(data, free_port())
-                break
-            except postgres_local.PostgresError:
-                continue  # most likely a port race; try another
-        if cluster is None:
+        try:
+            cluster = postgres_local.start_on_a_free_port(data)
+        except postgres_local.PostgresError:
             shutil.rmtree(data, ignore_errors=True)
-            raise ServerUnavailable("could not start a local PostgreSQL cluster")
+            raise ServerUnavailable("could not start a local PostgreSQL cluster") from None
         store = cluster.store_url(unix_socket=not over_tcp)
         shown += ", over TCP" if over_tcp else ", over its Unix socket"
         server = Server(

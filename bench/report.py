@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from bench.peers import DURABILITY
+from bench.peers import DURABILITY, GT_SERVERS
 
 __all__ = [
     "ceiling_table",
@@ -190,7 +190,7 @@ def targets(doc: dict[str, Any]) -> str:
     by = {(r["workload"], r["server"]): r for r in doc.get("results", []) if "ops_per_s" in r}
     rows = []
     for wl in TARGET_WORKLOADS:
-        for gt in ("gt-sqlite", "gt-sqlite-w2", "gt-pg", "gt-pg-w2", "gt-pg-tcp"):
+        for gt in GT_SERVERS:
             me = by.get((wl, gt))
             if me is None:
                 continue

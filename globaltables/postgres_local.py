@@ -37,6 +37,7 @@ __all__ = [
     "PostgresNotFoundError",
     "find_bin_dir",
     "start",
+    "start_on_a_free_port",
     "stop",
 ]
 
@@ -509,6 +510,23 @@ def _ensure_database(bin_dir: Path, port: int, database: str, timeout: float) ->
         timeout=timeout,
         stdin=script,
     )
+
+
+def start_on_a_free_port(data_dir: Path, attempts: int = 3) -> PgCluster:
+    """:func:`start` on a port free when asked; another one if it was taken before
+    the server bound it (``attempts`` in all).  Raises the last PostgresError."""
+    from globaltables.wan.ports import free_port
+
+    last: PostgresError | None = None
+    for _ in range(attempts):
+        try:
+            return start(data_dir, free_port())
+        except PostgresNotFoundError:
+            raise
+        except PostgresError as exc:
+            last = exc  # most likely the port was grabbed in between
+    assert last is not None
+    raise last
 
 
 def stop(data_dir: Path) -> None:

@@ -34,16 +34,7 @@ def cluster() -> Iterator[postgres_local.PgCluster]:
     # the `postgres` account the server runs as when we are root
     data = Path(tempfile.mkdtemp(prefix="gt-pgsock-"))
     try:
-        started = None
-        for port in free_ports(3):
-            try:
-                started = postgres_local.start(data, port)
-                break
-            except postgres_local.PostgresError:
-                continue  # the port was taken in between
-        if started is None:
-            pytest.fail("could not start a PostgreSQL cluster")
-        yield started
+        yield postgres_local.start_on_a_free_port(data)
         postgres_local.stop(data)
     finally:
         shutil.rmtree(data, ignore_errors=True)
