@@ -73,9 +73,15 @@ bench/node_modules/.package-lock.json: bench/package.json bench/package-lock.jso
 	cd bench && npm ci --ignore-scripts --no-audit --no-fund
 	@touch $@
 
-.PHONY: bench bench-profile
+.PHONY: bench bench-profile bench-nodes
 bench: setup kafka-jars $(VENV)/.bench-installed bench/node_modules/.package-lock.json  ## the standard benchmark set vs moto and dynalite, plus replication (< 10 min)
 	$(VENV)/bin/globaltables bench suite --out .data/bench $(BENCH_ARGS)
+
+# one region on PostgreSQL served by one node and by two, at 16 and 32 connections
+# (docs/benchmarks.md, "Several nodes per region"); about 6 minutes on 2 cores
+BENCH_NODES_ARGS ?=
+bench-nodes: setup  ## one PostgreSQL region, 1 node against 2: ops/s, p99, CPU per op, failover time
+	$(VENV)/bin/globaltables bench nodes --rounds 3 -d 6 --json .data/bench/nodes.json $(BENCH_NODES_ARGS)
 
 bench-profile: setup $(VENV)/.bench-installed  ## py-spy profiles of a region under the mixed and put workloads
 	$(VENV)/bin/globaltables bench profile --out .data/bench --workload mixed --mode gil $(BENCH_PROFILE_ARGS)

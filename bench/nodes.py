@@ -8,6 +8,15 @@ connections, split evenly over the nodes (as a load balancer would).  The rounds
 alternate 1, 2, 1, 2, ... so drift of the shared machine hits both alike, and the
 report gives medians over rounds.  CPU is the region processes' plus PostgreSQL's,
 read from /proc over the measured window only.
+
+Why more than one load (``concurrency``): the load is a closed loop, so its throughput
+is its connections divided by the latency of a request.  A second node can only add
+throughput where one node is the limit; with too few connections one node is not
+(requests wait for their group's commit, the machine has idle CPU) and the second
+node only splits the same requests into smaller commit groups.  So the bench runs
+each load at every given connection count and reports how busy the whole machine was
+(``machine_busy_pct``): a load that leaves one node's machine idle says nothing about
+what a second node adds.
 """
 
 from __future__ import annotations
@@ -40,7 +49,8 @@ class NodesConfig:
     rounds: int = 3
     duration: float = 10.0
     warmup: float = 2.0
-    concurrency: int = 16
+    #: connections in all (split evenly over the nodes), one load per count
+    concurrency: tuple[int, ...] = (16, 32)
     item_size: int = 1024
     key_space: int = 5000
     #: partitions of the benchmark's table (the region's ``--partitions``).  A partition's
@@ -104,9 +114,9 @@ def _p99(results: list[RunResult]) -> float:
 
 
 async def _one(
-    cfg: NodesConfig, workload: str, servers: list[Server], pg_pids: list[int]
+    cfg: NodesConfig, workload: str, concurrency: int, servers: list[Server], pg_pids: list[int]
 ) -> dict[str, Any]:
-    per_node = max(1, cfg.concurrency // len(servers))
+    per_node = max(1, concurrency // len(servers))
 
     def pids() -> list[int]:
         return [p for s in servers for p in s.processes()] + [
@@ -114,9 +124,11 @@ async def _one(
         ]
 
     marks: dict[str, float] = {}
+    machine: dict[str, tuple[float, float]] = {}
 
     def window(which: str) -> None:
         marks[which] = _cpu(pids)
+        machine[which] = procstat.machine_times()
 
     loads = [
         run_load(
@@ -139,18 +151,25 @@ async def _one(
     results = await asyncio.gather(*loads)
     ops = sum(r.ops for r in results)
     cpu = marks.get("end", 0.0) - marks.get("start", 0.0)
+    busy, total = (
+        (machine["end"][0] - machine["start"][0], machine["end"][1] - machine["start"][1])
+        if "start" in machine and "end" in machine
+        else (0.0, 0.0)
+    )
     return {
         "ops_per_s": sum(r.ops_per_s for r in results),
         "p99_ms": _p99(results),
         "errors": sum(sum(r.errors.values()) for r in results),
         "cpu_ms_per_op": cpu * 1000 / ops if ops else 0.0,
+        # every process on the machine: the load generator and anything else included
+        "machine_busy_pct": 100 * busy / total if total > 0 else 0.0,
     }
 
 
 def run_nodes_bench(cfg: NodesConfig, say: Callable[[str], None] = print) -> dict[str, Any]:
     """Every workload against 1 and 2 nodes, ``rounds`` times interleaved; medians."""
     cfg.workdir.mkdir(parents=True, exist_ok=True)
-    samples: dict[tuple[str, int], list[dict[str, Any]]] = {}
+    samples: dict[tuple[str, int, int], list[dict[str, Any]]] = {}
     failovers: list[float] = []
     with _postgres(cfg.pg_over) as (store, pg_pids):
         for rnd in range(cfg.rounds):
@@ -160,9 +179,11 @@ def run_nodes_bench(cfg: NodesConfig, say: Callable[[str], None] = print) -> dic
                     asyncio.run(ensure_table(first))
                     asyncio.run(preload(first, cfg.key_space, cfg.item_size))
                     for workload in cfg.workloads:
-                        say(f"round {rnd + 1}/{cfg.rounds}: {n} node(s), {workload}")
-                        got = asyncio.run(_one(cfg, workload, servers, pg_pids))
-                        samples.setdefault((workload, n), []).append(got)
+                        for conns in cfg.concurrency:
+                            say(f"round {rnd + 1}/{cfg.rounds}: {n} node(s), {workload}, "
+                                f"{conns} connections")  # fmt: skip
+                            got = asyncio.run(_one(cfg, workload, conns, servers, pg_pids))
+                            samples.setdefault((workload, conns, n), []).append(got)
                     # the next region starts from an empty database
                     asyncio.run(_drop(first))
                     if n > 1:
@@ -170,24 +191,47 @@ def run_nodes_bench(cfg: NodesConfig, say: Callable[[str], None] = print) -> dic
                         say(f"round {rnd + 1}/{cfg.rounds}: leader killed, another led after "
                             f"{failovers[-1]:.2f}s")  # fmt: skip
     rows = []
-    for (workload, n), runs in sorted(samples.items()):
+    for (workload, conns, n), runs in sorted(samples.items()):
         rows.append(
             {
                 "workload": workload,
+                "concurrency": conns,
                 "nodes": n,
                 "rounds": len(runs),
                 "ops_per_s": statistics.median(r["ops_per_s"] for r in runs),
                 "p99_ms": statistics.median(r["p99_ms"] for r in runs),
                 "cpu_ms_per_op": statistics.median(r["cpu_ms_per_op"] for r in runs),
+                "machine_busy_pct": statistics.median(r["machine_busy_pct"] for r in runs),
                 "errors": sum(r["errors"] for r in runs),
+                # ops/s of each round, in round order: the rounds' spread
+                "runs_ops_per_s": [r["ops_per_s"] for r in runs],
             }
         )
+    _add_ratios(rows)
     return {
         "config": {**cfg.__dict__, "workdir": str(cfg.workdir)},
         "rows": rows,
         # seconds from SIGKILL of the leading node to another node leading
         "failover_s": failovers,
     }
+
+
+def _add_ratios(rows: list[dict[str, Any]]) -> None:
+    """Each row's ops/s over the same load's with one node: ``vs_one`` the ratio of the
+    medians, ``vs_one_rounds`` each round's (its N nodes over the one-node run of the
+    same round: interleaved, so both met the same machine)."""
+    ones = {(r["workload"], r["concurrency"]): r for r in rows if r["nodes"] == 1}
+    for row in rows:
+        one = ones.get((row["workload"], row["concurrency"]))
+        if row["nodes"] == 1 or one is None or not one["ops_per_s"]:
+            continue
+        row["vs_one"] = row["ops_per_s"] / one["ops_per_s"]
+        pairs = [
+            mine / theirs
+            for mine, theirs in zip(row["runs_ops_per_s"], one["runs_ops_per_s"], strict=False)
+            if theirs
+        ]
+        row["vs_one_rounds"] = pairs
 
 
 def _leads(server: Server) -> bool:
@@ -228,13 +272,19 @@ async def _drop(endpoint: Endpoint) -> None:
 def render(report: dict[str, Any]) -> str:
     failover = report.get("failover_s") or []
     lines = [
-        "| workload | nodes | ops/s (median) | p99 ms | CPU ms/op (region + PostgreSQL) | errors |",
-        "|---|---:|---:|---:|---:|---:|",
+        "| workload | connections | nodes | ops/s (median) | ÷ 1 node (rounds) | p99 ms "
+        "| CPU ms/op (region + PostgreSQL) | machine busy % | errors |",
+        "|---|---:|---:|---:|---|---:|---:|---:|---:|",
     ]
     for r in report["rows"]:
+        ratio = ""
+        if r["nodes"] != 1 and "vs_one" in r:
+            rounds = ", ".join(f"{x:.2f}" for x in r.get("vs_one_rounds") or [])
+            ratio = f"{r['vs_one']:.2f}x ({rounds})"
         lines.append(
-            f"| {r['workload']} | {r['nodes']} | {r['ops_per_s']:.0f} | {r['p99_ms']:.1f} "
-            f"| {r['cpu_ms_per_op']:.2f} | {r['errors']} |"
+            f"| {r['workload']} | {r.get('concurrency', '')} | {r['nodes']} "
+            f"| {r['ops_per_s']:.0f} | {ratio} | {r['p99_ms']:.1f} "
+            f"| {r['cpu_ms_per_op']:.2f} | {r.get('machine_busy_pct', 0.0):.0f} | {r['errors']} |"
         )
     config = report.get("config") or {}
     if config.get("partitions"):

@@ -456,8 +456,11 @@ def in_process_cmd(
               help="Interleaved rounds (1 node, 2 nodes, 1 node, ...); medians are reported.")
 @click.option("-d", "--duration", type=click.FloatRange(1, 600), default=10.0, show_default=True,
               help="Measured seconds per workload and round.")
-@click.option("-c", "--concurrency", type=click.IntRange(1, 1024), default=16, show_default=True,
-              help="Connections in all, split evenly over the nodes.")
+@click.option("-c", "--concurrency", "concurrencies", default="16,32", show_default=True,
+              callback=_ints,
+              help="Connections in all, split evenly over the nodes; comma-separated, one load "
+              "each. A second node can only add where one node is the limit: the report gives "
+              "how busy the machine was.")
 @click.option("--key-space", type=click.IntRange(25), default=5000, show_default=True)
 @click.option("--partitions", type=click.IntRange(1, 1024), default=64, show_default=True,
               help="Partitions of the table (the region's --partitions): a partition's writes "
@@ -468,15 +471,20 @@ def in_process_cmd(
               "host) or loopback TCP (as nodes on other hosts would).")
 @click.option("--json", "json_path", default=None, help="Write the report as JSON here ('-': stdout).")
 def nodes_cmd(workloads: tuple[str, ...], node_counts: tuple[int, ...], rounds: int, duration: float,
-              concurrency: int, key_space: int, partitions: int, pg_over: str,
+              concurrencies: tuple[int, ...], key_space: int, partitions: int, pg_over: str,
               json_path: str | None) -> None:
     """One region on a local PostgreSQL served by 1 node, then 2 (--node-id), the same
     load split over the nodes: ops/s, p99 and CPU per operation (region processes plus
     PostgreSQL), medians of interleaved rounds (docs/benchmarks.md)."""
     from bench.nodes import NodesConfig, render, run_nodes_bench
 
+    if not concurrencies or any(not 1 <= c <= 1024 for c in concurrencies):
+        raise click.BadParameter("connection counts from 1 to 1024 expected",
+                                 param_hint="'-c' / '--concurrency'")
+    if not node_counts or any(n < 1 for n in node_counts):
+        raise click.BadParameter("node counts of 1 or more expected", param_hint="'--nodes'")
     cfg = NodesConfig(workloads=workloads, node_counts=node_counts, rounds=rounds,
-                      duration=duration, concurrency=concurrency, key_space=key_space,
+                      duration=duration, concurrency=concurrencies, key_space=key_space,
                       partitions=partitions, pg_over=pg_over)
     doc = run_nodes_bench(cfg, say=lambda m: click.echo(m, err=True))
     click.echo(render(doc))

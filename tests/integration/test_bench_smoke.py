@@ -303,9 +303,17 @@ def test_bench_nodes_compares_one_and_two_nodes_and_times_a_failover(tmp_path: P
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     doc = json.loads(out.read_text())
-    rows = {(r["workload"], r["nodes"]): r for r in doc["rows"]}
-    assert set(rows) == {("get", 1), ("get", 2)}
+    rows = {(r["workload"], r["concurrency"], r["nodes"]): r for r in doc["rows"]}
+    assert set(rows) == {("get", 4, 1), ("get", 4, 2)}
     assert all(r["ops_per_s"] > 0 and r["errors"] == 0 and r["cpu_ms_per_op"] > 0 for r in rows.values())
+    # how busy the whole machine was (the load generator at least was running)
+    assert all(0 < r["machine_busy_pct"] <= 100 for r in rows.values())
+    # two nodes against one, of the same load: the round's ratio and the medians' ratio
+    two = rows[("get", 4, 2)]
+    assert two["vs_one"] == pytest.approx(two["ops_per_s"] / rows[("get", 4, 1)]["ops_per_s"])
+    assert len(two["vs_one_rounds"]) == 1 and two["vs_one_rounds"][0] > 0
+    assert "vs_one" not in rows[("get", 4, 1)]
+    assert f"{two['vs_one']:.2f}x" in result.output
     # the other node leads within a few seconds of the leader's death
     assert len(doc["failover_s"]) == 1 and 0 < doc["failover_s"][0] < 10
     assert "another node led after" in result.output
