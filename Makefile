@@ -78,7 +78,7 @@ bench: setup kafka-jars $(VENV)/.bench-installed bench/node_modules/.package-loc
 	$(VENV)/bin/globaltables bench suite --out .data/bench $(BENCH_ARGS)
 
 # one region on PostgreSQL served by one node and by two, at 16 and 32 connections
-# (docs/benchmarks.md, "Several nodes per region"); about 6 minutes on 2 cores
+# (docs/benchmarks.md, "Several nodes per region"); about 7 minutes on 2 cores
 BENCH_NODES_ARGS ?=
 bench-nodes: setup  ## one PostgreSQL region, 1 node against 2: ops/s, p99, CPU per op, failover time
 	$(VENV)/bin/globaltables bench nodes --rounds 3 -d 6 --json .data/bench/nodes.json $(BENCH_NODES_ARGS)
