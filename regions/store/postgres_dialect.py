@@ -18,7 +18,6 @@ from __future__ import annotations
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from regions.store.postgres_pool import LOCK_READ_FUNCTION
 from regions.store.sql import _Dialect
 
 __all__ = ["CHANGES_TOAST_TARGET", "PostgresDialect"]
@@ -34,12 +33,6 @@ __all__ = ["CHANGES_TOAST_TARGET", "PostgresDialect"]
 #: compressing is not worth CPU on every write.  Rows above it are toasted as before.
 CHANGES_TOAST_TARGET = 8160
 
-#: the advisory lock (one bigint: a key space apart from the partitions' two integers)
-#: that nodes opening the same database at once take turns on while they set up what
-#: is not a table: two ``CREATE OR REPLACE FUNCTION`` at once can fail ("tuple
-#: concurrently updated")
-_SET_UP_LOCK = 0x67745F73  # "gt_s"
-
 
 class PostgresDialect(_Dialect):
     name = "postgresql"
@@ -54,25 +47,11 @@ class PostgresDialect(_Dialect):
             pool_size=self.pool_size,
             # the schema set-up at open() and nothing else uses the engine directly
             max_overflow=2,
-            connect_args={
-                "server_settings": {
-                    "synchronous_commit": "on",
-                    # a group's writes travel as text (postgres_literals.py)
-                    "standard_conforming_strings": "on",
-                }
-            },
+            connect_args={"server_settings": {"synchronous_commit": "on"}},
         )
         return engine, engine
 
     async def tune_tables(self, conn: AsyncConnection) -> None:
-        await conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_SET_UP_LOCK})")
-        body = LOCK_READ_FUNCTION.split("$fn$")[1]
-        found = (
-            await conn.execute(text("SELECT prosrc FROM pg_proc WHERE proname = 'gt_lock_read'"))
-        ).scalars().all()
-        if body not in found:
-            # only when missing or older: replacing it invalidates every session's plans
-            await conn.exec_driver_sql(LOCK_READ_FUNCTION)
         option = f"toast_tuple_target={CHANGES_TOAST_TARGET}"
         current = (
             await conn.execute(

@@ -80,7 +80,6 @@ from regions.errors import InternalError
 from regions.store import direct
 from regions.store import postgres_pool as _pool
 from regions.store.direct import RowKey
-from regions.store.postgres_literals import UnsupportedParameter, inline
 from regions.store.postgres_pool import BEGIN, GET_ROWS, GET_ROWS_META, Pool
 
 __all__ = ["Groups", "Member", "SaOnMember"]
@@ -97,12 +96,6 @@ _GATHER_S = 0.002
 #: partition held by the other node's group; each then cost a transaction of its own
 #: (four more round trips and a commit), where one group later the lock was free
 _DEFER_MAX = 2
-
-#: how long a connection whose transaction a group's COMMIT message began waits for
-#: the next group before it is rolled back and pooled: long enough for the next write
-#: of a steady load, short enough that an idle region has no session idle in a
-#: transaction for operators to wonder about
-_BEGUN_S = 0.5
 
 Key = tuple[int, int]
 #: an item: (tid, part, hk, rk)
@@ -174,44 +167,6 @@ def _refuse(request: _Request, exc: BaseException) -> None:
     request.settle()
     if not request.fut.done():
         request.fut.set_exception(exc)
-
-
-#: the point reads a pass sends as one statement
-_POINT_READS = frozenset(("get", "gets", "getsm"))
-
-
-def _read_keys(gets: Sequence[_Request]) -> tuple[list[Any], list[str]]:
-    """The items point reads ask for, in order, and the meta rows asked alongside (a
-    write's catalog epoch)."""
-    keys = [k for r in gets for k in ([r.args] if r.kind == "get" else r.args)]
-    metas = sorted({r.sql for r in gets if r.kind == "getsm"})
-    return keys, metas
-
-
-def _answer_reads(
-    answering: Sequence[_Request], asked: Sequence[_Request], found: Sequence[Sequence[Any]]
-) -> None:
-    """Answer ``answering`` (some of ``asked``) from the lines of GET_ROWS or
-    GET_ROWS_META sent for all of ``asked``: items numbered from 1 in the order asked,
-    meta rows numbered 0 (key in ``hk``, value in ``origin``)."""
-    rows: dict[int, Sequence[Any]] = {}
-    values: dict[str, str] = {}
-    for r in found:
-        if r[0] == 0:
-            values[bytes(r[2]).decode()] = r[5]
-        else:
-            rows[r[0]] = r[1:]
-    wanted = {id(r) for r in answering}
-    i = 1
-    for request in asked:
-        n = 1 if request.kind == "get" else len(request.args)
-        if id(request) in wanted:
-            if request.kind == "get":
-                _answer(request, rows.get(i))
-            else:
-                mine = [rows.get(j) for j in range(i, i + n)]
-                _answer(request, (mine, values.get(request.sql)) if request.kind == "getsm" else mine)
-        i += n
 
 
 class Member:
@@ -460,9 +415,6 @@ class Groups:
         #: the group new writes join while it admits
         self._current: _Group | None = None
         self.tasks: set[asyncio.Task[None]] = set()
-        #: a connection in a transaction begun by the last group's COMMIT message
-        self._begun: _pool.Slot | None = None
-        self._cooling: asyncio.TimerHandle | None = None
 
     def join(self) -> Member:
         group = self._current
@@ -479,43 +431,7 @@ class Groups:
             group.successor = _Group(self, group)
         return group.successor
 
-    def keep_begun(self, slot: _pool.Slot) -> None:
-        """Keep ``slot``, in a transaction a group's COMMIT message began, for the
-        next group; rolled back and pooled if none takes it within _BEGUN_S."""
-        self._cool()
-        self._begun = slot
-        self._cooling = asyncio.get_running_loop().call_later(_BEGUN_S, self._cool)
-
-    def take_begun(self) -> _pool.Slot | None:
-        slot, self._begun = self._begun, None
-        if self._cooling is not None:
-            self._cooling.cancel()
-            self._cooling = None
-        return slot
-
-    def _cool(self) -> None:
-        """Roll back and pool the kept connection (no group came for it)."""
-        slot = self.take_begun()
-        if slot is None:
-            return
-        task = asyncio.get_running_loop().create_task(self._release(slot))
-        self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
-
-    async def _release(self, slot: _pool.Slot) -> None:
-        driver = _pool._AsyncpgDriver(self.pool, None, None)
-        driver.adopt(slot, None)
-        reusable = False
-        try:
-            reusable = await driver.abort()
-        finally:
-            await self.pool.release(slot, reusable=reusable)
-
     async def close(self) -> None:
-        self._cool()
-        while self.tasks:
-            await asyncio.gather(*self.tasks, return_exceptions=True)
-        self._cool()  # a group that ended meanwhile kept one
         while self.tasks:
             await asyncio.gather(*self.tasks, return_exceptions=True)
 
@@ -753,16 +669,8 @@ class _Group:
             for request in requests:
                 _refuse(request, self._failure)
             return
-        if self._db.slot is None:
-            slot = self.groups.take_begun()
-            if slot is not None:
-                self._db.adopt(slot, BEGIN)
-                self._begun = True
         try:
             locking = [r for r in requests if r.locks]
-            if locking and self._begun and self._only_reads(requests):
-                await self._lock_and_read(requests, locking)
-                return
             if locking:
                 await self._take_locks(locking)
             for request in requests:
@@ -782,77 +690,12 @@ class _Group:
             await self._db.send("simple", BEGIN)
             self._begun = True
 
-    def _only_reads(self, requests: list[_Request]) -> bool:
-        """The pass asks point reads (and locks) alone, and no write waits to go out
-        before them: its locks and reads can share one round trip."""
-        return not self._ended_writes and all(
-            r.kind in _POINT_READS and not r.member.held for r in requests
-        )
-
-    async def _lock_and_read(self, requests: list[_Request], locking: list[_Request]) -> None:
-        """The pass's locks and point reads in one statement (LOCK_READ: the reads see
-        what the locks protect); in a transaction begun already (by the previous
-        group's commit message), so that BEGIN needs no round trip either."""
-        wanted = self._wanted(locking)
-        gets = [r for r in requests if r.kind != "lock"]
-        keys, metas = _read_keys(gets)
-        found = await self._db.send(
-            "fetch", _pool.LOCK_READ, _pool.lock_read_args(keys, metas, wanted)
-        )
-        refused = {(int(r[4]), int(r[1])) for r in found if r[0] == -1}
-        self.locked.update(k for k in wanted if k not in refused)
-        # a member refused a lock moves on (or waits for the lock here, and then reads
-        # again: what it read was not under the lock)
-        again = {id(r) for r in await self._refused(locking, refused)}
-        answers = [r for r in found if r[0] != -1]
-        for request in requests:
-            if request.kind == "lock" or id(request) in again or request.fut.done():
-                continue  # a refused one read nothing under its locks (it moves on)
-            request.member.settled = request.member.settled or bool(
-                request.member.claims or request.member.rows
-            )
-        _answer_reads(
-            [r for r in gets if id(r) not in again and not r.fut.done()], gets, answers
-        )
-        for request in requests:
-            if request.kind == "lock":
-                _answer(request, None)  # no-op if refused
-        rest = [r for r in requests if id(r) in again and not r.fut.done()]
-        if rest:
-            await self._serve(rest)
-
-    def _wanted(self, requests: list[_Request]) -> list[Key]:
+    async def _take_locks(self, requests: list[_Request]) -> None:
         wanted: list[Key] = []
         for request in requests:
             for key in request.locks:
                 if key not in self.locked and key not in wanted:
                     wanted.append(key)
-        return wanted
-
-    async def _refused(self, requests: list[_Request], refused: set[Key]) -> list[_Request]:
-        """Requests whose member was refused a lock: one that has read nothing under
-        its locks yet moves to a later group (or leaves); one that has waits for the
-        lock here.  Returns the ones that waited."""
-        waited: list[_Request] = []
-        for request in requests:
-            missing = [k for k in request.locks if k in refused]
-            if not missing:
-                continue
-            member = request.member
-            if not member.settled and not member.exposed:
-                _refuse(request, _Later() if member.deferred < _DEFER_MAX else _Leave())
-                continue
-            # it read under its other locks already: wait for these ones here
-            for tid, part in missing:
-                await self._db.send(
-                    "simple", f"SELECT pg_advisory_xact_lock({tid}::integer, {part}::integer)"
-                )
-                self.locked.add((tid, part))
-            waited.append(request)
-        return waited
-
-    async def _take_locks(self, requests: list[_Request]) -> None:
-        wanted = self._wanted(requests)
         refused: set[Key] = set()
         if wanted:
             # integers only, formatted here: the simple protocol carries the BEGIN and
@@ -870,7 +713,20 @@ class _Group:
                 )
                 refused = {(int(r[0]), int(r[1])) for r in rows if not r[2]}
             self.locked.update(k for k in wanted if k not in refused)
-        await self._refused(requests, refused)
+        for request in requests:
+            missing = [k for k in request.locks if k in refused]
+            if not missing:
+                continue
+            member = request.member
+            if not member.settled and not member.exposed:
+                _refuse(request, _Later() if member.deferred < _DEFER_MAX else _Leave())
+                continue
+            # it read under its other locks already: wait for these ones here
+            for tid, part in missing:
+                await self._db.send(
+                    "simple", f"SELECT pg_advisory_xact_lock({tid}::integer, {part}::integer)"
+                )
+                self.locked.add((tid, part))
 
     async def _serve(self, requests: list[_Request]) -> None:
         # a member's held writes go out before its own statement (it reads its own
@@ -893,15 +749,35 @@ class _Group:
                 _answer(request, (seq,))
         # every point read of the pass in one statement, with the meta rows asked
         # alongside (a write's catalog epoch)
-        gets = [r for r in requests if r.kind in _POINT_READS]
-        keys, metas = _read_keys(gets)
+        gets = [r for r in requests if r.kind in ("get", "gets", "getsm")]
+        keys = [k for r in gets for k in ([r.args] if r.kind == "get" else r.args)]
+        metas = sorted({r.sql for r in gets if r.kind == "getsm"})
         if len(keys) == 1 and not metas:
             _answer(gets[0], await self._db.send("fetchrow", direct.GET_ROW, keys[0]))
-        elif metas:
-            found = await self._db.send("fetch", GET_ROWS_META, _pool.meta_args(keys, metas))
-            _answer_reads(gets, gets, found)
-        elif keys:
-            _answer_reads(gets, gets, await self._db.send("fetch", GET_ROWS, _pool.columns(keys)))
+        elif keys or metas:
+            found: dict[int, Sequence[Any]] = {}
+            values: dict[str, str] = {}
+            if metas:
+                for r in await self._db.send("fetch", GET_ROWS_META, _pool.meta_args(keys, metas)):
+                    if r[0] == 0:
+                        values[bytes(r[2]).decode()] = r[5]
+                    else:
+                        found[r[0]] = r[1:]
+            else:
+                found = {
+                    r[0]: r[1:]
+                    for r in await self._db.send("fetch", GET_ROWS, _pool.columns(keys))
+                }
+            i = 1
+            for request in gets:
+                if request.kind == "get":
+                    _answer(request, found.get(i))
+                    i += 1
+                    continue
+                n = len(request.args)
+                rows = [found.get(j) for j in range(i, i + n)]
+                i += n
+                _answer(request, (rows, values.get(request.sql)) if request.kind == "getsm" else rows)
         # the same read asked by several members (a catalog epoch, say) goes out once,
         # until a statement that may write comes between
         answers: dict[tuple[str, str, tuple[Any, ...]], Any] = {}
@@ -956,44 +832,21 @@ class _Group:
         first = len(batch.changes) + 1
         return [int(seqs[i]) for i in range(first, first + len(appends))]
 
-    @staticmethod
-    def _as_text(writes: list[tuple[str, Sequence[Any]]]) -> str:
-        """The writes as one statement in text, to go out with the COMMIT in one
-        message (postgres_literals.py); "" if they are not one known statement."""
-        if not _Batch.one_statement(writes):
-            return ""
-        batch = _Batch()
-        for sql, args in writes:
-            batch.add(sql, args)
-        sql, args = batch.statement([])
-        try:
-            return f"{inline(sql, args)}; "
-        except UnsupportedParameter:
-            return ""
-
     async def _commit(self) -> None:
         try:
             self.check()
             writes, self._ended_writes = self._ended_writes, []
-            tail = ""
             if writes:
                 if not self._begun and _Batch.one_statement(writes):
                     # one statement in autocommit is a durable transaction of its own
                     await self._write(writes, [])
                     self.done.set_result(None)
                     return
-                tail = self._as_text(writes) if self._begun else ""
-                if not tail:
-                    await self._begin()
-                    await self._write(writes, [])
+                await self._begin()
+                await self._write(writes, [])
             if self._begun:
-                # the next group's BEGIN goes out with this COMMIT, so that its first
-                # round trip can take its locks and read (LOCK_READ)
-                await self._db.send("simple", f"{tail}COMMIT; BEGIN")
+                await self._db.send("simple", "COMMIT")
                 self._begun = False
-                slot, self._db.slot = self._db.slot, None
-                assert slot is not None
-                self.groups.keep_begun(slot)
             self.done.set_result(None)
         except Exception as exc:
             self._poison(exc)

@@ -37,14 +37,11 @@ __all__ = [
     "BEGIN_SNAPSHOT",
     "GET_ROWS",
     "GET_ROWS_META",
-    "LOCK_READ",
-    "LOCK_READ_FUNCTION",
     "PointReads",
     "Pool",
     "SaOnDriver",
     "Slot",
     "columns",
-    "lock_read_args",
 ]
 
 BEGIN = "BEGIN"
@@ -196,15 +193,6 @@ class _AsyncpgDriver:
         self._held_tables: set[str] = set()
         #: nothing has run on this connection in this block yet
         self._fresh = True
-        #: what began the transaction of an adopted connection (:meth:`adopt`)
-        self._rebegin: str | None = None
-
-    def adopt(self, slot: Slot, begin: str | None) -> None:
-        """Run on ``slot``, a connection in a transaction begun for this block by
-        ``begin`` (in the message that ended the previous one).  If it is found dead
-        at the first round trip, its replacement sends ``begin`` first."""
-        self.slot = slot
-        self._rebegin = begin
 
     async def connection(self) -> Slot:
         if self.slot is None:
@@ -236,8 +224,6 @@ class _AsyncpgDriver:
         # the pooled connection had died while idle (a server restart): nothing ran on
         # it in this block, so the same round trip on a new connection is the same
         self.slot = await self._pool.replace(self.slot)
-        if self._rebegin is not None:
-            await self._round_trip("simple", self._rebegin, ())
         return await self._round_trip(how, sql, args)
 
     async def send(self, how: str, sql: str, args: Sequence[Any] = ()) -> Any:
@@ -372,35 +358,6 @@ GET_ROWS_META = (
     "NULL::bigint, m.value, NULL::bytea, NULL::integer FROM gt_meta AS m "
     "WHERE m.key = ANY($5::text[])"
 )
-
-
-#: a function, so that one round trip takes a group's partition locks and then reads its
-#: rows (LOCK_READ).  Why a function: in READ COMMITTED a statement reads from a
-#: snapshot taken when it starts, so a read in the statement that takes the locks could
-#: miss a write committed between its start and the lock; a VOLATILE function takes a
-#: fresh snapshot for each query it runs, so its read, after its locks, sees every
-#: write committed by a transaction that held one of them.  The refused locks come back
-#: as lines numbered -1 (tid in ``hlc``, partition in ``part``); the rest is
-#: GET_ROWS_META's answer, with its parameters ($1-$5) in the same places
-LOCK_READ_FUNCTION = (
-    "CREATE OR REPLACE FUNCTION gt_lock_read(integer[], integer[], bytea[], bytea[], "
-    "text[], integer[], integer[]) RETURNS TABLE (i bigint, part integer, hk bytea, "
-    "rk bytea, hlc bigint, origin varchar, data bytea, size integer) "
-    "LANGUAGE plpgsql VOLATILE AS $fn$ BEGIN "
-    "RETURN QUERY SELECT -1::bigint, u.p, NULL::bytea, NULL::bytea, u.t::bigint, "
-    "NULL::varchar, NULL::bytea, NULL::integer FROM unnest($6, $7) AS u(t, p) "
-    "WHERE NOT pg_try_advisory_xact_lock(u.t, u.p); "
-    f"RETURN QUERY {GET_ROWS_META}; "
-    "END $fn$"
-)
-LOCK_READ = "SELECT * FROM gt_lock_read($1, $2, $3, $4, $5, $6, $7)"
-
-
-def lock_read_args(
-    keys: Sequence[Sequence[Any]], meta_keys: Sequence[str], locks: Sequence[tuple[int, int]]
-) -> list[Any]:
-    """LOCK_READ's parameters: GET_ROWS_META's, then the locks' tids and partitions."""
-    return [*meta_args(keys, meta_keys), [t for t, _ in locks], [p for _, p in locks]]
 
 
 def meta_args(keys: Sequence[Sequence[Any]], meta_keys: Sequence[str]) -> list[Any]:

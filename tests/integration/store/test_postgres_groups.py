@@ -60,12 +60,6 @@ async def _fetch(url: str, sql: str, *args: Any) -> list[asyncpg.Record]:
         await conn.close()
 
 
-def _commits(sent: list[str]) -> int:
-    """The COMMITs among the messages sent: alone, or ending a group's last message
-    (its writes, COMMIT and the next group's BEGIN)."""
-    return sum(1 for s in sent if s == "COMMIT" or s.endswith("COMMIT; BEGIN"))
-
-
 async def _key(region: Region, pk: str, sk: str = "1") -> tuple[int, EncodedKey]:
     tid, spec = await region.catalog.table("items")
     return tid, encode_key({"pk": {"S": pk}, "sk": {"N": sk}}, spec.key_schema, spec.partitions)
@@ -283,7 +277,6 @@ async def test_a_partition_held_elsewhere_for_a_moment_is_tried_again_in_the_nex
             others.append(f"other{i}")
     holder = await asyncpg.connect(pg_url)
     sent: list[str] = []
-    refusals: list[str] = []
     round_trip = _pool._AsyncpgDriver._round_trip
 
     async def released_after_the_first_refusal(
@@ -291,12 +284,8 @@ async def test_a_partition_held_elsewhere_for_a_moment_is_tried_again_in_the_nex
     ) -> Any:
         sent.append(sql)
         answer = await round_trip(self, how, sql, args)
-        # a refusal: named by _WHICH_LOCKS after the locks' own message, or a line
-        # numbered -1 in the answer of a group that locks and reads at once
-        if sql == _WHICH_LOCKS or (sql == _pool.LOCK_READ and any(r[0] == -1 for r in answer)):
-            refusals.append(sql)
-            if holder.is_in_transaction():
-                await holder.execute("COMMIT")  # before the next group starts
+        if sql == _WHICH_LOCKS and holder.is_in_transaction():
+            await holder.execute("COMMIT")  # before the next group starts
         return answer
 
     monkeypatch.setattr(_pool._AsyncpgDriver, "_round_trip", released_after_the_first_refusal)
@@ -312,7 +301,7 @@ async def test_a_partition_held_elsewhere_for_a_moment_is_tried_again_in_the_nex
         )
     finally:
         await holder.close()
-    assert len(refusals) == 1  # refused once, then taken
+    assert sent.count(_WHICH_LOCKS) == 1  # refused once, then taken
     assert not [s for s in sent if "pg_advisory_xact_lock(" in s and "try" not in s]
     assert await region.data.get_item("items", {"pk": {"S": "held"}, "sk": {"N": "1"}}) == _item(
         "held", "1", v=1
@@ -441,9 +430,8 @@ async def test_a_shared_regions_writes_read_the_catalog_epoch_with_their_items(
 ) -> None:
     """Where other nodes share the store, every write checks the catalog epoch in its
     transaction.  The check rides on the items' read, so a group of PutItems costs
-    three round trips (BEGIN with the locks, the read, the writes with COMMIT), or two
-    when the COMMIT before it began its transaction (the locks and the read in one),
-    not five (a BEGIN alone and the epoch's own read before the locks)."""
+    four round trips (BEGIN with the locks, the read, the writes, COMMIT), not six
+    (a BEGIN alone and the epoch's own read before the locks)."""
     region = pg_region
     region.catalog.multi_node = True
     sent: list[str] = []
@@ -457,12 +445,11 @@ async def test_a_shared_regions_writes_read_the_catalog_epoch_with_their_items(
     await asyncio.gather(
         *(region.data.put_item("items", _item(f"e{i}", str(i))) for i in range(16))
     )
-    commits = _commits(sent)
-    begun_alone = sum(1 for s in sent if s.startswith("BEGIN"))  # with the locks
-    chained = sent.count(_pool.LOCK_READ)  # the locks and the read, the epoch with them
-    assert commits >= 1 and begun_alone + chained == commits
+    commits = sent.count("COMMIT")
+    assert commits >= 1
     assert not [s for s in sent if "FROM gt_meta WHERE key" in s]
-    assert len(sent) == 3 * begun_alone + 2 * chained
+    assert sum(1 for s in sent if s.startswith("BEGIN")) == commits  # with the locks
+    assert len(sent) == 4 * commits
 
 
 async def test_a_write_after_another_node_changed_the_catalog_writes_under_the_new_one(
@@ -544,73 +531,3 @@ async def test_a_database_made_before_the_setting_gets_it_when_a_region_opens_it
         assert (await _changes_toast(pg_url))[0] == ["toast_tuple_target=8160"]
     finally:
         await again.close()
-
-
-async def test_a_group_begun_by_the_commit_before_it_locks_and_reads_in_one_round_trip(
-    pg_region: Region, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Under a steady load each group's COMMIT also begins the next group's
-    transaction, and that group takes its locks and reads its rows in one statement:
-    two round trips a group (the locks and reads; the writes, as text, with COMMIT),
-    where a group that begins on its own needs three."""
-    region = pg_region
-    region.catalog.multi_node = True  # the epoch rides on the reads, as on a shared store
-    sent: list[str] = []
-    round_trip = _pool._AsyncpgDriver._round_trip
-
-    async def counted(self: _pool._AsyncpgDriver, how: str, sql: str, args: Any) -> Any:
-        sent.append(sql)
-        return await round_trip(self, how, sql, args)
-
-    monkeypatch.setattr(_pool._AsyncpgDriver, "_round_trip", counted)
-
-    async def writer(w: int) -> None:
-        for i in range(6):
-            await region.data.put_item("items", _item(f"w{w}", str(i), n=i))
-
-    await asyncio.gather(*(writer(w) for w in range(12)))
-    begun_alone = sum(1 for s in sent if s.startswith("BEGIN"))
-    chained = sent.count(_pool.LOCK_READ)
-    assert chained >= 2 and begun_alone + chained == _commits(sent)
-    # every commit carried its group's writes
-    assert all(s.startswith("WITH ") for s in sent if s.endswith("COMMIT; BEGIN"))
-    assert len(sent) == 3 * begun_alone + 2 * chained
-    for w in range(12):
-        for i in range(6):
-            key = {"pk": {"S": f"w{w}"}, "sk": {"N": str(i)}}
-            assert await region.data.get_item("items", key) == _item(f"w{w}", str(i), n=i)
-
-
-async def test_increments_through_two_nodes_lose_nothing(pg_url: str) -> None:
-    """Two nodes of one region on one database add to the same few items at once,
-    in groups that lock and read in one statement: every increment is counted (the
-    read after the locks sees what the other node's group committed under them)."""
-    nodes = [
-        Region(RegionSettings(name="us-east-1", store_url=pg_url, partitions=4, node_id=n))
-        for n in ("n1", "n2")
-    ]
-    for node in nodes:
-        await node.open()
-    try:
-        await _table(nodes[0])
-        await nodes[1].catalog.load()
-        add = attribute_updates_to_update({"n": {"Action": "ADD", "Value": {"N": "1"}}})
-        keys = [{"pk": {"S": f"c{i}"}, "sk": {"N": "1"}} for i in range(3)]
-
-        async def writer(node: Region, w: int) -> None:
-            for i in range(10):
-                key = keys[(w + i) % len(keys)]
-                await node.data.commit_one(Update("items", key=key, attribute_updates=add))
-
-        await asyncio.wait_for(
-            asyncio.gather(*(writer(node, w) for node in nodes for w in range(8))), 120
-        )
-        total = 0
-        for key in keys:
-            got = await nodes[1].data.get_item("items", key)
-            assert got is not None
-            total += int(got["n"]["N"])
-        assert total == 2 * 8 * 10
-    finally:
-        for node in nodes:
-            await node.close()
