@@ -531,3 +531,40 @@ async def test_a_database_made_before_the_setting_gets_it_when_a_region_opens_it
         assert (await _changes_toast(pg_url))[0] == ["toast_tuple_target=8160"]
     finally:
         await again.close()
+
+
+async def test_increments_through_two_nodes_lose_nothing(pg_url: str) -> None:
+    """Two nodes of one region on one database add to the same few items at once,
+    their groups taking turns on the partitions' advisory locks: every increment is
+    counted (each read under a lock sees what the other node's group committed under
+    it).  A member refused a lock by the other node's group must move on without
+    waiting inside its group, or the two groups deadlock."""
+    nodes = [
+        Region(RegionSettings(name="us-east-1", store_url=pg_url, partitions=4, node_id=n))
+        for n in ("n1", "n2")
+    ]
+    for node in nodes:
+        await node.open()
+    try:
+        await _table(nodes[0])
+        await nodes[1].catalog.load()
+        add = attribute_updates_to_update({"n": {"Action": "ADD", "Value": {"N": "1"}}})
+        keys = [{"pk": {"S": f"c{i}"}, "sk": {"N": "1"}} for i in range(3)]
+
+        async def writer(node: Region, w: int) -> None:
+            for i in range(10):
+                key = keys[(w + i) % len(keys)]
+                await node.data.commit_one(Update("items", key=key, attribute_updates=add))
+
+        await asyncio.wait_for(
+            asyncio.gather(*(writer(node, w) for node in nodes for w in range(8))), 120
+        )
+        total = 0
+        for key in keys:
+            got = await nodes[1].data.get_item("items", key)
+            assert got is not None
+            total += int(got["n"]["N"])
+        assert total == 2 * 8 * 10
+    finally:
+        for node in nodes:
+            await node.close()
